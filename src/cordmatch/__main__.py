@@ -1,0 +1,3 @@
+from cordmatch.cli.main import main
+
+main()

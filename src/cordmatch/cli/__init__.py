@@ -1,0 +1,1 @@
+"""Command-line interface (Typer + Rich): a thin adapter over the service layer."""

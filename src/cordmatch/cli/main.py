@@ -1,0 +1,47 @@
+"""The `cordmatch` command. Each command group lives in its own module and registers itself here.
+
+Every CordmatchError is turned into a one-line red message and exit code 2: no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from cordmatch.errors import CordmatchError
+
+app = typer.Typer(
+    name="cordmatch",
+    help="HLA typing to the right cord blood unit, and the bank that keeps the units. "
+    "Decision support: it explains, people decide.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+err_console = Console(stderr=True)
+
+
+def _register_commands() -> None:
+    # One line per command module; each module defines `register(app)`.
+    from cordmatch.cli import demo_cmd, grade_cmd, hla_cmd
+
+    for module in (hla_cmd, grade_cmd, demo_cmd):
+        module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning domain errors into clear messages and exit code 2."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except CordmatchError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("[red]interrupted[/]")
+        sys.exit(130)

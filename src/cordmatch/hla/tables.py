@@ -1,0 +1,227 @@
+"""Integer-coded nomenclature tables built once from the IPD-IMGT/HLA release (through py-ard).
+
+Pure data and look-ups: no I/O. The adapter :mod:`cordmatch.imgt` builds, caches and loads them.
+
+Coding:
+- every full (WHO) allele name has an *allele id* (row in ``alleles``);
+- every allele has an *lgx id* (its P group at two fields, the antigen recognition site protein: equal lgx
+  ids mean an allele match) and an *antigen id* (its first field, ``A*02``: equal antigen ids mean an
+  antigen match);
+- every known token (full alleles, truncated names, G and P groups, serology, XX codes) has a *name id*,
+  its members (allele ids, as py-ard's W reduction lists them) and its reduction at each level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from cordmatch.errors import InvalidInputError
+from cordmatch.hla.loci import REDUCTION_LEVELS
+from cordmatch.hla.names import normalise_token, shape_of
+
+IntArray = npt.NDArray[np.int32]
+
+#: Format of the cached tables; bump when the layout changes so old caches are rebuilt.
+TABLES_FORMAT = 1
+
+
+class UnknownAlleleError(InvalidInputError):
+    """A token that has the form of an HLA name but is not in the release."""
+
+
+def split_blob(blob: npt.NDArray[np.uint8]) -> list[str]:
+    """Decode a newline-joined UTF-8 blob into its strings."""
+    text = blob.tobytes().decode("utf-8")
+    return text.split("\n") if text else []
+
+
+def join_blob(strings: Sequence[str]) -> npt.NDArray[np.uint8]:
+    """Encode strings as a newline-joined UTF-8 blob (strings must not contain newlines)."""
+    return np.frombuffer("\n".join(strings).encode("utf-8"), dtype=np.uint8).copy()
+
+
+@dataclass(eq=False)
+class NomenclatureTables:
+    """The release's nomenclature as integer arrays. Construct with :meth:`from_arrays`."""
+
+    release: str
+    alleles: list[str]
+    allele_lgx: IntArray
+    lgx_names: list[str]
+    allele_antigen: IntArray
+    antigen_names: list[str]
+    allele_null: npt.NDArray[np.bool_]
+    names: list[str]
+    member_offsets: npt.NDArray[np.int64]
+    members: IntArray
+    level_results: dict[str, IntArray]
+    level_blobs: dict[str, npt.NDArray[np.uint8]]
+    #: Optional data-provider hook for names outside the tables (old names, py-ard-only forms):
+    #: returns the full allele names the token stands for, or None when unknown.
+    fallback: Callable[[str], tuple[str, ...] | None] | None = None
+    name_index: dict[str, int] = field(init=False)
+    allele_index: dict[str, int] = field(init=False)
+    lgx_index: dict[str, int] = field(init=False)
+    antigen_index: dict[str, int] = field(init=False)
+    _level_lists: dict[str, list[int]] = field(init=False, default_factory=dict)
+    _level_texts: dict[str, list[str]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.name_index = {n: i for i, n in enumerate(self.names)}
+        self.allele_index = {n: i for i, n in enumerate(self.alleles)}
+        self.lgx_index = {n: i for i, n in enumerate(self.lgx_names)}
+        self.antigen_index = {n: i for i, n in enumerate(self.antigen_names)}
+        self._fallback_cache: dict[str, tuple[int, ...] | None] = {}
+
+    # ----------------------------------------------------------------- building / serialising
+    @classmethod
+    def from_arrays(
+        cls,
+        arrays: dict[str, npt.NDArray[np.generic]],
+        fallback: Callable[[str], tuple[str, ...] | None] | None = None,
+    ) -> NomenclatureTables:
+        """Rebuild from the dict that :meth:`to_arrays` produced (e.g. a loaded ``.npz``)."""
+        meta = split_blob(arrays["meta"].astype(np.uint8))
+        if int(meta[1]) != TABLES_FORMAT:
+            raise ValueError(f"nomenclature tables format {meta[1]} != {TABLES_FORMAT}")
+        return cls(
+            release=meta[0],
+            alleles=split_blob(arrays["alleles"].astype(np.uint8)),
+            allele_lgx=arrays["allele_lgx"].astype(np.int32),
+            lgx_names=split_blob(arrays["lgx_names"].astype(np.uint8)),
+            allele_antigen=arrays["allele_antigen"].astype(np.int32),
+            antigen_names=split_blob(arrays["antigen_names"].astype(np.uint8)),
+            allele_null=arrays["allele_null"].astype(np.bool_),
+            names=split_blob(arrays["names"].astype(np.uint8)),
+            member_offsets=arrays["member_offsets"].astype(np.int64),
+            members=arrays["members"].astype(np.int32),
+            level_results={lv: arrays[f"res_{lv}"].astype(np.int32) for lv in REDUCTION_LEVELS if lv != "W"},
+            level_blobs={lv: arrays[f"txt_{lv}"].astype(np.uint8) for lv in REDUCTION_LEVELS if lv != "W"},
+            fallback=fallback,
+        )
+
+    def to_arrays(self) -> dict[str, npt.NDArray[np.generic]]:
+        """Everything needed to rebuild the tables, as numpy arrays (for ``np.savez``)."""
+        out: dict[str, npt.NDArray[np.generic]] = {
+            "meta": join_blob([self.release, str(TABLES_FORMAT)]),
+            "alleles": join_blob(self.alleles),
+            "allele_lgx": self.allele_lgx,
+            "lgx_names": join_blob(self.lgx_names),
+            "allele_antigen": self.allele_antigen,
+            "antigen_names": join_blob(self.antigen_names),
+            "allele_null": self.allele_null,
+            "names": join_blob(self.names),
+            "member_offsets": self.member_offsets,
+            "members": self.members,
+        }
+        for lv, res in self.level_results.items():
+            out[f"res_{lv}"] = res
+            out[f"txt_{lv}"] = self.level_blobs[lv]
+        return out
+
+    # ----------------------------------------------------------------- look-ups
+    def name_id(self, token: str) -> int | None:
+        """The name id of a token (normalised), or None when the tables do not hold it."""
+        i = self.name_index.get(token)
+        if i is None:
+            i = self.name_index.get(normalise_token(token))
+        return i
+
+    def is_known(self, token: str) -> bool:
+        """True when the token is a name of this release (tables or data-provider fallback)."""
+        return self.name_id(token) is not None or self._fallback_members(token) is not None
+
+    def _fallback_members(self, token: str) -> tuple[int, ...] | None:
+        if self.fallback is None:
+            return None
+        t = normalise_token(token)
+        if t in self._fallback_cache:
+            return self._fallback_cache[t]
+        found = self.fallback(t)
+        ids = None
+        if found:
+            ids_list = [self.allele_index[a] for a in found if a in self.allele_index]
+            ids = tuple(ids_list) if ids_list else None
+        self._fallback_cache[t] = ids
+        return ids
+
+    def member_ids(self, token: str) -> tuple[int, ...]:
+        """Allele ids a token stands for (every full allele, nulls included); raises UnknownAlleleError."""
+        i = self.name_id(token)
+        if i is not None:
+            return self._members_of(i)
+        found = self._fallback_members(token)
+        if found is None:
+            shape_of(token)  # raises a syntax error first when the token is malformed
+            raise UnknownAlleleError(
+                f"{token.strip()!r} is not an allele or antigen name in IPD-IMGT/HLA {self.release}",
+                where=token.strip(),
+            )
+        return found
+
+    @lru_cache(maxsize=200_000)  # noqa: B019 - the tables live for the whole process
+    def _members_of(self, name_id: int) -> tuple[int, ...]:
+        a, b = int(self.member_offsets[name_id]), int(self.member_offsets[name_id + 1])
+        return tuple(int(x) for x in self.members[a:b])
+
+    def expand(self, token: str) -> list[str]:
+        """Full allele names a token stands for, in release order."""
+        return [self.alleles[i] for i in self.member_ids(token)]
+
+    def reduce(self, token: str, level: str) -> str:
+        """Reduce one name to a level (G, P, lg, lgx, W, exon, U2, S), as py-ard's ``redux`` does."""
+        if level not in REDUCTION_LEVELS:
+            raise InvalidInputError(
+                f"unknown reduction level {level!r}; choose one of {', '.join(REDUCTION_LEVELS)}", where=level
+            )
+        i = self.name_index.get(token)
+        if i is None:
+            i = self.name_id(token)
+            if i is None:
+                # Not in the tables: reduce member by member (fallback names) or raise.
+                ids = self.member_ids(token)
+                if level == "W":
+                    return "/".join(self.alleles[j] for j in ids)
+                parts: list[str] = []
+                for j in ids:
+                    r = self.reduce(self.alleles[j], level)
+                    for p in r.split("/"):
+                        if p and p not in parts:
+                            parts.append(p)
+                return "/".join(parts)
+        if level == "W":
+            return "/".join(self.alleles[j] for j in self._members_of(i))
+        results = self._level_lists.get(level)
+        if results is None:
+            results = self._level_lists[level] = self.level_results[level].tolist()
+        texts = self._level_texts.get(level)
+        if texts is None:
+            texts = self._level_texts[level] = split_blob(self.level_blobs[level])
+        rid = results[i]
+        if rid < 0:
+            raise UnknownAlleleError(f"{token!r} cannot be reduced to {level}", where=token)
+        return texts[rid]
+
+    def lgx_of(self, allele_id: int) -> str:
+        """The two-field P-group name (lgx) of an allele."""
+        return self.lgx_names[int(self.allele_lgx[allele_id])]
+
+    def antigen_of(self, allele_id: int) -> str:
+        """The first-field family (antigen level) of an allele, e.g. ``A*02``."""
+        return self.antigen_names[int(self.allele_antigen[allele_id])]
+
+    def is_null(self, allele_id: int) -> bool:
+        """True for a null (not expressed) allele, suffix N."""
+        return bool(self.allele_null[allele_id])
+
+    def family_members(self, family: str) -> tuple[int, ...]:
+        """Allele ids of a first-field family such as ``A*01`` (for XX and MAC codes)."""
+        return self.member_ids(f"{family}:XX")
+
+    def __hash__(self) -> int:
+        return id(self)
