@@ -7,6 +7,8 @@ stored by their members; their reductions are the ordered union of the members' 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sqlite3
 from collections.abc import Callable
@@ -34,7 +36,9 @@ def init_pyard(work_dir: Path, release: str) -> Any:
         import pyard
 
         # "Latest" makes py-ard skip its online version check; the files are the shipped release.
-        return pyard.init("Latest", data_dir=str(work_dir / "pyard"), load_mac=False)
+        # py-ard prints progress to stdout; keep it off ours (the CLI's JSON goes there).
+        with contextlib.redirect_stdout(io.StringIO()):
+            return pyard.init("Latest", data_dir=str(work_dir / "pyard"), load_mac=False)
     finally:
         if old is None:
             os.environ.pop("IMGT_HLA_URL", None)
@@ -124,9 +128,9 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
             if progress:
                 progress("reducing allele names with py-ard", c * chunk, n_reduced)
             for k, row in enumerate(rows):
-                for lv, r in zip(STORED_LEVELS, row, strict=True):
-                    if r is not None:
-                        results[lv][c * chunk + k] = texts[lv].setdefault(r, len(texts[lv]))
+                for lv, text in zip(STORED_LEVELS, row, strict=True):
+                    if text is not None:
+                        results[lv][c * chunk + k] = texts[lv].setdefault(text, len(texts[lv]))
     if progress:
         progress("reducing allele names with py-ard", n_reduced, n_reduced)
 
@@ -136,9 +140,9 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
     groups: dict[str, list[int]] = {}
     for i in range(len(alleles)):
         for res, txt in ((results["G"], g_text), (results["P"], p_text)):
-            r = int(res[i])
-            if r >= 0 and txt[r].endswith(("G", "P")) and "/" not in txt[r]:
-                groups.setdefault(txt[r], []).append(i)
+            rid = int(res[i])
+            if rid >= 0 and txt[rid].endswith(("G", "P")) and "/" not in txt[rid]:
+                groups.setdefault(txt[rid], []).append(i)
     for g, ids in groups.items():
         add(g, ids)
     for sero, lst in db["serology"]:
@@ -155,8 +159,8 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
     lgx_text = list(texts["lgx"])
     for i, a in enumerate(alleles):
         shape = shape_of(a)
-        r = int(results["lgx"][i])
-        lgx = lgx_text[r] if r >= 0 else f"{shape.locus}*{':'.join(shape.fields[:2])}{shape.suffix}"
+        rid = int(results["lgx"][i])
+        lgx = lgx_text[rid] if rid >= 0 else f"{shape.locus}*{':'.join(shape.fields[:2])}{shape.suffix}"
         allele_lgx[i] = lgx_names.setdefault(lgx, len(lgx_names))
         allele_antigen[i] = antigen_names.setdefault(shape.family, len(antigen_names))
         allele_null[i] = shape.suffix == "N"
@@ -176,8 +180,6 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
         names=names,
         member_offsets=offsets,
         members=flat,
-        level_results={
-            lv: np.concatenate([results[lv], np.full(pad, -1, dtype=np.int32)]) for lv in STORED_LEVELS
-        },
+        level_results={lv: np.concatenate([results[lv], np.full(pad, -1, dtype=np.int32)]) for lv in STORED_LEVELS},
         level_blobs={lv: join_blob(list(texts[lv])) for lv in STORED_LEVELS},
     )
