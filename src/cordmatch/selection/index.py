@@ -1,0 +1,300 @@
+"""Search index: every listed unit coded once as small integer arrays, searched vectorised (pure numpy).
+
+Layout (docs/adr/0401-search-index.md):
+- HLA: per locus (A, B, C, DRB1) a *genotype id* per unit (uint16, uint32 once a locus has more than
+  65,535 distinct genotypes). A genotype is the coded locus (antigen id, allele id) x 2 positions, positions
+  sorted; the genotype tables hold each distinct one once. A search grades the distinct genotypes of each
+  locus (tens of thousands, not millions) and gathers the per-locus results per unit.
+- dose: TNC and CD34+ totals as float32 cells (not per kg: the patient's weight scales the thresholds);
+  CD34+ NaN when not recorded.
+- flags: uint16 bit field (live, accredited, RBC depleted, attached segment, NIMA recorded, ABO, Rh, exact);
+  collection date as uint16 days since 1970-01-01 (0 = unknown); unit id as fixed-width bytes.
+- units whose typing is not codable (genotype ambiguity, allele lists spanning antigens) keep the
+  not-typed genotype and the EXACT flag; the search grades them with :func:`cordmatch.matching.grade`.
+
+Adding appends (amortised growth by 1.5x) or reuses withdrawn slots (free list); withdrawing clears the
+live bit (tombstone) and frees the slot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from cordmatch.errors import ConflictError, NotFoundError
+from cordmatch.hla.typing import HlaTyping
+from cordmatch.matching.coded import CODED_LOCI
+
+N_LOCI = len(CODED_LOCI)
+EPOCH = dt.date(1970, 1, 1)
+
+# flag bits
+LIVE = 1 << 0
+ACCREDITED = 1 << 1
+RBC_DEPLETED = 1 << 2
+SEGMENT = 1 << 3
+NIMA = 1 << 4
+ABO_SHIFT = 5  # 2 bits: O A B AB
+ABO_KNOWN = 1 << 7
+RH_POS = 1 << 8
+RH_KNOWN = 1 << 9
+EXACT = 1 << 10
+ABO_CODES = {"O": 0, "A": 1, "B": 2, "AB": 3}
+ABO_NAMES = ("O", "A", "B", "AB")
+
+U8 = npt.NDArray[np.uint8]
+U16 = npt.NDArray[np.uint16]
+F32 = npt.NDArray[np.float32]
+I16 = npt.NDArray[np.int16]
+
+
+def pack_flags(
+    *,
+    accredited: bool,
+    rbc_depleted: bool,
+    attached_segment: bool,
+    abo: str | None,
+    rh: str | None,
+    nima: bool = False,
+) -> int:
+    """The flag bits of one unit (LIVE set)."""
+    f = LIVE
+    f |= ACCREDITED if accredited else 0
+    f |= RBC_DEPLETED if rbc_depleted else 0
+    f |= SEGMENT if attached_segment else 0
+    f |= NIMA if nima else 0
+    if abo in ABO_CODES:
+        f |= ABO_KNOWN | (ABO_CODES[abo] << ABO_SHIFT)
+    if rh in ("+", "-"):
+        f |= RH_KNOWN | (RH_POS if rh == "+" else 0)
+    return f
+
+
+def date_code(d: dt.date | None) -> int:
+    """Days since 1970-01-01 as uint16 (0 = unknown)."""
+    return 0 if d is None else max(1, min(65535, (d - EPOCH).days))
+
+
+def code_date(c: int) -> dt.date | None:
+    return None if c == 0 else EPOCH + dt.timedelta(days=int(c))
+
+
+@dataclass
+class UnitColumns:
+    """A batch of units to add, columnar. ``ag``/``al`` shaped (n, 4, 2) int16 (see matching.coded);
+    ``exact[i]`` marks units whose typing is not codable (their ag/al rows are ignored)."""
+
+    unit_id: Sequence[str]
+    ag: I16
+    al: I16
+    tnc: F32
+    cd34: F32
+    flags: U16
+    collected: U16
+    exact: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.unit_id)
+
+
+class _Genotypes:
+    """Distinct coded genotypes of one locus: (G, 2) antigen and allele ids, and a key -> id look-up."""
+
+    def __init__(self) -> None:
+        # genotype 0 = locus not typed
+        self.ag = np.full((1, 2), -1, dtype=np.int16)
+        self.al = np.full((1, 2), -1, dtype=np.int16)
+        self._keys = np.array([_keys(self.ag, self.al)[0]], dtype=np.int64)
+        self._ids = np.zeros(1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ag)
+
+    def intern(self, ag: I16, al: I16) -> npt.NDArray[np.int64]:
+        """Genotype ids of rows (n, 2), adding new genotypes."""
+        ag, al = _sort_positions(ag, al)
+        keys = _keys(ag, al)
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        pos = np.searchsorted(self._keys, uniq)
+        pos_c = np.minimum(pos, len(self._keys) - 1)
+        found = self._keys[pos_c] == uniq
+        ids = np.empty(len(uniq), dtype=np.int64)
+        ids[found] = self._ids[pos_c[found]]
+        new = ~found
+        if new.any():
+            # first row of each new key supplies its codes
+            first = np.zeros(len(uniq), dtype=np.int64)
+            first[inverse[::-1]] = np.arange(len(keys))[::-1]
+            rows = first[new]
+            start = len(self.ag)
+            ids[new] = np.arange(start, start + int(new.sum()))
+            self.ag = np.concatenate([self.ag, ag[rows]])
+            self.al = np.concatenate([self.al, al[rows]])
+            allk = np.concatenate([self._keys, uniq[new]])
+            alli = np.concatenate([self._ids, ids[new]])
+            order = np.argsort(allk, kind="stable")
+            self._keys, self._ids = allk[order], alli[order]
+        return ids[inverse.ravel()]
+
+    def nbytes(self) -> int:
+        return int(self.ag.nbytes + self.al.nbytes + self._keys.nbytes + self._ids.nbytes)
+
+
+def _sort_positions(ag: I16, al: I16) -> tuple[I16, I16]:
+    swap = (ag[:, 0] > ag[:, 1]) | ((ag[:, 0] == ag[:, 1]) & (al[:, 0] > al[:, 1]))
+    ag2, al2 = ag.copy(), al.copy()
+    ag2[swap] = ag[swap][:, ::-1]
+    al2[swap] = al[swap][:, ::-1]
+    return ag2, al2
+
+
+def _keys(ag: I16, al: I16) -> npt.NDArray[np.int64]:
+    u = (np.concatenate([ag, al], axis=1).astype(np.int64) + 1) & 0xFFFF
+    return (u[:, 0] << 48) | (u[:, 1] << 32) | (u[:, 2] << 16) | u[:, 3]
+
+
+class UnitIndex:
+    """All listed units, coded for vectorised search. Not thread-safe for writes."""
+
+    def __init__(self, release: str = "", capacity: int = 1024) -> None:
+        self.release = release
+        self.n = 0  # slots in use (live or withdrawn)
+        self._cap = 0
+        self.gid: npt.NDArray[np.unsignedinteger] = np.zeros((N_LOCI, 0), dtype=np.uint16)
+        self.tnc: F32 = np.zeros(0, dtype=np.float32)
+        self.cd34: F32 = np.zeros(0, dtype=np.float32)
+        self.flags: U16 = np.zeros(0, dtype=np.uint16)
+        self.collected: U16 = np.zeros(0, dtype=np.uint16)
+        self.ids: npt.NDArray[np.bytes_] = np.zeros(0, dtype="S16")
+        self.genotypes = [_Genotypes() for _ in CODED_LOCI]
+        self.exact: dict[int, HlaTyping | str] = {}  # slot -> typing (or GL string, parsed on first use)
+        self.nima: dict[int, frozenset[int]] = {}  # slot -> NIMA antigen ids
+        self._free: list[int] = []
+        self._grow(capacity)
+
+    # ----------------------------------------------------------------- storage
+    def _grow(self, need: int) -> None:
+        if need <= self._cap:
+            return
+        cap = max(need, int(self._cap * 1.5) + 16)
+
+        def grown(a: npt.NDArray[np.generic], fill: object = 0) -> npt.NDArray[np.generic]:
+            shape = (*a.shape[:-1], cap)
+            b = np.full(shape, fill, dtype=a.dtype)
+            b[..., : a.shape[-1]] = a
+            return b
+
+        self.gid = grown(self.gid)  # type: ignore[assignment]
+        self.tnc = grown(self.tnc)  # type: ignore[assignment]
+        self.cd34 = grown(self.cd34, np.nan)  # type: ignore[assignment]
+        self.flags = grown(self.flags)  # type: ignore[assignment]
+        self.collected = grown(self.collected)  # type: ignore[assignment]
+        self.ids = grown(self.ids, b"")  # type: ignore[assignment]
+        self._cap = cap
+
+    @property
+    def live(self) -> npt.NDArray[np.bool_]:
+        live: npt.NDArray[np.bool_] = (self.flags[: self.n] & LIVE) != 0
+        return live
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self.live))
+
+    def add(
+        self, cols: UnitColumns, exact_typings: Sequence[HlaTyping | str | None] | None = None
+    ) -> npt.NDArray[np.int64]:
+        """Add units (ids must be new); returns their slots. Withdrawn slots are reused first."""
+        m = len(cols)
+        if m == 0:
+            return np.zeros(0, dtype=np.int64)
+        enc = np.array([u.encode("ascii") for u in cols.unit_id], dtype="S16")
+        if len(set(enc.tolist())) != m:
+            raise ConflictError("unit ids repeat within the batch")
+        if self.n and np.isin(enc, self.ids[: self.n][self.live]).any():
+            dup = enc[np.isin(enc, self.ids[: self.n][self.live])][0].decode()
+            raise ConflictError(f"unit {dup} is already in the index", where=dup)
+        reuse = min(len(self._free), m)
+        slots = np.empty(m, dtype=np.int64)
+        if reuse:
+            slots[:reuse] = [self._free.pop() for _ in range(reuse)]
+        fresh = m - reuse
+        if fresh:
+            self._grow(self.n + fresh)
+            slots[reuse:] = np.arange(self.n, self.n + fresh)
+            self.n += fresh
+        gids = np.zeros((N_LOCI, m), dtype=np.int64)
+        ag = np.where(cols.exact[:, None, None], np.int16(-1), cols.ag).astype(np.int16)
+        al = np.where(cols.exact[:, None, None], np.int16(-1), cols.al).astype(np.int16)
+        for li, g in enumerate(self.genotypes):
+            gids[li] = g.intern(ag[:, li, :], al[:, li, :])
+        if max(len(g) for g in self.genotypes) > np.iinfo(self.gid.dtype).max:
+            self.gid = self.gid.astype(np.uint32)
+        self.gid[:, slots] = gids
+        self.tnc[slots] = cols.tnc
+        self.cd34[slots] = cols.cd34
+        self.flags[slots] = (cols.flags | LIVE) | np.where(cols.exact, EXACT, 0).astype(np.uint16)
+        self.collected[slots] = cols.collected
+        self.ids[slots] = enc
+        for s in slots:
+            self.exact.pop(int(s), None)
+            self.nima.pop(int(s), None)
+        for k in (int(x) for x in np.flatnonzero(cols.exact)):
+            typing = exact_typings[k] if exact_typings is not None else None
+            if typing is None:
+                raise ValueError(f"unit {cols.unit_id[k]} is marked exact but no typing was given")
+            self.exact[int(slots[k])] = typing
+        return slots
+
+    def set_nima(self, slot: int, antigen_ids: frozenset[int]) -> None:
+        self.nima[slot] = antigen_ids
+
+    def slot_of(self, unit_id: str) -> int:
+        """The live slot of a unit; NotFoundError otherwise."""
+        key = unit_id.encode("ascii", "replace")[:16]
+        hits = np.flatnonzero((self.ids[: self.n] == key) & self.live)
+        if len(hits) == 0:
+            raise NotFoundError(f"unit {unit_id} is not in the registry", where=unit_id)
+        return int(hits[0])
+
+    def withdraw(self, unit_ids: Sequence[str]) -> int:
+        """Withdraw units (tombstone + free slot); returns how many were live."""
+        done = 0
+        for uid in unit_ids:
+            try:
+                s = self.slot_of(uid)
+            except NotFoundError:
+                continue
+            self.flags[s] = 0
+            self.ids[s] = b""
+            self.gid[:, s] = 0
+            self.exact.pop(s, None)
+            self.nima.pop(s, None)
+            self._free.append(s)
+            done += 1
+        return done
+
+    def codes(self, slot: int) -> tuple[I16, I16]:
+        """The coded typing (4, 2) of one slot (not-typed codes for exact units)."""
+        ag = np.stack([g.ag[int(self.gid[li, slot])] for li, g in enumerate(self.genotypes)])
+        al = np.stack([g.al[int(self.gid[li, slot])] for li, g in enumerate(self.genotypes)])
+        return ag, al
+
+    def unit_id(self, slot: int) -> str:
+        return bytes(self.ids[slot]).decode("ascii")
+
+    # ----------------------------------------------------------------- memory
+    def bytes_per_unit(self) -> float:
+        """Index bytes per live unit: per-unit arrays at capacity plus genotype tables and side lists."""
+        n = max(len(self), 1)
+        per_slot = sum(a.nbytes for a in (self.gid, self.tnc, self.cd34, self.flags, self.collected, self.ids))
+        shared = sum(g.nbytes() for g in self.genotypes)
+        side = 200 * len(self.exact) + 120 * len(self.nima)  # rough Python object cost
+        return (per_slot + shared + side) / n
+
+    def bytes_scanned_per_unit(self) -> int:
+        """Bytes of per-unit arrays one search reads (gid, tnc, cd34, flags)."""
+        return int(self.gid.dtype.itemsize * N_LOCI + 4 + 4 + 2)
