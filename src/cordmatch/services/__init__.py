@@ -1,0 +1,1 @@
+"""Service layer: the operations CLI, REST and web share."""
