@@ -1,12 +1,13 @@
 """Search index: every listed unit coded once as small integer arrays, searched vectorised (pure numpy).
 
 Layout (docs/adr/0401-search-index.md):
-- HLA: per locus (A, B, C, DRB1) a *genotype id* per unit (uint16, uint32 once a locus has more than
-  65,535 distinct genotypes). A genotype is the coded locus (antigen id, allele id) x 2 positions, positions
-  sorted; the genotype tables hold each distinct one once. A search grades the distinct genotypes of each
-  locus (tens of thousands, not millions) and gathers the per-locus results per unit.
+- HLA: per locus (A, B, C, DRB1) a *genotype id* per unit (intp: numpy converts any narrower index type
+  to intp on every gather, which costs more than the memory saved). A genotype is the coded locus
+  (antigen id, allele id) x 2 positions, positions sorted; the genotype tables hold each distinct one once.
+  A search grades the distinct genotypes of each locus (thousands, not millions) and gathers the per-locus
+  results per unit.
 - dose: TNC and CD34+ totals as float32 cells (not per kg: the patient's weight scales the thresholds);
-  CD34+ NaN when not recorded.
+  CD34+ NaN when not recorded; a withdrawn slot has TNC 0, so it fails the TNC filter.
 - flags: uint16 bit field (live, accredited, RBC depleted, attached segment, NIMA recorded, ABO, Rh, exact);
   collection date as uint16 days since 1970-01-01 (0 = unknown); unit id as fixed-width bytes.
 - units whose typing is not codable (genotype ambiguity, allele lists spanning antigens) keep the
@@ -88,7 +89,7 @@ class UnitColumns:
     """A batch of units to add, columnar. ``ag``/``al`` shaped (n, 4, 2) int16 (see matching.coded);
     ``exact[i]`` marks units whose typing is not codable (their ag/al rows are ignored)."""
 
-    unit_id: Sequence[str]
+    unit_id: Sequence[str] | npt.NDArray[np.bytes_]
     ag: I16
     al: I16
     tnc: F32
@@ -96,6 +97,8 @@ class UnitColumns:
     flags: U16
     collected: U16
     exact: npt.NDArray[np.bool_]
+    #: for exact units: their genotype alternatives coded as rows (k, 4, 2) each, or None (graded by grade())
+    alternatives: Sequence[tuple[I16, I16] | None] | None = None
 
     def __len__(self) -> int:
         return len(self.unit_id)
@@ -164,7 +167,8 @@ class UnitIndex:
         self.release = release
         self.n = 0  # slots in use (live or withdrawn)
         self._cap = 0
-        self.gid: npt.NDArray[np.unsignedinteger] = np.zeros((N_LOCI, 0), dtype=np.uint16)
+        # genotype ids as intp: numpy gathers convert narrower index types to intp on every call
+        self.gid: npt.NDArray[np.intp] = np.zeros((N_LOCI, 0), dtype=np.intp)
         self.tnc: F32 = np.zeros(0, dtype=np.float32)
         self.cd34: F32 = np.zeros(0, dtype=np.float32)
         self.flags: U16 = np.zeros(0, dtype=np.uint16)
@@ -172,7 +176,12 @@ class UnitIndex:
         self.ids: npt.NDArray[np.bytes_] = np.zeros(0, dtype="S16")
         self.genotypes = [_Genotypes() for _ in CODED_LOCI]
         self.exact: dict[int, HlaTyping | str] = {}  # slot -> typing (or GL string, parsed on first use)
-        self.nima: dict[int, frozenset[int]] = {}  # slot -> NIMA antigen ids
+        # genotype alternatives of ambiguous units, coded: owner slot and genotype ids per row
+        self.alt_owner = np.zeros(0, dtype=np.int64)
+        self.alt_gid = np.zeros((N_LOCI, 0), dtype=np.int64)
+        # NIMA antigen ids of the units that record one: sorted slots and up to 6 antigen ids each (-1 = none)
+        self._nima_slots = np.zeros(0, dtype=np.int64)
+        self._nima_ids = np.zeros((0, 6), dtype=np.int16)
         self._free: list[int] = []
         self._grow(capacity)
 
@@ -211,8 +220,8 @@ class UnitIndex:
         m = len(cols)
         if m == 0:
             return np.zeros(0, dtype=np.int64)
-        enc = np.array([u.encode("ascii") for u in cols.unit_id], dtype="S16")
-        if len(set(enc.tolist())) != m:
+        enc = np.asarray(cols.unit_id, dtype="S16")
+        if len(np.unique(enc)) != m:
             raise ConflictError("unit ids repeat within the batch")
         if self.n and np.isin(enc, self.ids[: self.n][self.live]).any():
             dup = enc[np.isin(enc, self.ids[: self.n][self.live])][0].decode()
@@ -231,8 +240,6 @@ class UnitIndex:
         al = np.where(cols.exact[:, None, None], np.int16(-1), cols.al).astype(np.int16)
         for li, g in enumerate(self.genotypes):
             gids[li] = g.intern(ag[:, li, :], al[:, li, :])
-        if max(len(g) for g in self.genotypes) > np.iinfo(self.gid.dtype).max:
-            self.gid = self.gid.astype(np.uint32)
         self.gid[:, slots] = gids
         self.tnc[slots] = cols.tnc
         self.cd34[slots] = cols.cd34
@@ -241,16 +248,58 @@ class UnitIndex:
         self.ids[slots] = enc
         for s in slots:
             self.exact.pop(int(s), None)
-            self.nima.pop(int(s), None)
+        self._drop_nima(slots)
+        alt_ag: list[I16] = []
+        alt_al: list[I16] = []
+        alt_owner: list[npt.NDArray[np.int64]] = []
         for k in (int(x) for x in np.flatnonzero(cols.exact)):
+            alts = cols.alternatives[k] if cols.alternatives is not None else None
+            if alts is not None:
+                alt_ag.append(alts[0])
+                alt_al.append(alts[1])
+                alt_owner.append(np.full(len(alts[0]), slots[k], dtype=np.int64))
+                continue
             typing = exact_typings[k] if exact_typings is not None else None
             if typing is None:
-                raise ValueError(f"unit {cols.unit_id[k]} is marked exact but no typing was given")
+                raise ValueError(f"unit {cols.unit_id[k]!r} is marked exact but no typing was given")
             self.exact[int(slots[k])] = typing
+        if alt_owner:
+            ag_rows = np.concatenate(alt_ag)
+            al_rows = np.concatenate(alt_al)
+            gids_rows = np.stack(
+                [g.intern(ag_rows[:, li, :], al_rows[:, li, :]) for li, g in enumerate(self.genotypes)]
+            )
+            keep = ~np.isin(self.alt_owner, slots)
+            self.alt_owner = np.concatenate([self.alt_owner[keep], *alt_owner])
+            self.alt_gid = np.concatenate([self.alt_gid[:, keep], gids_rows], axis=1)
         return slots
 
-    def set_nima(self, slot: int, antigen_ids: frozenset[int]) -> None:
-        self.nima[slot] = antigen_ids
+    def set_nima(self, slots: Sequence[int], antigen_ids: Sequence[frozenset[int]]) -> None:
+        """Record the NIMA antigens of some units (replacing earlier values of the same slots)."""
+        if len(slots) == 0:
+            return
+        new_slots = np.asarray(slots, dtype=np.int64)
+        rows = np.full((len(new_slots), 6), -1, dtype=np.int16)
+        for i, ids in enumerate(antigen_ids):
+            vals = sorted(ids)[:6]
+            rows[i, : len(vals)] = vals
+        self._drop_nima(new_slots)
+        all_slots = np.concatenate([self._nima_slots, new_slots])
+        all_ids = np.concatenate([self._nima_ids, rows])
+        order = np.argsort(all_slots, kind="stable")
+        self._nima_slots, self._nima_ids = all_slots[order], all_ids[order]
+
+    def _drop_nima(self, slots: npt.NDArray[np.int64]) -> None:
+        if len(self._nima_slots):
+            keep = ~np.isin(self._nima_slots, slots)
+            self._nima_slots, self._nima_ids = self._nima_slots[keep], self._nima_ids[keep]
+
+    def nima(self, slot: int) -> frozenset[int] | None:
+        """The NIMA antigen ids of a unit, or None when none is recorded."""
+        i = int(np.searchsorted(self._nima_slots, slot))
+        if i < len(self._nima_slots) and self._nima_slots[i] == slot:
+            return frozenset(int(a) for a in self._nima_ids[i] if a >= 0)
+        return None
 
     def slot_of(self, unit_id: str) -> int:
         """The live slot of a unit; NotFoundError otherwise."""
@@ -269,10 +318,14 @@ class UnitIndex:
             except NotFoundError:
                 continue
             self.flags[s] = 0
+            self.tnc[s] = 0.0  # a withdrawn slot fails every dose filter without a separate live check
             self.ids[s] = b""
             self.gid[:, s] = 0
             self.exact.pop(s, None)
-            self.nima.pop(s, None)
+            self._drop_nima(np.array([s]))
+            if len(self.alt_owner):
+                keep = self.alt_owner != s
+                self.alt_owner, self.alt_gid = self.alt_owner[keep], self.alt_gid[:, keep]
             self._free.append(s)
             done += 1
         return done
@@ -292,7 +345,8 @@ class UnitIndex:
         n = max(len(self), 1)
         per_slot = sum(a.nbytes for a in (self.gid, self.tnc, self.cd34, self.flags, self.collected, self.ids))
         shared = sum(g.nbytes() for g in self.genotypes)
-        side = 200 * len(self.exact) + 120 * len(self.nima)  # rough Python object cost
+        side = 200 * len(self.exact)  # rough Python object cost of the (rare) exactly graded typings
+        side += self.alt_owner.nbytes + self.alt_gid.nbytes + self._nima_slots.nbytes + self._nima_ids.nbytes
         return (per_slot + shared + side) / n
 
     def bytes_scanned_per_unit(self) -> int:

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.hla.typing import HlaTyping, parse_typing
-from cordmatch.matching.coded import code_typing
+from cordmatch.matching.coded import CODED_LOCI, code_typing
 from cordmatch.selection.index import UnitColumns, UnitIndex, date_code, pack_flags
 from cordmatch.selection.model import UnitRecord
+
+
+@lru_cache(maxsize=65536)
+def _token_antigens(tok: str, tables: NomenclatureTables) -> frozenset[int]:
+    members = np.asarray(tables.member_ids(tok), dtype=np.int64)
+    expressed = members[~tables.allele_null[members]]
+    return frozenset(int(a) for a in np.unique(tables.allele_antigen[expressed]))
 
 
 def nima_antigens(gl: str, tables: NomenclatureTables) -> frozenset[int]:
@@ -21,8 +29,41 @@ def nima_antigens(gl: str, tables: NomenclatureTables) -> frozenset[int]:
         for tok in part.split("/"):
             tok = tok.strip()
             if tok:
-                ids.update(int(tables.allele_antigen[a]) for a in tables.member_ids(tok) if not tables.allele_null[a])
+                ids |= _token_antigens(tok, tables)
     return frozenset(ids)
+
+
+MAX_ALTERNATIVE_ROWS = 64
+
+
+def alternative_codes(typing: HlaTyping, limit: int = MAX_ALTERNATIVE_ROWS) -> tuple[np.ndarray, np.ndarray] | None:
+    """Genotype alternatives of an ambiguous typing as coded rows (k, 4, 2), the product over loci; None when
+    a position spans antigens or the product exceeds ``limit`` (then the unit is graded by ``grade``)."""
+    per_locus: list[list[tuple[tuple[int, ...], tuple[int, ...]]]] = []
+    for locus in CODED_LOCI:
+        lt = typing.loci.get(locus)
+        if lt is None:
+            per_locus.append([((-1, -1), (-1, -1))])
+            continue
+        alts = []
+        for p1, p2 in lt.alternatives:
+            if p1.is_null and p2.is_null:
+                return None
+            shown = (p2, p2) if p1.is_null else (p1, p1) if p2.is_null else (p1, p2)
+            if any(len(p.antigens) != 1 for p in shown):
+                return None
+            ag = tuple(next(iter(p.antigens)) for p in shown)
+            al = tuple(next(iter(p.proteins)) if len(p.proteins) == 1 else -1 for p in shown)
+            alts.append((ag, al))
+        per_locus.append(alts)
+    rows: list[list[tuple[tuple[int, ...], tuple[int, ...]]]] = [[]]
+    for alts in per_locus:
+        rows = [[*r, a] for r in rows for a in alts]
+        if len(rows) > limit:
+            return None
+    ag_rows = np.array([[a[0] for a in r] for r in rows], dtype=np.int16)
+    al_rows = np.array([[a[1] for a in r] for r in rows], dtype=np.int16)
+    return ag_rows, al_rows
 
 
 def columns_from_records(
@@ -34,6 +75,7 @@ def columns_from_records(
     al = np.full((n, 4, 2), -1, dtype=np.int16)
     exact = np.zeros(n, dtype=np.bool_)
     typings: list[HlaTyping | None] = [None] * n
+    alternatives: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n
     cache: dict[str, tuple[HlaTyping, tuple[np.ndarray, np.ndarray] | None]] = {}
     for i, r in enumerate(records):
         if r.hla not in cache:
@@ -46,6 +88,7 @@ def columns_from_records(
         if coded is None:
             exact[i] = True
             typings[i] = t
+            alternatives[i] = alternative_codes(t)
         else:
             ag[i], al[i] = coded
     cols = UnitColumns(
@@ -70,6 +113,7 @@ def columns_from_records(
         ),
         collected=np.array([date_code(r.collection_date) for r in records], dtype=np.uint16),
         exact=exact,
+        alternatives=alternatives,
     )
     return cols, typings
 
@@ -78,9 +122,8 @@ def add_records(index: UnitIndex, records: Sequence[UnitRecord], tables: Nomencl
     """Parse, code and add records to the index (with their NIMA); returns the slots."""
     cols, typings = columns_from_records(records, tables)
     slots = index.add(cols, typings)
-    for r, s in zip(records, slots, strict=True):
-        if r.nima:
-            index.set_nima(int(s), nima_antigens(r.nima, tables))
+    with_nima = [(int(s), nima_antigens(r.nima, tables)) for r, s in zip(records, slots, strict=True) if r.nima]
+    index.set_nima([s for s, _ in with_nima], [a for _, a in with_nima])
     return slots
 
 

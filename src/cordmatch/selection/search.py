@@ -28,6 +28,7 @@ from cordmatch.selection import kernel
 from cordmatch.selection.crossmatch import AntibodyProfile
 from cordmatch.selection.index import (
     ACCREDITED,
+    EXACT,
     LIVE,
     RBC_DEPLETED,
     SEGMENT,
@@ -113,21 +114,48 @@ def _key_parts(policy: PolicySpec) -> tuple[list[str], list[str]]:
     return order[:i], order[i + 1 :]
 
 
-def _keys(names: list[str], g: kernel.Graded, n: int) -> npt.NDArray[np.int32]:
-    key = np.zeros(n, dtype=np.int32)
+def _key_lut(names: list[str], th: DoseThresholds, dsa_exclude: bool) -> npt.NDArray[np.int32]:
+    """Ranking key of every possible packed value (65,536 entries), -1 where the HLA hard filters (minimum
+    match, Eurocord maximum mismatches, DSA exclusion) reject it: one gather per search gives the keys."""
+    packed = np.arange(65536, dtype=np.uint32).astype(np.uint16)
+    key = np.zeros(65536, dtype=np.int32)
     for name in names:
         if name == "match":
-            mm = kernel.field(g.packed, kernel.MM8).astype(np.int32)
-            unsure = (kernel.field(g.packed, kernel.UNSURE8) > 0).astype(np.int32)
-            key = key * 32 + (2 * (8 - mm) - unsure + 1)
+            mm = kernel.field(packed, kernel.MM8).astype(np.int32)
+            unsure = (kernel.field(packed, kernel.UNSURE8) > 0).astype(np.int32)
+            key = key * 32 + np.clip(2 * (8 - mm) - unsure + 1, 0, 31)
         elif name == "dsa":
-            bad = g.dsa_definite().astype(np.int32) * 2
-            if g.dsa_possible is not None:
-                bad = np.maximum(bad, g.dsa_possible.astype(np.int32))
-            key = key * 4 + (2 - bad)
+            key = key * 4 + np.where(kernel.field(packed, kernel.DSA_DEF) > 0, 0, 2)
         elif name == "c_match":
-            key = key * 2 + (g.c_mm == 0).astype(np.int32)
+            key = key * 2 + (kernel.field(packed, kernel.C_MM) == 0).astype(np.int32)
+    mm8 = kernel.field(packed, kernel.MM8)
+    reject = mm8 > th.max_mm8
+    if th.eurocord_max_mm is not None:
+        reject |= mm8 > th.eurocord_max_mm
+    if dsa_exclude:
+        reject |= kernel.field(packed, kernel.DSA_DEF) > 0
+    key[reject] = -1
     return key
+
+
+def _keys(
+    names: list[str], g: kernel.Graded, th: DoseThresholds | None = None, dsa_exclude: bool = False
+) -> npt.NDArray[np.int32]:
+    """Ranking keys (higher is better; -1 = rejected by an HLA filter when ``th`` is given) for every slot."""
+    lut = _key_lut(names, th or _NO_FILTER, dsa_exclude)
+    key = np.take(lut, g.packed.astype(np.intp), mode="clip")
+    if "dsa" in names and g.dsa_possible is not None and g.dsa_possible.any():
+        # possible DSA ranks between none and definite: one step down on the dsa key
+        weight = 1
+        for name in reversed(names):
+            if name == "dsa":
+                break
+            weight *= 32 if name == "match" else 2 if name == "c_match" else 4
+        key = np.where(key >= 0, key - g.dsa_possible.astype(np.int32) * weight, key)
+    return key
+
+
+_NO_FILTER = DoseThresholds(1.0, 0.0, False, "single_tnc_min", 0.0, 0.0, 0.0, 8, None)
 
 
 def prepare(
@@ -159,12 +187,13 @@ def prepare(
     exact_grades = _grade_exact(index, patient, profile, g, tables)
     n = index.n
     w = patient.weight_kg
-    mask = base_mask(index, g, th)
-    if spec.dsa_action == "exclude":
-        mask &= ~g.dsa_definite()
+    before, after = _key_parts(spec)
+    prefix = _keys(before, g, th, spec.dsa_action == "exclude")
+    mask = prefix >= 0
+    mask &= index.tnc[:n] > np.float32(th.prefilter_tnc * TNC_UNIT * w)
+    mask &= ~(index.cd34[:n] < np.float32(th.prefilter_cd34 * CD34_UNIT * w))
     if spec.require_single_dose:
         mask &= _meets_single(index.tnc[:n], th)
-    before, after = _key_parts(spec)
     band = settings.value("tie_band_tnc")
     tnc_key = index.tnc[:n] / np.float32(TNC_UNIT * w)
     if band > 0:
@@ -178,8 +207,8 @@ def prepare(
         profile,
         g,
         mask,
-        _keys(before, g, n),
-        _keys(after, g, n),
+        prefix,
+        _keys(after, g) if after else np.zeros(n, dtype=np.int32),
         tnc_key,
         exact_grades,
         today or dt.date.today(),
@@ -223,8 +252,7 @@ def _grade_exact(
         definite, possible = profile.typing_names(typing)
         packed = (mm8 << kernel.MM8) | (mm6 << kernel.MM6) | (min(unsure, 7) << kernel.UNSURE8)
         packed |= (min(bad6, 3) << kernel.BAD6) | ((1 if definite else 0) << kernel.DSA_DEF)
-        g.packed[slot] = packed
-        g.c_mm[slot] = c
+        g.packed[slot] = packed | ((1 if c else 0) << kernel.C_MM)
         if possible and not definite:
             if g.dsa_possible is None:
                 g.dsa_possible = np.zeros(index.n, dtype=np.bool_)
@@ -280,7 +308,7 @@ def _order(ctx: SearchContext, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.i
 
 
 def _nima_match(ctx: SearchContext, slot: int) -> bool | None:
-    nima = ctx.index.nima.get(slot)
+    nima = ctx.index.nima(slot)
     if nima is None:
         return None
     typing = ctx.patient.typing
@@ -304,16 +332,20 @@ def _abo(ctx: SearchContext, slot: int) -> str | None:
     return abo_relation(ctx.patient.abo, unit)
 
 
-def _facts(ctx: SearchContext, slot: int, record: UnitRecord, mg: Any) -> UnitFacts:
+def _c_mismatches(mg: Any) -> int:
+    lg = mg.loci.get("C")
+    v = None if lg is None else lg.allele.bidirectional
+    return int(v or 0)
+
+
+def _facts(ctx: SearchContext, slot: int, record: UnitRecord, mg: Any, typing: HlaTyping) -> UnitFacts:
     idx = ctx.index
     w = ctx.patient.weight_kg
     g = ctx.graded
     packed = g.packed[slot : slot + 1]
-    if slot in ctx.exact_grades:
-        typing = idx.exact[slot]
-        assert not isinstance(typing, str)
+    if idx.flags[slot] & EXACT:
         definite, possible = ctx.profile.typing_names(typing)
-        graded_by = "exact"
+        graded_by = "exact" if slot in ctx.exact_grades else "genotype alternatives"
     else:
         ag, al = idx.codes(slot)
         definite, possible = ctx.profile.coded_names(ag, al)
@@ -323,7 +355,7 @@ def _facts(ctx: SearchContext, slot: int, record: UnitRecord, mg: Any) -> UnitFa
         match_8=mg.match_8.bidirectional,
         match_6=mg.match_6.bidirectional,
         certain_mm8=int(kernel.field(packed, kernel.MM8)[0]),
-        c_mismatches=int(g.c_mm[slot]),
+        c_mismatches=_c_mismatches(mg),
         tnc_per_kg=float(idx.tnc[slot]) / TNC_UNIT / w,
         cd34_per_kg=None if np.isnan(cd34) else cd34 / CD34_UNIT / w,
         dsa_definite=tuple(definite),
@@ -353,7 +385,7 @@ def _ranked(
             raise NotFoundError(f"unit {uid} is in the index but not in the registry", where=uid)
         typing = parse_typing(rec.hla, tables)
         mg = grade(ctx.patient.typing, typing)
-        facts = _facts(ctx, int(slot), rec, mg)
+        facts = _facts(ctx, int(slot), rec, mg, typing)
         checks = list(unit_checks(facts, ctx.thresholds, ctx.settings, ctx.policy))
         if probability is not None and facts.graded_by != "coded":
             probs = probability(ctx.patient.typing, typing)

@@ -8,7 +8,6 @@ Once it lands, the ``_store_*`` functions below call its bulk insert and unit qu
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,20 @@ import numpy as np
 
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
-from cordmatch.selection.index import UnitColumns, UnitIndex, date_code, pack_flags
+from cordmatch.selection.index import (
+    ABO_CODES,
+    ABO_KNOWN,
+    ABO_SHIFT,
+    ACCREDITED,
+    LIVE,
+    NIMA,
+    RBC_DEPLETED,
+    RH_KNOWN,
+    RH_POS,
+    SEGMENT,
+    UnitColumns,
+    UnitIndex,
+)
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.records import add_records, nima_antigens
 from cordmatch.sim.registry import RegistryChunk
@@ -88,6 +100,46 @@ def _record(row: dict[str, Any]) -> UnitRecord:
     )
 
 
+def _alternatives(table: Any, exact: np.ndarray) -> list[tuple[np.ndarray, np.ndarray] | None] | None:
+    """Coded genotype alternatives of ambiguous units (rows of 8 antigen + 8 allele ids)."""
+    if "hla_alternatives" not in table.column_names:
+        return None
+    out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * table.num_rows
+    rows = np.flatnonzero(exact)
+    values = table.column("hla_alternatives").take(rows).to_pylist() if len(rows) else []
+    for r, v in zip(rows, values, strict=True):
+        if v:
+            a = np.asarray(v, dtype=np.int16).reshape(-1, 16)
+            out[int(r)] = (a[:, :8].reshape(-1, 4, 2), a[:, 8:].reshape(-1, 4, 2))
+    return out
+
+
+def _dates(table: Any) -> np.ndarray:
+    """Collection dates as uint16 days since 1970 (0 = unknown)."""
+    days = table.column("collection_date").cast("int32").fill_null(0)
+    return np.clip(np.asarray(days).astype(np.int64), 0, 65535).astype(np.uint16)
+
+
+def _flags(table: Any) -> np.ndarray:
+    """Index flag bits from the record columns, vectorised."""
+    import pyarrow.compute as pc
+
+    def boolean(name: str) -> np.ndarray:
+        return np.asarray(table.column(name).fill_null(False)).astype(np.uint16)
+
+    f = np.full(table.num_rows, LIVE, dtype=np.uint16)
+    f |= boolean("accredited") * ACCREDITED
+    f |= boolean("rbc_depleted") * RBC_DEPLETED
+    f |= boolean("attached_segment") * SEGMENT
+    f |= np.asarray(pc.is_valid(table.column("nima"))).astype(np.uint16) * NIMA
+    abo = np.asarray(table.column("abo").fill_null("").to_numpy(zero_copy_only=False)).astype("U2")
+    for name, code in ABO_CODES.items():
+        f |= np.where(abo == name, ABO_KNOWN | (code << ABO_SHIFT), 0).astype(np.uint16)
+    rh = np.asarray(table.column("rh").fill_null("").to_numpy(zero_copy_only=False)).astype("U1")
+    f |= np.where(rh == "+", RH_KNOWN | RH_POS, np.where(rh == "-", RH_KNOWN, 0)).astype(np.uint16)
+    return f
+
+
 def open_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, ParquetRegistry]:
     """Load TARGET and build its search index (from the coded columns when they match the release)."""
     if not is_parquet(target):
@@ -104,7 +156,7 @@ def open_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, P
     meta = table.schema.metadata or {}
     n = table.num_rows
     index = UnitIndex(release=tables.release, capacity=max(16, n))
-    ids = np.array([s.encode("ascii") for s in table.column("unit_id").to_pylist()], dtype="S16")
+    ids = np.asarray(table.column("unit_id").to_numpy(zero_copy_only=False), dtype="S16")
     if n == 0:
         return index, ParquetRegistry(table, ids)
     coded = meta.get(b"cordmatch.release") == tables.release.encode() and "hla_antigen" in table.column_names
@@ -112,42 +164,35 @@ def open_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, P
         ag = np.asarray(table.column("hla_antigen").combine_chunks().flatten()).astype(np.int16).reshape(n, 4, 2)
         al = np.asarray(table.column("hla_allele").combine_chunks().flatten()).astype(np.int16).reshape(n, 4, 2)
         exact = np.asarray(table.column("hla_exact")).astype(np.bool_)
-        col = {name: table.column(name).to_pylist() for name in ("abo", "rh", "nima", "collection_date")}
-        flags = np.array(
-            [
-                pack_flags(accredited=a, rbc_depleted=r, attached_segment=s, abo=b, rh=h, nima=nm is not None)
-                for a, r, s, b, h, nm in zip(
-                    table.column("accredited").to_pylist(),
-                    table.column("rbc_depleted").to_pylist(),
-                    table.column("attached_segment").to_pylist(),
-                    col["abo"],
-                    col["rh"],
-                    col["nima"],
-                    strict=True,
-                )
-            ],
-            dtype=np.uint16,
-        )
-        dates: list[dt.date | None] = col["collection_date"]
+        col = {name: table.column(name).to_pylist() for name in ("nima", "collection_date")}
+        flags = _flags(table)
         cols = UnitColumns(
-            unit_id=[s.decode() for s in ids],
+            unit_id=ids,
             ag=ag,
             al=al,
             tnc=np.asarray(table.column("tnc")).astype(np.float32),
             cd34=np.asarray(table.column("cd34").fill_null(np.nan)).astype(np.float32),
             flags=flags,
-            collected=np.array([date_code(d) for d in dates], dtype=np.uint16),
+            collected=_dates(table),
             exact=exact,
         )
-        hla = table.column("hla").to_pylist()
-        exact_typings: list[Any] = [hla[i] if exact[i] else None for i in range(n)]
+        cols.alternatives = _alternatives(table, exact)
+        rows = np.flatnonzero(exact)
+        hla_exact = table.column("hla").take(rows).to_pylist() if len(rows) else []
+        exact_typings: list[Any] = [None] * n
+        for r, gl in zip(rows, hla_exact, strict=True):
+            exact_typings[int(r)] = gl
         slots = index.add(cols, exact_typings)
         nima_cache: dict[str, frozenset[int]] = {}
+        nima_slots: list[int] = []
+        nima_ids: list[frozenset[int]] = []
         for i, nm in enumerate(col["nima"]):
             if nm:
                 if nm not in nima_cache:
                     nima_cache[nm] = nima_antigens(nm, tables)
-                index.set_nima(int(slots[i]), nima_cache[nm])
+                nima_slots.append(int(slots[i]))
+                nima_ids.append(nima_cache[nm])
+        index.set_nima(nima_slots, nima_ids)
     else:
         add_records(index, [_record(r) for r in table.to_pylist()], tables)
     return index, ParquetRegistry(table, ids)

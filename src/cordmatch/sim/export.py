@@ -45,6 +45,13 @@ def chunk_table(chunk: RegistryChunk) -> Any:
             "hla_antigen": pa.FixedSizeListArray.from_arrays(pa.array(c.ag.reshape(m * 8)), 8),
             "hla_allele": pa.FixedSizeListArray.from_arrays(pa.array(c.al.reshape(m * 8)), 8),
             "hla_exact": pa.array(c.exact),
+            "hla_alternatives": pa.array(
+                [
+                    None if a is None else np.concatenate([a[0].reshape(-1, 8), a[1].reshape(-1, 8)], axis=1).ravel()
+                    for a in (c.alternatives or [None] * m)
+                ],
+                pa.list_(pa.int16()),
+            ),
         }
     )
 

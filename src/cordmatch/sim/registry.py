@@ -162,6 +162,7 @@ def _chunk(
     al[no_c, 2, :] = -1
     list_pos = rng.integers(0, 4, size=m)  # which locus carries the allele list (position 0)
     hla: list[str] = []
+    alternatives: list[tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]] | None] = [None] * m
     nima_rec = rng.random(m) < 0.12  # [U] NIMA recorded for a minority of units
     nima: list[str | None] = []
     for i in range(m):
@@ -182,10 +183,16 @@ def _chunk(
                     al[i, li, 0] = -1
             if r == "ambiguous" and li == 0:
                 # genotype ambiguity: the typing lab could not phase between two genotypes
-                other = v.high[li][int(hap[i, 2])]
+                h3 = int(hap[i, 2])
+                other = v.high[li][h3]
                 parts.append(f"{a}+{b}|{a}+{other}" if other not in (a, b) else f"{a}+{b}")
                 if other in (a, b):
                     exact[i] = False
+                else:
+                    hs = sets[p]
+                    alt_ag, alt_al = np.stack([ag[i], ag[i]]), np.stack([al[i], al[i]])
+                    alt_ag[1, 0, 1], alt_al[1, 0, 1] = hs.ag[h3, 0], hs.al[h3, 0]
+                    alternatives[i] = (alt_ag, alt_al)
                 continue
             parts.append(f"{a}+{b}")
         hla.append("^".join(parts))
@@ -238,7 +245,7 @@ def _chunk(
     )
     collected = np.array([(d - EPOCH).days for d in dates], dtype=np.uint16)
     ids = [f"{id_prefix}{start + i:010d}" for i in range(m)]
-    cols = UnitColumns(ids, ag, al, tnc.astype(np.float32), cd34, flags, collected, exact)
+    cols = UnitColumns(ids, ag, al, tnc.astype(np.float32), cd34, flags, collected, exact, alternatives)
     return RegistryChunk(
         cols=cols,
         hla=hla,
