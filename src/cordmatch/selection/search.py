@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -406,6 +406,29 @@ def _ranked(
     return out
 
 
+def _final(
+    ctx: SearchContext,
+    top: int,
+    source: UnitSource,
+    tables: NomenclatureTables,
+    probability: ProbabilityGrader | None,
+) -> list[RankedUnit]:
+    """The top units after the exact checks: the vectorised filters are conservative (a coded allele list is
+    'unresolved' where the exact grade may settle a mismatch), so a candidate whose exact checks fail is
+    dropped and the next one taken."""
+    want = top
+    while True:
+        best = top_slots(ctx, want)
+        ranked = _ranked(ctx, [int(s) for s in best], source, tables, probability)
+        kept = [r for r in ranked if not any(c.verdict == FAIL for c in r.checks)]
+        if len(kept) >= top or len(best) < want:
+            break
+        want *= 2
+    for slot in (ctx.index.slot_of(r.unit.unit_id) for r in ranked if r not in kept):
+        ctx.mask[slot] = False
+    return [replace(r, rank=i) for i, r in enumerate(kept[:top], start=1)]
+
+
 def search(
     index: UnitIndex,
     source: UnitSource,
@@ -424,8 +447,7 @@ def search(
     if top < 1:
         raise InvalidInputError(f"--top must be at least 1, got {top}", where="--top")
     ctx = prepare(index, patient, tables, policy=policy, settings=settings, today=today)
-    best = top_slots(ctx, top)
-    results = _ranked(ctx, [int(s) for s in best], source, tables, probability)
+    results = _final(ctx, top, source, tables, probability)
     th = ctx.thresholds
     n = index.n
     eligible = ctx.mask if not ctx.policy.require_single_dose else _double_mask(ctx, single=False)
