@@ -62,7 +62,6 @@ def test_adding_a_worse_unit_never_changes_the_top_result(tables, specs, worse):
     e_match = grade(parse_typing(HLA["8"], tables), parse_typing(extra.hla, tables)).match_8.bidirectional
     if (e_match or 0) > (top.match_8 or 0) or (e_match is None) != (top.match_8 is None):
         return
-    units2, idx2, src2 = build([], tables)
     idx2, src2 = registry([*units, extra], tables)
     after = search(idx2, src2, patient(tables), tables, top=1, today=TODAY)
     assert after.results[0].unit.unit_id == top.unit.unit_id

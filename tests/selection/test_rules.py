@@ -90,7 +90,7 @@ def test_dsa_flagged_by_nmdp_excluded_by_eurocord_and_mfi_threshold(tables):  # 
     strong = (Antibody("A*02:05", 8000.0),)
     out = search(idx, src, patient(tables, antibodies=strong), tables, today=TODAY)
     assert ids(out) == ["clean", "dsa"]  # flagged and ranked after DSA-negative units
-    dsa = [c for c in out.results[1].checks if c.rule.startswith("donor-specific")][0]
+    dsa = next(c for c in out.results[1].checks if c.rule.startswith("donor-specific"))
     assert dsa.verdict == FLAG and "A*02:05" in dsa.value
     out = search(idx, src, patient(tables, antibodies=strong, malignant=True), tables, policy="eurocord", today=TODAY)
     assert ids(out) == ["clean"]
