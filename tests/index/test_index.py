@@ -16,8 +16,14 @@ from cordmatch.selection.index import LIVE, UnitColumns, UnitIndex
 def columns(ids, ag, al, tnc=2e9):  # type: ignore[no-untyped-def]
     n = len(ids)
     return UnitColumns(
-        list(ids), ag, al, np.full(n, tnc, np.float32), np.full(n, np.nan, np.float32),
-        np.full(n, LIVE, np.uint16), np.zeros(n, np.uint16), np.zeros(n, np.bool_),
+        list(ids),
+        ag,
+        al,
+        np.full(n, tnc, np.float32),
+        np.full(n, np.nan, np.float32),
+        np.full(n, LIVE, np.uint16),
+        np.zeros(n, np.uint16),
+        np.zeros(n, np.bool_),
     )
 
 

@@ -26,9 +26,7 @@ cfg = settings(max_examples=25, deadline=None, suppress_health_check=[HealthChec
 
 
 def build(specs, tables):  # type: ignore[no-untyped-def]
-    units = [
-        unit(f"U{i}", m, tnc, cd34, accredited=acc) for i, (m, tnc, cd34, acc) in enumerate(specs)
-    ]
+    units = [unit(f"U{i}", m, tnc, cd34, accredited=acc) for i, (m, tnc, cd34, acc) in enumerate(specs)]
     return units, *registry(units, tables)
 
 
