@@ -27,7 +27,7 @@ from cordmatch.hla.names import normalise_token, shape_of
 IntArray = npt.NDArray[np.int32]
 
 #: Format of the cached tables; bump when the layout changes so old caches are rebuilt.
-TABLES_FORMAT = 1
+TABLES_FORMAT = 2
 
 
 class UnknownAlleleError(InvalidInputError):
@@ -222,3 +222,6 @@ class NomenclatureTables:
 
     def __hash__(self) -> int:
         return id(self)
+
+    def __repr__(self) -> str:
+        return f"NomenclatureTables(release={self.release!r}, alleles={len(self.alleles)}, names={len(self.names)})"
