@@ -52,9 +52,9 @@ class EngraftmentInputs:
 
     def validate(self) -> None:
         """Raise InvalidInputError naming the field when a value is impossible."""
-        _positive(self.tnc_per_kg, "tnc_per_kg")
+        _positive(self.tnc_per_kg, "tnc_per_kg", "TNC dose (x10^7 cells/kg)")
         if self.cd34_per_kg is not None:
-            _positive(self.cd34_per_kg, "cd34_per_kg")
+            _positive(self.cd34_per_kg, "cd34_per_kg", "CD34+ dose (x10^5 cells/kg)")
         _count(self.match_8, 8, "match_8")
         _count(self.match_6, 6, "match_6")
         if self.dsa_mfi is not None and not (math.isfinite(self.dsa_mfi) and self.dsa_mfi >= 0):
@@ -64,28 +64,30 @@ class EngraftmentInputs:
                 "DSA against both units needs a double-unit graft", where="dsa_both_units"
             )
         if self.weight_kg is not None:
-            _positive(self.weight_kg, "weight_kg")
+            _positive(self.weight_kg, "weight_kg", "weight (kg)")
         if self.age_group is not None and self.age_group not in AGE_GROUPS:
             raise InvalidInputError(
                 f"age group must be one of {', '.join(AGE_GROUPS)}, got {self.age_group!r}", where="age_group"
             )
 
 
-def _positive(value: float, where: str) -> None:
+def _positive(value: float, where: str, what: str) -> None:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not math.isfinite(value)
         or value <= 0
     ):
-        raise InvalidInputError(f"must be a positive number, got {value!r}", where=where)
+        raise InvalidInputError(f"{what} must be a positive number, got {value!r}", where=where)
 
 
 def _count(value: int | None, total: int, where: str) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= total:
-        raise InvalidInputError(f"match count must be a whole number 0-{total}, got {value!r}", where=where)
+        raise InvalidInputError(
+            f"HLA match count x/{total} must be a whole number 0-{total}, got {value!r}", where=where
+        )
 
 
 @dataclass(frozen=True, slots=True)
