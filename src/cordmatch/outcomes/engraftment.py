@@ -15,6 +15,11 @@ subdistribution hazards as in the Fine-Gray regressions the HRs come from) and a
 delays every day. Each multiplier moves the right way with its covariate, so the monotonicity promises
 (more cells never slower, more mismatches or DSA never faster) hold by construction.
 
+Why larger h means earlier quantiles among engrafters: with u = F0(t/a) < p0 fixed, the conditional CDF
+is C = (1 - (1-u)^h) / (1 - (1-p0)^h). Writing x^h = exp(-z), z = h ln(1/x), gives
+d/dh ln(1 - x^h) = z / (h (e^z - 1)), which decreases in z; since 1-u > 1-p0, d ln C / dh > 0, so C
+rises at every day and every quantile falls. The plateau 1 - (1-p0)^h and F(42) rise with h directly.
+
 Cell doses are per kg recipient weight: TNC in 1e7 cells/kg, CD34+ in 1e5 cells/kg; for a double
 graft give the combined dose of both units. Days count from the day of infusion (day 0).
 Pure: no I/O besides the packaged parameters loaded once by ``params.load_parameters``.

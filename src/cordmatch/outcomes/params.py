@@ -47,12 +47,7 @@ class DoseEffect:
     ceiling_ratio: Figure
     data_range: tuple[float, float]
 
-    @property
-    def beta(self) -> float:
-        """Exponent such that HR(low dose) / HR(high dose) equals the published threshold HR."""
-        return math.log(self.published_hr_low.value) / math.log(
-            self.low_group_dose.value / self.high_group_dose.value
-        )
+    beta: float = 0.0  # set by _dose: ln(HR_low) / ln(low_group_dose / high_group_dose)
 
     def hr(self, dose: float, reference: float) -> float:
         """HR relative to ``reference`` (1.0 at the reference dose); never decreases with dose."""
@@ -169,7 +164,11 @@ def _dose(raw: Mapping[str, Any], where: str) -> DoseEffect:
         raise InvalidInputError("low_group_dose must be positive and below high_group_dose", where=where)
     if effect.ceiling_ratio.value < 1:
         raise InvalidInputError("ceiling_ratio must be >= 1", where=where)
-    return effect
+    # Exponent such that HR(low dose) / HR(high dose) equals the published threshold HR; > 0 here.
+    beta = math.log(effect.published_hr_low.value) / math.log(
+        effect.low_group_dose.value / effect.high_group_dose.value
+    )
+    return replace(effect, beta=beta)
 
 
 def _hla(raw: Mapping[str, Any], total: int, where: str) -> HlaTable:
