@@ -13,6 +13,7 @@ from cordmatch.outcomes.engraftment import (
     estimate,
     estimate_for_search_result,
 )
+from cordmatch.outcomes.indications import IndicationLookup, load_indications, lookup_indication
 from cordmatch.outcomes.params import ModelParameters, load_parameters
 
 __all__ = [
@@ -20,10 +21,13 @@ __all__ = [
     "EngraftmentEstimate",
     "EngraftmentInputs",
     "Factor",
+    "IndicationLookup",
     "InfectionWindow",
     "ModelParameters",
     "cumulative_incidence_curve",
     "estimate",
     "estimate_for_search_result",
+    "load_indications",
     "load_parameters",
+    "lookup_indication",
 ]
