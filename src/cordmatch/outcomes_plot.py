@@ -23,9 +23,7 @@ def plot_engraftment(
 ) -> bytes:
     """Plot one curve per (label, estimate); mark day 42 and each median. Returns the image bytes."""
     if fmt not in FORMATS:
-        raise InvalidInputError(
-            f"plot format must be one of {', '.join(FORMATS)}, got {fmt!r}", where="format"
-        )
+        raise InvalidInputError(f"plot format must be one of {', '.join(FORMATS)}, got {fmt!r}", where="format")
     if not estimates:
         raise InvalidInputError("nothing to plot", where="estimates")
     import matplotlib

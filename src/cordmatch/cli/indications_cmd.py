@@ -20,9 +20,7 @@ if TYPE_CHECKING:
 
 
 def indications(
-    disease: str | None = typer.Option(
-        None, "--disease", help="Diagnosis as free text, e.g. 'AML', 'sickle cell'."
-    ),
+    disease: str | None = typer.Option(None, "--disease", help="Diagnosis as free text, e.g. 'AML', 'sickle cell'."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON (stable keys)."),
 ) -> None:
     """Show the indications table, or look up one diagnosis."""

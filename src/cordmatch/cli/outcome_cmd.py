@@ -33,29 +33,17 @@ _OPTION = {
 
 def outcome(
     tnc: float = typer.Option(..., "--tnc", help="TNC dose, x10^7 cells/kg (combined for --double)."),
-    cd34: float | None = typer.Option(
-        None, "--cd34", help="CD34+ dose, x10^5 cells/kg (combined for --double)."
-    ),
-    match_8: int | None = typer.Option(
-        None, "--match-8", help="Bidirectional allele matches at A, B, C, DRB1 (0-8)."
-    ),
-    match_6: int | None = typer.Option(
-        None, "--match-6", help="Matches at A, B (antigen) + DRB1 (allele), 0-6."
-    ),
-    double: bool = typer.Option(
-        False, "--double", help="Double-unit graft (doses are the sum of both units)."
-    ),
+    cd34: float | None = typer.Option(None, "--cd34", help="CD34+ dose, x10^5 cells/kg (combined for --double)."),
+    match_8: int | None = typer.Option(None, "--match-8", help="Bidirectional allele matches at A, B, C, DRB1 (0-8)."),
+    match_6: int | None = typer.Option(None, "--match-6", help="Matches at A, B (antigen) + DRB1 (allele), 0-6."),
+    double: bool = typer.Option(False, "--double", help="Double-unit graft (doses are the sum of both units)."),
     dsa: bool = typer.Option(False, "--dsa", help="Patient has donor-specific anti-HLA antibodies."),
     dsa_mfi: float | None = typer.Option(
         None, "--dsa-mfi", help="MFI of the strongest DSA (compared with the centre threshold)."
     ),
     dsa_both: bool = typer.Option(False, "--dsa-both", help="Double graft: DSA against both units."),
-    weight: float | None = typer.Option(
-        None, "--weight", help="Recipient weight in kg (shows absolute cell numbers)."
-    ),
-    malignant: bool | None = typer.Option(
-        None, "--malignant/--non-malignant", help="Disease type, if known."
-    ),
+    weight: float | None = typer.Option(None, "--weight", help="Recipient weight in kg (shows absolute cell numbers)."),
+    malignant: bool | None = typer.Option(None, "--malignant/--non-malignant", help="Disease type, if known."),
     age_group: str | None = typer.Option(None, "--age-group", help="child or adult, if known."),
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON (stable keys)."),
     plot: Path | None = typer.Option(

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from statistics import NormalDist
 from typing import Any
 
@@ -65,9 +66,7 @@ class EngraftmentInputs:
         if self.dsa_mfi is not None and not (math.isfinite(self.dsa_mfi) and self.dsa_mfi >= 0):
             raise InvalidInputError(f"DSA MFI must be a number >= 0, got {self.dsa_mfi}", where="dsa_mfi")
         if self.dsa_both_units and not self.double_unit:
-            raise InvalidInputError(
-                "DSA against both units needs a double-unit graft", where="dsa_both_units"
-            )
+            raise InvalidInputError("DSA against both units needs a double-unit graft", where="dsa_both_units")
         if self.weight_kg is not None:
             _positive(self.weight_kg, "weight_kg", "weight (kg)")
         if self.age_group is not None and self.age_group not in AGE_GROUPS:
@@ -77,12 +76,7 @@ class EngraftmentInputs:
 
 
 def _positive(value: float, where: str, what: str) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         raise InvalidInputError(f"{what} must be a positive number, got {value!r}", where=where)
 
 
@@ -255,9 +249,7 @@ class EngraftmentEstimate:
         }
 
 
-def _dose_factor(
-    name: str, dose: float, reference_fig: Any, effect: Any, unit: str, warnings: list[str]
-) -> Factor:
+def _dose_factor(name: str, dose: float, reference_fig: Any, effect: Any, unit: str, warnings: list[str]) -> Factor:
     reference = reference_fig.value
     hr = effect.hr(dose, reference)
     low, high = effect.data_range
@@ -284,18 +276,12 @@ def estimate(inputs: EngraftmentInputs, params: ModelParameters | None = None) -
     base: Baseline = p.double if inputs.double_unit else p.single
     graft = "double" if inputs.double_unit else "single"
     warnings: list[str] = []
-    factors: list[Factor] = [
-        _dose_factor("TNC", inputs.tnc_per_kg, base.reference_tnc, p.tnc, "x10^7/kg", warnings)
-    ]
+    factors: list[Factor] = [_dose_factor("TNC", inputs.tnc_per_kg, base.reference_tnc, p.tnc, "x10^7/kg", warnings)]
     if inputs.cd34_per_kg is not None:
-        factors.append(
-            _dose_factor("CD34+", inputs.cd34_per_kg, base.reference_cd34, p.cd34, "x10^5/kg", warnings)
-        )
+        factors.append(_dose_factor("CD34+", inputs.cd34_per_kg, base.reference_cd34, p.cd34, "x10^5/kg", warnings))
     else:
         factors.append(
-            Factor(
-                "CD34+", 1.0, 1.0, "assumption [U]", "CD34+ dose not given: taken as typical of the cohort"
-            )
+            Factor("CD34+", 1.0, 1.0, "assumption [U]", "CD34+ dose not given: taken as typical of the cohort")
         )
     factors.append(_hla_factor(inputs, p, base))
     if inputs.dsa:
@@ -307,9 +293,7 @@ def estimate(inputs: EngraftmentInputs, params: ModelParameters | None = None) -
         )
     if inputs.weight_kg is not None:
         total = inputs.tnc_per_kg * inputs.weight_kg / 100.0
-        warnings.append(
-            f"Weight {inputs.weight_kg:g} kg: the TNC dose corresponds to {total:.2f}x10^9 cells."
-        )
+        warnings.append(f"Weight {inputs.weight_kg:g} kg: the TNC dose corresponds to {total:.2f}x10^9 cells.")
     if inputs.age_group == "adult" and not inputs.double_unit:
         warnings.append(
             "Adult recipient: the single-unit baseline comes from a paediatric cohort (Kurtzberg 2008); "
@@ -405,10 +389,24 @@ def estimate_for_search_result(
     dsa: bool,
     double_unit: bool,
 ) -> EngraftmentEstimate:
-    """Estimate for one ranked search result (cheap: a few microseconds; explanations built lazily).
+    """Estimate for one ranked search result (tens of microseconds; repeated calls are cached).
 
     Doses per kg recipient weight (TNC 1e7/kg, CD34+ 1e5/kg; combined for a double graft).
+    Explanations are built only when read. Raises InvalidInputError on impossible input.
     """
+    return _cached_search_estimate(tnc_per_kg, cd34_per_kg, match_8, match_6, bool(dsa), bool(double_unit))
+
+
+@lru_cache(maxsize=65536)
+def _cached_search_estimate(
+    tnc_per_kg: float,
+    cd34_per_kg: float | None,
+    match_8: int | None,
+    match_6: int | None,
+    dsa: bool,
+    double_unit: bool,
+) -> EngraftmentEstimate:
+    # Estimates are immutable and depend only on these arguments and the packaged parameters.
     return estimate(
         EngraftmentInputs(
             tnc_per_kg=tnc_per_kg,

@@ -182,9 +182,7 @@ def _hla(raw: Mapping[str, Any], total: int, where: str) -> HlaTable:
     # Monotonicity by construction: more matched positions never lower the HR.
     if any(hr[k] > hr[k + 1] for k in range(total)):
         raise InvalidInputError("HLA HRs must not decrease as the match count rises", where=where)
-    return HlaTable(
-        total, hr, str(raw.get("source", "")), str(raw.get("status", "U")), str(raw.get("note", ""))
-    )
+    return HlaTable(total, hr, str(raw.get("source", "")), str(raw.get("status", "U")), str(raw.get("note", "")))
 
 
 def _conditional_median_g(p0: float, h: float) -> float:
@@ -193,9 +191,7 @@ def _conditional_median_g(p0: float, h: float) -> float:
     return (1.0 - float((1.0 - 0.5 * plateau) ** (1.0 / h))) / p0
 
 
-def fit_baseline(
-    median_days: float, incidence_day42: float, sigma: float, cohort_hr: float
-) -> tuple[float, float]:
+def fit_baseline(median_days: float, incidence_day42: float, sigma: float, cohort_hr: float) -> tuple[float, float]:
     """Fit (p0, mu) so that the model at the cohort's HR gives its median and day-42 incidence.
 
     The median is the median engraftment day among patients who engraft (as cohorts report it).
@@ -262,9 +258,7 @@ def build_parameters(raw: Mapping[str, Any]) -> ModelParameters:
             median_days_with=_figure(dsa_raw["median_days_with"], "dsa.median_days_with"),
             graft_failure_none=_figure(dsa_raw["graft_failure_none"], "dsa.graft_failure_none"),
             graft_failure_one_unit=_figure(dsa_raw["graft_failure_one_unit"], "dsa.graft_failure_one_unit"),
-            graft_failure_both_units=_figure(
-                dsa_raw["graft_failure_both_units"], "dsa.graft_failure_both_units"
-            ),
+            graft_failure_both_units=_figure(dsa_raw["graft_failure_both_units"], "dsa.graft_failure_both_units"),
             mfi_threshold=_figure(dsa_raw["mfi_threshold"], "dsa.mfi_threshold"),
         )
         tnc = _dose(raw["dose"]["tnc"], "dose.tnc")
@@ -295,9 +289,7 @@ def build_parameters(raw: Mapping[str, Any]) -> ModelParameters:
         raise InvalidInputError("sigma must be positive", where="shape.sigma")
     lower, upper = float(interval["lower_quantile"]), float(interval["upper_quantile"])
     if not 0 < lower < 0.5 < upper < 1:
-        raise InvalidInputError(
-            "interval quantiles must satisfy 0 < lower < 0.5 < upper < 1", where="interval"
-        )
+        raise InvalidInputError("interval quantiles must satisfy 0 < lower < 0.5 < upper < 1", where="interval")
     sources = {k: {kk: str(vv) for kk, vv in v.items()} for k, v in raw.get("sources", {}).items()}
     return ModelParameters(
         version=int(raw.get("meta", {}).get("version", 0)),
