@@ -85,3 +85,25 @@ def test_console_script_has_no_traceback_on_bad_input(tables) -> None:  # type: 
     )
     assert proc.returncode == 2
     assert "A*99:01" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_hla_update_from_a_local_release_and_use(tables, capsys, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from cordmatch.imgt.release import release_dir
+
+    code, out, _ = run(["hla", "update", "--from", str(release_dir())], capsys)
+    assert code == 0 and "3.58.0" in out
+    code, _, err = run(["hla", "update", "--from", str(tmp_path)], capsys)
+    assert code == 2 and "lacks release files" in err
+    code, _, err = run(["hla", "update"], capsys)
+    assert code == 2 and "exactly one" in err
+    code, _, err = run(["hla", "use", "9.99.9"], capsys)
+    assert code == 2 and "not installed" in err
+
+
+def test_data_dir_option_is_honoured(tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    monkeypatch.setenv("CORDMATCH_DATA_DIR", os.environ["CORDMATCH_DATA_DIR"])
+    code, _, _err = run(["--data-dir", str(tmp_path / "elsewhere"), "hla", "use", "9.99.9"], capsys)
+    assert code == 2 and (tmp_path / "elsewhere" / "releases").exists() is False
+    assert os.environ["CORDMATCH_DATA_DIR"] == str(tmp_path / "elsewhere")
