@@ -30,6 +30,13 @@ class Principal:
 SYSTEM = Principal(0, "system", Role.ADMIN)
 
 
+def set_password_hasher(hasher: PasswordHasher) -> PasswordHasher:
+    """Replace the argon2 parameters (tests use cheap ones); returns the previous hasher."""
+    global _hasher
+    old, _hasher = _hasher, hasher
+    return old
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
