@@ -27,7 +27,7 @@ from cordmatch.hla.names import normalise_token, shape_of
 IntArray = npt.NDArray[np.int32]
 
 #: Format of the cached tables; bump when the layout changes so old caches are rebuilt.
-TABLES_FORMAT = 1
+TABLES_FORMAT = 2
 
 
 class UnknownAlleleError(InvalidInputError):
@@ -182,30 +182,27 @@ class NomenclatureTables:
         i = self.name_index.get(token)
         if i is None:
             i = self.name_id(token)
-            if i is None:
-                # Not in the tables: reduce member by member (fallback names) or raise.
-                ids = self.member_ids(token)
-                if level == "W":
-                    return "/".join(self.alleles[j] for j in ids)
-                parts: list[str] = []
-                for j in ids:
-                    r = self.reduce(self.alleles[j], level)
-                    for p in r.split("/"):
-                        if p and p not in parts:
-                            parts.append(p)
-                return "/".join(parts)
+        ids = self.member_ids(token) if i is None else self._members_of(i)
         if level == "W":
-            return "/".join(self.alleles[j] for j in self._members_of(i))
+            return "/".join(self.alleles[j] for j in ids)
         results = self._level_lists.get(level)
         if results is None:
             results = self._level_lists[level] = self.level_results[level].tolist()
         texts = self._level_texts.get(level)
         if texts is None:
             texts = self._level_texts[level] = split_blob(self.level_blobs[level])
-        rid = results[i]
-        if rid < 0:
-            raise UnknownAlleleError(f"{token!r} cannot be reduced to {level}", where=token)
-        return texts[rid]
+        if i is not None and results[i] >= 0:
+            return texts[results[i]]
+        # A group-like token (G/P group, serology, XX) or a fallback name: the ordered union of the
+        # reductions of its member alleles (allele ids are also their name ids).
+        parts: dict[str, None] = {}
+        for j in ids:
+            r = results[j]
+            if r >= 0:
+                for p in texts[r].split("/"):
+                    if p:
+                        parts.setdefault(p, None)
+        return "/".join(parts)
 
     def lgx_of(self, allele_id: int) -> str:
         """The two-field P-group name (lgx) of an allele."""
@@ -225,3 +222,6 @@ class NomenclatureTables:
 
     def __hash__(self) -> int:
         return id(self)
+
+    def __repr__(self) -> str:
+        return f"NomenclatureTables(release={self.release!r}, alleles={len(self.alleles)}, names={len(self.names)})"

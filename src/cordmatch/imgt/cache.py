@@ -74,7 +74,9 @@ def load_or_build(
     """Load the cached tables, building them first (offline, from the shipped release) if needed."""
     target = cache_file(base, release)
     work = cache_dir(base, release)
-    fallback = _PyardFallback(work, release)
+    # Names outside the tables go to py-ard only when asked for (it takes seconds to start):
+    # the tables already hold every name py-ard lists for the release.
+    fallback = _PyardFallback(work, release) if os.environ.get("CORDMATCH_PYARD_FALLBACK") == "1" else None
     if not rebuild and target.exists():
         try:
             return _load(target, fallback)
@@ -94,7 +96,7 @@ def load_or_build(
         return tables
 
 
-def _load(path: Path, fallback: _PyardFallback) -> NomenclatureTables:
+def _load(path: Path, fallback: _PyardFallback | None) -> NomenclatureTables:
     with np.load(path, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     return NomenclatureTables.from_arrays(arrays, fallback=fallback)

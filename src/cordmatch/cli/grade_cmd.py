@@ -1,0 +1,84 @@
+"""`cordmatch grade`: a patient against a donor or cord blood unit, per locus and position."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cordmatch.cli.common import console, err_console, load_macs, load_tables, print_json
+
+
+def grade_table(result: object, title: str = "HLA match") -> Table:
+    """A Rich table of a MatchGrade: one row per position, then the 6 and 8 counts."""
+    from cordmatch.matching.model import MatchGrade
+
+    assert isinstance(result, MatchGrade)
+    table = Table(title=title, show_lines=False)
+    table.add_column("locus", no_wrap=True)
+    table.add_column("patient", overflow="fold")
+    table.add_column("donor", overflow="fold")
+    table.add_column("grade", no_wrap=True)
+    table.add_column("reason", overflow="fold", ratio=1)
+    style = {"allele match": "green", "antigen match, allele mismatch": "yellow", "antigen mismatch": "red"}
+    for locus, lg in result.loci.items():
+        if not lg.positions:
+            table.add_row(locus, "", "", "[dim]not graded[/]", lg.note or "")
+            continue
+        gvh = "?" if lg.allele.gvh is None else lg.allele.gvh
+        hvg = "?" if lg.allele.hvg is None else lg.allele.hvg
+        counts = f"GvH {gvh} / HvG {hvg}"
+        for i, pg in enumerate(lg.positions):
+            colour = style.get(pg.grade, "magenta")
+            table.add_row(
+                f"{locus}" if i == 0 else "",
+                pg.patient,
+                pg.donor,
+                f"[{colour}]{pg.grade}[/]",
+                pg.reason + (f"  [dim]({counts})[/]" if i == 1 else ""),
+            )
+        if lg.note:
+            table.add_row("", "", "", "[dim]note[/]", lg.note)
+    for name, mc in (("6 (A,B antigen; DRB1 allele)", result.match_6), ("8 (A,B,C,DRB1 allele)", result.match_8)):
+        if mc.bidirectional is None:
+            val = f"[dim]n/a[/]: {mc.reason}"
+        else:
+            val = f"[bold]{mc.bidirectional}/{mc.out_of}[/]  (GvH {mc.gvh}/{mc.out_of}, HvG {mc.hvg}/{mc.out_of})"
+            if mc.reason:
+                val += f" {mc.reason}"
+        table.add_row("match", "", "", name, val)
+    return table
+
+
+def grade_command(
+    patient: Annotated[str, typer.Option("--patient", help="Patient typing as a GL string.")],
+    donor: Annotated[str, typer.Option("--donor", help="Donor or cord blood unit typing as a GL string.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    macs: Annotated[Path | None, typer.Option("--macs", help="MAC file (NMDP format).")] = None,
+) -> None:
+    """Grade a patient against a donor or cord blood unit, with the reason for every grade."""
+    from cordmatch.errors import InvalidInputError
+    from cordmatch.hla.typing import parse_typing
+    from cordmatch.matching import grade
+
+    tables = load_tables()
+    mac_table = load_macs(macs)
+    typings = {}
+    for side, gl in (("patient", patient), ("donor", donor)):
+        try:
+            typings[side] = parse_typing(gl, tables, mac_table)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"--{side}: {exc.message}", where=exc.where) from exc
+    result = grade(typings["patient"], typings["donor"])
+    for w in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        console.print(grade_table(result))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("grade")(grade_command)

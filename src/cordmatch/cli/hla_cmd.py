@@ -1,0 +1,99 @@
+"""`cordmatch hla ...`: reduce, expand, validate names and GL strings; build or update the release."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cordmatch.cli.common import console, load_macs, load_tables, print_json
+from cordmatch.errors import InvalidInputError
+
+hla_app = typer.Typer(help="HLA nomenclature on the IPD-IMGT/HLA release (offline).", no_args_is_help=True)
+
+MacsOpt = Annotated[Path | None, typer.Option("--macs", help="MAC file in NMDP's tab-separated format.")]
+
+
+@hla_app.command("reduce")
+def reduce_cmd(
+    typing: Annotated[str, typer.Argument(help="An allele name or a GL string.")],
+    to: Annotated[str, typer.Option("--to", help="Level: G, P, lg, lgx, W, exon, U2, S.")] = "lgx",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    macs: MacsOpt = None,
+) -> None:
+    """Reduce every allele of TYPING to a level."""
+    from cordmatch.hla.loci import REDUCTION_LEVELS
+    from cordmatch.hla.reduction import reduce_gl
+
+    if to not in REDUCTION_LEVELS:
+        raise InvalidInputError(f"unknown level {to!r} for --to; choose one of {', '.join(REDUCTION_LEVELS)}")
+    tables = load_tables()
+    out = reduce_gl(typing, to, tables, load_macs(macs))
+    if as_json:
+        print_json({"input": typing, "level": to, "reduced": out, "release": tables.release})
+    else:
+        console.print(out, highlight=False, soft_wrap=True)
+
+
+@hla_app.command("expand")
+def expand_cmd(
+    token: Annotated[str, typer.Argument(help="An allele, group, serologic antigen, XX code or MAC.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    macs: MacsOpt = None,
+) -> None:
+    """List the full allele names a token stands for."""
+    from cordmatch.hla.reduction import reduce_token
+
+    tables = load_tables()
+    names = reduce_token(token, "W", tables, load_macs(macs)).split("/")
+    if as_json:
+        print_json({"input": token, "alleles": names, "release": tables.release})
+    else:
+        console.print("\n".join(names), highlight=False)
+
+
+@hla_app.command("validate")
+def validate_cmd(
+    typing: Annotated[str, typer.Argument(help="A GL string, e.g. 'A*01:01+A*02:01^B*08:01+B*44:02'.")],
+    macs: MacsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check a typing against the release; exit 0 when valid, 2 (with the reason) when not."""
+    from cordmatch.hla.typing import parse_typing
+
+    tables = load_tables()
+    parsed = parse_typing(typing, tables, load_macs(macs))
+    loci = {locus: lt.gl() for locus, lt in parsed.loci.items()}
+    if as_json:
+        print_json({"valid": True, "release": tables.release, "loci": loci})
+    else:
+        console.print(f"[green]valid[/] on IPD-IMGT/HLA {tables.release}: " + ", ".join(loci), highlight=False)
+
+
+@hla_app.command("info")
+def info_cmd() -> None:
+    """Show the release in use, its citation and where its cache lives."""
+    from cordmatch.imgt.cache import cache_file
+    from cordmatch.imgt.release import CITATION, release_dir
+
+    tables = load_tables()
+    console.print(f"IPD-IMGT/HLA release {tables.release}: {len(tables.alleles)} alleles, {len(tables.names)} names")
+    console.print(f"release files: {release_dir(tables.release)} (CC BY-ND, unmodified)")
+    console.print(f"cache: {cache_file(release=tables.release)}")
+    console.print(f"cite: {CITATION}", highlight=False)
+
+
+@hla_app.command("build")
+def build_cmd(rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild even if cached.")] = False) -> None:
+    """Build (or rebuild) the cached nomenclature tables from the shipped release, offline."""
+    from cordmatch.imgt.cache import cache_file
+
+    if rebuild and cache_file().exists():
+        cache_file().unlink()
+    tables = load_tables()
+    console.print(f"ready: IPD-IMGT/HLA {tables.release}, cache {cache_file()}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(hla_app, name="hla")

@@ -1,0 +1,1 @@
+"""HLA nomenclature (pure core): names, integer-coded release tables, GL strings, typings."""
