@@ -105,18 +105,14 @@ class BankService:
                 if name in text:
                     raise ConflictError(msg, where=field) from None
             if "UNIQUE constraint failed: units.tank" in text:
-                raise ConflictError(
-                    "storage position already taken by another unit", where="storage"
-                ) from None
+                raise ConflictError("storage position already taken by another unit", where="storage") from None
             if "UNIQUE constraint failed: units.din" in text:
                 raise ConflictError("a unit with this DIN is already registered", where="din") from None
             if "UNIQUE constraint failed: reservations.unit_id" in text:
                 raise ConflictError("unit already has an active reservation", where="din") from None
             raise ConflictError(f"the change conflicts with stored data: {text.splitlines()[0]}") from None
         except StaleDataError:
-            raise ConflictError(
-                "the unit was changed concurrently; reload and retry", where="version"
-            ) from None
+            raise ConflictError("the unit was changed concurrently; reload and retry", where="version") from None
 
     @staticmethod
     def _require(actor: Principal, permission: Permission) -> None:
@@ -191,9 +187,7 @@ class BankService:
     def _unit_out(self, s: Session, unit: Unit, *, detail: bool = True) -> UnitOut:
         din = parse_din(unit.din)
         typings = (
-            s.execute(select(HlaTyping).where(HlaTyping.unit_id == unit.id).order_by(HlaTyping.id))
-            .scalars()
-            .all()
+            s.execute(select(HlaTyping).where(HlaTyping.unit_id == unit.id).order_by(HlaTyping.id)).scalars().all()
         )
         current = [t for t in typings if t.superseded_by is None]
         measurements = s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars().all()
@@ -334,9 +328,7 @@ class BankService:
             row = s.get(Setting, QC_SETTING)
             return criteria_from_json(row.value) if row else DEFAULT_CRITERIA
 
-    def set_qc_criteria(
-        self, actor: Principal, criteria: tuple[Criterion, ...] | str
-    ) -> tuple[Criterion, ...]:
+    def set_qc_criteria(self, actor: Principal, criteria: tuple[Criterion, ...] | str) -> tuple[Criterion, ...]:
         """Replace the QC release criteria (a tuple, or their JSON)."""
         self._require(actor, P.CONFIG)
         from cordmatch.bank.qc import criteria_to_json
@@ -407,9 +399,7 @@ class BankService:
             user.active = active
             s.flush()
             self._audit(s, actor, "user.active", "user", username, {"active": before}, {"active": active})
-            return UserOut(
-                id=user.id, username=user.username, role=user.role, centre=user.centre, active=active
-            )
+            return UserOut(id=user.id, username=user.username, role=user.role, centre=user.centre, active=active)
 
     def authenticate(self, username: str, password: str) -> Principal:
         """The principal for a user name + password; PermissionDeniedError otherwise (no detail leaked)."""
@@ -452,15 +442,11 @@ class BankService:
                 self._require(actor, P.USERS)
             row.revoked = True
             s.flush()
-            self._audit(
-                s, actor, "token.revoke", "api_token", token_id, {"revoked": False}, {"revoked": True}
-            )
+            self._audit(s, actor, "token.revoke", "api_token", token_id, {"revoked": False}, {"revoked": True})
 
     def authenticate_token(self, token: str) -> Principal:
         with self._tx() as s:
-            row = s.execute(
-                select(ApiToken).where(ApiToken.token_hash == token_hash(token))
-            ).scalar_one_or_none()
+            row = s.execute(select(ApiToken).where(ApiToken.token_hash == token_hash(token))).scalar_one_or_none()
             if (
                 row is None
                 or row.revoked
@@ -551,9 +537,7 @@ class BankService:
             )
         ).first()
         if other is not None and other[0] != own_din:
-            raise ConflictError(
-                f"storage position {pos} is already taken by unit {other[0]}", where="storage"
-            )
+            raise ConflictError(f"storage position {pos} is already taken by unit {other[0]}", where="storage")
 
     def get_unit(self, actor: Principal, din: str) -> UnitOut:
         self._require(actor, P.UNIT_SEARCH)
@@ -600,9 +584,7 @@ class BankService:
         if f.min_tnc is not None:
             q = q.where(
                 Unit.id.in_(
-                    select(Measurement.unit_id).where(
-                        Measurement.stage == "pre_cryo", Measurement.tnc >= f.min_tnc
-                    )
+                    select(Measurement.unit_id).where(Measurement.stage == "pre_cryo", Measurement.tnc >= f.min_tnc)
                 )
             )
         with self._tx() as s:
@@ -642,9 +624,7 @@ class BankService:
     def _require_state(unit: Unit, allowed: tuple[UnitState, ...], what: str) -> None:
         if unit.state not in allowed:
             names = ", ".join(a.value for a in allowed)
-            raise ConflictError(
-                f"cannot {what} unit {unit.din} in state {unit.state} (needs {names})", where="state"
-            )
+            raise ConflictError(f"cannot {what} unit {unit.din} in state {unit.state} (needs {names})", where="state")
 
     def record_measurement(
         self, actor: Principal, din: str, stage: str, values: MeasurementIn | dict[str, Any]
@@ -706,9 +686,7 @@ class BankService:
         """Add an HLA typing (GL string); it supersedes the current one, which is kept in the history."""
         self._require(actor, P.UNIT_WRITE)
         if kind not in ("initial", "confirmatory", "extended"):
-            raise InvalidInputError(
-                f"typing kind {kind!r} is not initial, confirmatory or extended", where="kind"
-            )
+            raise InvalidInputError(f"typing kind {kind!r} is not initial, confirmatory or extended", where="kind")
         text = v.check_typing(gl)
 
         def mutate(s: Session, unit: Unit) -> None:
@@ -718,13 +696,9 @@ class BankService:
 
         return self._change(actor, din, f"unit.typing.{kind}", mutate)
 
-    def _add_typing(
-        self, s: Session, actor: Principal, unit: Unit, gl: str, kind: str, lab: str | None
-    ) -> HlaTyping:
+    def _add_typing(self, s: Session, actor: Principal, unit: Unit, gl: str, kind: str, lab: str | None) -> HlaTyping:
         old = self._current_typing(s, unit.id)
-        new = HlaTyping(
-            unit_id=unit.id, gl=gl, kind=kind, lab=lab, recorded_by=actor.user_id, recorded_at=self.clock()
-        )
+        new = HlaTyping(unit_id=unit.id, gl=gl, kind=kind, lab=lab, recorded_by=actor.user_id, recorded_at=self.clock())
         s.add(new)
         s.flush()
         if old is not None:
@@ -745,9 +719,7 @@ class BankService:
 
         return self._change(actor, din, "unit.storage", mutate)
 
-    def transition(
-        self, actor: Principal, din: str, target: UnitState | str, *, reason: str | None = None
-    ) -> UnitOut:
+    def transition(self, actor: Principal, din: str, target: UnitState | str, *, reason: str | None = None) -> UnitOut:
         """Move a unit along the plain steps (received, processed, cryopreserved, quarantine).
 
         Release, reservation, shipment, infusion, discard and research have their own calls.
@@ -787,17 +759,13 @@ class BankService:
 
     # ------------------------------------------------------------------ QC release
     def _qc_values(self, s: Session, unit: Unit) -> dict[str, Any]:
-        ms = {
-            m.stage: m for m in s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars()
-        }
+        ms = {m.stage: m for m in s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars()}
         pre = ms.get("pre_cryo") or ms.get("post_processing")
         thaw = ms.get("post_thaw")
         coll = ms.get("collection")
         typing = self._current_typing(s, unit.id)
         volume = (
-            unit.collection_volume_ml
-            if unit.collection_volume_ml is not None
-            else (coll.volume_ml if coll else None)
+            unit.collection_volume_ml if unit.collection_volume_ml is not None else (coll.volume_ml if coll else None)
         )
         return {
             "collection_volume_ml": volume,
@@ -948,9 +916,7 @@ class BankService:
     def _own_or_manage(self, actor: Principal, r: Reservation) -> None:
         if actor.role == Role.COORDINATOR:
             if r.user_id != actor.user_id and r.centre != actor.centre:
-                raise PermissionDeniedError(
-                    f"reservation {r.id} belongs to another centre", where="reservation_id"
-                )
+                raise PermissionDeniedError(f"reservation {r.id} belongs to another centre", where="reservation_id")
         else:
             self._require(actor, P.RESERVATION_MANAGE)
 
@@ -1001,8 +967,7 @@ class BankService:
             r, unit = self._reservation(s, reservation_id)
             if r.status != "active" or r.ct_status != "requested":
                 raise ConflictError(
-                    f"reservation {r.id} has no open confirmatory-typing request "
-                    f"({r.status}, CT {r.ct_status})",
+                    f"reservation {r.id} has no open confirmatory-typing request ({r.status}, CT {r.ct_status})",
                     where="reservation_id",
                 )
             before = self._snapshot(self._unit_out(s, unit))
