@@ -26,9 +26,9 @@ err_console = Console(stderr=True)
 
 def _register_commands() -> None:
     # One line per command module; each module defines `register(app)`.
-    from cordmatch.cli import demo_cmd, grade_cmd, hla_cmd
+    from cordmatch.cli import demo_cmd, grade_cmd, hla_cmd, probability_cmd
 
-    for module in (hla_cmd, grade_cmd, demo_cmd):
+    for module in (hla_cmd, grade_cmd, demo_cmd, probability_cmd):
         module.register(app)
 
 

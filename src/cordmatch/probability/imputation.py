@@ -1,0 +1,294 @@
+"""Genotype imputation: the multi-locus genotypes compatible with a typing, and their posterior probability.
+
+Model (Hardy-Weinberg equilibrium within a population): a person carries two haplotypes drawn
+independently from the population's haplotype frequencies, so an unordered pair {h1, h2} has prior
+probability ``f1 * f2 * (2 if h1 != h2 else 1)``. For a mix of populations with weights w, the person
+belongs to population p with probability w_p: prior ``sum_p w_p f1p f2p (2 if h1 != h2 else 1)``.
+The posterior is the prior restricted to pairs compatible with the typing, normalised.
+
+A pair is compatible when, at every typed locus in the index, some genotype alternative of the typing
+holds the pair's two alleles in either phase. Loci not typed are marginalised (any allele); loci typed
+but not in the frequency set (e.g. DPB1) are ignored with a note. Alleles are compared as allele codes
+(lgx id and null flag; see :mod:`cordmatch.probability.index`).
+
+Floor: when a typed position at a locus has no allele present in the set at that locus, the typed
+allele (the first lgx of the position, in release order) is given the population allele frequency
+``floor`` (default :data:`DEFAULT_FLOOR`) in linkage equilibrium with the rest of the haplotype: the
+index is extended with copies of the haplotypes carrying it, frequency ``f * floor``. Every floored
+allele is reported. When no pair is compatible even so, the result is an explicit *no estimate*.
+
+Results are unphased: each genotype lists, per locus, the two allele codes (sorted). Pure numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from cordmatch.hla.tables import NomenclatureTables
+from cordmatch.hla.typing import HlaTyping, Position
+from cordmatch.probability.index import HaplotypeIndex
+
+IntArray = npt.NDArray[np.int32]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Population allele frequency given to a typed allele absent from the frequency set (documented floor).
+DEFAULT_FLOOR: Final = 1e-5
+#: Rows of the pair matrix computed at once (bounds memory: block * candidates doubles).
+_BLOCK: Final = 1024
+
+#: One position's allowed allele codes; None = any allele (not typed).
+PositionCodes = npt.NDArray[np.int64] | None
+
+
+@dataclass(frozen=True)
+class TypingConstraints:
+    """A typing as allele codes: per locus, the genotype alternatives, each two positions' codes."""
+
+    loci: dict[str, tuple[tuple[PositionCodes, PositionCodes], ...]]
+    notes: tuple[str, ...] = ()
+    source: str = ""
+
+
+def position_codes(position: Position, tables: NomenclatureTables) -> npt.NDArray[np.int64]:
+    """Allele codes a typed position may be (expressed members; all members when every one is null)."""
+    ids = position.expressed or position.alleles
+    arr = np.fromiter(ids, dtype=np.int64, count=len(ids))
+    return np.unique(2 * tables.allele_lgx[arr].astype(np.int64) + tables.allele_null[arr].astype(np.int64))
+
+
+def constraints_from_typing(
+    typing: HlaTyping, tables: NomenclatureTables, loci: Sequence[str]
+) -> TypingConstraints:
+    """Code a resolved typing for an index with ``loci``; other loci are set aside with a note."""
+    out: dict[str, tuple[tuple[PositionCodes, PositionCodes], ...]] = {}
+    notes: list[str] = []
+    for locus, lt in typing.loci.items():
+        if locus not in loci:
+            notes.append(f"{locus} is not in the haplotype frequency set: ignored")
+            continue
+        out[locus] = tuple(
+            (position_codes(p1, tables), position_codes(p2, tables)) for p1, p2 in lt.alternatives
+        )
+    return TypingConstraints(out, tuple(notes), typing.source)
+
+
+@dataclass
+class GenotypePosterior:
+    """Unphased multi-locus genotypes compatible with a typing and their posterior probabilities.
+
+    ``codes`` is (G, loci, 2) allele codes (per locus the smaller first); ``probabilities`` (G,) sums to
+    1 and is sorted in decreasing order. With no compatible genotype, G = 0 and ``reason`` says why.
+    """
+
+    loci: tuple[str, ...]
+    codes: IntArray
+    probabilities: FloatArray
+    population: str
+    floored: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    reason: str | None = None
+    #: Sum of the prior probabilities of the compatible pairs (the typing's likelihood).
+    likelihood: float = 0.0
+    lgx_antigen: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int32), repr=False)
+    code_names: Sequence[str] = field(default=(), repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when there is an estimate (at least one compatible genotype)."""
+        return self.reason is None and len(self.probabilities) > 0
+
+    @property
+    def size(self) -> int:
+        return int(self.probabilities.shape[0])
+
+    def genotype_gl(self, i: int) -> str:
+        """GL string of genotype ``i`` (loci joined with ``^``)."""
+        parts = []
+        for li in range(len(self.loci)):
+            a, b = (int(c) for c in self.codes[i, li])
+            parts.append(f"{self._name(a)}+{self._name(b)}")
+        return "^".join(parts)
+
+    def _name(self, code: int) -> str:
+        name = self.code_names[code >> 1]
+        return name if not (code & 1) or name.endswith("N") else f"{name}N"
+
+    def to_dict(self, top: int | None = None) -> dict[str, Any]:
+        n = self.size if top is None else min(top, self.size)
+        return {
+            "population": self.population,
+            "estimate": self.ok,
+            "reason": self.reason,
+            "genotypes_total": self.size,
+            "genotypes": [
+                {
+                    "gl": self.genotype_gl(i),
+                    "loci": {
+                        locus: [self._name(int(self.codes[i, li, 0])), self._name(int(self.codes[i, li, 1]))]
+                        for li, locus in enumerate(self.loci)
+                    },
+                    "probability": float(self.probabilities[i]),
+                }
+                for i in range(n)
+            ],
+            "floored_alleles": list(self.floored),
+            "notes": list(self.notes),
+        }
+
+
+def no_estimate(index: HaplotypeIndex, population: str, reason: str, notes: Sequence[str] = ()) -> GenotypePosterior:
+    """An explicit *no estimate* result."""
+    return GenotypePosterior(
+        loci=index.loci,
+        codes=np.zeros((0, len(index.loci), 2), dtype=np.int32),
+        probabilities=np.zeros(0),
+        population=population,
+        notes=tuple(notes),
+        reason=reason,
+        lgx_antigen=index.lgx_antigen,
+        code_names=index.lgx_names,
+    )
+
+
+def population_label(population: str | Mapping[str, float]) -> str:
+    if isinstance(population, str):
+        return population.upper()
+    return ",".join(f"{k.upper()}:{v:g}" for k, v in population.items())
+
+
+def impute(
+    typing: TypingConstraints,
+    index: HaplotypeIndex,
+    population: str | Mapping[str, float],
+    *,
+    floor: float = DEFAULT_FLOOR,
+) -> GenotypePosterior:
+    """Posterior over the unphased genotypes compatible with ``typing`` (see the module docstring)."""
+    w = index.population_weights(population)
+    label = population_label(population)
+    pops = np.flatnonzero(w > 0)
+    weights = w[pops]
+    freqs = index.frequencies[:, pops]
+    live = freqs.sum(axis=1) > 0
+    codes = index.codes[live]
+    freqs = freqs[live]
+    n_codes = 2 * len(index.lgx_names)
+    notes = list(typing.notes)
+    typed = [(index.loci.index(locus), alts) for locus, alts in typing.loci.items() if locus in index.loci]
+    for locus in typing.loci:
+        if locus not in index.loci:
+            notes.append(f"{locus} is not in the haplotype frequency set: ignored")
+
+    def lookup(allowed: PositionCodes, column: IntArray) -> BoolArray:
+        if allowed is None:
+            return np.ones(column.shape[0], dtype=np.bool_)
+        table = np.zeros(n_codes, dtype=np.bool_)
+        table[allowed] = True
+        return table[column]
+
+    # Floor: typed positions with no allele of the set at their locus.
+    floored: list[str] = []
+    present = [np.unique(codes[:, li]) for li in range(len(index.loci))]
+    missing: list[tuple[int, int]] = []  # (locus index, code)
+    for li, alts in typed:
+        for pair in alts:
+            for allowed in pair:
+                if allowed is None or np.isin(allowed, present[li]).any():
+                    continue
+                code = int(allowed[0])
+                if (li, code) not in missing:
+                    missing.append((li, code))
+    if missing:
+        floored_loci = {li for li, _ in missing}
+        ok_other = np.ones(codes.shape[0], dtype=np.bool_)
+        for li, alts in typed:
+            if li in floored_loci:
+                continue
+            any_pos = np.zeros(codes.shape[0], dtype=np.bool_)
+            for p1, p2 in alts:
+                any_pos |= lookup(p1, codes[:, li]) | lookup(p2, codes[:, li])
+            ok_other &= any_pos
+        for li, code in missing:
+            base = np.flatnonzero(ok_other)
+            extra = codes[base].copy()
+            extra[:, li] = code
+            codes = np.vstack([codes, extra])
+            freqs = np.vstack([freqs, freqs[base] * floor])
+            ok_other = np.concatenate([ok_other, ok_other[base]])
+            floored.append(index.code_name(code))
+        notes.append(
+            f"allele(s) absent from the {label} frequency set given the floor frequency {floor:g}: "
+            + ", ".join(floored)
+        )
+
+    # Per locus and alternative, which haplotypes fit each position; candidates fit some position everywhere.
+    masks: list[list[tuple[BoolArray, BoolArray]]] = []
+    cand = np.ones(codes.shape[0], dtype=np.bool_)
+    for li, alts in typed:
+        locus_masks = [(lookup(p1, codes[:, li]), lookup(p2, codes[:, li])) for p1, p2 in alts]
+        any_pos = np.zeros(codes.shape[0], dtype=np.bool_)
+        for m1, m2 in locus_masks:
+            any_pos |= m1 | m2
+        cand &= any_pos
+        masks.append(locus_masks)
+    rows = np.flatnonzero(cand)
+    if rows.size == 0:
+        return no_estimate(index, label, "no haplotype in the frequency set is compatible with the typing", notes)
+    cmasks = [[(m1[rows], m2[rows]) for m1, m2 in lm] for lm in masks]
+    fw = freqs[rows] * weights  # (K, P) weighted
+    fc = freqs[rows]
+    k = rows.size
+    pair_i: list[npt.NDArray[np.int64]] = []
+    pair_j: list[npt.NDArray[np.int64]] = []
+    pair_p: list[FloatArray] = []
+    for start in range(0, k, _BLOCK):
+        stop = min(k, start + _BLOCK)
+        comp = np.ones((stop - start, k), dtype=np.bool_)
+        for lm in cmasks:
+            loc = np.zeros_like(comp)
+            for m1, m2 in lm:
+                loc |= (m1[start:stop, None] & m2[None, :]) | (m2[start:stop, None] & m1[None, :])
+            comp &= loc
+        # unordered pairs: keep i <= j
+        comp &= np.arange(start, stop)[:, None] <= np.arange(k)[None, :]
+        ii, jj = np.nonzero(comp)
+        if ii.size == 0:
+            continue
+        ii = ii + start
+        p = np.einsum("np,np->n", fw[ii], fc[jj])
+        p = np.where(ii == jj, p, 2.0 * p)
+        pair_i.append(ii)
+        pair_j.append(jj)
+        pair_p.append(p)
+    if not pair_p:
+        return no_estimate(index, label, "no pair of haplotypes in the frequency set fits the typing", notes)
+    pi = np.concatenate(pair_i)
+    pj = np.concatenate(pair_j)
+    pp = np.concatenate(pair_p)
+    total = float(pp.sum())
+    if not total > 0:
+        return no_estimate(index, label, "the compatible genotypes have frequency 0", notes)
+    ci = codes[rows[pi]]
+    cj = codes[rows[pj]]
+    geno = np.stack([np.minimum(ci, cj), np.maximum(ci, cj)], axis=-1)  # (pairs, L, 2)
+    flat = geno.reshape(geno.shape[0], -1)
+    uniq, inverse = np.unique(flat, axis=0, return_inverse=True)
+    probs = np.bincount(inverse.reshape(-1), weights=pp, minlength=uniq.shape[0]) / total
+    order = np.argsort(-probs, kind="stable")
+    return GenotypePosterior(
+        loci=index.loci,
+        codes=uniq[order].reshape(-1, len(index.loci), 2).astype(np.int32),
+        probabilities=probs[order],
+        population=label,
+        floored=tuple(floored),
+        notes=tuple(notes),
+        likelihood=total,
+        lgx_antigen=index.lgx_antigen,
+        code_names=index.lgx_names,
+    )
