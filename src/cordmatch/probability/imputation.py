@@ -29,8 +29,10 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from cordmatch.errors import InvalidInputError
+from cordmatch.hla.mac import MacTable
 from cordmatch.hla.tables import NomenclatureTables
-from cordmatch.hla.typing import HlaTyping, Position
+from cordmatch.hla.typing import HlaTyping, Position, parse_typing
 from cordmatch.probability.index import HaplotypeIndex
 
 IntArray = npt.NDArray[np.int32]
@@ -55,11 +57,28 @@ class TypingConstraints:
     source: str = ""
 
 
+_POSITION_CODES: dict[tuple[int, tuple[str, ...]], npt.NDArray[np.int64]] = {}
+
+
 def position_codes(position: Position, tables: NomenclatureTables) -> npt.NDArray[np.int64]:
-    """Allele codes a typed position may be (expressed members; all members when every one is null)."""
-    ids = position.expressed or position.alleles
-    arr = np.fromiter(ids, dtype=np.int64, count=len(ids))
-    return np.unique(2 * tables.allele_lgx[arr].astype(np.int64) + tables.allele_null[arr].astype(np.int64))
+    """Allele codes a typed position may be (expressed members; all members when every one is null).
+
+    Cached by the position's tokens (a registry repeats the same positions many times).
+    """
+    key = (id(tables), position.tokens)
+    found = _POSITION_CODES.get(key)
+    if found is not None:
+        return found
+    arr = np.fromiter(position.alleles, dtype=np.int64, count=len(position.alleles))
+    null = tables.allele_null[arr]
+    if not null.all():
+        arr = arr[~null]
+        null = null[~null]
+    codes = np.unique(2 * tables.allele_lgx[arr].astype(np.int64) + null.astype(np.int64))
+    if len(_POSITION_CODES) > 200_000:
+        _POSITION_CODES.clear()
+    _POSITION_CODES[key] = codes
+    return codes
 
 
 def constraints_from_typing(
@@ -76,6 +95,41 @@ def constraints_from_typing(
             (position_codes(p1, tables), position_codes(p2, tables)) for p1, p2 in lt.alternatives
         )
     return TypingConstraints(out, tuple(notes), typing.source)
+
+
+def constraints_from_gl(
+    gl: str,
+    tables: NomenclatureTables,
+    index_loci: Sequence[str],
+    macs: MacTable | None = None,
+    parts: dict[str, tuple[str, TypingConstraints]] | None = None,
+) -> tuple[str, TypingConstraints]:
+    """(canonical GL, constraints) of a typing; unphased typings are resolved locus block by locus block
+    (``^`` parts), each block once per batch, since a registry repeats the same blocks many times."""
+    if parts is None:
+        parts = {}
+    if "~" in gl:
+        typing = parse_typing(gl, tables, macs)
+        return typing.gl(), constraints_from_typing(typing, tables, index_loci)
+    loci: dict[str, tuple[tuple[PositionCodes, PositionCodes], ...]] = {}
+    notes: list[str] = []
+    canon: list[tuple[int, str]] = []
+    for raw in gl.split("^"):
+        block = raw.strip()
+        got = parts.get(block)
+        if got is None:
+            typing = parse_typing(block, tables, macs)
+            got = (typing.gl(), constraints_from_typing(typing, tables, index_loci))
+            parts[block] = got
+        text, c = got
+        for locus, alts in c.loci.items():
+            if locus in loci:
+                raise InvalidInputError(f"locus {locus} is typed twice in one typing", where=locus)
+            loci[locus] = alts
+        notes.extend(c.notes)
+        canon.append((min((list(index_loci).index(x) for x in c.loci), default=len(index_loci)), text))
+    key = "^".join(text for _, text in sorted(canon))
+    return key, TypingConstraints(loci, tuple(notes), gl)
 
 
 @dataclass
@@ -156,6 +210,43 @@ def no_estimate(index: HaplotypeIndex, population: str, reason: str, notes: Sequ
     )
 
 
+@dataclass(frozen=True)
+class PopulationView:
+    """The rows of an index with frequency > 0 in a population (or mix), prepared once per population."""
+
+    weights: FloatArray
+    codes: IntArray
+    frequencies: FloatArray
+    #: per locus, a boolean table over allele codes: present in this population at that locus.
+    present: tuple[BoolArray, ...]
+
+
+_VIEWS: dict[tuple[int, tuple[float, ...]], PopulationView] = {}
+
+
+def population_view(index: HaplotypeIndex, population: str | Mapping[str, float]) -> PopulationView:
+    """Cached :class:`PopulationView` of ``index`` for ``population``."""
+    w = index.population_weights(population)
+    key = (id(index), tuple(float(x) for x in w))
+    view = _VIEWS.get(key)
+    if view is not None:
+        return view
+    pops = np.flatnonzero(w > 0)
+    freqs = index.frequencies[:, pops]
+    live = freqs.sum(axis=1) > 0
+    codes = np.ascontiguousarray(index.codes[live])
+    present = []
+    for li in range(codes.shape[1]):
+        tab = np.zeros(2 * len(index.lgx_names), dtype=np.bool_)
+        tab[codes[:, li]] = True
+        present.append(tab)
+    view = PopulationView(w[pops], codes, np.ascontiguousarray(freqs[live]), tuple(present))
+    if len(_VIEWS) > 64:
+        _VIEWS.clear()
+    _VIEWS[key] = view
+    return view
+
+
 def population_label(population: str | Mapping[str, float]) -> str:
     if isinstance(population, str):
         return population.upper()
@@ -170,14 +261,9 @@ def impute(
     floor: float = DEFAULT_FLOOR,
 ) -> GenotypePosterior:
     """Posterior over the unphased genotypes compatible with ``typing`` (see the module docstring)."""
-    w = index.population_weights(population)
     label = population_label(population)
-    pops = np.flatnonzero(w > 0)
-    weights = w[pops]
-    freqs = index.frequencies[:, pops]
-    live = freqs.sum(axis=1) > 0
-    codes = index.codes[live]
-    freqs = freqs[live]
+    view = population_view(index, population)
+    weights, codes, freqs, present = view.weights, view.codes, view.frequencies, view.present
     n_codes = 2 * len(index.lgx_names)
     notes = list(typing.notes)
     typed = [(index.loci.index(locus), alts) for locus, alts in typing.loci.items() if locus in index.loci]
@@ -194,12 +280,11 @@ def impute(
 
     # Floor: typed positions with no allele of the set at their locus.
     floored: list[str] = []
-    present = [np.unique(codes[:, li]) for li in range(len(index.loci))]
     missing: list[tuple[int, int]] = []  # (locus index, code)
     for li, alts in typed:
         for pair in alts:
             for allowed in pair:
-                if allowed is None or np.isin(allowed, present[li]).any():
+                if allowed is None or present[li][allowed].any():
                     continue
                 code = int(allowed[0])
                 if (li, code) not in missing:
@@ -277,10 +362,12 @@ def impute(
     ci = codes[rows[pi]]
     cj = codes[rows[pj]]
     geno = np.stack([np.minimum(ci, cj), np.maximum(ci, cj)], axis=-1)  # (pairs, L, 2)
-    flat = geno.reshape(geno.shape[0], -1)
-    uniq, inverse = np.unique(flat, axis=0, return_inverse=True)
+    flat = np.ascontiguousarray(geno.reshape(geno.shape[0], -1), dtype=np.int32)
+    rows_void = flat.view(np.dtype((np.void, flat.dtype.itemsize * flat.shape[1]))).reshape(-1)
+    _, first, inverse = np.unique(rows_void, return_index=True, return_inverse=True)
+    uniq = flat[first]
     probs = np.bincount(inverse.reshape(-1), weights=pp, minlength=uniq.shape[0]) / total
-    order = np.argsort(-probs, kind="stable")
+    order = np.lexsort((np.arange(probs.size), -probs))
     return GenotypePosterior(
         loci=index.loci,
         codes=uniq[order].reshape(-1, len(index.loci), 2).astype(np.int32),

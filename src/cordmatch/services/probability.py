@@ -28,6 +28,8 @@ from cordmatch.paths import data_dir
 from cordmatch.probability.imputation import (
     DEFAULT_FLOOR,
     GenotypePosterior,
+    TypingConstraints,
+    constraints_from_gl,
     constraints_from_typing,
     impute,
     no_estimate,
@@ -234,16 +236,16 @@ def impute_registry(
     problems: dict[str, str] = {}
     posteriors: list[GenotypePosterior] = []
     total = len(unit_list)
+    parts: dict[str, tuple[str, TypingConstraints]] = {}
     for n, (unit_id, gl) in enumerate(unit_list, start=1):
         key = by_raw.get(gl)
         if key is None:
+            constraints: TypingConstraints | None = None
             try:
-                typing = resolve(gl, t, macs)
-                key = typing.gl()
+                key, constraints = constraints_from_gl(gl, t, idx.loci, macs, parts)
             except InvalidInputError as exc:
                 key = f"!error {exc}"
                 results[key] = no_estimate(idx, label, f"typing not usable: {exc}")
-                typing = None
             by_raw[gl] = key
             if key not in results:
                 cached = cache.get(key)
@@ -255,8 +257,8 @@ def impute_registry(
                         lgx_antigen=idx.lgx_antigen, code_names=idx.lgx_names,
                     )
                 else:
-                    assert typing is not None
-                    results[key] = impute(constraints_from_typing(typing, t, idx.loci), idx, population, floor=floor)
+                    assert constraints is not None
+                    results[key] = impute(constraints, idx, population, floor=floor)
                     computed += 1
         post = results[key]
         if not post.ok:
