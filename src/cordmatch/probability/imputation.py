@@ -165,9 +165,12 @@ class GenotypePosterior:
         """GL string of genotype ``i`` (loci joined with ``^``)."""
         parts = []
         for li in range(len(self.loci)):
-            a, b = (int(c) for c in self.codes[i, li])
-            parts.append(f"{self._name(a)}+{self._name(b)}")
+            parts.append("+".join(self.locus_names(i, li)))
         return "^".join(parts)
+
+    def locus_names(self, i: int, li: int) -> list[str]:
+        """The two allele names of genotype ``i`` at locus index ``li``, sorted."""
+        return sorted(self._name(int(c)) for c in self.codes[i, li])
 
     def _name(self, code: int) -> str:
         name = self.code_names[code >> 1]
@@ -184,7 +187,7 @@ class GenotypePosterior:
                 {
                     "gl": self.genotype_gl(i),
                     "loci": {
-                        locus: [self._name(int(self.codes[i, li, 0])), self._name(int(self.codes[i, li, 1]))]
+                        locus: self.locus_names(i, li)
                         for li, locus in enumerate(self.loci)
                     },
                     "probability": float(self.probabilities[i]),
