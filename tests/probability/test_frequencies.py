@@ -61,7 +61,7 @@ def test_sum_rules_silent_warning_error() -> None:
     assert parse_frequency_lines([HEADER, f"{H1},1,0.5", f"{H2},1,0.496"]).warnings == []
     warned = parse_frequency_lines([HEADER, f"{H1},1,0.5", f"{H2},1,0.47"], source="w.csv")
     assert warned.warnings and "renormalised" in warned.warnings[0]
-    with pytest.raises(FrequencyFileError, match="sum to 0.8"):
+    with pytest.raises(FrequencyFileError, match=r"sum to 0\.8"):
         parse_frequency_lines([HEADER, f"{H1},1,0.5", f"{H2},1,0.3"])
 
 

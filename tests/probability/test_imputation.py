@@ -108,7 +108,7 @@ def test_population_mix_is_a_mixture_of_genotype_distributions(tables) -> None: 
     gl = "A*01:01+A*01:01/A*02:01"
     post = run(gl, idx, tables, {"P1": 0.5, "P2": 0.5})
     # P1: homo .25, het .5; P2: homo .81, het .18. Mixed: homo .53, het .34 -> .53/.87
-    homo = [post.probabilities[i] for i in range(post.size) if "A*01:01+A*01:01" in post.genotype_gl(i)][0]
+    homo = next(post.probabilities[i] for i in range(post.size) if "A*01:01+A*01:01" in post.genotype_gl(i))
     assert homo == pytest.approx(0.53 / 0.87)
 
 

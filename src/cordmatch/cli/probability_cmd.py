@@ -19,7 +19,8 @@ def _index(tables: Any, frequencies: Path | None, metadata: Path | None, populat
     from cordmatch.io.frequency_sets import load_index
 
     if frequencies is not None:
-        return load_index([(frequencies, metadata)], tables)
+        names = None if metadata is not None else [population.split(":")[0].split(",")[0].strip().upper()]
+        return load_index([(frequencies, metadata)], tables, names=names)
     if population.strip().upper() == "CAU_TOY":
         return load_index(tables=tables, populations=["CAU_TOY"])
     return load_index(tables=tables)
