@@ -41,9 +41,29 @@ def _root(
 
 def _register_commands() -> None:
     # One line per command module; each module defines `register(app)`.
-    from cordmatch.cli import audit_cmd, bank_cmd, demo_cmd, din_cmd, grade_cmd, hla_cmd, indications_cmd, outcome_cmd
+    from cordmatch.cli import (
+        audit_cmd,
+        bank_cmd,
+        demo_cmd,
+        din_cmd,
+        grade_cmd,
+        hla_cmd,
+        indications_cmd,
+        outcome_cmd,
+        probability_cmd,
+    )
 
-    for module in (hla_cmd, grade_cmd, demo_cmd, outcome_cmd, indications_cmd, din_cmd, audit_cmd, bank_cmd):
+    for module in (
+        hla_cmd,
+        grade_cmd,
+        demo_cmd,
+        outcome_cmd,
+        indications_cmd,
+        din_cmd,
+        audit_cmd,
+        bank_cmd,
+        probability_cmd,
+    ):
         module.register(app)
 
 
