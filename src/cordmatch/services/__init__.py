@@ -1,1 +1,1 @@
-"""Service layer: the operations CLI, REST and web share."""
+"""The service layer: the one place CLI, REST API and web pages call to read and change state."""
