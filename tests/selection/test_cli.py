@@ -106,8 +106,22 @@ def test_empty_registry_and_unknown_population(tmp_path, capsys):  # type: ignor
         ["search", "--db", str(tmp_path / "none.parquet"), "--patient", PATIENT, "--weight", "20"], capsys
     )
     assert code == 2 and "does not exist" in err
-    code, _, err = run(["search", "--db", "sqlite:///x.db", "--patient", PATIENT, "--weight", "20"], capsys)
-    assert code == 2 and "bank store" in err
+    code, _, err = run(
+        ["search", "--db", str(tmp_path / "new.sqlite3"), "--patient", PATIENT, "--weight", "20"], capsys
+    )
+    assert code == 2 and "empty" in err
+
+
+def test_registry_in_the_bank_store(tmp_path, capsys):  # type: ignore[no-untyped-def]
+    db = str(tmp_path / "bank.sqlite3")
+    code, out, err = run(["sim", "registry", "--units", "300", "--seed", "8", "--db", db], capsys)
+    assert code == 0, err
+    code, out, err = run(["search", "--db", db, "--patient", PATIENT, "--weight", "12", "--top", "3", "--json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["counts"]["units"] == 300 and data["results"]
+    code, _, err = run(["sim", "registry", "--units", "5", "--seed", "8", "--db", db], capsys)
+    assert code == 2 and "already in this store" in err
 
 
 def test_sim_patients_json_lines(capsys):  # type: ignore[no-untyped-def]

@@ -72,7 +72,7 @@ def print_outcome(outcome: SearchOutcome, explain_all: bool = False) -> None:
 
 
 def search_command(
-    db: Annotated[str, typer.Option("--db", help="Registry TARGET (.parquet; databases need the bank store).")],
+    db: Annotated[str, typer.Option("--db", help="Registry TARGET: SQLite file, SQLAlchemy URL or .parquet file.")],
     patient: Annotated[str, typer.Option("--patient", help="Patient typing as a GL string.")],
     weight: Annotated[float, typer.Option("--weight", help="Patient weight in kg.")],
     antibodies: Annotated[

@@ -18,8 +18,8 @@ def registry_command(
     units: Annotated[int, typer.Option("--units", help="Number of units.")] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same registry).")] = 1,
     db: Annotated[
-        str, typer.Option("--db", help="TARGET: a .parquet file (database targets need the bank store).")
-    ] = "registry.parquet",
+        str, typer.Option("--db", help="TARGET: a SQLite file, a SQLAlchemy URL, or a .parquet file.")
+    ] = "registry.sqlite3",
     population: Annotated[str, typer.Option("--population", help="CAU, AFA, API, HIS or mix.")] = "mix",
 ) -> None:
     """Generate a registry of units with HLA drawn from the NMDP 2007 haplotype frequencies."""

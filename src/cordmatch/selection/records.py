@@ -66,6 +66,47 @@ def alternative_codes(typing: HlaTyping, limit: int = MAX_ALTERNATIVE_ROWS) -> t
     return ag_rows, al_rows
 
 
+_LOCUS_ROW = {locus: i for i, locus in enumerate(CODED_LOCI)}
+
+
+def _fast_codes(
+    gl: str, tables: NomenclatureTables, cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Codes of an unphased GL string assembled from per-locus parts (each parsed once per distinct text);
+    None when a part is phased, outside A, B, C, DRB1, repeated, or not codable (the caller parses it whole,
+    which also reports errors)."""
+    if "~" in gl:
+        return None
+    ag = np.full((4, 2), -1, dtype=np.int16)
+    al = np.full((4, 2), -1, dtype=np.int16)
+    seen: set[int] = set()
+    for raw in gl.split("^"):
+        part = raw.strip()
+        if part not in cache:
+            cache[part] = _code_part(part, tables)
+        hit = cache[part]
+        if hit is None or hit[0] in seen:
+            return None
+        row, p_ag, p_al = hit
+        seen.add(row)
+        ag[row], al[row] = p_ag, p_al
+    return ag, al
+
+
+def _code_part(part: str, tables: NomenclatureTables) -> tuple[int, np.ndarray, np.ndarray] | None:
+    try:
+        t = parse_typing(part, tables)
+    except InvalidInputError:
+        return None
+    if len(t.loci) != 1:
+        return None
+    row = _LOCUS_ROW.get(next(iter(t.loci)))
+    coded = code_typing(t)
+    if row is None or coded is None:
+        return None
+    return row, coded[0][row].copy(), coded[1][row].copy()
+
+
 def columns_from_records(
     records: Sequence[UnitRecord], tables: NomenclatureTables
 ) -> tuple[UnitColumns, list[HlaTyping | None]]:
@@ -77,7 +118,12 @@ def columns_from_records(
     typings: list[HlaTyping | None] = [None] * n
     alternatives: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n
     cache: dict[str, tuple[HlaTyping, tuple[np.ndarray, np.ndarray] | None]] = {}
+    locus_cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None] = {}
     for i, r in enumerate(records):
+        fast = _fast_codes(r.hla, tables, locus_cache)
+        if fast is not None:
+            ag[i], al[i] = fast
+            continue
         if r.hla not in cache:
             try:
                 t = parse_typing(r.hla, tables)

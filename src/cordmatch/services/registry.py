@@ -1,14 +1,11 @@
 """Registry storage for search and the simulator: where units are written and read.
 
 TARGET is a Parquet file (``*.parquet``) or a database (SQLite file or SQLAlchemy URL) through the bank
-store. Seam: the bank store (``cordmatch.store``, branch ``bank``) is not on main yet; until it is,
-database targets raise a clear error and :func:`writer_for` / :func:`open_registry` serve Parquet only.
-Once it lands, the ``_store_*`` functions below call its bulk insert and unit query.
+store (:mod:`cordmatch.services.registry_store`: bulk insert, and the bank's feed of available units).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,23 +31,12 @@ from cordmatch.selection.index import (
 )
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.records import add_records, nima_antigens
+from cordmatch.selection.search import UnitSource
 from cordmatch.sim.registry import RegistryChunk
 
 
 def is_parquet(target: str) -> bool:
     return target.lower().endswith(".parquet")
-
-
-def _store_available() -> bool:
-    return importlib.util.find_spec("cordmatch.store") is not None
-
-
-def _store_missing(target: str) -> InvalidInputError:
-    return InvalidInputError(
-        "database targets need the bank store (cordmatch.store), which is not on this branch yet; "
-        "use a .parquet target (e.g. --db registry.parquet)",
-        where=target,
-    )
 
 
 def write_registry(target: str, chunks: Iterable[RegistryChunk], release: str) -> int:
@@ -59,9 +45,9 @@ def write_registry(target: str, chunks: Iterable[RegistryChunk], release: str) -
         from cordmatch.sim.export import write_parquet
 
         return write_parquet(Path(target), chunks, release)
-    if not _store_available():
-        raise _store_missing(target)
-    raise _store_missing(target)  # pragma: no cover - replaced when the store lands
+    from cordmatch.services.registry_store import write_store
+
+    return write_store(target, chunks, release)
 
 
 @dataclass
@@ -140,10 +126,12 @@ def _flags(table: Any) -> np.ndarray:
     return f
 
 
-def open_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, ParquetRegistry]:
+def open_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
     """Load TARGET and build its search index (from the coded columns when they match the release)."""
     if not is_parquet(target):
-        raise _store_missing(target)
+        from cordmatch.services.registry_store import open_store_registry
+
+        return open_store_registry(target, tables)
     path = Path(target)
     if not path.exists():
         raise InvalidInputError(f"registry file {target} does not exist", where=target)

@@ -23,9 +23,9 @@ from cordmatch.hla.typing import parse_typing
 from cordmatch.selection.crossmatch import parse_antibodies
 from cordmatch.selection.index import UnitIndex
 from cordmatch.selection.model import Antibody, Patient, SearchOutcome
-from cordmatch.selection.search import ProbabilityGrader, search
+from cordmatch.selection.search import ProbabilityGrader, UnitSource, search
 from cordmatch.selection.settings import SelectionSettings, default_settings
-from cordmatch.services.registry import ParquetRegistry, open_registry
+from cordmatch.services.registry import open_registry
 
 ABO = ("O", "A", "B", "AB")
 
@@ -48,13 +48,13 @@ class SearchRequest:
 
 
 @lru_cache(maxsize=4)
-def _cached_registry(target: str, mtime: float, release: str, tables_id: int) -> tuple[UnitIndex, ParquetRegistry]:
+def _cached_registry(target: str, mtime: float, release: str, tables_id: int) -> tuple[UnitIndex, UnitSource]:
     from cordmatch.imgt import default_nomenclature
 
     return open_registry(target, default_nomenclature())
 
 
-def load_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, ParquetRegistry]:
+def load_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
     """Open a registry, reusing the index built for the same file in this process."""
     try:
         mtime = os.stat(target).st_mtime
