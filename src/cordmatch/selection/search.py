@@ -387,11 +387,19 @@ def _ranked(
         mg = grade(ctx.patient.typing, typing)
         facts = _facts(ctx, int(slot), rec, mg, typing)
         checks = list(unit_checks(facts, ctx.thresholds, ctx.settings, ctx.policy))
-        if probability is not None and facts.graded_by != "coded":
+        if probability is not None and (facts.graded_by != "coded" or facts.match_8 is None):
             probs = probability(ctx.patient.typing, typing)
             if probs:
                 value = ", ".join(f"{k2} {v:.2f}" for k2, v in probs.items())
-                checks.append(RuleCheck("match probability", value, "", "info", "cordmatch.probability"))
+                checks.append(
+                    RuleCheck(
+                        "match probability (unresolved typing)",
+                        value,
+                        "",
+                        "info",
+                        "NMDP 2007 haplotype frequencies (Maiers 2007) [V]",
+                    )
+                )
         out.append(
             RankedUnit(
                 rank=start_rank + k,

@@ -3,26 +3,24 @@
 Seams waiting for other branches:
 - ``cordmatch.outcomes.lookup_indication(diagnosis)`` (branch ``outcomes``): when present and the caller did
   not say whether the disease is malignant, its answer decides the disease-specific dose threshold;
-- ``cordmatch.probability`` (branch ``probability``): match probabilities for ambiguous units
-  (:data:`cordmatch.selection.search.ProbabilityGrader`), attached when the module provides one.
+- ``cordmatch.probability``: match probabilities for units whose 8-allele count is unresolved
+  (:func:`probability_grader`, a :data:`cordmatch.selection.search.ProbabilityGrader`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any
 
-from cordmatch.errors import InvalidInputError
+from cordmatch.errors import CordmatchError, InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
-from cordmatch.hla.typing import parse_typing
+from cordmatch.hla.typing import HlaTyping, parse_typing
 from cordmatch.selection.crossmatch import parse_antibodies
 from cordmatch.selection.index import UnitIndex
-from cordmatch.selection.model import Antibody, Patient, SearchOutcome
+from cordmatch.selection.model import INFO, Antibody, Patient, RankedUnit, RuleCheck, SearchOutcome
 from cordmatch.selection.search import ProbabilityGrader, UnitSource, search
 from cordmatch.selection.settings import SelectionSettings, default_settings
 from cordmatch.services.registry import open_registry
@@ -67,35 +65,103 @@ def load_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, U
     return _cached_registry(target, mtime, tables.release, id(tables))
 
 
-def malignancy_from_diagnosis(diagnosis: str | None) -> tuple[bool | None, str | None]:
-    """(malignant?, note) from the outcomes branch's indication look-up, when it is available."""
+MALIGNANT_GROUPS = frozenset({"AML", "ALL", "CML", "MDS", "Hodgkin", "NHL", "JMML"})
+NON_MALIGNANT_GROUPS = frozenset(
+    {"Haemoglobinopathy", "Immunodeficiency", "Inherited metabolic disorder", "Marrow failure"}
+)
+
+
+def malignancy_from_diagnosis(diagnosis: str | None) -> tuple[bool | None, list[str]]:
+    """(malignant?, notes) from the indication table of cordmatch.outcomes (groups AML, ALL, ... are
+    malignant; haemoglobinopathies, immunodeficiencies, metabolic disorders, marrow failure are not)."""
     if not diagnosis:
-        return None, None
+        return None, []
     try:
-        outcomes = importlib.import_module("cordmatch.outcomes")
-    except ImportError:
-        return None, "diagnosis not classified (cordmatch.outcomes not available): standard dose thresholds apply"
-    lookup: Callable[[str], Any] | None = getattr(outcomes, "lookup_indication", None)
-    if lookup is None:
-        return None, None
-    try:
-        found = lookup(diagnosis)
-    except Exception:  # the outcomes service raises its own errors for unknown diagnoses
-        return None, f"diagnosis {diagnosis!r} not found in the indication tables: standard thresholds apply"
-    malignant = getattr(found, "malignant", None)
-    if malignant is None and isinstance(found, Mapping):
-        malignant = found.get("malignant")
-    return (bool(malignant) if malignant is not None else None), None
+        from cordmatch.outcomes import lookup_indication
+    except ImportError:  # pragma: no cover - the outcomes branch is on main
+        return None, ["diagnosis not classified (cordmatch.outcomes not available): standard dose thresholds apply"]
+    found = lookup_indication(diagnosis)
+    notes = [f"indication: {line}" for line in found.explanations]
+    groups = {i.group for i in found.indications}
+    if found.listed and groups and groups <= MALIGNANT_GROUPS:
+        return True, notes
+    if found.listed and groups and groups <= NON_MALIGNANT_GROUPS:
+        return False, notes
+    notes.append("malignant or not could not be told from the diagnosis: standard dose thresholds apply")
+    return None, notes
 
 
-def probability_grader() -> ProbabilityGrader | None:
-    """The probability branch's grader for ambiguous units, when it is on this branch."""
+def with_engraftment(outcome: SearchOutcome) -> SearchOutcome:
+    """Add cordmatch.outcomes' engraftment estimate to every result and double-unit graft (an info check)."""
     try:
-        prob = importlib.import_module("cordmatch.probability")
-    except ImportError:
+        from cordmatch.outcomes import estimate_for_search_result
+    except ImportError:  # pragma: no cover
+        return outcome
+
+    def check(tnc: float, cd34: float | None, m8: int | None, m6: int | None, dsa: bool, double: bool) -> RuleCheck:
+        try:
+            e = estimate_for_search_result(tnc, cd34, m8, m6, dsa, double)
+        except CordmatchError as exc:
+            return RuleCheck(
+                "estimated neutrophil engraftment", f"not estimated: {exc}", "", INFO, "cordmatch.outcomes"
+            )
+        lo, hi = e.interval_days
+        return RuleCheck(
+            "estimated neutrophil engraftment",
+            f"median day {e.median_days:.0f} (day {lo:.0f}-{hi:.0f}); P(engraft by day 42) {e.p_engraft_day42:.0%}",
+            "",
+            INFO,
+            "cordmatch.outcomes model (docs/outcomes.md)",
+        )
+
+    def dsa_of(r: RankedUnit) -> bool:
+        return any(
+            c.rule.startswith("donor-specific") and c.verdict in ("flag", "fail") and "possible" not in c.value
+            for c in r.checks
+        )
+
+    results = tuple(
+        replace(r, checks=(*r.checks, check(r.tnc_per_kg, r.cd34_per_kg, r.match_8, r.match_6, dsa_of(r), False)))
+        for r in outcome.results
+    )
+    doubles = []
+    for d in outcome.double_units:
+        worst8 = [m for m in (d.first.match_8, d.second.match_8) if m is not None]
+        worst6 = [m for m in (d.first.match_6, d.second.match_6) if m is not None]
+        c = check(
+            d.combined_tnc_per_kg,
+            d.combined_cd34_per_kg,
+            min(worst8) if len(worst8) == 2 else None,
+            min(worst6) if len(worst6) == 2 else None,
+            False,
+            True,
+        )
+        doubles.append(replace(d, checks=(*d.checks, c)))
+    return replace(outcome, results=results, double_units=tuple(doubles))
+
+
+def probability_grader(population: str | Mapping[str, float] | None = None) -> ProbabilityGrader | None:
+    """Match probabilities for units whose 8-allele count is unresolved (cordmatch.probability): P(8/8),
+    P(>=7/8) and P(6/6) under the haplotype frequencies of ``population`` (default: the US mix of the
+    shipped NMDP 2007 sets)."""
+    try:
+        from cordmatch.services.probability import match_probability
+    except ImportError:  # pragma: no cover - the probability branch is on main
         return None
-    grader = getattr(prob, "unit_match_probabilities", None)
-    return grader if callable(grader) else None
+    from cordmatch.sim.haplotypes import MIX_WEIGHTS
+
+    pop: str | Mapping[str, float] = population or MIX_WEIGHTS
+
+    def grader(patient: HlaTyping, unit: HlaTyping) -> Mapping[str, float] | None:
+        try:
+            mp = match_probability(patient, unit, pop)
+        except CordmatchError:
+            return None
+        if not mp.ok:
+            return None
+        return {"P(8/8)": mp.at_least_8(8), "P(>=7/8)": mp.at_least_8(7), "P(6/6)": mp.at_least_6(6)}
+
+    return grader
 
 
 def build_patient(req: SearchRequest, tables: NomenclatureTables) -> tuple[Patient, list[str]]:
@@ -114,9 +180,8 @@ def build_patient(req: SearchRequest, tables: NomenclatureTables) -> tuple[Patie
         raise InvalidInputError(f"ABO must be one of {', '.join(ABO)}, got {req.abo!r}", where="--abo")
     malignant = req.malignant
     if malignant is None:
-        malignant, note = malignancy_from_diagnosis(req.diagnosis)
-        if note:
-            notes.append(note)
+        malignant, found = malignancy_from_diagnosis(req.diagnosis)
+        notes.extend(found)
     return Patient(typing, req.weight_kg, req.diagnosis, malignant, abo, antibodies), notes
 
 
@@ -143,14 +208,7 @@ def run_search(
         today=today,
         probability=probability_grader(),
     )
+    outcome = with_engraftment(outcome)
     if notes:
-        outcome = SearchOutcome(
-            outcome.policy,
-            outcome.patient,
-            outcome.results,
-            outcome.double_units,
-            outcome.counts,
-            (*outcome.notes, *notes),
-            outcome.explanation,
-        )
+        outcome = replace(outcome, notes=(*outcome.notes, *notes))
     return outcome
