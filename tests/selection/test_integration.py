@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from selection.helpers import TODAY, patient, registry, unit
-
 from cordmatch.selection import search
 from cordmatch.services.search import malignancy_from_diagnosis, probability_grader, with_engraftment
+from selection.helpers import TODAY, patient, registry, unit
 
 
 def test_unresolved_units_carry_match_probabilities(tables):  # type: ignore[no-untyped-def]
