@@ -9,7 +9,7 @@ Layout (docs/adr/0401-search-index.md):
 - dose: TNC and CD34+ totals as float32 cells (not per kg: the patient's weight scales the thresholds);
   CD34+ NaN when not recorded; a withdrawn slot has TNC 0, so it fails the TNC filter.
 - flags: uint16 bit field (live, accredited, RBC depleted, attached segment, NIMA recorded, ABO, Rh, exact);
-  collection date as uint16 days since 1970-01-01 (0 = unknown); unit id as fixed-width bytes.
+  collection date as uint16 days since 1970-01-01 (0 = unknown); unit id as fixed-width bytes (13 = DIN).
 - units whose typing is not codable (genotype ambiguity, allele lists spanning antigens) keep the
   not-typed genotype and the EXACT flag; the search grades them with :func:`cordmatch.matching.grade`.
 
@@ -173,7 +173,8 @@ class UnitIndex:
         self.cd34: F32 = np.zeros(0, dtype=np.float32)
         self.flags: U16 = np.zeros(0, dtype=np.uint16)
         self.collected: U16 = np.zeros(0, dtype=np.uint16)
-        self.ids: npt.NDArray[np.bytes_] = np.zeros(0, dtype="S16")
+        # unit ids as fixed-width bytes: 13 (an ISBT 128 DIN), widened when longer ids arrive
+        self.ids: npt.NDArray[np.bytes_] = np.zeros(0, dtype="S13")
         self.genotypes = [_Genotypes() for _ in CODED_LOCI]
         self.exact: dict[int, HlaTyping | str] = {}  # slot -> typing (or GL string, parsed on first use)
         # genotype alternatives of ambiguous units, coded: owner slot and genotype ids per row
@@ -220,7 +221,9 @@ class UnitIndex:
         m = len(cols)
         if m == 0:
             return np.zeros(0, dtype=np.int64)
-        enc = np.asarray(cols.unit_id, dtype="S16")
+        enc = np.asarray(cols.unit_id, dtype=np.bytes_)
+        if enc.dtype.itemsize > self.ids.dtype.itemsize:
+            self.ids = self.ids.astype(enc.dtype)
         if len(np.unique(enc)) != m:
             raise ConflictError("unit ids repeat within the batch")
         if self.n and np.isin(enc, self.ids[: self.n][self.live]).any():
@@ -303,7 +306,9 @@ class UnitIndex:
 
     def slot_of(self, unit_id: str) -> int:
         """The live slot of a unit; NotFoundError otherwise."""
-        key = unit_id.encode("ascii", "replace")[:16]
+        key = unit_id.encode("ascii", "replace")
+        if len(key) > self.ids.dtype.itemsize:
+            raise NotFoundError(f"unit {unit_id} is not in the registry", where=unit_id)
         hits = np.flatnonzero((self.ids[: self.n] == key) & self.live)
         if len(hits) == 0:
             raise NotFoundError(f"unit {unit_id} is not in the registry", where=unit_id)

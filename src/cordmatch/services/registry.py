@@ -55,7 +55,7 @@ class ParquetRegistry:
     """A Parquet registry held in memory (a :class:`cordmatch.selection.UnitSource`)."""
 
     table: Any  # pyarrow.Table
-    ids: np.ndarray  # S16 unit ids by row
+    ids: np.ndarray  # unit ids (fixed-width bytes) by row
 
     def records(self, unit_ids: Sequence[str]) -> Mapping[str, UnitRecord]:
         out: dict[str, UnitRecord] = {}
@@ -144,7 +144,7 @@ def open_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, U
     meta = table.schema.metadata or {}
     n = table.num_rows
     index = UnitIndex(release=tables.release, capacity=max(16, n))
-    ids = np.asarray(table.column("unit_id").to_numpy(zero_copy_only=False), dtype="S16")
+    ids = np.asarray(table.column("unit_id").to_numpy(zero_copy_only=False).astype(str), dtype=np.bytes_)
     if n == 0:
         return index, ParquetRegistry(table, ids)
     coded = meta.get(b"cordmatch.release") == tables.release.encode() and "hla_antigen" in table.column_names
