@@ -114,8 +114,12 @@ def test_empty_registry_and_unknown_population(tmp_path, capsys):  # type: ignor
 
 def test_registry_in_the_bank_store(tmp_path, capsys):  # type: ignore[no-untyped-def]
     db = str(tmp_path / "bank.sqlite3")
-    code, out, err = run(["sim", "registry", "--units", "300", "--seed", "8", "--db", db], capsys)
+    pq = tmp_path / "same.parquet"
+    code, out, err = run(["sim", "registry", "--units", "300", "--seed", "8", "--db", db, "--parquet", str(pq)], capsys)
     assert code == 0, err
+    import pyarrow.parquet as pqm
+
+    assert pqm.read_table(pq).num_rows == 300
     code, out, err = run(["search", "--db", db, "--patient", PATIENT, "--weight", "12", "--top", "3", "--json"], capsys)
     assert code == 0, err
     data = json.loads(out)

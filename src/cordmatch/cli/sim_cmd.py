@@ -21,6 +21,9 @@ def registry_command(
         str, typer.Option("--db", help="TARGET: a SQLite file, a SQLAlchemy URL, or a .parquet file.")
     ] = "registry.sqlite3",
     population: Annotated[str, typer.Option("--population", help="CAU, AFA, API, HIS or mix.")] = "mix",
+    parquet: Annotated[
+        Path | None, typer.Option("--parquet", help="Also export the same units to this Parquet file.")
+    ] = None,
 ) -> None:
     """Generate a registry of units with HLA drawn from the NMDP 2007 haplotype frequencies."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -45,7 +48,17 @@ def registry_command(
         task = bar.add_task("generating units", total=max(units, 1))
         chunks = generate_registry(units, seed, population, tables, progress=lambda d, t: bar.update(task, completed=d))
         rows = write_registry(db, chunks, tables.release)
+        if parquet is not None:  # the same seed gives the same units: generate again for the export
+            from cordmatch.sim.export import write_parquet
+
+            task2 = bar.add_task("exporting to Parquet", total=max(units, 1))
+            again = generate_registry(
+                units, seed, population, tables, progress=lambda d, t: bar.update(task2, completed=d)
+            )
+            write_parquet(parquet, again, tables.release)
     console.print(f"wrote {rows:,} units to {db} (population {population.upper()}, seed {seed})")
+    if parquet is not None:
+        console.print(f"exported the same units to {parquet}")
 
 
 @sim_app.command("patients")
