@@ -68,6 +68,7 @@ def test_add_withdraw_reuse_and_memory() -> None:
     n = 5000
     ag = rng.integers(0, 8, (n, 4, 2)).astype(np.int16)  # few distinct genotypes, as in a real registry
     al = (ag * 7 + rng.integers(0, 2, (n, 4, 2))).astype(np.int16)
+    ag[:, 2], al[:, 2] = ag[:, 1], al[:, 1]  # C in linkage with B, as in real haplotypes
     idx = UnitIndex(capacity=n)
     idx.add(columns([f"U{i}" for i in range(n)], ag, al))
     assert len(idx) == n

@@ -1,11 +1,12 @@
 """Search index: every listed unit coded once as small integer arrays, searched vectorised (pure numpy).
 
 Layout (docs/adr/0401-search-index.md):
-- HLA: per locus (A, B, C, DRB1) a *genotype id* per unit (intp: numpy converts any narrower index type
-  to intp on every gather, which costs more than the memory saved). A genotype is the coded locus
-  (antigen id, allele id) x 2 positions, positions sorted; the genotype tables hold each distinct one once.
-  A search grades the distinct genotypes of each locus (thousands, not millions) and gathers the per-locus
-  results per unit.
+- HLA: per locus (A, B, C, DRB1) a *genotype*: the coded locus (antigen id, allele id) x 2 positions,
+  positions sorted, each distinct one stored once in a per-locus table. Per unit three ids (intp: numpy
+  converts any narrower index type to intp on every gather, which costs more than the memory saved): the A
+  genotype, the (B, C) genotype pair (B and C are in strong linkage: few distinct pairs) and the DRB1
+  genotype. A search grades the distinct genotypes of each locus (thousands, not millions), combines B and
+  C per pair, and gathers three results per unit.
 - dose: TNC and CD34+ totals as float32 cells (not per kg: the patient's weight scales the thresholds);
   CD34+ NaN when not recorded; a withdrawn slot has TNC 0, so it fails the TNC filter.
 - flags: uint16 bit field (live, accredited, RBC depleted, attached segment, NIMA recorded, ABO, Rh, exact);
@@ -31,6 +32,7 @@ from cordmatch.hla.typing import HlaTyping
 from cordmatch.matching.coded import CODED_LOCI
 
 N_LOCI = len(CODED_LOCI)
+GID_ROWS = 3  # A, (B, C) pair, DRB1
 EPOCH = dt.date(1970, 1, 1)
 
 # flag bits
@@ -147,6 +149,43 @@ class _Genotypes:
         return int(self.ag.nbytes + self.al.nbytes + self._keys.nbytes + self._ids.nbytes)
 
 
+class _Pairs:
+    """Distinct (B genotype, C genotype) pairs. B and C are in strong linkage disequilibrium, so a registry
+    holds few pairs (about 55,000 at 1,000,000 units) and one gather serves both loci. Pair 0 = (0, 0)."""
+
+    def __init__(self) -> None:
+        self.b = np.zeros(1, dtype=np.intp)
+        self.c = np.zeros(1, dtype=np.intp)
+        self._keys = np.zeros(1, dtype=np.int64)
+        self._ids = np.zeros(1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.b)
+
+    def intern(self, b: npt.NDArray[np.int64], c: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        keys = (b.astype(np.int64) << 32) | c.astype(np.int64)
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        pos = np.minimum(np.searchsorted(self._keys, uniq), len(self._keys) - 1)
+        found = self._keys[pos] == uniq
+        ids = np.empty(len(uniq), dtype=np.int64)
+        ids[found] = self._ids[pos[found]]
+        new = ~found
+        if new.any():
+            start = len(self.b)
+            ids[new] = np.arange(start, start + int(new.sum()))
+            self.b = np.concatenate([self.b, (uniq[new] >> 32).astype(np.intp)])
+            self.c = np.concatenate([self.c, (uniq[new] & 0xFFFFFFFF).astype(np.intp)])
+            allk = np.concatenate([self._keys, uniq[new]])
+            alli = np.concatenate([self._ids, ids[new]])
+            order = np.argsort(allk, kind="stable")
+            self._keys, self._ids = allk[order], alli[order]
+        out: npt.NDArray[np.int64] = ids[inverse.ravel()]
+        return out
+
+    def nbytes(self) -> int:
+        return int(self.b.nbytes + self.c.nbytes + self._keys.nbytes + self._ids.nbytes)
+
+
 def _sort_positions(ag: I16, al: I16) -> tuple[I16, I16]:
     swap = (ag[:, 0] > ag[:, 1]) | ((ag[:, 0] == ag[:, 1]) & (al[:, 0] > al[:, 1]))
     ag2, al2 = ag.copy(), al.copy()
@@ -168,7 +207,9 @@ class UnitIndex:
         self.n = 0  # slots in use (live or withdrawn)
         self._cap = 0
         # genotype ids as intp: numpy gathers convert narrower index types to intp on every call
-        self.gid: npt.NDArray[np.intp] = np.zeros((N_LOCI, 0), dtype=np.intp)
+        # rows: A genotype, (B, C) genotype pair, DRB1 genotype
+        self.gid: npt.NDArray[np.intp] = np.zeros((GID_ROWS, 0), dtype=np.intp)
+        self.bc = _Pairs()
         self.tnc: F32 = np.zeros(0, dtype=np.float32)
         self.cd34: F32 = np.zeros(0, dtype=np.float32)
         self.flags: U16 = np.zeros(0, dtype=np.uint16)
@@ -243,7 +284,7 @@ class UnitIndex:
         al = np.where(cols.exact[:, None, None], np.int16(-1), cols.al).astype(np.int16)
         for li, g in enumerate(self.genotypes):
             gids[li] = g.intern(ag[:, li, :], al[:, li, :])
-        self.gid[:, slots] = gids
+        self.gid[:, slots] = np.stack([gids[0], self.bc.intern(gids[1], gids[2]), gids[3]])
         self.tnc[slots] = cols.tnc
         self.cd34[slots] = cols.cd34
         self.flags[slots] = (cols.flags | LIVE) | np.where(cols.exact, EXACT, 0).astype(np.uint16)
@@ -337,9 +378,15 @@ class UnitIndex:
 
     def codes(self, slot: int) -> tuple[I16, I16]:
         """The coded typing (4, 2) of one slot (not-typed codes for exact units)."""
-        ag = np.stack([g.ag[int(self.gid[li, slot])] for li, g in enumerate(self.genotypes)])
-        al = np.stack([g.al[int(self.gid[li, slot])] for li, g in enumerate(self.genotypes)])
+        ids = self.locus_gids(slot)
+        ag = np.stack([g.ag[ids[li]] for li, g in enumerate(self.genotypes)])
+        al = np.stack([g.al[ids[li]] for li, g in enumerate(self.genotypes)])
         return ag, al
+
+    def locus_gids(self, slot: int) -> list[int]:
+        """Genotype ids of one slot per locus (A, B, C, DRB1)."""
+        pair = int(self.gid[1, slot])
+        return [int(self.gid[0, slot]), int(self.bc.b[pair]), int(self.bc.c[pair]), int(self.gid[2, slot])]
 
     def unit_id(self, slot: int) -> str:
         return bytes(self.ids[slot]).decode("ascii")
@@ -349,11 +396,11 @@ class UnitIndex:
         """Index bytes per live unit: per-unit arrays at capacity plus genotype tables and side lists."""
         n = max(len(self), 1)
         per_slot = sum(a.nbytes for a in (self.gid, self.tnc, self.cd34, self.flags, self.collected, self.ids))
-        shared = sum(g.nbytes() for g in self.genotypes)
+        shared = sum(g.nbytes() for g in self.genotypes) + self.bc.nbytes()
         side = 200 * len(self.exact)  # rough Python object cost of the (rare) exactly graded typings
         side += self.alt_owner.nbytes + self.alt_gid.nbytes + self._nima_slots.nbytes + self._nima_ids.nbytes
         return (per_slot + shared + side) / n
 
     def bytes_scanned_per_unit(self) -> int:
         """Bytes of per-unit arrays one search reads (gid, tnc, cd34, flags)."""
-        return int(self.gid.dtype.itemsize * N_LOCI + 4 + 4 + 2)
+        return int(self.gid.dtype.itemsize * GID_ROWS + 4 + 4 + 2)

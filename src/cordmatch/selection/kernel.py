@@ -115,15 +115,21 @@ class Graded:
 
 
 def grade_index(index: UnitIndex, p_ag: I16, p_al: I16, profile: AntibodyProfile | None = None) -> Graded:
-    """Grade every slot: one gather per locus from the per-genotype results, summed."""
+    """Grade every slot: one gather per id row (A, B-C pair, DRB1) from the per-genotype results, summed."""
     n = index.n
     total = np.empty(n, dtype=np.uint16)
     part = np.empty(n, dtype=np.uint16)
     possible: npt.NDArray[np.bool_] | None = None
-    results: list[tuple[U16, npt.NDArray[np.bool_]]] = []
-    for li, g in enumerate(index.genotypes):
-        res, pos = locus_results(li, p_ag[li], p_al[li], g.ag, g.al, profile)
-        results.append((res, pos))
+    results: list[tuple[U16, npt.NDArray[np.bool_]]] = [
+        locus_results(li, p_ag[li], p_al[li], g.ag, g.al, profile) for li, g in enumerate(index.genotypes)
+    ]
+    bc = index.bc
+    rows = [
+        results[0],
+        (results[1][0][bc.b] + results[2][0][bc.c], results[1][1][bc.b] | results[2][1][bc.c]),
+        results[3],
+    ]
+    for li, (res, pos) in enumerate(rows):
         gid = index.gid[li, :n]
         if li == 0:
             np.take(res, gid, out=total, mode="clip")

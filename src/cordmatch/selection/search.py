@@ -94,8 +94,8 @@ class SearchContext:
     profile: AntibodyProfile
     graded: kernel.Graded
     mask: npt.NDArray[np.bool_]  # passes every hard filter
-    prefix: npt.NDArray[np.int32]  # ranking keys before TNC, packed (higher is better)
-    suffix: npt.NDArray[np.int32]  # ranking keys after TNC, packed
+    prefix: npt.NDArray[Any]  # ranking keys before TNC, packed (higher is better; -1 rejected)
+    suffix: npt.NDArray[Any]  # ranking keys after TNC, packed
     tnc_key: npt.NDArray[np.float32]
     exact_grades: dict[int, Any]
     today: dt.date
@@ -140,10 +140,13 @@ def _key_lut(names: list[str], th: DoseThresholds, dsa_exclude: bool) -> npt.NDA
 
 def _keys(
     names: list[str], g: kernel.Graded, th: DoseThresholds | None = None, dsa_exclude: bool = False
-) -> npt.NDArray[np.int32]:
+) -> npt.NDArray[Any]:
     """Ranking keys (higher is better; -1 = rejected by an HLA filter when ``th`` is given) for every slot."""
     lut = _key_lut(names, th or _NO_FILTER, dsa_exclude)
-    key = np.take(lut, g.packed.astype(np.intp), mode="clip")
+    if lut.max() < np.iinfo(np.int16).max:  # a small table and half the bytes for the later passes
+        key: npt.NDArray[Any] = np.take(lut.astype(np.int16), g.packed, mode="clip")
+    else:
+        key = np.take(lut, g.packed, mode="clip")
     if "dsa" in names and g.dsa_possible is not None and g.dsa_possible.any():
         # possible DSA ranks between none and definite: one step down on the dsa key
         weight = 1
@@ -151,7 +154,7 @@ def _keys(
             if name == "dsa":
                 break
             weight *= 32 if name == "match" else 2 if name == "c_match" else 4
-        key = np.where(key >= 0, key - g.dsa_possible.astype(np.int32) * weight, key)
+        key = np.where(key >= 0, key - g.dsa_possible.astype(key.dtype) * weight, key).astype(key.dtype)
     return key
 
 
@@ -263,15 +266,19 @@ def _grade_exact(
 def top_slots(ctx: SearchContext, n_top: int, mask: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.int64]:
     """The best ``n_top`` slots passing ``mask`` (default: the hard filters), in rank order."""
     mask = ctx.mask if mask is None else mask
-    prefix = ctx.prefix
-    cand = np.flatnonzero(mask)
-    if len(cand) == 0:
-        return cand
-    if len(cand) > n_top:
-        pm = prefix[cand]
-        counts = np.bincount(pm)
-        above = np.cumsum(counts[::-1])[::-1]  # units with prefix >= k
-        t = int(np.flatnonzero(above >= n_top)[-1])  # the prefix level that completes the list
+    # one pass: the key of passing units, -1 for the others; a histogram of keys finds the cut level
+    m = np.where(mask, ctx.prefix, -1)
+    counts = np.bincount(m + 1)
+    above = np.cumsum(counts[::-1])[::-1]  # units with key >= k - 1
+    passing = int(above[1]) if len(above) > 1 else 0
+    if passing == 0:
+        return np.zeros(0, dtype=np.int64)
+    if passing <= n_top:
+        cand = np.flatnonzero(m >= 0)
+    else:
+        t = int(np.flatnonzero(above >= n_top)[-1]) - 1  # the key level that completes the list
+        cand = np.flatnonzero(m >= t)
+        pm = m[cand]
         sure = cand[pm > t]
         tied = cand[pm == t]
         need = n_top - len(sure)
