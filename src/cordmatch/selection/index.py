@@ -314,8 +314,10 @@ class UnitIndex:
                 [g.intern(ag_rows[:, li, :], al_rows[:, li, :]) for li, g in enumerate(self.genotypes)]
             )
             keep = ~np.isin(self.alt_owner, slots)
-            self.alt_owner = np.concatenate([self.alt_owner[keep], *alt_owner])
-            self.alt_gid = np.concatenate([self.alt_gid[:, keep], gids_rows], axis=1)
+            owners = np.concatenate([self.alt_owner[keep], *alt_owner])
+            gids_all = np.concatenate([self.alt_gid[:, keep], gids_rows], axis=1)
+            order = np.argsort(owners, kind="stable")  # rows kept grouped by owner for the search
+            self.alt_owner, self.alt_gid = owners[order], gids_all[:, order]
         return slots
 
     def set_nima(self, slots: Sequence[int], antigen_ids: Sequence[frozenset[int]]) -> None:

@@ -154,19 +154,16 @@ def _grade_alternatives(
 ) -> npt.NDArray[np.bool_] | None:
     """Ambiguous units with coded genotype alternatives: grade each row, then per unit a count only when all
     rows agree (as :func:`cordmatch.matching.grade` does); the certain mismatches are the fewest of any row."""
-    live = (index.flags[index.alt_owner] & 1) != 0
-    owner = index.alt_owner[live]
+    owner = index.alt_owner  # sorted by owner; withdrawn owners' rows are removed on withdrawal
     if len(owner) == 0:
         return possible
-    gid = index.alt_gid[:, live]
+    gid = index.alt_gid
     rows = np.zeros(len(owner), dtype=np.uint16)
     pos_rows = np.zeros(len(owner), dtype=np.bool_)
     for li, (res, pos) in enumerate(results):
-        part = res[gid[li]]
-        rows += part
-        pos_rows |= pos[gid[li]]
-    order = np.argsort(owner, kind="stable")
-    owner, rows, pos_rows = owner[order], rows[order], pos_rows[order]
+        rows += res[gid[li]]
+        if pos.any():
+            pos_rows |= pos[gid[li]]
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     slots = owner[starts]
 
@@ -178,18 +175,22 @@ def _grade_alternatives(
 
     mm8, mm6 = field(rows, MM8), field(rows, MM6)
     uns8, bad6, dsa = field(rows, UNSURE8), field(rows, BAD6), field(rows, DSA_DEF)
-    unsure = (lo(mm8) != hi(mm8)) | (hi(uns8) > 0)
-    bad = (lo(mm6) != hi(mm6)) | (hi(bad6) > 0)
-    definite = lo(dsa) > 0
+    lo8, lo6 = lo(mm8), lo(mm6)
+    unsure = (lo8 != hi(mm8)) | (hi(uns8) > 0)
+    bad = (lo6 != hi(mm6)) | (hi(bad6) > 0)
+    any_dsa = bool(dsa.any()) or bool(pos_rows.any())
+    definite = lo(dsa) > 0 if any_dsa else np.zeros(len(starts), dtype=np.bool_)
     packed = (
-        (lo(mm8).astype(np.uint16) << MM8)
-        | (lo(mm6).astype(np.uint16) << MM6)
+        (lo8.astype(np.uint16) << MM8)
+        | (lo6.astype(np.uint16) << MM6)
         | (unsure.astype(np.uint16) << UNSURE8)
         | (bad.astype(np.uint16) << BAD6)
         | (definite.astype(np.uint16) << DSA_DEF)
         | (lo(field(rows, C_MM)).astype(np.uint16) << C_MM)
     )
     total[slots] = packed
+    if not any_dsa:
+        return possible
     maybe = ((hi(dsa) > 0) | (hi(pos_rows.astype(np.uint8)) > 0)) & ~definite
     if maybe.any():
         if possible is None:

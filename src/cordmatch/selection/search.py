@@ -266,19 +266,12 @@ def _grade_exact(
 def top_slots(ctx: SearchContext, n_top: int, mask: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.int64]:
     """The best ``n_top`` slots passing ``mask`` (default: the hard filters), in rank order."""
     mask = ctx.mask if mask is None else mask
-    # one pass: the key of passing units, -1 for the others; a histogram of keys finds the cut level
-    m = np.where(mask, ctx.prefix, -1)
-    counts = np.bincount(m + 1)
-    above = np.cumsum(counts[::-1])[::-1]  # units with key >= k - 1
-    passing = int(above[1]) if len(above) > 1 else 0
-    if passing == 0:
-        return np.zeros(0, dtype=np.int64)
-    if passing <= n_top:
-        cand = np.flatnonzero(m >= 0)
-    else:
-        t = int(np.flatnonzero(above >= n_top)[-1]) - 1  # the key level that completes the list
-        cand = np.flatnonzero(m >= t)
-        pm = m[cand]
+    cand = np.flatnonzero(mask)
+    if len(cand) > n_top:
+        # a histogram of the keys of the passing units finds the level that completes the list
+        pm = ctx.prefix[cand]
+        above = np.cumsum(np.bincount(pm)[::-1])[::-1]  # units with key >= k
+        t = int(np.flatnonzero(above >= n_top)[-1])
         sure = cand[pm > t]
         tied = cand[pm == t]
         need = n_top - len(sure)
