@@ -224,16 +224,16 @@ class PopulationView:
     present: tuple[BoolArray, ...]
 
 
-_VIEWS: dict[tuple[int, tuple[float, ...]], PopulationView] = {}
+_VIEWS: dict[tuple[int, object], PopulationView] = {}
 
 
 def population_view(index: HaplotypeIndex, population: str | Mapping[str, float]) -> PopulationView:
     """Cached :class:`PopulationView` of ``index`` for ``population``."""
-    w = index.population_weights(population)
-    key = (id(index), tuple(float(x) for x in w))
+    key = (id(index), population if isinstance(population, str) else tuple(sorted(population.items())))
     view = _VIEWS.get(key)
     if view is not None:
         return view
+    w = index.population_weights(population)
     pops = np.flatnonzero(w > 0)
     freqs = index.frequencies[:, pops]
     live = freqs.sum(axis=1) > 0

@@ -43,19 +43,19 @@ def locus_mismatches(
     Returns two (P, D) int8 arrays.
     """
 
-    def presented(v: Any, null: Any) -> Any:
-        return np.stack([np.where(null[:, 0], v[:, 1], v[:, 0]), np.where(null[:, 1], v[:, 0], v[:, 1])], axis=1)
+    def presented(v: Any, null: Any) -> tuple[Any, Any, Any]:
+        # A null position copies the other one; both null: nothing presented.
+        return np.where(null[:, 0], v[:, 1], v[:, 0]), np.where(null[:, 1], v[:, 0], v[:, 1]), null[:, 0] & null[:, 1]
 
     def directional(src: Any, src_null: Any, tgt: Any, tgt_null: Any) -> npt.NDArray[np.int8]:
-        # A null position copies the other one; both null: nothing presented.
-        s = presented(src, src_null)
-        s_null = src_null[:, 0] & src_null[:, 1]
-        t = presented(tgt, tgt_null)
-        t_none = tgt_null[:, 0] & tgt_null[:, 1]
-        present = (s[:, None, :, None] == t[None, :, None, :]).any(-1)  # (P, D, 2)
-        present &= ~t_none[None, :, None]
-        absent = (~present).sum(-1).astype(np.int8)
-        return np.where(s_null[:, None], np.int8(0), absent).astype(np.int8)
+        s0, s1, s_none = presented(src, src_null)
+        t0, t1, t_none = presented(tgt, tgt_null)
+        absent = np.zeros((s0.shape[0], t0.shape[0]), dtype=np.int8)
+        for sv in (s0, s1):
+            present = ((sv[:, None] == t0[None, :]) | (sv[:, None] == t1[None, :])) & ~t_none[None, :]
+            absent += ~present
+        absent[s_none, :] = 0
+        return absent
 
     return directional(pat, pat_null, don, don_null), directional(don, don_null, pat, pat_null).T
 
@@ -114,37 +114,50 @@ class MatchProbability:
         }
 
 
+_SHIFT: Final = 20  # allele codes are < 2**20 (2 * number of lgx groups)
+
+
 def _locus_tables(
-    pat: GenotypePosterior, don_codes: IntArray, locus_index: int, level: str
-) -> tuple[npt.NDArray[np.int8], IntArray, IntArray]:
-    """Bidirectional mismatch table between distinct locus genotypes, and each side's row into it."""
+    pat: GenotypePosterior, don_codes: IntArray, locus_index: int, levels: Sequence[str]
+) -> dict[str, tuple[npt.NDArray[np.int8], IntArray, IntArray]]:
+    """Per level: bidirectional mismatch table between distinct locus genotypes, and each side's row."""
     pc = pat.codes[:, locus_index, :].astype(np.int64)
     dc = don_codes[:, locus_index, :].astype(np.int64)
-    pu, p_inv = np.unique(pc, axis=0, return_inverse=True)
-    du, d_inv = np.unique(dc, axis=0, return_inverse=True)
-
-    def values(u: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        lgx = u >> 1
-        return pat.lgx_antigen[lgx].astype(np.int64) if level == "antigen" else lgx
-
-    gvh, hvg = locus_mismatches(values(pu), values(du), (pu & 1).astype(bool), (du & 1).astype(bool))
-    return np.maximum(gvh, hvg), p_inv.reshape(-1).astype(np.int32), d_inv.reshape(-1).astype(np.int32)
+    pu, p_inv = np.unique((pc[:, 0] << _SHIFT) | pc[:, 1], return_inverse=True)
+    du, d_inv = np.unique((dc[:, 0] << _SHIFT) | dc[:, 1], return_inverse=True)
+    mask = (1 << _SHIFT) - 1
+    pu2 = np.stack([pu >> _SHIFT, pu & mask], axis=1)
+    du2 = np.stack([du >> _SHIFT, du & mask], axis=1)
+    p_null, d_null = (pu2 & 1).astype(bool), (du2 & 1).astype(bool)
+    pi, di = p_inv.reshape(-1).astype(np.int32), d_inv.reshape(-1).astype(np.int32)
+    out = {}
+    for level in levels:
+        if level == "antigen":
+            pv, dv = pat.lgx_antigen[pu2 >> 1].astype(np.int64), pat.lgx_antigen[du2 >> 1].astype(np.int64)
+        else:
+            pv, dv = pu2 >> 1, du2 >> 1
+        gvh, hvg = locus_mismatches(pv, dv, p_null, d_null)
+        out[level] = (np.maximum(gvh, hvg), pi, di)
+    return out
 
 
 def _pair_counts(
-    patient: GenotypePosterior, don_codes: IntArray
+    patient: GenotypePosterior, don_codes: IntArray, keys: Sequence[tuple[str, str]] | None = None
 ) -> tuple[dict[tuple[str, str], tuple[npt.NDArray[np.int8], IntArray, IntArray]], list[str]]:
-    needed = {(loc, lvl) for loc, lvl in (*MATCH_8, *MATCH_6)} | {
-        (loc, lvl) for loc in REPORTED_LOCI for lvl in ("allele", "antigen")
-    }
+    if keys is None:
+        keys = [*MATCH_8, *MATCH_6, *((loc, lvl) for loc in REPORTED_LOCI for lvl in ("allele", "antigen"))]
+    by_locus: dict[str, list[str]] = {}
+    for loc, lvl in keys:
+        if lvl not in by_locus.setdefault(loc, []):
+            by_locus[loc].append(lvl)
     out = {}
     missing: list[str] = []
-    for locus, level in sorted(needed):
+    for locus, levels in by_locus.items():
         if locus not in patient.loci:
-            if locus not in missing:
-                missing.append(locus)
+            missing.append(locus)
             continue
-        out[(locus, level)] = _locus_tables(patient, don_codes, patient.loci.index(locus), level)
+        for lvl, tab in _locus_tables(patient, don_codes, patient.loci.index(locus), levels).items():
+            out[(locus, lvl)] = tab
     return out, missing
 
 
@@ -255,7 +268,7 @@ def batch_match_probabilities(patient: GenotypePosterior, units: PackedPosterior
     if units.loci != patient.loci:
         raise ValueError("units and patient were imputed with different loci")
     unit_of_row = np.repeat(np.arange(n), np.diff(units.offsets))
-    tabs, _ = _pair_counts(patient, units.codes)
+    tabs, _ = _pair_counts(patient, units.codes, [*MATCH_8, *MATCH_6])
     p = patient.probabilities
     acc = np.zeros((4, units.codes.shape[0]))
     rows_chunk = max(1, _CHUNK // max(1, p.size))
