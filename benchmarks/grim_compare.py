@@ -166,6 +166,7 @@ def main() -> None:
     agree = 0
     compared = 0
     max_diff = 0.0
+    worst: dict = {}
     diffs: list[float] = []
     t_grim = 0.0
     t_ours = 0.0
@@ -197,6 +198,14 @@ def main() -> None:
             agree += 1
         d = max(abs(g_probs.get(k, 0.0) - ours.get(k, 0.0)) for k in set(g_probs) | set(ours))
         diffs.append(d)
+        if d > max_diff:
+            worst = {
+                "typing": gl,
+                "cordmatch_top": sorted(ours.items(), key=lambda kv: -kv[1])[:3],
+                "grim_top": sorted(g_probs.items(), key=lambda kv: -kv[1])[:3],
+                "cordmatch_genotypes": len(ours),
+                "grim_genotypes": len(g_probs),
+            }
         max_diff = max(max_diff, d)
     within = sum(d <= 0.01 for d in diffs)
     result = {
@@ -212,6 +221,7 @@ def main() -> None:
         "grim_s_per_subject": t_grim / len(gls),
         "cordmatch_s_per_subject": t_ours / len(gls),
         "speed_ratio_grim_over_cordmatch": (t_grim / t_ours) if t_ours else None,
+        "worst_subject": worst,
     }
     print(json.dumps(result, indent=2))
     if args.json:

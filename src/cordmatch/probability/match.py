@@ -117,19 +117,28 @@ class MatchProbability:
 _SHIFT: Final = 20  # allele codes are < 2**20 (2 * number of lgx groups)
 
 
+def locus_genotype_keys(codes: IntArray, locus_index: int) -> tuple[npt.NDArray[np.int64], IntArray]:
+    """Distinct locus genotypes (as int64 keys) of genotype rows, and each row's index into them."""
+    c = codes[:, locus_index, :].astype(np.int64)
+    u, inv = np.unique((c[:, 0] << _SHIFT) | c[:, 1], return_inverse=True)
+    return u, inv.reshape(-1).astype(np.int32)
+
+
 def _locus_tables(
-    pat: GenotypePosterior, don_codes: IntArray, locus_index: int, levels: Sequence[str]
+    pat: GenotypePosterior,
+    don_codes: IntArray,
+    locus_index: int,
+    levels: Sequence[str],
+    donor_keys: tuple[npt.NDArray[np.int64], IntArray] | None = None,
 ) -> dict[str, tuple[npt.NDArray[np.int8], IntArray, IntArray]]:
     """Per level: bidirectional mismatch table between distinct locus genotypes, and each side's row."""
-    pc = pat.codes[:, locus_index, :].astype(np.int64)
-    dc = don_codes[:, locus_index, :].astype(np.int64)
-    pu, p_inv = np.unique((pc[:, 0] << _SHIFT) | pc[:, 1], return_inverse=True)
-    du, d_inv = np.unique((dc[:, 0] << _SHIFT) | dc[:, 1], return_inverse=True)
+    pu, p_inv = locus_genotype_keys(pat.codes, locus_index)
+    du, d_inv = donor_keys if donor_keys is not None else locus_genotype_keys(don_codes, locus_index)
     mask = (1 << _SHIFT) - 1
     pu2 = np.stack([pu >> _SHIFT, pu & mask], axis=1)
     du2 = np.stack([du >> _SHIFT, du & mask], axis=1)
     p_null, d_null = (pu2 & 1).astype(bool), (du2 & 1).astype(bool)
-    pi, di = p_inv.reshape(-1).astype(np.int32), d_inv.reshape(-1).astype(np.int32)
+    pi, di = p_inv, d_inv
     out = {}
     for level in levels:
         if level == "antigen":
@@ -142,7 +151,10 @@ def _locus_tables(
 
 
 def _pair_counts(
-    patient: GenotypePosterior, don_codes: IntArray, keys: Sequence[tuple[str, str]] | None = None
+    patient: GenotypePosterior,
+    don_codes: IntArray,
+    keys: Sequence[tuple[str, str]] | None = None,
+    packed: PackedPosteriors | None = None,
 ) -> tuple[dict[tuple[str, str], tuple[npt.NDArray[np.int8], IntArray, IntArray]], list[str]]:
     if keys is None:
         keys = [*MATCH_8, *MATCH_6, *((loc, lvl) for loc in REPORTED_LOCI for lvl in ("allele", "antigen"))]
@@ -156,7 +168,9 @@ def _pair_counts(
         if locus not in patient.loci:
             missing.append(locus)
             continue
-        for lvl, tab in _locus_tables(patient, don_codes, patient.loci.index(locus), levels).items():
+        li = patient.loci.index(locus)
+        dk = packed.locus_keys(li) if packed is not None else None
+        for lvl, tab in _locus_tables(patient, don_codes, li, levels, dk).items():
             out[(locus, lvl)] = tab
     return out, missing
 
@@ -240,6 +254,21 @@ class PackedPosteriors:
             ok=np.array([p.ok for p in posteriors], dtype=np.bool_),
         )
 
+    _keys: dict[int, tuple[npt.NDArray[np.int64], IntArray]] = field(default_factory=dict, repr=False)
+    _unit_of_row: npt.NDArray[np.int64] | None = field(default=None, repr=False)
+
+    def locus_keys(self, locus_index: int) -> tuple[npt.NDArray[np.int64], IntArray]:
+        """Distinct locus genotypes of all rows and each row's index (computed once, then reused)."""
+        found = self._keys.get(locus_index)
+        if found is None:
+            found = self._keys[locus_index] = locus_genotype_keys(self.codes, locus_index)
+        return found
+
+    def unit_of_row(self) -> npt.NDArray[np.int64]:
+        if self._unit_of_row is None:
+            self._unit_of_row = np.repeat(np.arange(self.units), np.diff(self.offsets))
+        return self._unit_of_row
+
     def unit(self, u: int) -> tuple[IntArray, FloatArray]:
         a, b = int(self.offsets[u]), int(self.offsets[u + 1])
         return self.codes[a:b], self.probabilities[a:b]
@@ -259,7 +288,8 @@ class BatchMatchSummary:
 def batch_match_probabilities(patient: GenotypePosterior, units: PackedPosteriors) -> BatchMatchSummary:
     """The search hook: score many units against one patient whose posterior is computed once.
 
-    Cost is one gather per locus over (patient genotypes x all unit genotype rows), chunked.
+    Cost is one gather per locus over (patient genotypes x all unit genotype rows), chunked; the
+    units' distinct locus genotypes are computed on the first call and reused for every patient.
     """
     n = units.units
     nan = np.full(n, np.nan)
@@ -267,8 +297,8 @@ def batch_match_probabilities(patient: GenotypePosterior, units: PackedPosterior
         return BatchMatchSummary(nan, nan.copy(), nan.copy(), nan.copy(), np.zeros(n, dtype=np.bool_))
     if units.loci != patient.loci:
         raise ValueError("units and patient were imputed with different loci")
-    unit_of_row = np.repeat(np.arange(n), np.diff(units.offsets))
-    tabs, _ = _pair_counts(patient, units.codes, [*MATCH_8, *MATCH_6])
+    unit_of_row = units.unit_of_row()
+    tabs, _ = _pair_counts(patient, units.codes, [*MATCH_8, *MATCH_6], packed=units)
     p = patient.probabilities
     acc = np.zeros((4, units.codes.shape[0]))
     rows_chunk = max(1, _CHUNK // max(1, p.size))
