@@ -103,7 +103,7 @@ def test_batch_hook_equals_pairwise_results(index, tables) -> None:  # type: ign
 
 
 def test_no_estimate_propagates(toy_index, tables) -> None:  # type: ignore[no-untyped-def]
-    bad = post("B*07:02+B*07:02^DRB1*03:01+DRB1*03:01", toy_index, tables)
+    bad = post("C*07:01+C*07:01^B*07:02+B*07:02", toy_index, tables)
     mp = match_probability_from_posteriors(post(G1, toy_index, tables), bad)
     assert not mp.ok and "donor" in (mp.reason or "")
     assert mp.to_dict()["estimate"] is False

@@ -90,8 +90,8 @@ def test_cli_impute_and_match_probability(capsys) -> None:  # type: ignore[no-un
     [
         (["impute", "--typing", PATIENT, "--population", "XYZ"], "unknown population"),
         (["impute", "--typing", "A*01:01+B*08:01", "--population", "CAU"], "--typing: the two haplotypes cover"),
-        (["impute", "--typing", "B*07:02+B*07:02^DRB1*03:01+DRB1*03:01^A*03:01+A*03:01^C*07:02+C*07:02"
-          "^DQB1*02:01+DQB1*02:01", "--population", "CAU_TOY"], "no estimate"),
+        (["impute", "--typing", "A*01:01+A*01:01^C*01:02+C*01:02", "--population", "CAU_TOY"],
+         "no estimate"),
         (["match-probability", "--patient", PATIENT, "--donor", "A*01:01", "--population", "CAU"], "--donor"),
     ],
 )
