@@ -116,20 +116,32 @@ def build_grim(index, pop: str):  # type: ignore[no-untyped-def]
         generate_neo4j_multi_hpf.generate_graph(config_file=str(conf_path))
     sys.argv = argv
     config = {
-        "pops": [pop], "priority": conf["priority"], "UNK_priors": "SR", "epsilon": conf["epsilon"],
-        "number_of_results": conf["number_of_results"], "number_of_pop_results": 100,
-        "output_MUUG": True, "output_haplotypes": False, "factor_missing_data": 0.0001,
-        "loci_map": conf["loci_map"], "matrix_planb": [[[1, 2, 3, 4, 5]]], "planb": False,
-        "pops_count_file": "", "use_pops_count_file": False, "number_of_options_threshold": 100000,
-        "max_haplotypes_number_in_phase": 100000, "nodes_for_plan_A": [], "save_mode": False,
+        "pops": [pop],
+        "priority": conf["priority"],
+        "UNK_priors": "SR",
+        "epsilon": conf["epsilon"],
+        "number_of_results": conf["number_of_results"],
+        "number_of_pop_results": 100,
+        "output_MUUG": True,
+        "output_haplotypes": False,
+        "factor_missing_data": 0.0001,
+        "loci_map": conf["loci_map"],
+        "matrix_planb": [[[1, 2, 3, 4, 5]]],
+        "planb": False,
+        "pops_count_file": "",
+        "use_pops_count_file": False,
+        "number_of_options_threshold": 100000,
+        "max_haplotypes_number_in_phase": 100000,
+        "nodes_for_plan_A": [],
+        "save_mode": False,
         "full_loci": "12345",
-        "node_file": str(work / "csv" / "nodes.csv"), "top_links_file": str(work / "csv" / "top_links.csv"),
+        "node_file": str(work / "csv" / "nodes.csv"),
+        "top_links_file": str(work / "csv" / "top_links.csv"),
         "edges_file": str(work / "csv" / "edges.csv"),
     }
     graph = Graph(config)
     graph.build_graph(config["node_file"], config["top_links_file"], config["edges_file"])
     return Imputation(graph, config)
-
 
 
 def main() -> None:

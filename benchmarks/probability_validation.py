@@ -62,8 +62,11 @@ def main() -> None:
     ax.plot([0, 1], [0, 1], color="grey", lw=1, label="perfect calibration")
     ax.fill_between([0, 1], [-0.05, 0.95], [0.05, 1.05], color="grey", alpha=0.15, label="±0.05")
     ax.scatter(
-        xs, ys, s=[max(12, min(200, n / 5)) for n in ns],
-        c=["tab:blue" if t else "tab:orange" for t in tested], zorder=3,
+        xs,
+        ys,
+        s=[max(12, min(200, n / 5)) for n in ns],
+        c=["tab:blue" if t else "tab:orange" for t in tested],
+        zorder=3,
     )
     for x, y, n in zip(xs, ys, ns, strict=True):
         ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(6, -10), fontsize=7)

@@ -17,8 +17,11 @@ def grade_table(result: object, title: str = "HLA match") -> Table:
 
     assert isinstance(result, MatchGrade)
     table = Table(title=title, show_lines=False)
-    for col in ("locus", "patient", "donor", "grade", "reason"):
-        table.add_column(col, overflow="fold")
+    table.add_column("locus", no_wrap=True)
+    table.add_column("patient", overflow="fold")
+    table.add_column("donor", overflow="fold")
+    table.add_column("grade", no_wrap=True)
+    table.add_column("reason", overflow="fold", ratio=1)
     style = {"allele match": "green", "antigen match, allele mismatch": "yellow", "antigen mismatch": "red"}
     for locus, lg in result.loci.items():
         if not lg.positions:
@@ -42,7 +45,7 @@ def grade_table(result: object, title: str = "HLA match") -> Table:
         if mc.bidirectional is None:
             val = f"[dim]n/a[/]: {mc.reason}"
         else:
-            val = f"[bold]{mc.bidirectional}/{mc.out_of}[/] (GvH {mc.gvh}/{mc.out_of}, HvG {mc.hvg}/{mc.out_of})"
+            val = f"[bold]{mc.bidirectional}/{mc.out_of}[/]  (GvH {mc.gvh}/{mc.out_of}, HvG {mc.hvg}/{mc.out_of})"
             if mc.reason:
                 val += f" {mc.reason}"
         table.add_row("match", "", "", name, val)

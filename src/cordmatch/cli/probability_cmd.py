@@ -107,9 +107,13 @@ def match_probability_command(
     pt = _typing(patient, "--patient", tables, mac_table)
     dt = _typing(donor, "--donor", tables, mac_table)
     result = match_probability(
-        pt, dt, parse_population(population),
+        pt,
+        dt,
+        parse_population(population),
         donor_population=parse_population(donor_population) if donor_population else None,
-        tables=tables, index=index, floor=floor,
+        tables=tables,
+        index=index,
+        floor=floor,
     )
     if as_json:
         print_json(result.to_dict())
@@ -165,7 +169,11 @@ def impute_registry_command(
     ) as bar:
         task = bar.add_task("impute", total=len(rows))
         result = impute_registry(
-            rows, pop, tables=tables, index=index, use_cache=not no_cache,
+            rows,
+            pop,
+            tables=tables,
+            index=index,
+            use_cache=not no_cache,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     err_console.print(
@@ -187,10 +195,10 @@ def impute_registry_command(
             for u, unit_id in enumerate(result.unit_ids):
                 vals = (
                     [f"{summary.p_8_of_8[u]:.6f}", f"{summary.p_at_least_7_of_8[u]:.6f}", f"{summary.p_6_of_6[u]:.6f}"]
-                    if summary is not None and summary.ok[u] else ["", "", ""]
+                    if summary is not None and summary.ok[u]
+                    else ["", "", ""]
                 )
-                w.writerow([unit_id, int(sizes[u]), bool(result.packed.ok[u]), *vals,
-                            result.problems.get(unit_id, "")])
+                w.writerow([unit_id, int(sizes[u]), bool(result.packed.ok[u]), *vals, result.problems.get(unit_id, "")])
         err_console.print(f"wrote {output}", highlight=False)
 
 

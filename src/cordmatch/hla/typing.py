@@ -149,9 +149,12 @@ def parse_typing(gl: str, tables: NomenclatureTables, macs: MacTable | None = No
             loci1 = [locus_of(al[0]) for al in h1]
             loci2 = [locus_of(al[0]) for al in h2]
             if sorted(loci1) != sorted(loci2):
+                side1 = "~".join("/".join(a) for a in h1)
+                side2 = "~".join("/".join(a) for a in h2)
                 raise InvalidInputError(
-                    f"the two haplotypes cover different loci ({'~'.join(loci1)} vs {'~'.join(loci2)})",
-                    where="~".join("/".join(a) for a in h1),
+                    f"{side1} + {side2}: the two sides of '+' cover different loci "
+                    f"({'~'.join(loci1)} vs {'~'.join(loci2)})",
+                    where=side2,
                 )
             if len(set(loci1)) != len(loci1):
                 raise InvalidInputError(f"a locus appears twice in one haplotype: {'~'.join(loci1)}")

@@ -76,16 +76,23 @@ def _read_pyard_db(db_file: Path) -> dict[str, list[tuple[str, str]]]:
             "exp": "select exp_allele, allele_list from exp_alleles",
             "serology": "select serology, allele_list from serology_mapping",
             "xx": "select allele_1d, allele_list from xx_codes",
+            "cwd": "select allele, locus from cwd2",
         }
         return {k: [(str(a), str(b or "")) for a, b in con.execute(sql)] for k, sql in q.items()}
     finally:
         con.close()
 
 
+def _two_field(allele: str) -> str:
+    locus, body = allele.split("*", 1)
+    return f"{locus}*{':'.join(body.rstrip('NLSQCA').split(':')[:2])}"
+
+
 def build_tables(work_dir: Path, release: str, progress: Progress | None = None) -> NomenclatureTables:
     """Run py-ard over the release's allele names and code the answers as integer arrays."""
     init_pyard(work_dir, release)  # builds py-ard's own database once
     db = _read_pyard_db(work_dir / "pyard" / "pyard-Latest.sqlite3")
+    cwd = {a for a, _ in db["cwd"]}
 
     alleles = list(dict.fromkeys(a for a, _ in db["who"]))
     allele_index = {a: i for i, a in enumerate(alleles)}
@@ -145,8 +152,13 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
                 groups.setdefault(txt[rid], []).append(i)
     for g, ids in groups.items():
         add(g, ids)
+    # A serologic antigen stands for its common and well-documented alleles (CWD 2.0, as registries
+    # read serology-typed donors); rare alleles with the same serologic reaction (B44 includes a B*51
+    # and a B*53 allele) are kept only when no CWD allele carries the antigen.
     for sero, lst in db["serology"]:
-        add(sero, [allele_index[x] for x in lst.split("/") if x in allele_index])
+        ids = [allele_index[x] for x in lst.split("/") if x in allele_index]
+        common = [i for i in ids if _two_field(alleles[i]) in cwd]
+        add(sero, common or ids)
     for family, _ in db["xx"]:
         add(f"{family}:XX", by_prefix.get(family, []))
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from cordmatch.hla.tables import TABLES_FORMAT, NomenclatureTables
 from cordmatch.imgt.build import Progress, build_tables, init_pyard
-from cordmatch.imgt.release import RELEASE
+from cordmatch.imgt.release import RELEASE, active_release
 from cordmatch.paths import data_dir
 
 _lock = threading.Lock()
@@ -74,7 +74,9 @@ def load_or_build(
     """Load the cached tables, building them first (offline, from the shipped release) if needed."""
     target = cache_file(base, release)
     work = cache_dir(base, release)
-    fallback = _PyardFallback(work, release)
+    # Names outside the tables go to py-ard only when asked for (it takes seconds to start):
+    # the tables already hold every name py-ard lists for the release.
+    fallback = _PyardFallback(work, release) if os.environ.get("CORDMATCH_PYARD_FALLBACK") == "1" else None
     if not rebuild and target.exists():
         try:
             return _load(target, fallback)
@@ -94,16 +96,17 @@ def load_or_build(
         return tables
 
 
-def _load(path: Path, fallback: _PyardFallback) -> NomenclatureTables:
+def _load(path: Path, fallback: _PyardFallback | None) -> NomenclatureTables:
     with np.load(path, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     return NomenclatureTables.from_arrays(arrays, fallback=fallback)
 
 
 def default_nomenclature(progress: Progress | None = None) -> NomenclatureTables:
-    """The process-wide tables of the shipped release (built on first use, then cached on disk)."""
+    """The process-wide tables of the active release (the shipped one unless ``hla update`` chose another),
+    built on first use, then cached on disk."""
     global _default
     with _lock:
         if _default is None:
-            _default = load_or_build(progress=progress)
+            _default = load_or_build(release=active_release(), progress=progress)
         return _default

@@ -98,18 +98,18 @@ def grade_coded(p_ag: Codes, p_al: Codes, d_ag: Codes, d_al: Codes) -> CodedCoun
     def total(out_of: int, per_locus: npt.NDArray[np.int8], bad: npt.NDArray[np.bool_]) -> npt.NDArray[np.int8]:
         return np.where(bad.any(-1), np.int8(-1), (out_of - per_locus.sum(-1)).astype(np.int8))
 
-    m8_bad = unsure
-    m6_bad = (missing & _M6_USED) | (unsure & _M6_ALLELE)
+    gvh_bad, hvg_bad = gvh_unsure | missing, hvg_unsure | missing
+    m6_missing = missing & _M6_USED
 
     def six(a: npt.NDArray[np.int8], b: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
         return np.where(_M6_ANTIGEN, a, np.where(_M6_ALLELE, b, 0)).astype(np.int8)
 
     return CodedCounts(
-        match_8=total(8, bi_al, m8_bad),
-        match_8_gvh=total(8, gvh_al, m8_bad),
-        match_8_hvg=total(8, hvg_al, m8_bad),
-        match_6=total(6, six(bi_ag, bi_al), m6_bad),
-        match_6_gvh=total(6, six(gvh_ag, gvh_al), m6_bad),
-        match_6_hvg=total(6, six(hvg_ag, hvg_al), m6_bad),
+        match_8=total(8, bi_al, unsure),
+        match_8_gvh=total(8, gvh_al, gvh_bad),
+        match_8_hvg=total(8, hvg_al, hvg_bad),
+        match_6=total(6, six(bi_ag, bi_al), m6_missing | (unsure & _M6_ALLELE)),
+        match_6_gvh=total(6, six(gvh_ag, gvh_al), m6_missing | (gvh_unsure & _M6_ALLELE)),
+        match_6_hvg=total(6, six(hvg_ag, hvg_al), m6_missing | (hvg_unsure & _M6_ALLELE)),
         locus_allele_mismatches=np.where(unsure, np.int8(-1), bi_al).astype(np.int8),
     )

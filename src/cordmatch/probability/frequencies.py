@@ -171,9 +171,7 @@ def parse_frequency_lines(
     return ParsedFrequencies(source, loci_t, haplotypes, freqs, line_nos, total, warnings)
 
 
-def _find_column(
-    cols: list[str], wanted: str | None, known: tuple[str, ...], source: str, what: str
-) -> int:
+def _find_column(cols: list[str], wanted: str | None, known: tuple[str, ...], source: str, what: str) -> int:
     lowered = [c.lower() for c in cols]
     if wanted is not None:
         if wanted in cols:

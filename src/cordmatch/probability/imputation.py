@@ -87,9 +87,7 @@ def position_codes(position: Position, tables: NomenclatureTables) -> npt.NDArra
     return codes
 
 
-def constraints_from_typing(
-    typing: HlaTyping, tables: NomenclatureTables, loci: Sequence[str]
-) -> TypingConstraints:
+def constraints_from_typing(typing: HlaTyping, tables: NomenclatureTables, loci: Sequence[str]) -> TypingConstraints:
     """Code a resolved typing for an index with ``loci``; other loci are set aside with a note."""
     out: dict[str, tuple[tuple[PositionCodes, PositionCodes], ...]] = {}
     notes: list[str] = []
@@ -97,9 +95,7 @@ def constraints_from_typing(
         if locus not in loci:
             notes.append(f"{locus} is not in the haplotype frequency set: ignored")
             continue
-        out[locus] = tuple(
-            (position_codes(p1, tables), position_codes(p2, tables)) for p1, p2 in lt.alternatives
-        )
+        out[locus] = tuple((position_codes(p1, tables), position_codes(p2, tables)) for p1, p2 in lt.alternatives)
     return TypingConstraints(out, tuple(notes), typing.source)
 
 
@@ -192,10 +188,7 @@ class GenotypePosterior:
             "genotypes": [
                 {
                     "gl": self.genotype_gl(i),
-                    "loci": {
-                        locus: self.locus_names(i, li)
-                        for li, locus in enumerate(self.loci)
-                    },
+                    "loci": {locus: self.locus_names(i, li) for li, locus in enumerate(self.loci)},
                     "probability": float(self.probabilities[i]),
                 }
                 for i in range(n)

@@ -34,7 +34,9 @@ _CHUNK: Final = 1 << 22
 
 
 def locus_mismatches(
-    pat: npt.NDArray[np.int64], don: npt.NDArray[np.int64], pat_null: npt.NDArray[np.bool_],
+    pat: npt.NDArray[np.int64],
+    don: npt.NDArray[np.int64],
+    pat_null: npt.NDArray[np.bool_],
     don_null: npt.NDArray[np.bool_],
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
     """GvH and HvG mismatch counts for every (patient, donor) locus genotype: shapes (P, 2) x (D, 2).
@@ -103,8 +105,10 @@ class MatchProbability:
             "match_8": {f"{k}/8": p for k, p in enumerate(self.match_8)},
             "match_6": {f"{k}/6": p for k, p in enumerate(self.match_6)},
             "loci": {
-                locus: {"allele": {str(m): p for m, p in enumerate(v)},
-                        "antigen": {str(m): p for m, p in enumerate(self.loci_antigen[locus])}}
+                locus: {
+                    "allele": {str(m): p for m, p in enumerate(v)},
+                    "antigen": {str(m): p for m, p in enumerate(self.loci_antigen[locus])},
+                }
                 for locus, v in self.loci.items()
             },
             "patient_genotypes": self.patient_genotypes,
@@ -182,11 +186,20 @@ def match_probability_from_posteriors(patient: GenotypePosterior, donor: Genotyp
     if not patient.ok or not donor.ok:
         who = "patient" if not patient.ok else "donor"
         reason = (patient.reason if not patient.ok else donor.reason) or "no compatible genotype"
-        return MatchProbability(patient.population, {}, {}, [], [], reason=f"no estimate for the {who}: {reason}",
-                                notes=notes, floored=floored)
+        return MatchProbability(
+            patient.population,
+            {},
+            {},
+            [],
+            [],
+            reason=f"no estimate for the {who}: {reason}",
+            notes=notes,
+            floored=floored,
+        )
     if patient.loci != donor.loci:
-        return MatchProbability(patient.population, {}, {}, [], [],
-                                reason="patient and donor were imputed with different loci", notes=notes)
+        return MatchProbability(
+            patient.population, {}, {}, [], [], reason="patient and donor were imputed with different loci", notes=notes
+        )
     tabs, _missing = _pair_counts(patient, donor.codes)
     p = patient.probabilities
     q = donor.probabilities

@@ -117,9 +117,7 @@ def match_probability(
     t = _tables(tables)
     idx = _index(index, t)
     pat = impute_typing(patient_typing, population, tables=t, index=idx, macs=macs, floor=floor)
-    don = impute_typing(
-        donor_typing, donor_population or population, tables=t, index=idx, macs=macs, floor=floor
-    )
+    don = impute_typing(donor_typing, donor_population or population, tables=t, index=idx, macs=macs, floor=floor)
     return match_probability_from_posteriors(pat, don)
 
 
@@ -253,8 +251,13 @@ def impute_registry(
                     hits += 1
                     codes, p, reason = cached
                     results[key] = GenotypePosterior(
-                        idx.loci, codes, p, label, reason=reason,
-                        lgx_antigen=idx.lgx_antigen, code_names=idx.lgx_names,
+                        idx.loci,
+                        codes,
+                        p,
+                        label,
+                        reason=reason,
+                        lgx_antigen=idx.lgx_antigen,
+                        code_names=idx.lgx_names,
                     )
                 else:
                     assert constraints is not None

@@ -1,0 +1,1060 @@
+"""Bank services: collections, results, lifecycle, QC release, reservations, users and tokens.
+
+Every public method takes the acting ``Principal`` first, checks its role (PermissionDeniedError),
+validates the input (InvalidInputError naming the field), changes the store and appends the audit
+trail in ONE transaction: either all of it is written or nothing is. Reservations lock the unit row
+(``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) and a partial unique index
+allows one active reservation per unit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from cordmatch.bank.din import parse_din
+from cordmatch.bank.lifecycle import GUARDED, UnitState, allowed_next, check_transition, state_of
+from cordmatch.bank.product_codes import ProductCodeTable, validate_code
+from cordmatch.bank.qc import DEFAULT_CRITERIA, Criterion, ReleaseDecision, criteria_from_json, evaluate
+from cordmatch.bank.roles import Permission, Role, require, role_of
+from cordmatch.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from cordmatch.services import bank_validate as v
+from cordmatch.services.auth import (
+    MIN_PASSWORD,
+    Principal,
+    hash_password,
+    new_token,
+    token_hash,
+    verify_password,
+)
+from cordmatch.services.schemas import (
+    STAGES,
+    BankOut,
+    CriterionOut,
+    MeasurementIn,
+    MeasurementOut,
+    Page,
+    ReleaseOut,
+    ReservationOut,
+    StoragePosition,
+    TestResultsIn,
+    TokenOut,
+    TypingOut,
+    UnitFilter,
+    UnitOut,
+    UnitRegistration,
+    UserOut,
+    parse_model,
+)
+from cordmatch.store import audit
+from cordmatch.store.audit import ChainReport
+from cordmatch.store.engine import Store
+from cordmatch.store.models import (
+    ApiToken,
+    Bank,
+    HlaTyping,
+    Measurement,
+    ProductCode,
+    ReleaseRecord,
+    Reservation,
+    Setting,
+    Unit,
+    User,
+)
+from cordmatch.store.types import utcnow
+
+P = Permission
+S = UnitState
+DEFAULT_RESERVATION_DAYS = 30  # [U] bank policy; configurable per call
+QC_SETTING = "qc_criteria"
+_CONSTRAINT_MESSAGES = {
+    "uq_units_din": ("a unit with this DIN is already registered", "din"),
+    "uq_units_storage_position": ("storage position already taken by another unit", "storage"),
+    "uq_reservations_one_active": ("unit already has an active reservation", "din"),
+    "uq_users_username": ("user name already taken", "username"),
+    "uq_banks_code": ("bank code already exists", "bank_code"),
+    "pk_product_codes": ("product code listed twice", "product_code"),
+}
+
+
+class BankService:
+    """The bank's operations on one store. ``clock`` returns aware UTC now (tests may fix it)."""
+
+    def __init__(self, store: Store, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.store = store
+        self.clock = clock
+
+    # ------------------------------------------------------------------ plumbing
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        """One transaction; constraint violations and concurrent changes become ConflictError."""
+        try:
+            with self.store.transaction() as session:
+                yield session
+        except IntegrityError as exc:
+            text = str(exc.orig)
+            for name, (msg, field) in _CONSTRAINT_MESSAGES.items():
+                if name in text:
+                    raise ConflictError(msg, where=field) from None
+            if "UNIQUE constraint failed: units.tank" in text:
+                raise ConflictError("storage position already taken by another unit", where="storage") from None
+            if "UNIQUE constraint failed: units.din" in text:
+                raise ConflictError("a unit with this DIN is already registered", where="din") from None
+            if "UNIQUE constraint failed: reservations.unit_id" in text:
+                raise ConflictError("unit already has an active reservation", where="din") from None
+            raise ConflictError(f"the change conflicts with stored data: {text.splitlines()[0]}") from None
+        except StaleDataError:
+            raise ConflictError("the unit was changed concurrently; reload and retry", where="version") from None
+
+    @staticmethod
+    def _require(actor: Principal, permission: Permission) -> None:
+        require(actor.role, permission, who=actor.username)
+
+    @staticmethod
+    def _audit(
+        s: Session,
+        actor: Principal,
+        action: str,
+        entity: str,
+        entity_id: str | int,
+        before: Any = None,
+        after: Any = None,
+        reason: str | None = None,
+    ) -> None:
+        audit.append(
+            s,
+            actor=actor.username,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            before=before,
+            after=after,
+            reason=reason,
+        )
+
+    def _unit(self, s: Session, din: str, *, lock: bool = False) -> Unit:
+        code = str(parse_din(din))
+        q = select(Unit).where(Unit.din == code)
+        if lock:
+            q = q.with_for_update(of=Unit)  # PostgreSQL row lock; SQLite already holds the write lock
+        unit = s.execute(q).unique().scalar_one_or_none()
+        if unit is None:
+            raise NotFoundError(f"no unit with DIN {code}", where="din")
+        return unit
+
+    # ------------------------------------------------------------------ views
+    def _current_typing(self, s: Session, unit_id: int) -> HlaTyping | None:
+        return s.execute(
+            select(HlaTyping)
+            .where(HlaTyping.unit_id == unit_id, HlaTyping.superseded_by.is_(None))
+            .order_by(HlaTyping.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+
+    def _active_reservation(self, s: Session, unit_id: int) -> Reservation | None:
+        return s.execute(
+            select(Reservation).where(Reservation.unit_id == unit_id, Reservation.status == "active")
+        ).scalar_one_or_none()
+
+    def _reservation_out(self, s: Session, r: Reservation, unit: Unit | None = None) -> ReservationOut:
+        unit = unit or s.get(Unit, r.unit_id)
+        assert unit is not None
+        user = s.get(User, r.user_id)
+        return ReservationOut(
+            id=r.id,
+            din=unit.din,
+            centre=r.centre,
+            patient_ref=r.patient_ref,
+            reserved_by=user.username if user else "?",
+            status=r.status,
+            created_at=r.created_at,
+            expires_at=r.expires_at,
+            ended_at=r.ended_at,
+            ct_status=r.ct_status,
+            ct_requested_at=r.ct_requested_at,
+            exceptional_release=unit.exceptional_release,
+            note=r.note,
+        )
+
+    def _unit_out(self, s: Session, unit: Unit, *, detail: bool = True) -> UnitOut:
+        din = parse_din(unit.din)
+        typings = (
+            s.execute(select(HlaTyping).where(HlaTyping.unit_id == unit.id).order_by(HlaTyping.id)).scalars().all()
+        )
+        current = [t for t in typings if t.superseded_by is None]
+        measurements = s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars().all()
+        active = self._active_reservation(s, unit.id) if detail else None
+        storage = (
+            StoragePosition(tank=unit.tank, rack=unit.rack, box=unit.box, slot=unit.slot)
+            if unit.tank and unit.rack and unit.box and unit.slot
+            else None
+        )
+        return UnitOut(
+            din=unit.din,
+            din_labelled=din.labelled,
+            product_code=unit.product_code,
+            bank_code=unit.bank.code,
+            bank_name=unit.bank.name,
+            accreditation=unit.bank.accreditation,
+            state=unit.state,
+            version=unit.version,
+            collected_at=unit.collected_at,
+            registered_at=unit.registered_at,
+            collection_volume_ml=unit.collection_volume_ml,
+            abo=unit.abo,
+            rh=unit.rh,
+            idm_result=unit.idm_result,
+            idm_markers=json.loads(unit.idm_markers) if unit.idm_markers else None,
+            sterility=unit.sterility,
+            hb_screen=unit.hb_screen,
+            segments=unit.segments,
+            storage=storage,
+            nima_gl=unit.nima_gl,
+            red_cell_depleted=unit.red_cell_depleted,
+            exceptional_release=unit.exceptional_release,
+            exceptional_reason=unit.exceptional_reason,
+            released_at=unit.released_at,
+            hla_gl=current[-1].gl if current else None,
+            typings=[
+                TypingOut(
+                    id=t.id,
+                    gl=t.gl,
+                    kind=t.kind,
+                    lab=t.lab,
+                    recorded_at=t.recorded_at,
+                    superseded_by=t.superseded_by,
+                )
+                for t in typings
+            ]
+            if detail
+            else [],
+            measurements={
+                m.stage: MeasurementOut(
+                    stage=m.stage,
+                    volume_ml=m.volume_ml,
+                    tnc=m.tnc,
+                    cd34=m.cd34,
+                    viability_pct=m.viability_pct,
+                    viable_cd34_pct=m.viable_cd34_pct,
+                    viable_cd45_pct=m.viable_cd45_pct,
+                    cfu=m.cfu,
+                    recorded_at=m.recorded_at,
+                )
+                for m in measurements
+            },
+            active_reservation=self._reservation_out(s, active, unit) if active else None,
+            allowed_next=[x.value for x in allowed_next(unit.state)],
+        )
+
+    @staticmethod
+    def _snapshot(out: UnitOut) -> dict[str, Any]:
+        """The audited picture of a unit (no nested history)."""
+        d = out.model_dump(mode="json", exclude={"typings", "active_reservation", "allowed_next"})
+        return d
+
+    def _can_see(self, actor: Principal, unit: Unit) -> bool:
+        if actor.role != Role.COORDINATOR:
+            return True
+        return unit.state in (S.AVAILABLE, S.RESERVED, S.SHIPPED, S.INFUSED)
+
+    # ------------------------------------------------------------------ configuration
+    def add_bank(
+        self,
+        actor: Principal,
+        code: str,
+        name: str,
+        *,
+        accreditation: str = "none",
+        facility_id: str | None = None,
+    ) -> BankOut:
+        """Register a bank (code, name, accreditation such as ``FACT-NetCord`` or ``AABB``)."""
+        self._require(actor, P.CONFIG)
+        code = v.check_text(code, "bank_code", max_len=32)
+        name = v.check_text(name, "name")
+        accreditation = v.check_text(accreditation, "accreditation", max_len=64)
+        if facility_id is not None:
+            from cordmatch.bank.din import issue_din
+
+            facility_id = issue_din(facility_id, 0, 1).facility
+        with self._tx() as s:
+            if s.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none():
+                raise ConflictError(f"bank {code} already exists", where="bank_code")
+            bank = Bank(code=code, name=name, accreditation=accreditation, facility_id=facility_id)
+            s.add(bank)
+            s.flush()
+            out = BankOut(code=code, name=name, facility_id=facility_id, accreditation=accreditation)
+            self._audit(s, actor, "bank.add", "bank", code, None, out.model_dump())
+            return out
+
+    def list_banks(self, actor: Principal) -> list[BankOut]:
+        self._require(actor, P.UNIT_SEARCH)
+        with self._tx() as s:
+            return [
+                BankOut(code=b.code, name=b.name, facility_id=b.facility_id, accreditation=b.accreditation)
+                for b in s.execute(select(Bank).order_by(Bank.code)).scalars()
+            ]
+
+    def load_product_codes(self, actor: Principal, table: ProductCodeTable) -> int:
+        """Load (add or update) the bank's licensed product description codes; returns how many."""
+        self._require(actor, P.CONFIG)
+        with self._tx() as s:
+            before = {p.code: p.description for p in s.execute(select(ProductCode)).scalars()}
+            for code, description in table.codes.items():
+                row = s.get(ProductCode, code)
+                if row is None:
+                    s.add(ProductCode(code=code, description=description))
+                else:
+                    row.description = description
+            s.flush()
+            after = {**before, **dict(table.codes)}
+            self._audit(s, actor, "product_codes.load", "product_codes", "table", before, after)
+            return len(table.codes)
+
+    def product_codes(self) -> ProductCodeTable:
+        with self._tx() as s:
+            return ProductCodeTable({p.code: p.description for p in s.execute(select(ProductCode)).scalars()})
+
+    def qc_criteria(self) -> tuple[Criterion, ...]:
+        """The configured QC release criteria (defaults until a bank sets its own)."""
+        with self._tx() as s:
+            row = s.get(Setting, QC_SETTING)
+            return criteria_from_json(row.value) if row else DEFAULT_CRITERIA
+
+    def set_qc_criteria(self, actor: Principal, criteria: tuple[Criterion, ...] | str) -> tuple[Criterion, ...]:
+        """Replace the QC release criteria (a tuple, or their JSON)."""
+        self._require(actor, P.CONFIG)
+        from cordmatch.bank.qc import criteria_to_json
+
+        parsed = criteria_from_json(criteria) if isinstance(criteria, str) else tuple(criteria)
+        if not parsed:
+            raise InvalidInputError("at least one QC criterion is needed", where="criteria")
+        text = criteria_to_json(parsed)
+        with self._tx() as s:
+            row = s.get(Setting, QC_SETTING)
+            before = json.loads(row.value) if row else None
+            if row is None:
+                s.add(Setting(key=QC_SETTING, value=text))
+            else:
+                row.value = text
+            s.flush()
+            self._audit(s, actor, "qc_criteria.set", "settings", QC_SETTING, before, json.loads(text))
+        return parsed
+
+    # ------------------------------------------------------------------ users and tokens
+    def bootstrap_admin(self, username: str, password: str) -> UserOut:
+        """Create the first administrator; refused once any user exists."""
+        with self._tx() as s:
+            if s.execute(select(func.count(User.id))).scalar_one():
+                raise ConflictError("users exist already: ask an administrator", where="username")
+            system = Principal(0, "system", Role.ADMIN)
+            return self._create_user(s, system, username, password, Role.ADMIN, None)
+
+    def create_user(
+        self, actor: Principal, username: str, password: str, role: Role | str, *, centre: str | None = None
+    ) -> UserOut:
+        self._require(actor, P.USERS)
+        with self._tx() as s:
+            return self._create_user(s, actor, username, password, role_of(role), centre)
+
+    def _create_user(
+        self, s: Session, actor: Principal, username: str, password: str, role: Role, centre: str | None
+    ) -> UserOut:
+        username = v.check_text(username, "username", max_len=100)
+        if len(password) < MIN_PASSWORD:
+            raise InvalidInputError(f"password needs at least {MIN_PASSWORD} characters", where="password")
+        if role == Role.COORDINATOR and not (centre or "").strip():
+            raise InvalidInputError("a coordinator needs a transplant centre", where="centre")
+        if s.execute(select(User).where(User.username == username)).scalar_one_or_none():
+            raise ConflictError(f"user {username} already exists", where="username")
+        user = User(username=username, role=role.value, password_hash=hash_password(password), centre=centre)
+        s.add(user)
+        s.flush()
+        out = UserOut(id=user.id, username=username, role=role.value, centre=centre, active=True)
+        self._audit(s, actor, "user.create", "user", username, None, out.model_dump())
+        return out
+
+    def list_users(self, actor: Principal) -> list[UserOut]:
+        self._require(actor, P.USERS)
+        with self._tx() as s:
+            return [
+                UserOut(id=u.id, username=u.username, role=u.role, centre=u.centre, active=u.active)
+                for u in s.execute(select(User).order_by(User.username)).scalars()
+            ]
+
+    def set_user_active(self, actor: Principal, username: str, active: bool) -> UserOut:
+        self._require(actor, P.USERS)
+        with self._tx() as s:
+            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+            if user is None:
+                raise NotFoundError(f"no user {username}", where="username")
+            before = user.active
+            user.active = active
+            s.flush()
+            self._audit(s, actor, "user.active", "user", username, {"active": before}, {"active": active})
+            return UserOut(id=user.id, username=user.username, role=user.role, centre=user.centre, active=active)
+
+    def authenticate(self, username: str, password: str) -> Principal:
+        """The principal for a user name + password; PermissionDeniedError otherwise (no detail leaked)."""
+        with self._tx() as s:
+            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+            if user is None or not user.active or not verify_password(user.password_hash, password):
+                raise PermissionDeniedError("unknown user or wrong password", where="login")
+            return Principal(user.id, user.username, role_of(user.role), user.centre)
+
+    def issue_token(
+        self, actor: Principal, name: str, *, days: int | None = None, for_user: str | None = None
+    ) -> TokenOut:
+        """A new API token for ``actor`` (or, for an administrator, ``for_user``); shown once."""
+        name = v.check_text(name, "name", max_len=100)
+        if days is not None and days <= 0:
+            raise InvalidInputError("token lifetime must be at least 1 day", where="days")
+        with self._tx() as s:
+            user_id, username = actor.user_id, actor.username
+            if for_user is not None and for_user != actor.username:
+                self._require(actor, P.USERS)
+                user = s.execute(select(User).where(User.username == for_user)).scalar_one_or_none()
+                if user is None:
+                    raise NotFoundError(f"no user {for_user}", where="for_user")
+                user_id, username = user.id, user.username
+            token = new_token()
+            expires = self.clock() + timedelta(days=days) if days else None
+            row = ApiToken(user_id=user_id, token_hash=token_hash(token), name=name, expires_at=expires)
+            s.add(row)
+            s.flush()
+            after = {"user": username, "name": name, "expires_at": expires}
+            self._audit(s, actor, "token.issue", "api_token", row.id, None, after)
+            return TokenOut(id=row.id, name=name, token=token, expires_at=expires)
+
+    def revoke_token(self, actor: Principal, token_id: int) -> None:
+        with self._tx() as s:
+            row = s.get(ApiToken, token_id)
+            if row is None:
+                raise NotFoundError(f"no token {token_id}", where="token_id")
+            if row.user_id != actor.user_id:
+                self._require(actor, P.USERS)
+            row.revoked = True
+            s.flush()
+            self._audit(s, actor, "token.revoke", "api_token", token_id, {"revoked": False}, {"revoked": True})
+
+    def authenticate_token(self, token: str) -> Principal:
+        with self._tx() as s:
+            row = s.execute(select(ApiToken).where(ApiToken.token_hash == token_hash(token))).scalar_one_or_none()
+            if (
+                row is None
+                or row.revoked
+                or not row.user.active
+                or (row.expires_at is not None and row.expires_at <= self.clock())
+            ):
+                raise PermissionDeniedError("unknown, expired or revoked token", where="token")
+            u = row.user
+            return Principal(u.id, u.username, role_of(u.role), u.centre)
+
+    # ------------------------------------------------------------------ units
+    def register_unit(self, actor: Principal, data: UnitRegistration | dict[str, Any]) -> UnitOut:
+        """Register a collection (state ``collected``)."""
+        self._require(actor, P.UNIT_WRITE)
+        reg = parse_model(UnitRegistration, data)
+        with self._tx() as s:
+            unit = self._register(s, actor, reg)
+            return self._unit_out(s, unit)
+
+    def _register(self, s: Session, actor: Principal, reg: UnitRegistration) -> Unit:
+        """Validate and insert one unit with its audit row, in the caller's transaction."""
+        din = str(parse_din(reg.din))
+        code = validate_code(reg.product_code)
+        if s.get(ProductCode, code) is None:
+            raise InvalidInputError(
+                f"product code {code} is not in the bank's product code table", where="product_code"
+            )
+        bank = s.execute(select(Bank).where(Bank.code == reg.bank_code)).scalar_one_or_none()
+        if bank is None:
+            raise InvalidInputError(f"unknown bank {reg.bank_code!r}", where="bank_code")
+        collected_at = v.check_collected_at(reg.collected_at, self.clock())
+        volume = v.check_nonneg(reg.collection_volume_ml, "collection_volume_ml")
+        collection = v.check_measurement(reg.collection, prefix="collection.") if reg.collection else None
+        tests = v.check_tests(reg.tests) if reg.tests else TestResultsIn()
+        hla = v.check_typing(reg.hla_gl) if reg.hla_gl else None
+        nima = v.check_typing(reg.nima_gl, where="nima_gl") if reg.nima_gl else None
+        if s.execute(select(Unit.id).where(Unit.din == din)).scalar_one_or_none() is not None:
+            raise ConflictError(f"a unit with DIN {din} is already registered", where="din")
+        if reg.storage is not None:
+            self._check_slot_free(s, reg.storage, None)
+        unit = Unit(
+            din=din,
+            product_code=code,
+            bank_id=bank.id,
+            bank=bank,
+            state=S.COLLECTED.value,
+            collected_at=collected_at,
+            registered_at=self.clock(),
+            collection_volume_ml=volume,
+            nima_gl=nima,
+            red_cell_depleted=reg.red_cell_depleted,
+            segments=0,
+            exceptional_release=False,
+        )
+        self._apply_tests(unit, tests)
+        if reg.storage is not None:
+            self._apply_storage(unit, reg.storage)
+        s.add(unit)
+        s.flush()
+        if collection is not None:
+            s.add(Measurement(unit_id=unit.id, stage="collection", recorded_by=actor.user_id,
+                              recorded_at=self.clock(), **collection.model_dump()))  # fmt: skip
+        if hla is not None:
+            s.add(HlaTyping(unit_id=unit.id, gl=hla, kind="initial", recorded_by=actor.user_id,
+                            recorded_at=self.clock()))  # fmt: skip
+        s.flush()
+        self._audit(s, actor, "unit.register", "unit", din, None, self._snapshot(self._unit_out(s, unit)))
+        return unit
+
+    @staticmethod
+    def _apply_tests(unit: Unit, t: TestResultsIn) -> None:
+        for field in ("abo", "rh", "idm_result", "sterility", "hb_screen", "segments"):
+            value = getattr(t, field)
+            if value is not None:
+                setattr(unit, field, value)
+        if t.idm_markers is not None:
+            unit.idm_markers = json.dumps(t.idm_markers, sort_keys=True)
+
+    @staticmethod
+    def _apply_storage(unit: Unit, pos: StoragePosition) -> None:
+        unit.tank, unit.rack, unit.box, unit.slot = pos.tank, pos.rack, pos.box, pos.slot
+
+    @staticmethod
+    def _check_slot_free(s: Session, pos: StoragePosition, own_din: str | None) -> None:
+        other = s.execute(
+            select(Unit.din).where(
+                Unit.tank == pos.tank, Unit.rack == pos.rack, Unit.box == pos.box, Unit.slot == pos.slot
+            )
+        ).first()
+        if other is not None and other[0] != own_din:
+            raise ConflictError(f"storage position {pos} is already taken by unit {other[0]}", where="storage")
+
+    def get_unit(self, actor: Principal, din: str) -> UnitOut:
+        self._require(actor, P.UNIT_SEARCH)
+        with self._tx() as s:
+            unit = self._unit(s, din)
+            if not self._can_see(actor, unit):
+                raise NotFoundError(f"no unit with DIN {unit.din}", where="din")
+            if actor.role == Role.COORDINATOR:
+                return self._unit_out(s, unit).model_copy(update={"storage": None})
+            return self._unit_out(s, unit)
+
+    def list_units(
+        self,
+        actor: Principal,
+        filters: UnitFilter | dict[str, Any] | None = None,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page:
+        """Units matching ``filters``, newest collection first; coordinators see available units only."""
+        self._require(actor, P.UNIT_SEARCH)
+        f = parse_model(UnitFilter, filters or {})
+        if not 1 <= limit <= 1000:
+            raise InvalidInputError("limit must be 1..1000", where="limit")
+        if offset < 0:
+            raise InvalidInputError("offset must not be negative", where="offset")
+        q = select(Unit)
+        if actor.role == Role.COORDINATOR:
+            q = q.where(Unit.state == S.AVAILABLE.value)
+        if f.state:
+            q = q.where(Unit.state == state_of(f.state).value)
+        if f.bank_code:
+            q = q.join(Bank, Unit.bank_id == Bank.id).where(Bank.code == f.bank_code)
+        if f.abo:
+            q = q.where(Unit.abo == f.abo.upper())
+        if f.din_prefix:
+            q = q.where(Unit.din.startswith(f.din_prefix.upper().replace(" ", ""), autoescape=True))
+        if f.collected_from:
+            q = q.where(Unit.collected_at >= f.collected_from)
+        if f.collected_to:
+            q = q.where(Unit.collected_at < f.collected_to)
+        if f.exceptional_release is not None:
+            q = q.where(Unit.exceptional_release.is_(f.exceptional_release))
+        if f.min_tnc is not None:
+            q = q.where(
+                Unit.id.in_(
+                    select(Measurement.unit_id).where(Measurement.stage == "pre_cryo", Measurement.tnc >= f.min_tnc)
+                )
+            )
+        with self._tx() as s:
+            total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+            rows = s.execute(q.order_by(Unit.collected_at.desc(), Unit.id.desc()).limit(limit).offset(offset))
+            items = [self._unit_out(s, u, detail=False) for u in rows.unique().scalars()]
+            return Page(items=items, total=total, limit=limit, offset=offset)
+
+    def timeline(self, actor: Principal, din: str) -> list[dict[str, Any]]:
+        """The unit's audit history, oldest first (for the unit detail page)."""
+        self._require(actor, P.UNIT_READ)
+        with self._tx() as s:
+            unit = self._unit(s, din)
+            return audit.history(s, "unit", unit.din)
+
+    def _change(
+        self,
+        actor: Principal,
+        din: str,
+        action: str,
+        mutate: Callable[[Session, Unit], None],
+        *,
+        reason: str | None = None,
+        lock: bool = True,
+    ) -> UnitOut:
+        """Lock the unit, apply ``mutate``, audit before/after, all in one transaction."""
+        with self._tx() as s:
+            unit = self._unit(s, din, lock=lock)
+            before = self._snapshot(self._unit_out(s, unit))
+            mutate(s, unit)
+            s.flush()
+            out = self._unit_out(s, unit)
+            self._audit(s, actor, action, "unit", unit.din, before, self._snapshot(out), reason)
+            return out
+
+    @staticmethod
+    def _require_state(unit: Unit, allowed: tuple[UnitState, ...], what: str) -> None:
+        if unit.state not in allowed:
+            names = ", ".join(a.value for a in allowed)
+            raise ConflictError(f"cannot {what} unit {unit.din} in state {unit.state} (needs {names})", where="state")
+
+    def record_measurement(
+        self, actor: Principal, din: str, stage: str, values: MeasurementIn | dict[str, Any]
+    ) -> UnitOut:
+        """Record (or correct, audited) the counts of a stage (collection ... post_thaw)."""
+        self._require(actor, P.UNIT_WRITE)
+        if stage not in STAGES:
+            raise InvalidInputError(f"stage {stage!r} is not one of {', '.join(STAGES)}", where="stage")
+        m = v.check_measurement(parse_model(MeasurementIn, values))
+
+        def mutate(s: Session, unit: Unit) -> None:
+            self._require_state(unit, _OPEN_STATES, f"record {stage} counts of")
+            row = s.execute(
+                select(Measurement).where(Measurement.unit_id == unit.id, Measurement.stage == stage)
+            ).scalar_one_or_none()
+            if row is None:
+                row = Measurement(unit_id=unit.id, stage=stage)
+                s.add(row)
+            for k, val in m.model_dump().items():
+                if val is not None:
+                    setattr(row, k, val)
+            row.recorded_at, row.recorded_by = self.clock(), actor.user_id
+            s.flush()
+            _bump(unit)
+
+        return self._change(actor, din, f"unit.measure.{stage}", mutate)
+
+    def record_processing(
+        self, actor: Principal, din: str, values: MeasurementIn | dict[str, Any], *, red_cell_depleted: bool
+    ) -> UnitOut:
+        """Record the post-processing counts and RBC depletion, and move received -> processed."""
+        self._require(actor, P.UNIT_WRITE)
+        m = v.check_measurement(parse_model(MeasurementIn, values))
+
+        def mutate(s: Session, unit: Unit) -> None:
+            check_transition(unit.state, S.PROCESSED, din=unit.din)
+            s.add(Measurement(unit_id=unit.id, stage="post_processing", recorded_by=actor.user_id,
+                              recorded_at=self.clock(), **m.model_dump()))  # fmt: skip
+            unit.red_cell_depleted = red_cell_depleted
+            unit.state = S.PROCESSED.value
+
+        return self._change(actor, din, "unit.process", mutate)
+
+    def record_tests(self, actor: Principal, din: str, results: TestResultsIn | dict[str, Any]) -> UnitOut:
+        """Record test results (ABO/Rh, IDM, sterility, haemoglobinopathy screen, segments) before release."""
+        self._require(actor, P.UNIT_WRITE)
+        t = v.check_tests(parse_model(TestResultsIn, results))
+
+        def mutate(s: Session, unit: Unit) -> None:
+            self._require_state(unit, _PRE_RELEASE, "record test results of")
+            self._apply_tests(unit, t)
+            _bump(unit)
+
+        return self._change(actor, din, "unit.tests", mutate)
+
+    def record_typing(
+        self, actor: Principal, din: str, gl: str, *, kind: str = "initial", lab: str | None = None
+    ) -> UnitOut:
+        """Add an HLA typing (GL string); it supersedes the current one, which is kept in the history."""
+        self._require(actor, P.UNIT_WRITE)
+        if kind not in ("initial", "confirmatory", "extended"):
+            raise InvalidInputError(f"typing kind {kind!r} is not initial, confirmatory or extended", where="kind")
+        text = v.check_typing(gl)
+
+        def mutate(s: Session, unit: Unit) -> None:
+            self._require_state(unit, _OPEN_STATES, "record a typing of")
+            self._add_typing(s, actor, unit, text, kind, lab)
+            _bump(unit)
+
+        return self._change(actor, din, f"unit.typing.{kind}", mutate)
+
+    def _add_typing(self, s: Session, actor: Principal, unit: Unit, gl: str, kind: str, lab: str | None) -> HlaTyping:
+        old = self._current_typing(s, unit.id)
+        new = HlaTyping(unit_id=unit.id, gl=gl, kind=kind, lab=lab, recorded_by=actor.user_id, recorded_at=self.clock())
+        s.add(new)
+        s.flush()
+        if old is not None:
+            old.superseded_by = new.id
+        return new
+
+    def set_storage(self, actor: Principal, din: str, position: StoragePosition | dict[str, Any]) -> UnitOut:
+        """Put the unit at a storage position (tank/rack/box/slot); refused when the slot is taken."""
+        self._require(actor, P.UNIT_WRITE)
+        pos = parse_model(StoragePosition, position, where="storage.")
+        for part in ("tank", "rack", "box", "slot"):
+            v.check_text(getattr(pos, part), f"storage.{part}", max_len=20)
+
+        def mutate(s: Session, unit: Unit) -> None:
+            self._require_state(unit, _OPEN_STATES, "store")
+            self._check_slot_free(s, pos, unit.din)
+            self._apply_storage(unit, pos)
+
+        return self._change(actor, din, "unit.storage", mutate)
+
+    def transition(self, actor: Principal, din: str, target: UnitState | str, *, reason: str | None = None) -> UnitOut:
+        """Move a unit along the plain steps (received, processed, cryopreserved, quarantine).
+
+        Release, reservation, shipment, infusion, discard and research have their own calls.
+        """
+        self._require(actor, P.UNIT_WRITE)
+        tgt = state_of(target)
+        if tgt in (S.DISCARDED, S.RESEARCH):
+            return self.discard(actor, din, reason or "", research=tgt == S.RESEARCH)
+
+        def mutate(s: Session, unit: Unit) -> None:
+            cur = state_of(unit.state)
+            check_transition(cur, tgt, din=unit.din)
+            if (cur, tgt) in GUARDED:
+                raise ConflictError(
+                    f"unit {unit.din}: {cur.value} -> {tgt.value} is done by '{GUARDED[(cur, tgt)]}'",
+                    where="state",
+                )
+            unit.state = tgt.value
+
+        return self._change(actor, din, f"unit.state.{tgt.value}", mutate, reason=reason)
+
+    def discard(self, actor: Principal, din: str, reason: str, *, research: bool = False) -> UnitOut:
+        """Discard a unit (or release it for research); the reason is required and audited."""
+        self._require(actor, P.UNIT_DISCARD)
+        reason = v.check_text(reason, "reason", max_len=2000)
+        tgt = S.RESEARCH if research else S.DISCARDED
+
+        def mutate(s: Session, unit: Unit) -> None:
+            check_transition(unit.state, tgt, din=unit.din)
+            active = self._active_reservation(s, unit.id)
+            if active is not None:
+                active.status, active.ended_at = "cancelled", self.clock()
+                active.note = f"unit {tgt.value}: {reason}"
+            unit.state = tgt.value
+
+        return self._change(actor, din, f"unit.state.{tgt.value}", mutate, reason=reason)
+
+    # ------------------------------------------------------------------ QC release
+    def _qc_values(self, s: Session, unit: Unit) -> dict[str, Any]:
+        ms = {m.stage: m for m in s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars()}
+        pre = ms.get("pre_cryo") or ms.get("post_processing")
+        thaw = ms.get("post_thaw")
+        coll = ms.get("collection")
+        typing = self._current_typing(s, unit.id)
+        volume = (
+            unit.collection_volume_ml if unit.collection_volume_ml is not None else (coll.volume_ml if coll else None)
+        )
+        return {
+            "collection_volume_ml": volume,
+            "tnc_pre_cryo": pre.tnc if pre else None,
+            "cd34_pre_cryo": pre.cd34 if pre else None,
+            "viability_pre_cryo_pct": pre.viability_pct if pre else None,
+            "post_thaw_viable_cd34_pct": thaw.viable_cd34_pct if thaw else None,
+            "post_thaw_viable_cd45_pct": thaw.viable_cd45_pct if thaw else None,
+            "post_thaw_cfu": thaw.cfu if thaw else None,
+            "sterility": unit.sterility,
+            "idm": unit.idm_result,
+            "hb_screen": unit.hb_screen,
+            "abo_rh": f"{unit.abo} {unit.rh}" if unit.abo and unit.rh else None,
+            "hla_typing": typing.gl if typing else None,
+            "attached_segments": unit.segments if unit.segments else None,
+        }
+
+    def release_check(self, actor: Principal, din: str) -> ReleaseDecision:
+        """The release checklist now: every criterion with value and verdict (nothing is written)."""
+        self._require(actor, P.UNIT_READ)
+        criteria = self.qc_criteria()
+        with self._tx() as s:
+            return evaluate(criteria, self._qc_values(s, self._unit(s, din)))
+
+    def release(self, actor: Principal, din: str, *, exceptional_reason: str | None = None) -> ReleaseOut:
+        """QC release quarantine -> available, signed by ``actor`` (bank director).
+
+        When a criterion fails or is missing the release is refused (ConflictError listing them) unless
+        ``exceptional_reason`` is given: an exceptional release, flagged on the unit and its reservations.
+        """
+        self._require(actor, P.UNIT_RELEASE)
+        reason = (exceptional_reason or "").strip() or None
+        criteria = self.qc_criteria()
+        with self._tx() as s:
+            unit = self._unit(s, din, lock=True)
+            check_transition(unit.state, S.AVAILABLE, din=unit.din)
+            before = self._snapshot(self._unit_out(s, unit))
+            decision = evaluate(criteria, self._qc_values(s, unit))
+            if not decision.passed and reason is None:
+                listed = "; ".join(f"{f.text}: {f.verdict} (value {f.value})" for f in decision.failures)
+                raise ConflictError(
+                    f"unit {unit.din} does not meet the release criteria: {listed}. "
+                    "Give an exceptional-release reason to release it anyway.",
+                    where="qc",
+                )
+            exceptional = not decision.passed
+            now = self.clock()
+            items = decision.to_dict()["items"]
+            rec = ReleaseRecord(
+                unit_id=unit.id,
+                decided_by=actor.user_id,
+                decided_at=now,
+                passed=decision.passed,
+                released=True,
+                exceptional=exceptional,
+                reason=reason,
+                items=json.dumps(items, sort_keys=True, default=str),
+            )
+            s.add(rec)
+            unit.state = S.AVAILABLE.value
+            unit.released_at, unit.released_by = now, actor.user_id
+            unit.exceptional_release = exceptional
+            unit.exceptional_reason = reason if exceptional else None
+            s.flush()
+            after = self._snapshot(self._unit_out(s, unit))
+            after["release_decision"] = {
+                "passed": decision.passed,
+                "exceptional": exceptional,
+                "items": items,
+            }
+            action = "unit.release.exceptional" if exceptional else "unit.release"
+            self._audit(s, actor, action, "unit", unit.din, before, after, reason)
+            return ReleaseOut(
+                din=unit.din,
+                passed=decision.passed,
+                released=True,
+                exceptional=exceptional,
+                reason=reason,
+                decided_by=actor.username,
+                decided_at=now,
+                items=[CriterionOut(**i) for i in items],
+            )
+
+    # ------------------------------------------------------------------ reservations
+    def _expire_for_unit(self, s: Session, actor: Principal, unit: Unit) -> None:
+        active = self._active_reservation(s, unit.id)
+        if active is not None and active.expires_at <= self.clock():
+            active.status, active.ended_at = "expired", self.clock()
+            if unit.state == S.RESERVED:
+                unit.state = S.AVAILABLE.value
+            s.flush()
+            self._audit(s, actor, "reservation.expire", "reservation", active.id,
+                        {"status": "active"}, {"status": "expired", "din": unit.din})  # fmt: skip
+
+    def reserve(
+        self,
+        actor: Principal,
+        din: str,
+        patient_ref: str,
+        *,
+        centre: str | None = None,
+        days: int = DEFAULT_RESERVATION_DAYS,
+        request_ct: bool = False,
+        note: str | None = None,
+    ) -> ReservationOut:
+        """Reserve an available unit for a patient (one active reservation per unit; ends after ``days``)."""
+        self._require(actor, P.RESERVE)
+        patient_ref = v.check_text(patient_ref, "patient_ref", max_len=100)
+        centre = v.check_text(centre or actor.centre, "centre")
+        if not 1 <= days <= 365:
+            raise InvalidInputError("reservation length must be 1..365 days", where="days")
+        with self._tx() as s:
+            unit = self._unit(s, din, lock=True)
+            self._expire_for_unit(s, actor, unit)
+            if unit.state == S.RESERVED or self._active_reservation(s, unit.id) is not None:
+                raise ConflictError(f"unit {unit.din} is already reserved", where="din")
+            if unit.state != S.AVAILABLE:
+                raise ConflictError(f"unit {unit.din} is {unit.state}, not available", where="state")
+            now = self.clock()
+            r = Reservation(
+                unit_id=unit.id,
+                user_id=actor.user_id,
+                centre=centre,
+                patient_ref=patient_ref,
+                status="active",
+                created_at=now,
+                expires_at=now + timedelta(days=days),
+                ct_status="requested" if request_ct else "none",
+                ct_requested_at=now if request_ct else None,
+                note=note,
+            )
+            s.add(r)
+            unit.state = S.RESERVED.value
+            s.flush()
+            out = self._reservation_out(s, r, unit)
+            self._audit(s, actor, "unit.reserve", "unit", unit.din, {"state": "available"},
+                        {"state": "reserved", "reservation": out.model_dump(mode="json")})  # fmt: skip
+            return out
+
+    def _reservation(self, s: Session, reservation_id: int, *, lock: bool = True) -> tuple[Reservation, Unit]:
+        r = s.get(Reservation, reservation_id)
+        if r is None:
+            raise NotFoundError(f"no reservation {reservation_id}", where="reservation_id")
+        unit = self._unit(s, s.get_one(Unit, r.unit_id).din, lock=lock)
+        s.refresh(r)
+        return r, unit
+
+    def _own_or_manage(self, actor: Principal, r: Reservation) -> None:
+        if actor.role == Role.COORDINATOR:
+            if r.user_id != actor.user_id and r.centre != actor.centre:
+                raise PermissionDeniedError(f"reservation {r.id} belongs to another centre", where="reservation_id")
+        else:
+            self._require(actor, P.RESERVATION_MANAGE)
+
+    def cancel_reservation(self, actor: Principal, reservation_id: int, reason: str) -> ReservationOut:
+        """Cancel an active reservation (its centre, or bank staff); the unit becomes available again."""
+        reason = v.check_text(reason, "reason", max_len=2000)
+        with self._tx() as s:
+            r, unit = self._reservation(s, reservation_id)
+            self._own_or_manage(actor, r)
+            if r.status != "active":
+                raise ConflictError(f"reservation {r.id} is {r.status}, not active", where="reservation_id")
+            r.status, r.ended_at = "cancelled", self.clock()
+            if unit.state == S.RESERVED:
+                unit.state = S.AVAILABLE.value
+            s.flush()
+            out = self._reservation_out(s, r, unit)
+            after = {"state": unit.state, "reservation": out.model_dump(mode="json")}
+            self._audit(s, actor, "unit.unreserve", "unit", unit.din, {"state": "reserved"}, after, reason)
+            return out
+
+    def request_confirmatory_typing(self, actor: Principal, reservation_id: int) -> ReservationOut:
+        """Ask the bank for confirmatory typing from the attached segment."""
+        with self._tx() as s:
+            r, unit = self._reservation(s, reservation_id)
+            self._own_or_manage(actor, r)
+            if r.status != "active":
+                raise ConflictError(f"reservation {r.id} is {r.status}, not active", where="reservation_id")
+            if r.ct_status != "none":
+                raise ConflictError(f"confirmatory typing already {r.ct_status}", where="ct_status")
+            if unit.segments < 1:
+                raise ConflictError(
+                    f"unit {unit.din} has no attached segment for confirmatory typing", where="segments"
+                )
+            r.ct_status, r.ct_requested_at = "requested", self.clock()
+            s.flush()
+            out = self._reservation_out(s, r, unit)
+            self._audit(s, actor, "reservation.ct_request", "reservation", r.id,
+                        {"ct_status": "none"}, {"ct_status": "requested", "din": unit.din})  # fmt: skip
+            return out
+
+    def record_confirmatory_typing(
+        self, actor: Principal, reservation_id: int, gl: str, *, lab: str | None = None
+    ) -> ReservationOut:
+        """Record the confirmatory typing result: it supersedes the unit's typing (history kept)."""
+        self._require(actor, P.RESERVATION_MANAGE)
+        text = v.check_typing(gl)
+        with self._tx() as s:
+            r, unit = self._reservation(s, reservation_id)
+            if r.status != "active" or r.ct_status != "requested":
+                raise ConflictError(
+                    f"reservation {r.id} has no open confirmatory-typing request ({r.status}, CT {r.ct_status})",
+                    where="reservation_id",
+                )
+            before = self._snapshot(self._unit_out(s, unit))
+            typing = self._add_typing(s, actor, unit, text, "confirmatory", lab)
+            r.ct_status, r.ct_typing_id = "done", typing.id
+            _bump(unit)
+            s.flush()
+            self._audit(s, actor, "unit.typing.confirmatory", "unit", unit.din, before,
+                        self._snapshot(self._unit_out(s, unit)), f"reservation {r.id}")  # fmt: skip
+            return self._reservation_out(s, r, unit)
+
+    def expire_reservations(self, actor: Principal) -> int:
+        """Expire every active reservation past its end; returns how many."""
+        if actor.username != "system":
+            self._require(actor, P.RESERVATION_MANAGE)
+        with self._tx() as s:
+            rows = s.execute(
+                select(Reservation.unit_id).where(
+                    Reservation.status == "active", Reservation.expires_at <= self.clock()
+                )
+            ).all()
+        n = 0
+        for (unit_id,) in rows:
+            with self._tx() as s:
+                unit = s.get_one(Unit, unit_id)
+                unit = self._unit(s, unit.din, lock=True)
+                before = self._active_reservation(s, unit.id)
+                self._expire_for_unit(s, actor, unit)
+                n += before is not None and before.status == "expired"
+        return n
+
+    def list_reservations(
+        self, actor: Principal, *, status: str | None = "active", din: str | None = None
+    ) -> list[ReservationOut]:
+        """Reservations (a coordinator sees those of their centre)."""
+        self._require(actor, P.UNIT_SEARCH)
+        q = select(Reservation).order_by(Reservation.id)
+        if status:
+            q = q.where(Reservation.status == status)
+        if actor.role == Role.COORDINATOR:
+            q = q.where(Reservation.centre == (actor.centre or ""))
+        with self._tx() as s:
+            if din:
+                q = q.where(Reservation.unit_id == self._unit(s, din).id)
+            return [self._reservation_out(s, r) for r in s.execute(q).scalars()]
+
+    def ship(self, actor: Principal, din: str, *, note: str | None = None) -> UnitOut:
+        """Ship a reserved unit to its centre (a requested confirmatory typing must be recorded first)."""
+        self._require(actor, P.RESERVATION_MANAGE)
+
+        def mutate(s: Session, unit: Unit) -> None:
+            check_transition(unit.state, S.SHIPPED, din=unit.din)
+            r = self._active_reservation(s, unit.id)
+            if r is None:
+                raise ConflictError(f"unit {unit.din} has no active reservation", where="din")
+            if r.ct_status == "requested":
+                raise ConflictError(
+                    f"unit {unit.din}: confirmatory typing requested but not recorded", where="ct_status"
+                )
+            r.status, r.ended_at = "shipped", self.clock()
+            unit.state = S.SHIPPED.value
+
+        return self._change(actor, din, "unit.ship", mutate, reason=note)
+
+    def infuse(self, actor: Principal, din: str, *, note: str | None = None) -> UnitOut:
+        """Record that the shipped unit was infused."""
+        self._require(actor, P.RESERVATION_MANAGE)
+
+        def mutate(s: Session, unit: Unit) -> None:
+            check_transition(unit.state, S.INFUSED, din=unit.din)
+            unit.state = S.INFUSED.value
+
+        return self._change(actor, din, "unit.infuse", mutate, reason=note)
+
+    # ------------------------------------------------------------------ audit
+    def verify_audit(self, actor: Principal) -> ChainReport:
+        self._require(actor, P.AUDIT)
+        with self._tx() as s:
+            return audit.verify(s)
+
+
+_OPEN_STATES = (S.COLLECTED, S.RECEIVED, S.PROCESSED, S.CRYOPRESERVED, S.QUARANTINE, S.AVAILABLE, S.RESERVED)
+_PRE_RELEASE = (S.COLLECTED, S.RECEIVED, S.PROCESSED, S.CRYOPRESERVED, S.QUARANTINE)
+
+
+def _bump(unit: Unit) -> None:
+    """Make SQLAlchemy write the unit row (and so bump its version) when only related rows changed."""
+    from sqlalchemy.orm.attributes import flag_modified
+
+    flag_modified(unit, "segments")

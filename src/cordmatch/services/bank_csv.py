@@ -1,0 +1,269 @@
+"""CSV import and export of units (typings as GL strings).
+
+Import is all or nothing: every line is checked, every problem is reported with its line and field,
+and only a file without problems is written, in one transaction. Imported units start as
+``collected`` (they then go through processing and QC release like any other unit).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cordmatch.bank.din import parse_din
+from cordmatch.bank.roles import Permission
+from cordmatch.errors import CordmatchError, InvalidInputError
+from cordmatch.services import bank_validate as v
+from cordmatch.services.auth import Principal
+from cordmatch.services.bank import BankService
+from cordmatch.services.schemas import MeasurementIn, UnitFilter, UnitOut, UnitRegistration, parse_model
+from cordmatch.store.models import Measurement
+
+MEASURED = {
+    "collection": ("volume_ml", "tnc", "cd34", "viability_pct"),
+    "pre_cryo": ("volume_ml", "tnc", "cd34", "viability_pct"),
+    "post_thaw": ("viable_cd34_pct", "viable_cd45_pct", "cfu"),
+}
+COLUMNS: tuple[str, ...] = (
+    "din", "product_code", "bank_code", "collected_at", "state",
+    *(f"{stage}_{f}" for stage, fields in MEASURED.items() for f in fields),
+    "hla_gl", "nima_gl", "abo", "rh", "idm_result", "sterility", "hb_screen", "segments",
+    "red_cell_depleted", "tank", "rack", "box", "slot",
+)  # fmt: skip
+REQUIRED = ("din", "product_code", "bank_code", "collected_at")
+MAX_ROWS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class ImportIssue:
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}, {self.field}: {self.message}"
+
+
+class CsvImportError(InvalidInputError):
+    """The import was refused; ``issues`` lists every problem found (nothing was written)."""
+
+    def __init__(self, issues: list[ImportIssue]) -> None:
+        first = issues[0]
+        more = f" (+{len(issues) - 1} more)" if len(issues) > 1 else ""
+        super().__init__(f"CSV not imported, nothing written: {first}{more}", where=f"line {first.line}")
+        self.issues = issues
+
+    def report(self) -> str:
+        return "\n".join(str(i) for i in self.issues)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    imported: int
+    dins: tuple[str, ...]
+
+
+def _float(text: str, field: str) -> float | None:
+    if text == "":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidInputError(f"{text!r} is not a number", where=field) from None
+
+
+def _bool(text: str, field: str) -> bool | None:
+    t = text.strip().lower()
+    if t == "":
+        return None
+    if t in ("1", "true", "yes", "y"):
+        return True
+    if t in ("0", "false", "no", "n"):
+        return False
+    raise InvalidInputError(f"{text!r} is not true/false", where=field)
+
+
+def _datetime(text: str, field: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInputError(f"{text!r} is not an ISO 8601 date-time", where=field) from None
+    if value.tzinfo is None:
+        raise InvalidInputError(f"{text!r} needs a time zone (e.g. Z or +01:00)", where=field)
+    return value
+
+
+def _row_to_registration(row: dict[str, str], now: datetime) -> tuple[UnitRegistration, dict[str, MeasurementIn]]:
+    for field in REQUIRED:
+        if not row.get(field):
+            raise InvalidInputError(f"{field} is required", where=field)
+    state = row.get("state", "")
+    if state not in ("", "collected"):
+        raise InvalidInputError(f"imported units start as collected (got {state!r})", where="state")
+    stages: dict[str, MeasurementIn] = {}
+    for stage, fields in MEASURED.items():
+        values = {f: _float(row.get(f"{stage}_{f}", ""), f"{stage}_{f}") for f in fields}
+        if any(x is not None for x in values.values()):
+            stages[stage] = v.check_measurement(MeasurementIn(**values), prefix=f"{stage}_")  # type: ignore[arg-type]
+    segments = row.get("segments", "")
+    if segments and not segments.lstrip("-").isdigit():
+        raise InvalidInputError(f"{segments!r} is not a whole number", where="segments")
+    tests = {k: row.get(k) or None for k in ("abo", "rh", "idm_result", "sterility", "hb_screen")}
+    position = [row.get(k, "") for k in ("tank", "rack", "box", "slot")]
+    if any(position) and not all(position):
+        missing = [k for k, x in zip(("tank", "rack", "box", "slot"), position, strict=True) if not x]
+        raise InvalidInputError("storage position needs tank, rack, box and slot", where=missing[0])
+    data: dict[str, Any] = {
+        "din": row["din"],
+        "product_code": row["product_code"],
+        "bank_code": row["bank_code"],
+        "collected_at": _datetime(row["collected_at"], "collected_at"),
+        "collection_volume_ml": stages["collection"].volume_ml if "collection" in stages else None,
+        "collection": stages.pop("collection", None),
+        "tests": {**tests, "segments": int(segments) if segments else None},
+        "hla_gl": row.get("hla_gl") or None,
+        "nima_gl": row.get("nima_gl") or None,
+        "red_cell_depleted": _bool(row.get("red_cell_depleted", ""), "red_cell_depleted"),
+        "storage": dict(zip(("tank", "rack", "box", "slot"), position, strict=True)) if all(position) else None,
+    }
+    reg = parse_model(UnitRegistration, data)
+    parse_din(reg.din)
+    v.check_collected_at(reg.collected_at, now)
+    if reg.tests is not None:
+        v.check_tests(reg.tests)
+    if reg.hla_gl:
+        v.check_typing(reg.hla_gl)
+    if reg.nima_gl:
+        v.check_typing(reg.nima_gl, where="nima_gl")
+    return reg, stages
+
+
+def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportResult:
+    """Register every unit of the CSV ``text`` in one transaction, or none (CsvImportError lists why)."""
+    svc._require(actor, Permission.UNIT_WRITE)
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = reader.fieldnames or []
+    unknown = [h for h in header if h not in COLUMNS]
+    missing = [h for h in REQUIRED if h not in header]
+    if not header or unknown or missing:
+        what = f"unknown columns {unknown}" if unknown else f"missing columns {missing or list(REQUIRED)}"
+        raise CsvImportError([ImportIssue(1, "header", what)])
+    issues: list[ImportIssue] = []
+    parsed: list[tuple[int, UnitRegistration, dict[str, MeasurementIn]]] = []
+    seen_din: dict[str, int] = {}
+    seen_slot: dict[tuple[str, ...], int] = {}
+    for row in reader:
+        line = reader.line_num
+        if len(parsed) + len(issues) > MAX_ROWS:
+            issues.append(ImportIssue(line, "file", f"more than {MAX_ROWS} rows"))
+            break
+        if None in row:
+            issues.append(ImportIssue(line, "row", "more values than columns"))
+            continue
+        clean = {k: (val or "").strip() for k, val in row.items()}
+        try:
+            reg, stages = _row_to_registration(clean, svc.clock())
+        except CordmatchError as exc:
+            issues.append(ImportIssue(line, exc.where or "row", exc.message))
+            continue
+        din = str(parse_din(reg.din))
+        if din in seen_din:
+            issues.append(ImportIssue(line, "din", f"DIN {din} also on line {seen_din[din]}"))
+            continue
+        seen_din[din] = line
+        if reg.storage is not None:
+            key = (reg.storage.tank, reg.storage.rack, reg.storage.box, reg.storage.slot)
+            if key in seen_slot:
+                issues.append(ImportIssue(line, "storage", f"position {reg.storage} also on line {seen_slot[key]}"))
+                continue
+            seen_slot[key] = line
+        parsed.append((line, reg, stages))
+    if issues:
+        raise CsvImportError(issues)
+    if not parsed:
+        raise CsvImportError([ImportIssue(2, "file", "no units in the file")])
+    with svc._tx() as s:
+        dins: list[str] = []
+        for line, reg, stages in parsed:
+            try:
+                unit = svc._register(s, actor, reg)
+            except CordmatchError as exc:
+                issues.append(ImportIssue(line, exc.where or "row", exc.message))
+                continue
+            for stage, m in stages.items():
+                s.add(Measurement(unit_id=unit.id, stage=stage, recorded_by=actor.user_id,
+                                  recorded_at=svc.clock(), **m.model_dump()))  # fmt: skip
+            dins.append(unit.din)
+        if issues:
+            raise CsvImportError(issues)  # rolls the whole transaction back
+        s.flush()
+        svc._audit(s, actor, "units.import", "import", f"{len(dins)} units", None, {"dins": dins})
+    return ImportResult(len(dins), tuple(dins))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value) if value != int(value) or abs(value) >= 1e15 else str(int(value))
+    return str(value)
+
+
+def unit_row(u: UnitOut) -> dict[str, str]:
+    row: dict[str, Any] = {
+        "din": u.din,
+        "product_code": u.product_code,
+        "bank_code": u.bank_code,
+        "collected_at": u.collected_at,
+        "state": u.state,
+        "hla_gl": u.hla_gl,
+        "nima_gl": u.nima_gl,
+        "abo": u.abo,
+        "rh": u.rh,
+        "idm_result": u.idm_result,
+        "sterility": u.sterility,
+        "hb_screen": u.hb_screen,
+        "segments": u.segments,
+        "red_cell_depleted": u.red_cell_depleted,
+    }
+    if u.storage:
+        row.update(u.storage.model_dump())
+    for stage, fields in MEASURED.items():
+        m = u.measurements.get(stage)
+        for f in fields:
+            row[f"{stage}_{f}"] = getattr(m, f) if m else None
+    if row.get("collection_volume_ml") is None:
+        row["collection_volume_ml"] = u.collection_volume_ml
+    return {c: _cell(row.get(c)) for c in COLUMNS}
+
+
+def export_units_csv(svc: BankService, actor: Principal, filters: UnitFilter | dict[str, Any] | None = None) -> str:
+    """All units matching ``filters`` as CSV text (the import's columns, plus their state)."""
+    svc._require(actor, Permission.EXPORT)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in _all_rows(svc, actor, filters):
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def _all_rows(
+    svc: BankService, actor: Principal, filters: UnitFilter | dict[str, Any] | None
+) -> Iterable[dict[str, str]]:
+    offset = 0
+    while True:
+        page = svc.list_units(actor, filters, limit=500, offset=offset)
+        for item in page.items:
+            yield unit_row(item)
+        offset += len(page.items)
+        if offset >= page.total or not page.items:
+            return

@@ -1,0 +1,155 @@
+"""The hash-chained, append-only audit trail.
+
+Each row's hash is SHA-256 over the previous row's hash + the canonical JSON of the row (time, actor,
+action, entity, before, after, reason). Rows are only ever inserted (triggers refuse UPDATE/DELETE);
+``prev_hash`` is unique so the chain cannot fork. On PostgreSQL appends are serialised by a
+transaction-scoped advisory lock; on SQLite by ``BEGIN IMMEDIATE``. Removing rows from the tail is
+not detectable from the chain alone: keep the head hash (``verify().head``) elsewhere as an anchor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from cordmatch.store.models import AuditRow
+from cordmatch.store.types import utcnow
+
+GENESIS = "0" * 64
+_LOCK_KEY = 0x636D_6175  # pg_advisory_xact_lock key of the audit chain
+
+
+def canonical(value: Any) -> str:
+    """Canonical JSON: sorted keys, no spaces, UTF-8, datetimes as ISO strings."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value) if isinstance(value, set | frozenset) else list(value)
+    return str(value)
+
+
+def row_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + canonical(fields)).encode("utf-8")).hexdigest()
+
+
+def _fields(row: AuditRow) -> dict[str, Any]:
+    return {
+        "ts": row.ts,
+        "actor": row.actor,
+        "action": row.action,
+        "entity": row.entity,
+        "entity_id": row.entity_id,
+        "before": row.before,
+        "after": row.after,
+        "reason": row.reason,
+    }
+
+
+def append(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str | int,
+    before: Any = None,
+    after: Any = None,
+    reason: str | None = None,
+) -> AuditRow:
+    """Append one row in the caller's transaction (call it last: it holds the chain lock until commit)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    last = session.execute(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)).scalar()
+    prev = last or GENESIS
+    row = AuditRow(
+        ts=utcnow().isoformat(timespec="microseconds"),
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id),
+        before=canonical(before),
+        after=canonical(after),
+        reason=reason,
+        prev_hash=prev,
+    )
+    row.hash = row_hash(prev, _fields(row))
+    session.add(row)
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """Result of ``verify``: rows checked, the head hash, and the first broken link (None = intact)."""
+
+    rows: int
+    head: str
+    broken_at: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+def iter_rows(session: Session, batch: int = 1000) -> Iterator[AuditRow]:
+    last_id = 0
+    while True:
+        rows = (
+            session.execute(select(AuditRow).where(AuditRow.id > last_id).order_by(AuditRow.id).limit(batch))
+            .scalars()
+            .all()
+        )
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1].id
+
+
+def verify(session: Session) -> ChainReport:
+    """Walk the chain in id order; report the first row whose link or content does not check out."""
+    prev = GENESIS
+    n = 0
+    for row in iter_rows(session):
+        n += 1
+        if row.prev_hash != prev:
+            return ChainReport(
+                n - 1,
+                prev,
+                row.id,
+                f"audit row {row.id}: previous-hash link broken (a row before it was removed, inserted or changed)",
+            )
+        if row_hash(prev, _fields(row)) != row.hash:
+            return ChainReport(n - 1, prev, row.id, f"audit row {row.id}: content does not match its hash")
+        prev = row.hash
+    return ChainReport(n, prev)
+
+
+def history(session: Session, entity: str, entity_id: str | int) -> list[dict[str, Any]]:
+    """The audit rows of one entity (oldest first), before/after decoded: a unit's timeline."""
+    rows = session.execute(
+        select(AuditRow).where(AuditRow.entity == entity, AuditRow.entity_id == str(entity_id)).order_by(AuditRow.id)
+    ).scalars()
+    return [
+        {
+            "id": r.id,
+            "ts": r.ts,
+            "actor": r.actor,
+            "action": r.action,
+            "before": json.loads(r.before),
+            "after": json.loads(r.after),
+            "reason": r.reason,
+        }
+        for r in rows
+    ]

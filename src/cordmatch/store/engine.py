@@ -1,0 +1,129 @@
+"""Open a store: resolve the database URL, create the engine, run the migrations.
+
+SQLite: WAL, foreign keys on, every transaction ``BEGIN IMMEDIATE`` (writers serialise; no lost
+updates). PostgreSQL: READ COMMITTED + row locks (``SELECT ... FOR UPDATE``) taken by the services.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from cordmatch.errors import InvalidInputError
+
+DB_ENV = "CORDMATCH_DB"
+DEFAULT_FILE = "cordmatch.sqlite3"
+
+
+def default_url() -> str:
+    """``$CORDMATCH_DB`` if set, else the SQLite file ``<data dir>/cordmatch.sqlite3``."""
+    env = os.environ.get(DB_ENV)
+    if env:
+        return resolve_url(env)
+    from cordmatch.paths import data_dir
+
+    return f"sqlite:///{data_dir() / DEFAULT_FILE}"
+
+
+def resolve_url(url_or_path: str | os.PathLike[str] | None) -> str:
+    """A SQLAlchemy URL from a URL, a file path (SQLite) or None (the default)."""
+    if url_or_path is None or str(url_or_path) == "":
+        return default_url()
+    text = str(url_or_path)
+    if "://" in text:
+        url = make_url(text)
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise InvalidInputError(f"unsupported database {url.get_backend_name()!r}", where="--db")
+        if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")
+        return url.render_as_string(hide_password=False)
+    path = Path(text).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+class Store:
+    """An opened store: the engine and transactions on it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _sqlite_engine(url: str, **kw: Any) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kw)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        if ":memory:" not in url and url != "sqlite://":
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def create_store_engine(url: str, *, pool_size: int | None = None, echo: bool = False) -> Engine:
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, echo=echo)
+    kw: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    if pool_size is not None:
+        kw.update(pool_size=pool_size, max_overflow=max(10, pool_size // 5))
+    return create_engine(url, **kw)
+
+
+def open_store(
+    url_or_path: str | os.PathLike[str] | None = None,
+    *,
+    migrate: bool = True,
+    pool_size: int | None = None,
+    echo: bool = False,
+) -> Store:
+    """Open the store at ``url_or_path`` (URL, SQLite path, or None = ``$CORDMATCH_DB`` / default file).
+
+    Runs the shipped Alembic migrations to the newest revision unless ``migrate=False``.
+    """
+    url = resolve_url(url_or_path)
+    engine = create_store_engine(url, pool_size=pool_size, echo=echo)
+    if migrate:
+        from cordmatch.store.migrate import upgrade
+
+        upgrade(engine)
+    return Store(engine)

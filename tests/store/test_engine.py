@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from cordmatch.errors import InvalidInputError
+from cordmatch.store import open_store, resolve_url
+from cordmatch.store.migrate import current_revision, head_revision
+
+
+def test_migrated_to_head_and_reopen_is_noop(store, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    assert current_revision(store.engine) == head_revision() == "0001"
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"units", "audit_log", "reservations", "users", "api_tokens", "hla_typings"} <= tables
+    again = open_store(db_url)
+    assert current_revision(again.engine) == "0001"
+    again.close()
+
+
+def test_models_match_migrations(store) -> None:  # type: ignore[no-untyped-def]
+    """The shipped migrations create exactly the schema the models describe."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from cordmatch.store.models import Base
+
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_resolve_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORDMATCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CORDMATCH_DB", raising=False)
+    assert resolve_url(None) == f"sqlite:///{tmp_path / 'data' / 'cordmatch.sqlite3'}"
+    assert resolve_url(tmp_path / "x.db") == f"sqlite:///{tmp_path / 'x.db'}"
+    assert resolve_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
+    monkeypatch.setenv("CORDMATCH_DB", str(tmp_path / "env.db"))
+    assert resolve_url(None) == f"sqlite:///{tmp_path / 'env.db'}"
+    with pytest.raises(InvalidInputError, match="unsupported database"):
+        resolve_url("mysql://u@h/db")
+
+
+def test_default_store_is_sqlite_file_in_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORDMATCH_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CORDMATCH_DB", raising=False)
+    with open_store() as s:
+        assert s.dialect == "sqlite"
+    assert (tmp_path / "cordmatch.sqlite3").exists()
