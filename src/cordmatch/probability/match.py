@@ -20,6 +20,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from cordmatch.hla.typing import HlaTyping
 from cordmatch.probability.imputation import GenotypePosterior
 
 IntArray = npt.NDArray[np.int32]
@@ -335,3 +336,30 @@ def batch_match_probabilities(patient: GenotypePosterior, units: PackedPosterior
     for arr in out:
         arr[~units.ok] = np.nan
     return BatchMatchSummary(out[0], out[1], out[2], out[3], units.ok.copy())
+
+
+def ambiguous_loci(typing: HlaTyping, loci: Sequence[str] = ("A", "B", "C", "DRB1")) -> list[str]:
+    """Loci of the 8 count whose allele-level (lgx) genotype the typing does not settle: not typed,
+    genotype alternatives, or a position that may be more than one protein. Empty list: grade exactly;
+    otherwise rank by match probability (and say which loci made it necessary)."""
+    out: list[str] = []
+    for locus in loci:
+        lt = typing.loci.get(locus)
+        if lt is None or len(lt.alternatives) != 1:
+            out.append(locus)
+            continue
+        p1, p2 = lt.alternatives[0]
+        if any(len(p.proteins) > 1 or (not p.proteins and not p.is_null) for p in (p1, p2)):
+            out.append(locus)
+    return out
+
+
+def probability_reason(summary: BatchMatchSummary, unit: int, loci: Sequence[str]) -> str:
+    """The reason line a search shows for a unit ranked by match probability."""
+    if not summary.ok[unit]:
+        return "no match probability: no genotype in the haplotype frequencies fits the typing"
+    return (
+        f"typing ambiguous at {', '.join(loci) or 'no locus'}: ranked by match probability "
+        f"P(8/8) {summary.p_8_of_8[unit]:.2f}, P(>=7/8) {summary.p_at_least_7_of_8[unit]:.2f}, "
+        f"P(6/6) {summary.p_6_of_6[unit]:.2f} (imputed from population haplotype frequencies)"
+    )
