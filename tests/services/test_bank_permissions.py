@@ -19,7 +19,7 @@ CALLS: dict[str, Callable[[World, Any], Any]] = {
     "typing": lambda w, a: w.svc.record_typing(a, DIN, "A*01:01+A*01:01"),
     "discard": lambda w, a: w.svc.discard(a, DIN, "test"),
     "release": lambda w, a: w.svc.release(a, DIN),
-    "reserve": lambda w, a: w.svc.reserve(a, DIN, "p1", centre="X"),
+    "reserve": lambda w, a: w.svc.reserve(a, DIN, "p1"),
     "ship": lambda w, a: w.svc.ship(a, DIN),
     "create_user": lambda w, a: w.svc.create_user(a, "eve", PASSWORD, "admin"),
     "timeline": lambda w, a: w.svc.timeline(a, DIN),

@@ -9,6 +9,7 @@ allows one active reservation per unit.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -405,7 +406,10 @@ class BankService:
         """The principal for a user name + password; PermissionDeniedError otherwise (no detail leaked)."""
         with self._tx() as s:
             user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
-            if user is None or not user.active or not verify_password(user.password_hash, password):
+            if user is None:
+                verify_password(_dummy_hash(), password)  # same work whether or not the user exists
+                raise PermissionDeniedError("unknown user or wrong password", where="login")
+            if not user.active or not verify_password(user.password_hash, password):
                 raise PermissionDeniedError("unknown user or wrong password", where="login")
             return Principal(user.id, user.username, role_of(user.role), user.centre)
 
@@ -802,6 +806,7 @@ class BankService:
         with self._tx() as s:
             unit = self._unit(s, din, lock=True)
             check_transition(unit.state, S.AVAILABLE, din=unit.din)
+            self._require_state(unit, (S.QUARANTINE,), "release")
             before = self._snapshot(self._unit_out(s, unit))
             decision = evaluate(criteria, self._qc_values(s, unit))
             if not decision.passed and reason is None:
@@ -874,6 +879,10 @@ class BankService:
         """Reserve an available unit for a patient (one active reservation per unit; ends after ``days``)."""
         self._require(actor, P.RESERVE)
         patient_ref = v.check_text(patient_ref, "patient_ref", max_len=100)
+        if actor.role == Role.COORDINATOR and centre and centre != actor.centre:
+            raise PermissionDeniedError(
+                f"{actor.username} reserves for {actor.centre}, not for {centre}", where="centre"
+            )
         centre = v.check_text(centre or actor.centre, "centre")
         if not 1 <= days <= 365:
             raise InvalidInputError("reservation length must be 1..365 days", where="days")
@@ -1051,6 +1060,17 @@ class BankService:
 
 _OPEN_STATES = (S.COLLECTED, S.RECEIVED, S.PROCESSED, S.CRYOPRESERVED, S.QUARANTINE, S.AVAILABLE, S.RESERVED)
 _PRE_RELEASE = (S.COLLECTED, S.RECEIVED, S.PROCESSED, S.CRYOPRESERVED, S.QUARANTINE)
+
+
+@functools.cache
+def _dummy_hash_for(hasher_id: int) -> str:
+    return hash_password("not a password of anyone")
+
+
+def _dummy_hash() -> str:
+    from cordmatch.services import auth
+
+    return _dummy_hash_for(id(auth._hasher))
 
 
 def _bump(unit: Unit) -> None:
