@@ -862,8 +862,9 @@ class BankService:
             if unit.state == S.RESERVED:
                 unit.state = S.AVAILABLE.value
             s.flush()
-            self._audit(s, actor, "reservation.expire", "reservation", active.id,
-                        {"status": "active"}, {"status": "expired", "din": unit.din})  # fmt: skip
+            before = {"state": S.RESERVED.value, "reservation": {"id": active.id, "status": "active"}}
+            after = {"state": unit.state, "reservation": {"id": active.id, "status": "expired"}}
+            self._audit(s, actor, "unit.reservation_expired", "unit", unit.din, before, after)
 
     def reserve(
         self,
@@ -962,8 +963,9 @@ class BankService:
             r.ct_status, r.ct_requested_at = "requested", self.clock()
             s.flush()
             out = self._reservation_out(s, r, unit)
-            self._audit(s, actor, "reservation.ct_request", "reservation", r.id,
-                        {"ct_status": "none"}, {"ct_status": "requested", "din": unit.din})  # fmt: skip
+            before = {"reservation": {"id": r.id, "ct_status": "none"}}
+            after = {"reservation": {"id": r.id, "ct_status": "requested"}}
+            self._audit(s, actor, "unit.ct_request", "unit", unit.din, before, after)
             return out
 
     def record_confirmatory_typing(
