@@ -333,6 +333,16 @@ def export_cmd(
         path.write_text(text, encoding="utf-8")
 
 
+@bank_app.command("demo")
+def demo_cmd(db: DbOpt = None) -> None:
+    """Fill an empty store with demo users and units (invented data; demo passwords)."""
+    from cordmatch.services.bank_demo import DEMO_PASSWORD, seed_demo
+
+    seed = seed_demo(_service(db))
+    console.print(f"demo bank with {len(seed.dins)} units; users {', '.join(seed.users)}, "
+                  f"password {DEMO_PASSWORD!r}", highlight=False)  # fmt: skip
+
+
 @bank_app.command("expire")
 def expire_cmd(db: DbOpt = None) -> None:
     """Expire reservations past their end (for a daily timer)."""
