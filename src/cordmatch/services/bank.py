@@ -9,33 +9,23 @@ allows one active reservation per unit.
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from cordmatch.bank.din import parse_din
 from cordmatch.bank.lifecycle import GUARDED, UnitState, allowed_next, check_transition, state_of
 from cordmatch.bank.product_codes import ProductCodeTable, validate_code
 from cordmatch.bank.qc import DEFAULT_CRITERIA, Criterion, ReleaseDecision, criteria_from_json, evaluate
-from cordmatch.bank.roles import Permission, Role, require, role_of
+from cordmatch.bank.roles import Permission, Role
 from cordmatch.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from cordmatch.services import bank_validate as v
-from cordmatch.services.auth import (
-    MIN_PASSWORD,
-    Principal,
-    hash_password,
-    new_token,
-    token_hash,
-    verify_password,
-)
+from cordmatch.services.auth import Principal
+from cordmatch.services.bank_base import DEFAULT_RESERVATION_DAYS, QC_SETTING
 from cordmatch.services.schemas import (
     STAGES,
     BankOut,
@@ -47,19 +37,16 @@ from cordmatch.services.schemas import (
     ReservationOut,
     StoragePosition,
     TestResultsIn,
-    TokenOut,
     TypingOut,
     UnitFilter,
     UnitOut,
     UnitRegistration,
-    UserOut,
     parse_model,
 )
+from cordmatch.services.users import UserServices
 from cordmatch.store import audit
 from cordmatch.store.audit import ChainReport
-from cordmatch.store.engine import Store
 from cordmatch.store.models import (
-    ApiToken,
     Bank,
     HlaTyping,
     Measurement,
@@ -70,86 +57,13 @@ from cordmatch.store.models import (
     Unit,
     User,
 )
-from cordmatch.store.types import utcnow
 
 P = Permission
 S = UnitState
-DEFAULT_RESERVATION_DAYS = 30  # [U] bank policy; configurable per call
-QC_SETTING = "qc_criteria"
-_CONSTRAINT_MESSAGES = {
-    "uq_units_din": ("a unit with this DIN is already registered", "din"),
-    "uq_units_storage_position": ("storage position already taken by another unit", "storage"),
-    "uq_reservations_one_active": ("unit already has an active reservation", "din"),
-    "uq_users_username": ("user name already taken", "username"),
-    "uq_banks_code": ("bank code already exists", "bank_code"),
-    "pk_product_codes": ("product code listed twice", "product_code"),
-}
 
 
-class BankService:
+class BankService(UserServices):
     """The bank's operations on one store. ``clock`` returns aware UTC now (tests may fix it)."""
-
-    def __init__(self, store: Store, *, clock: Callable[[], datetime] = utcnow) -> None:
-        self.store = store
-        self.clock = clock
-
-    # ------------------------------------------------------------------ plumbing
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        """One transaction; constraint violations and concurrent changes become ConflictError."""
-        try:
-            with self.store.transaction() as session:
-                yield session
-        except IntegrityError as exc:
-            text = str(exc.orig)
-            for name, (msg, field) in _CONSTRAINT_MESSAGES.items():
-                if name in text:
-                    raise ConflictError(msg, where=field) from None
-            if "UNIQUE constraint failed: units.tank" in text:
-                raise ConflictError("storage position already taken by another unit", where="storage") from None
-            if "UNIQUE constraint failed: units.din" in text:
-                raise ConflictError("a unit with this DIN is already registered", where="din") from None
-            if "UNIQUE constraint failed: reservations.unit_id" in text:
-                raise ConflictError("unit already has an active reservation", where="din") from None
-            raise ConflictError(f"the change conflicts with stored data: {text.splitlines()[0]}") from None
-        except StaleDataError:
-            raise ConflictError("the unit was changed concurrently; reload and retry", where="version") from None
-
-    @staticmethod
-    def _require(actor: Principal, permission: Permission) -> None:
-        require(actor.role, permission, who=actor.username)
-
-    @staticmethod
-    def _audit(
-        s: Session,
-        actor: Principal,
-        action: str,
-        entity: str,
-        entity_id: str | int,
-        before: Any = None,
-        after: Any = None,
-        reason: str | None = None,
-    ) -> None:
-        audit.append(
-            s,
-            actor=actor.username,
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            before=before,
-            after=after,
-            reason=reason,
-        )
-
-    def _unit(self, s: Session, din: str, *, lock: bool = False) -> Unit:
-        code = str(parse_din(din))
-        q = select(Unit).where(Unit.din == code)
-        if lock:
-            q = q.with_for_update(of=Unit)  # PostgreSQL row lock; SQLite already holds the write lock
-        unit = s.execute(q).unique().scalar_one_or_none()
-        if unit is None:
-            raise NotFoundError(f"no unit with DIN {code}", where="din")
-        return unit
 
     # ------------------------------------------------------------------ views
     def _current_typing(self, s: Session, unit_id: int) -> HlaTyping | None:
@@ -348,118 +262,6 @@ class BankService:
             s.flush()
             self._audit(s, actor, "qc_criteria.set", "settings", QC_SETTING, before, json.loads(text))
         return parsed
-
-    # ------------------------------------------------------------------ users and tokens
-    def bootstrap_admin(self, username: str, password: str) -> UserOut:
-        """Create the first administrator; refused once any user exists."""
-        with self._tx() as s:
-            if s.execute(select(func.count(User.id))).scalar_one():
-                raise ConflictError("users exist already: ask an administrator", where="username")
-            system = Principal(0, "system", Role.ADMIN)
-            return self._create_user(s, system, username, password, Role.ADMIN, None)
-
-    def create_user(
-        self, actor: Principal, username: str, password: str, role: Role | str, *, centre: str | None = None
-    ) -> UserOut:
-        self._require(actor, P.USERS)
-        with self._tx() as s:
-            return self._create_user(s, actor, username, password, role_of(role), centre)
-
-    def _create_user(
-        self, s: Session, actor: Principal, username: str, password: str, role: Role, centre: str | None
-    ) -> UserOut:
-        username = v.check_text(username, "username", max_len=100)
-        if len(password) < MIN_PASSWORD:
-            raise InvalidInputError(f"password needs at least {MIN_PASSWORD} characters", where="password")
-        if role == Role.COORDINATOR and not (centre or "").strip():
-            raise InvalidInputError("a coordinator needs a transplant centre", where="centre")
-        if s.execute(select(User).where(User.username == username)).scalar_one_or_none():
-            raise ConflictError(f"user {username} already exists", where="username")
-        user = User(username=username, role=role.value, password_hash=hash_password(password), centre=centre)
-        s.add(user)
-        s.flush()
-        out = UserOut(id=user.id, username=username, role=role.value, centre=centre, active=True)
-        self._audit(s, actor, "user.create", "user", username, None, out.model_dump())
-        return out
-
-    def list_users(self, actor: Principal) -> list[UserOut]:
-        self._require(actor, P.USERS)
-        with self._tx() as s:
-            return [
-                UserOut(id=u.id, username=u.username, role=u.role, centre=u.centre, active=u.active)
-                for u in s.execute(select(User).order_by(User.username)).scalars()
-            ]
-
-    def set_user_active(self, actor: Principal, username: str, active: bool) -> UserOut:
-        self._require(actor, P.USERS)
-        with self._tx() as s:
-            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
-            if user is None:
-                raise NotFoundError(f"no user {username}", where="username")
-            before = user.active
-            user.active = active
-            s.flush()
-            self._audit(s, actor, "user.active", "user", username, {"active": before}, {"active": active})
-            return UserOut(id=user.id, username=user.username, role=user.role, centre=user.centre, active=active)
-
-    def authenticate(self, username: str, password: str) -> Principal:
-        """The principal for a user name + password; PermissionDeniedError otherwise (no detail leaked)."""
-        with self._tx() as s:
-            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
-            if user is None:
-                verify_password(_dummy_hash(), password)  # same work whether or not the user exists
-                raise PermissionDeniedError("unknown user or wrong password", where="login")
-            if not user.active or not verify_password(user.password_hash, password):
-                raise PermissionDeniedError("unknown user or wrong password", where="login")
-            return Principal(user.id, user.username, role_of(user.role), user.centre)
-
-    def issue_token(
-        self, actor: Principal, name: str, *, days: int | None = None, for_user: str | None = None
-    ) -> TokenOut:
-        """A new API token for ``actor`` (or, for an administrator, ``for_user``); shown once."""
-        name = v.check_text(name, "name", max_len=100)
-        if days is not None and days <= 0:
-            raise InvalidInputError("token lifetime must be at least 1 day", where="days")
-        with self._tx() as s:
-            user_id, username = actor.user_id, actor.username
-            if for_user is not None and for_user != actor.username:
-                self._require(actor, P.USERS)
-                user = s.execute(select(User).where(User.username == for_user)).scalar_one_or_none()
-                if user is None:
-                    raise NotFoundError(f"no user {for_user}", where="for_user")
-                user_id, username = user.id, user.username
-            token = new_token()
-            expires = self.clock() + timedelta(days=days) if days else None
-            row = ApiToken(user_id=user_id, token_hash=token_hash(token), name=name, expires_at=expires)
-            s.add(row)
-            s.flush()
-            after = {"user": username, "name": name, "expires_at": expires}
-            self._audit(s, actor, "token.issue", "api_token", row.id, None, after)
-            return TokenOut(id=row.id, name=name, token=token, expires_at=expires)
-
-    def revoke_token(self, actor: Principal, token_id: int) -> None:
-        with self._tx() as s:
-            row = s.get(ApiToken, token_id)
-            if row is None:
-                raise NotFoundError(f"no token {token_id}", where="token_id")
-            if row.user_id != actor.user_id:
-                self._require(actor, P.USERS)
-            row.revoked = True
-            s.flush()
-            self._audit(s, actor, "token.revoke", "api_token", token_id, {"revoked": False}, {"revoked": True})
-
-    def authenticate_token(self, token: str) -> Principal:
-        with self._tx() as s:
-            row = s.execute(select(ApiToken).where(ApiToken.token_hash == token_hash(token))).scalar_one_or_none()
-            if (
-                row is None
-                or row.revoked
-                or not row.user.active
-                or (row.expires_at is not None and row.expires_at <= self.clock())
-            ):
-                raise PermissionDeniedError("unknown, expired or revoked token", where="token")
-            u = row.user
-            return Principal(u.id, u.username, role_of(u.role), u.centre)
 
     # ------------------------------------------------------------------ units
     def register_unit(self, actor: Principal, data: UnitRegistration | dict[str, Any]) -> UnitOut:
@@ -1062,17 +864,6 @@ class BankService:
 
 _OPEN_STATES = (S.COLLECTED, S.RECEIVED, S.PROCESSED, S.CRYOPRESERVED, S.QUARANTINE, S.AVAILABLE, S.RESERVED)
 _PRE_RELEASE = (S.COLLECTED, S.RECEIVED, S.PROCESSED, S.CRYOPRESERVED, S.QUARANTINE)
-
-
-@functools.cache
-def _dummy_hash_for(hasher_id: int) -> str:
-    return hash_password("not a password of anyone")
-
-
-def _dummy_hash() -> str:
-    from cordmatch.services import auth
-
-    return _dummy_hash_for(id(auth._hasher))
 
 
 def _bump(unit: Unit) -> None:
