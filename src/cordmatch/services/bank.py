@@ -79,10 +79,12 @@ class BankService(UserServices):
             select(Reservation).where(Reservation.unit_id == unit_id, Reservation.status == "active")
         ).scalar_one_or_none()
 
-    def _reservation_out(self, s: Session, r: Reservation, unit: Unit | None = None) -> ReservationOut:
+    def _reservation_out(
+        self, s: Session, r: Reservation, unit: Unit | None = None, *, by: Principal | None = None
+    ) -> ReservationOut:
         unit = unit or s.get(Unit, r.unit_id)
         assert unit is not None
-        user = s.get(User, r.user_id)
+        user = by if by is not None and by.user_id == r.user_id else s.get(User, r.user_id)
         return ReservationOut(
             id=r.id,
             din=unit.din,
@@ -657,7 +659,8 @@ class BankService(UserServices):
             )
 
     # ------------------------------------------------------------------ reservations
-    def _expire_for_unit(self, s: Session, actor: Principal, unit: Unit) -> None:
+    def _expire_for_unit(self, s: Session, actor: Principal, unit: Unit) -> Reservation | None:
+        """Expire the unit's reservation when past its end; returns the reservation still active."""
         active = self._active_reservation(s, unit.id)
         if active is not None and active.expires_at <= self.clock():
             active.status, active.ended_at = "expired", self.clock()
@@ -667,6 +670,8 @@ class BankService(UserServices):
             before = {"state": S.RESERVED.value, "reservation": {"id": active.id, "status": "active"}}
             after = {"state": unit.state, "reservation": {"id": active.id, "status": "expired"}}
             self._audit(s, actor, "unit.reservation_expired", "unit", unit.din, before, after)
+            return None
+        return active
 
     def reserve(
         self,
@@ -691,8 +696,7 @@ class BankService(UserServices):
             raise InvalidInputError("reservation length must be 1..365 days", where="days")
         with self._tx() as s:
             unit = self._unit(s, din, lock=True)
-            self._expire_for_unit(s, actor, unit)
-            if unit.state == S.RESERVED or self._active_reservation(s, unit.id) is not None:
+            if unit.state == S.RESERVED and self._expire_for_unit(s, actor, unit) is not None:
                 raise ConflictError(f"unit {unit.din} is already reserved", where="din")
             if unit.state != S.AVAILABLE:
                 raise ConflictError(f"unit {unit.din} is {unit.state}, not available", where="state")
@@ -712,7 +716,7 @@ class BankService(UserServices):
             s.add(r)
             unit.state = S.RESERVED.value
             s.flush()
-            out = self._reservation_out(s, r, unit)
+            out = self._reservation_out(s, r, unit, by=actor)
             self._audit(s, actor, "unit.reserve", "unit", unit.din, {"state": "available"},
                         {"state": "reserved", "reservation": out.model_dump(mode="json")})  # fmt: skip
             return out
@@ -744,7 +748,7 @@ class BankService(UserServices):
             if unit.state == S.RESERVED:
                 unit.state = S.AVAILABLE.value
             s.flush()
-            out = self._reservation_out(s, r, unit)
+            out = self._reservation_out(s, r, unit, by=actor)
             after = {"state": unit.state, "reservation": out.model_dump(mode="json")}
             self._audit(s, actor, "unit.unreserve", "unit", unit.din, {"state": "reserved"}, after, reason)
             return out
