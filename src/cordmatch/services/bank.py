@@ -10,7 +10,7 @@ allows one active reservation per unit.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -101,13 +101,26 @@ class BankService(UserServices):
             note=r.note,
         )
 
-    def _unit_out(self, s: Session, unit: Unit, *, detail: bool = True) -> UnitOut:
+    def _unit_out(
+        self,
+        s: Session,
+        unit: Unit,
+        *,
+        detail: bool = True,
+        prefetched: tuple[list[HlaTyping], list[Measurement]] | None = None,
+    ) -> UnitOut:
+        """The unit as the services return it; ``prefetched`` = its typings and measurements (lists)."""
         din = parse_din(unit.din)
-        typings = (
-            s.execute(select(HlaTyping).where(HlaTyping.unit_id == unit.id).order_by(HlaTyping.id)).scalars().all()
-        )
+        if prefetched is None:
+            typings: Sequence[HlaTyping] = (
+                s.execute(select(HlaTyping).where(HlaTyping.unit_id == unit.id).order_by(HlaTyping.id)).scalars().all()
+            )
+            measurements: Sequence[Measurement] = (
+                s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars().all()
+            )
+        else:
+            typings, measurements = prefetched
         current = [t for t in typings if t.superseded_by is None]
-        measurements = s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars().all()
         active = self._active_reservation(s, unit.id) if detail else None
         storage = (
             StoragePosition(tank=unit.tank, rack=unit.rack, box=unit.box, slot=unit.slot)
@@ -398,7 +411,14 @@ class BankService(UserServices):
         with self._tx() as s:
             total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
             rows = s.execute(q.order_by(Unit.collected_at.desc(), Unit.id.desc()).limit(limit).offset(offset))
-            items = [self._unit_out(s, u, detail=False) for u in rows.unique().scalars()]
+            units = list(rows.unique().scalars())
+            ids = [u.id for u in units]
+            pre: dict[int, tuple[list[HlaTyping], list[Measurement]]] = {i: ([], []) for i in ids}
+            for t in s.execute(select(HlaTyping).where(HlaTyping.unit_id.in_(ids)).order_by(HlaTyping.id)).scalars():
+                pre[t.unit_id][0].append(t)
+            for m in s.execute(select(Measurement).where(Measurement.unit_id.in_(ids))).scalars():
+                pre[m.unit_id][1].append(m)
+            items = [self._unit_out(s, u, detail=False, prefetched=pre[u.id]) for u in units]
             return Page(items=items, total=total, limit=limit, offset=offset)
 
     def timeline(self, actor: Principal, din: str) -> list[dict[str, Any]]:
