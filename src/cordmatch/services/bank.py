@@ -582,6 +582,7 @@ class BankService(UserServices):
                 active.status, active.ended_at = "cancelled", self.clock()
                 active.note = f"unit {tgt.value}: {reason}"
             unit.state = tgt.value
+            unit.tank = unit.rack = unit.box = unit.slot = None  # leaves the tank: the slot is free again
 
         return self._change(actor, din, f"unit.state.{tgt.value}", mutate, reason=reason)
 
@@ -866,6 +867,7 @@ class BankService(UserServices):
                 )
             r.status, r.ended_at = "shipped", self.clock()
             unit.state = S.SHIPPED.value
+            unit.tank = unit.rack = unit.box = unit.slot = None  # leaves the tank: the slot is free again
 
         return self._change(actor, din, "unit.ship", mutate, reason=note)
 
