@@ -226,7 +226,7 @@ class BankService(UserServices):
 
     def list_banks(self, actor: Principal) -> list[BankOut]:
         self._require(actor, P.UNIT_SEARCH)
-        with self._tx() as s:
+        with self._read() as s:
             return [
                 BankOut(code=b.code, name=b.name, facility_id=b.facility_id, accreditation=b.accreditation)
                 for b in s.execute(select(Bank).order_by(Bank.code)).scalars()
@@ -249,12 +249,12 @@ class BankService(UserServices):
             return len(table.codes)
 
     def product_codes(self) -> ProductCodeTable:
-        with self._tx() as s:
+        with self._read() as s:
             return ProductCodeTable({p.code: p.description for p in s.execute(select(ProductCode)).scalars()})
 
     def qc_criteria(self) -> tuple[Criterion, ...]:
         """The configured QC release criteria (defaults until a bank sets its own)."""
-        with self._tx() as s:
+        with self._read() as s:
             row = s.get(Setting, QC_SETTING)
             return criteria_from_json(row.value) if row else DEFAULT_CRITERIA
 
@@ -362,7 +362,7 @@ class BankService(UserServices):
 
     def get_unit(self, actor: Principal, din: str) -> UnitOut:
         self._require(actor, P.UNIT_SEARCH)
-        with self._tx() as s:
+        with self._read() as s:
             unit = self._unit(s, din)
             if not self._can_see(actor, unit):
                 raise NotFoundError(f"no unit with DIN {unit.din}", where="din")
@@ -408,7 +408,7 @@ class BankService(UserServices):
                     select(Measurement.unit_id).where(Measurement.stage == "pre_cryo", Measurement.tnc >= f.min_tnc)
                 )
             )
-        with self._tx() as s:
+        with self._read() as s:
             total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
             rows = s.execute(q.order_by(Unit.collected_at.desc(), Unit.id.desc()).limit(limit).offset(offset))
             units = list(rows.unique().scalars())
@@ -424,7 +424,7 @@ class BankService(UserServices):
     def timeline(self, actor: Principal, din: str) -> list[dict[str, Any]]:
         """The unit's audit history, oldest first (for the unit detail page)."""
         self._require(actor, P.UNIT_READ)
-        with self._tx() as s:
+        with self._read() as s:
             unit = self._unit(s, din)
             return audit.history(s, "unit", unit.din)
 
@@ -616,7 +616,7 @@ class BankService(UserServices):
         """The release checklist now: every criterion with value and verdict (nothing is written)."""
         self._require(actor, P.UNIT_READ)
         criteria = self.qc_criteria()
-        with self._tx() as s:
+        with self._read() as s:
             return evaluate(criteria, self._qc_values(s, self._unit(s, din)))
 
     def release(self, actor: Principal, din: str, *, exceptional_reason: str | None = None) -> ReleaseOut:
@@ -847,7 +847,7 @@ class BankService(UserServices):
             q = q.where(Reservation.status == status)
         if actor.role == Role.COORDINATOR:
             q = q.where(Reservation.centre == (actor.centre or ""))
-        with self._tx() as s:
+        with self._read() as s:
             if din:
                 q = q.where(Reservation.unit_id == self._unit(s, din).id)
             return [self._reservation_out(s, r) for r in s.execute(q).scalars()]
@@ -884,7 +884,7 @@ class BankService(UserServices):
     # ------------------------------------------------------------------ audit
     def verify_audit(self, actor: Principal) -> ChainReport:
         self._require(actor, P.AUDIT)
-        with self._tx() as s:
+        with self._read() as s:
             return audit.verify(s)
 
 

@@ -55,6 +55,10 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        ro = {"cm_readonly": True}
+        if engine.dialect.name == "postgresql":
+            ro["postgresql_readonly"] = True
+        self._read_sessions = sessionmaker(engine.execution_options(**ro), expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -68,6 +72,12 @@ class Store:
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction (SQLite: deferred BEGIN, so readers never wait for the write lock)."""
+        with self._read_sessions() as session, session.begin():
             yield session
 
     def close(self) -> None:
@@ -95,7 +105,7 @@ def _sqlite_engine(url: str, **kw: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("cm_readonly") else "BEGIN IMMEDIATE")
 
     return engine
 
