@@ -366,9 +366,14 @@ class BankService(UserServices):
             unit = self._unit(s, din)
             if not self._can_see(actor, unit):
                 raise NotFoundError(f"no unit with DIN {unit.din}", where="din")
+            out = self._unit_out(s, unit)
             if actor.role == Role.COORDINATOR:
-                return self._unit_out(s, unit).model_copy(update={"storage": None})
-            return self._unit_out(s, unit)
+                # centres see neither storage positions nor other centres' reservations (patients)
+                own = out.active_reservation is not None and out.active_reservation.centre == actor.centre
+                return out.model_copy(
+                    update={"storage": None, "active_reservation": out.active_reservation if own else None}
+                )
+            return out
 
     def list_units(
         self,
