@@ -24,7 +24,7 @@ from cordmatch.bank.qc import DEFAULT_CRITERIA, Criterion, ReleaseDecision, crit
 from cordmatch.bank.roles import Permission, Role
 from cordmatch.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from cordmatch.services import bank_validate as v
-from cordmatch.services.auth import Principal
+from cordmatch.services.auth import SYSTEM, Principal
 from cordmatch.services.bank_base import DEFAULT_RESERVATION_DAYS, QC_SETTING
 from cordmatch.services.schemas import (
     STAGES,
@@ -824,7 +824,7 @@ class BankService(UserServices):
 
     def expire_reservations(self, actor: Principal) -> int:
         """Expire every active reservation past its end; returns how many."""
-        if actor.username != "system":
+        if actor != SYSTEM:  # the system identity (id 0) is never a stored user
             self._require(actor, P.RESERVATION_MANAGE)
         with self._tx() as s:
             rows = s.execute(

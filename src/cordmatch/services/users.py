@@ -49,6 +49,8 @@ class UserServices(ServiceBase):
         self, s: Session, actor: Principal, username: str, password: str, role: Role, centre: str | None
     ) -> UserOut:
         username = v.check_text(username, "username", max_len=100)
+        if username.lower() == "system":
+            raise InvalidInputError("user name 'system' is reserved", where="username")
         if len(password) < MIN_PASSWORD:
             raise InvalidInputError(f"password needs at least {MIN_PASSWORD} characters", where="password")
         if role == Role.COORDINATOR and not (centre or "").strip():
