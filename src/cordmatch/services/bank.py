@@ -303,7 +303,7 @@ class BankService(UserServices):
         collection = v.check_measurement(reg.collection, prefix="collection.") if reg.collection else None
         tests = v.check_tests(reg.tests) if reg.tests else TestResultsIn()
         hla = v.check_typing(reg.hla_gl) if reg.hla_gl else None
-        nima = v.check_typing(reg.nima_gl, where="nima_gl") if reg.nima_gl else None
+        nima = v.check_nima(reg.nima_gl) if reg.nima_gl else None
         if s.execute(select(Unit.id).where(Unit.din == din)).scalar_one_or_none() is not None:
             raise ConflictError(f"a unit with DIN {din} is already registered", where="din")
         if reg.storage is not None:
@@ -537,6 +537,17 @@ class BankService(UserServices):
         if old is not None:
             old.superseded_by = new.id
         return new
+
+    def set_nima(self, actor: Principal, din: str, gl: str | None) -> UnitOut:
+        """Record (or clear, with None) the non-inherited maternal antigens as a GL string."""
+        self._require(actor, P.UNIT_WRITE)
+        text = v.check_nima(gl) if gl else None
+
+        def mutate(s: Session, unit: Unit) -> None:
+            self._require_state(unit, _OPEN_STATES, "record the NIMA of")
+            unit.nima_gl = text
+
+        return self._change(actor, din, "unit.nima", mutate)
 
     def set_storage(self, actor: Principal, din: str, position: StoragePosition | dict[str, Any]) -> UnitOut:
         """Put the unit at a storage position (tank/rack/box/slot); refused when the slot is taken."""
