@@ -837,7 +837,7 @@ class BankService(UserServices):
         """Expire every active reservation past its end; returns how many."""
         if actor != SYSTEM:  # the system identity (id 0) is never a stored user
             self._require(actor, P.RESERVATION_MANAGE)
-        with self._tx() as s:
+        with self._read() as s:
             rows = s.execute(
                 select(Reservation.unit_id).where(
                     Reservation.status == "active", Reservation.expires_at <= self.clock()
