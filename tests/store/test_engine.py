@@ -67,3 +67,13 @@ def test_read_transactions_are_read_only_and_do_not_wait_for_writers(store) -> N
     if store.dialect == "postgresql":
         with pytest.raises(DBAPIError, match="read-only"), store.read() as r:
             r.execute(text("DELETE FROM settings"))
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    from cordmatch.errors import CordmatchError
+
+    with pytest.raises(CordmatchError, match="cannot open the bank store at postgresql") as exc:
+        open_store("postgresql+psycopg://nobody:secret@127.0.0.1:1/none?connect_timeout=2")
+    assert "secret" not in str(exc.value) and exc.value.where == "--db"
+    with pytest.raises(CordmatchError, match="cannot open the bank store"):
+        open_store(f"sqlite:///{tmp_path}/missing-dir/x/../y.sqlite3")

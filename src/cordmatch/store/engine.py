@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cordmatch.errors import InvalidInputError
+from cordmatch.errors import CordmatchError, InvalidInputError
 
 DB_ENV = "CORDMATCH_DB"
 DEFAULT_FILE = "cordmatch.sqlite3"
@@ -132,8 +133,17 @@ def open_store(
     """
     url = resolve_url(url_or_path)
     engine = create_store_engine(url, pool_size=pool_size, echo=echo)
-    if migrate:
-        from cordmatch.store.migrate import upgrade
+    try:
+        if migrate:
+            from cordmatch.store.migrate import upgrade
 
-        upgrade(engine)
+            upgrade(engine)
+        else:
+            with engine.connect():
+                pass
+    except OperationalError as exc:
+        engine.dispose()
+        shown = engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise CordmatchError(f"cannot open the bank store at {shown}: {reason}", where="--db") from None
     return Store(engine)
