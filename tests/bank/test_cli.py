@@ -109,3 +109,11 @@ def test_bank_cli_journey(tmp_path: Path, capsys) -> None:  # type: ignore[no-un
 def test_bank_cli_needs_an_actor(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code, _, err = run(["bank", "unit", "list", "--db", str(tmp_path / "b.sqlite3")], capsys)
     assert code == 2 and "--user" in err
+
+
+def test_bank_demo(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    db = str(tmp_path / "demo.sqlite3")
+    code, out, err = run(["bank", "demo", "--db", db], capsys)
+    assert code == 0 and "8 units" in out, err
+    code, _, err = run(["bank", "demo", "--db", db], capsys)
+    assert code == 2 and "users exist already" in err

@@ -94,3 +94,39 @@ def test_concurrent_reservations(world: World, db_url: str) -> None:
         assert n_audit - audit0 == sum(changes.values())
         assert audit.verify(s).ok
     store.close()
+
+
+def test_concurrent_typings_never_fork_the_history(world: World, db_url: str) -> None:
+    """Typings supersede under the unit lock: one current typing, a linear history, no lost version."""
+    from cordmatch.store.models import HlaTyping
+
+    din = UNITS[0]
+    to_available(world, din, slot="0")
+    store = open_store(db_url, pool_size=CLIENTS + 5)
+    svc = BankService(store)
+    v0 = svc.get_unit(world.tech, din).version
+    alleles = ["A*01:01", "A*02:01", "A*03:01", "A*11:01", "A*24:02"]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(CLIENTS)
+
+    def client(k: int) -> None:
+        barrier.wait()
+        try:
+            svc.record_typing(world.tech, din, f"{alleles[k % 5]}+{alleles[(k // 5) % 5]}", kind="extended")
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with store.transaction() as s:
+        typings = s.execute(select(HlaTyping).where(HlaTyping.unit_id == Unit.id, Unit.din == din)).scalars().all()
+        current = [t for t in typings if t.superseded_by is None]
+        assert len(typings) == CLIENTS + 1 and len(current) == 1
+        successors = [t.superseded_by for t in typings if t.superseded_by is not None]
+        assert len(successors) == len(set(successors)) == CLIENTS  # linear chain, no fork
+    assert svc.get_unit(world.tech, din).version == v0 + CLIENTS
+    store.close()

@@ -19,7 +19,7 @@ CALLS: dict[str, Callable[[World, Any], Any]] = {
     "typing": lambda w, a: w.svc.record_typing(a, DIN, "A*01:01+A*01:01"),
     "discard": lambda w, a: w.svc.discard(a, DIN, "test"),
     "release": lambda w, a: w.svc.release(a, DIN),
-    "reserve": lambda w, a: w.svc.reserve(a, DIN, "p1", centre="X"),
+    "reserve": lambda w, a: w.svc.reserve(a, DIN, "p1"),
     "ship": lambda w, a: w.svc.ship(a, DIN),
     "create_user": lambda w, a: w.svc.create_user(a, "eve", PASSWORD, "admin"),
     "timeline": lambda w, a: w.svc.timeline(a, DIN),
@@ -127,3 +127,12 @@ def test_passwords_and_tokens(world: World) -> None:
         svc.authenticate("tech", PASSWORD)
     with pytest.raises(PermissionDeniedError):
         svc.issue_token(world.tech, "x", for_user="director")
+
+
+def test_coordinators_do_not_see_other_centres_patients(world: World) -> None:
+    to_available(world)
+    world.svc.reserve(world.coord, DIN, "patient-of-A")
+    mine = world.svc.get_unit(world.coord, DIN)
+    assert mine.active_reservation is not None and mine.active_reservation.patient_ref == "patient-of-A"
+    theirs = world.svc.get_unit(world.coord2, DIN)
+    assert theirs.state == "reserved" and theirs.active_reservation is None and theirs.storage is None

@@ -183,14 +183,15 @@ def unit_list_cmd(
     token: TokenOpt = None,
 ) -> None:
     """List units, newest collection first."""
-    from rich.table import Table
+    from rich.table import Column, Table
 
     svc = _service(db)
     page = svc.list_units(_actor(svc, user, token), {"state": state, "bank_code": bank}, limit=limit, offset=offset)
     if as_json:
         print_json(_dump(page))
         return
-    table = Table("DIN", "state", "bank", "collected", "TNC pre-cryo", "ABO/Rh", "HLA")
+    table = Table("state", "bank", "collected", "TNC pre-cryo", "ABO/Rh", "HLA")
+    table.columns.insert(0, Column("DIN", no_wrap=True, min_width=14))
     for u in page.items:
         pre = u.measurements.get("pre_cryo")
         table.add_row(
@@ -331,6 +332,16 @@ def export_cmd(
         print(text, end="")
     else:
         path.write_text(text, encoding="utf-8")
+
+
+@bank_app.command("demo")
+def demo_cmd(db: DbOpt = None) -> None:
+    """Fill an empty store with demo users and units (invented data; demo passwords)."""
+    from cordmatch.services.bank_demo import DEMO_PASSWORD, seed_demo
+
+    seed = seed_demo(_service(db))
+    console.print(f"demo bank with {len(seed.dins)} units; users {', '.join(seed.users)}, "
+                  f"password {DEMO_PASSWORD!r}", highlight=False)  # fmt: skip
 
 
 @bank_app.command("expire")

@@ -10,31 +10,22 @@ allows one active reservation per unit.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from cordmatch.bank.din import parse_din
 from cordmatch.bank.lifecycle import GUARDED, UnitState, allowed_next, check_transition, state_of
 from cordmatch.bank.product_codes import ProductCodeTable, validate_code
 from cordmatch.bank.qc import DEFAULT_CRITERIA, Criterion, ReleaseDecision, criteria_from_json, evaluate
-from cordmatch.bank.roles import Permission, Role, require, role_of
+from cordmatch.bank.roles import Permission, Role
 from cordmatch.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from cordmatch.services import bank_validate as v
-from cordmatch.services.auth import (
-    MIN_PASSWORD,
-    Principal,
-    hash_password,
-    new_token,
-    token_hash,
-    verify_password,
-)
+from cordmatch.services.auth import SYSTEM, Principal
+from cordmatch.services.bank_base import DEFAULT_RESERVATION_DAYS, QC_SETTING
 from cordmatch.services.schemas import (
     STAGES,
     BankOut,
@@ -46,19 +37,16 @@ from cordmatch.services.schemas import (
     ReservationOut,
     StoragePosition,
     TestResultsIn,
-    TokenOut,
     TypingOut,
     UnitFilter,
     UnitOut,
     UnitRegistration,
-    UserOut,
     parse_model,
 )
+from cordmatch.services.users import UserServices
 from cordmatch.store import audit
 from cordmatch.store.audit import ChainReport
-from cordmatch.store.engine import Store
 from cordmatch.store.models import (
-    ApiToken,
     Bank,
     HlaTyping,
     Measurement,
@@ -69,86 +57,13 @@ from cordmatch.store.models import (
     Unit,
     User,
 )
-from cordmatch.store.types import utcnow
 
 P = Permission
 S = UnitState
-DEFAULT_RESERVATION_DAYS = 30  # [U] bank policy; configurable per call
-QC_SETTING = "qc_criteria"
-_CONSTRAINT_MESSAGES = {
-    "uq_units_din": ("a unit with this DIN is already registered", "din"),
-    "uq_units_storage_position": ("storage position already taken by another unit", "storage"),
-    "uq_reservations_one_active": ("unit already has an active reservation", "din"),
-    "uq_users_username": ("user name already taken", "username"),
-    "uq_banks_code": ("bank code already exists", "bank_code"),
-    "pk_product_codes": ("product code listed twice", "product_code"),
-}
 
 
-class BankService:
+class BankService(UserServices):
     """The bank's operations on one store. ``clock`` returns aware UTC now (tests may fix it)."""
-
-    def __init__(self, store: Store, *, clock: Callable[[], datetime] = utcnow) -> None:
-        self.store = store
-        self.clock = clock
-
-    # ------------------------------------------------------------------ plumbing
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        """One transaction; constraint violations and concurrent changes become ConflictError."""
-        try:
-            with self.store.transaction() as session:
-                yield session
-        except IntegrityError as exc:
-            text = str(exc.orig)
-            for name, (msg, field) in _CONSTRAINT_MESSAGES.items():
-                if name in text:
-                    raise ConflictError(msg, where=field) from None
-            if "UNIQUE constraint failed: units.tank" in text:
-                raise ConflictError("storage position already taken by another unit", where="storage") from None
-            if "UNIQUE constraint failed: units.din" in text:
-                raise ConflictError("a unit with this DIN is already registered", where="din") from None
-            if "UNIQUE constraint failed: reservations.unit_id" in text:
-                raise ConflictError("unit already has an active reservation", where="din") from None
-            raise ConflictError(f"the change conflicts with stored data: {text.splitlines()[0]}") from None
-        except StaleDataError:
-            raise ConflictError("the unit was changed concurrently; reload and retry", where="version") from None
-
-    @staticmethod
-    def _require(actor: Principal, permission: Permission) -> None:
-        require(actor.role, permission, who=actor.username)
-
-    @staticmethod
-    def _audit(
-        s: Session,
-        actor: Principal,
-        action: str,
-        entity: str,
-        entity_id: str | int,
-        before: Any = None,
-        after: Any = None,
-        reason: str | None = None,
-    ) -> None:
-        audit.append(
-            s,
-            actor=actor.username,
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            before=before,
-            after=after,
-            reason=reason,
-        )
-
-    def _unit(self, s: Session, din: str, *, lock: bool = False) -> Unit:
-        code = str(parse_din(din))
-        q = select(Unit).where(Unit.din == code)
-        if lock:
-            q = q.with_for_update(of=Unit)  # PostgreSQL row lock; SQLite already holds the write lock
-        unit = s.execute(q).unique().scalar_one_or_none()
-        if unit is None:
-            raise NotFoundError(f"no unit with DIN {code}", where="din")
-        return unit
 
     # ------------------------------------------------------------------ views
     def _current_typing(self, s: Session, unit_id: int) -> HlaTyping | None:
@@ -164,10 +79,12 @@ class BankService:
             select(Reservation).where(Reservation.unit_id == unit_id, Reservation.status == "active")
         ).scalar_one_or_none()
 
-    def _reservation_out(self, s: Session, r: Reservation, unit: Unit | None = None) -> ReservationOut:
+    def _reservation_out(
+        self, s: Session, r: Reservation, unit: Unit | None = None, *, by: Principal | None = None
+    ) -> ReservationOut:
         unit = unit or s.get(Unit, r.unit_id)
         assert unit is not None
-        user = s.get(User, r.user_id)
+        user = by if by is not None and by.user_id == r.user_id else s.get(User, r.user_id)
         return ReservationOut(
             id=r.id,
             din=unit.din,
@@ -184,13 +101,26 @@ class BankService:
             note=r.note,
         )
 
-    def _unit_out(self, s: Session, unit: Unit, *, detail: bool = True) -> UnitOut:
+    def _unit_out(
+        self,
+        s: Session,
+        unit: Unit,
+        *,
+        detail: bool = True,
+        prefetched: tuple[list[HlaTyping], list[Measurement]] | None = None,
+    ) -> UnitOut:
+        """The unit as the services return it; ``prefetched`` = its typings and measurements (lists)."""
         din = parse_din(unit.din)
-        typings = (
-            s.execute(select(HlaTyping).where(HlaTyping.unit_id == unit.id).order_by(HlaTyping.id)).scalars().all()
-        )
+        if prefetched is None:
+            typings: Sequence[HlaTyping] = (
+                s.execute(select(HlaTyping).where(HlaTyping.unit_id == unit.id).order_by(HlaTyping.id)).scalars().all()
+            )
+            measurements: Sequence[Measurement] = (
+                s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars().all()
+            )
+        else:
+            typings, measurements = prefetched
         current = [t for t in typings if t.superseded_by is None]
-        measurements = s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars().all()
         active = self._active_reservation(s, unit.id) if detail else None
         storage = (
             StoragePosition(tank=unit.tank, rack=unit.rack, box=unit.box, slot=unit.slot)
@@ -296,7 +226,7 @@ class BankService:
 
     def list_banks(self, actor: Principal) -> list[BankOut]:
         self._require(actor, P.UNIT_SEARCH)
-        with self._tx() as s:
+        with self._read() as s:
             return [
                 BankOut(code=b.code, name=b.name, facility_id=b.facility_id, accreditation=b.accreditation)
                 for b in s.execute(select(Bank).order_by(Bank.code)).scalars()
@@ -319,12 +249,12 @@ class BankService:
             return len(table.codes)
 
     def product_codes(self) -> ProductCodeTable:
-        with self._tx() as s:
+        with self._read() as s:
             return ProductCodeTable({p.code: p.description for p in s.execute(select(ProductCode)).scalars()})
 
     def qc_criteria(self) -> tuple[Criterion, ...]:
         """The configured QC release criteria (defaults until a bank sets its own)."""
-        with self._tx() as s:
+        with self._read() as s:
             row = s.get(Setting, QC_SETTING)
             return criteria_from_json(row.value) if row else DEFAULT_CRITERIA
 
@@ -347,115 +277,6 @@ class BankService:
             s.flush()
             self._audit(s, actor, "qc_criteria.set", "settings", QC_SETTING, before, json.loads(text))
         return parsed
-
-    # ------------------------------------------------------------------ users and tokens
-    def bootstrap_admin(self, username: str, password: str) -> UserOut:
-        """Create the first administrator; refused once any user exists."""
-        with self._tx() as s:
-            if s.execute(select(func.count(User.id))).scalar_one():
-                raise ConflictError("users exist already: ask an administrator", where="username")
-            system = Principal(0, "system", Role.ADMIN)
-            return self._create_user(s, system, username, password, Role.ADMIN, None)
-
-    def create_user(
-        self, actor: Principal, username: str, password: str, role: Role | str, *, centre: str | None = None
-    ) -> UserOut:
-        self._require(actor, P.USERS)
-        with self._tx() as s:
-            return self._create_user(s, actor, username, password, role_of(role), centre)
-
-    def _create_user(
-        self, s: Session, actor: Principal, username: str, password: str, role: Role, centre: str | None
-    ) -> UserOut:
-        username = v.check_text(username, "username", max_len=100)
-        if len(password) < MIN_PASSWORD:
-            raise InvalidInputError(f"password needs at least {MIN_PASSWORD} characters", where="password")
-        if role == Role.COORDINATOR and not (centre or "").strip():
-            raise InvalidInputError("a coordinator needs a transplant centre", where="centre")
-        if s.execute(select(User).where(User.username == username)).scalar_one_or_none():
-            raise ConflictError(f"user {username} already exists", where="username")
-        user = User(username=username, role=role.value, password_hash=hash_password(password), centre=centre)
-        s.add(user)
-        s.flush()
-        out = UserOut(id=user.id, username=username, role=role.value, centre=centre, active=True)
-        self._audit(s, actor, "user.create", "user", username, None, out.model_dump())
-        return out
-
-    def list_users(self, actor: Principal) -> list[UserOut]:
-        self._require(actor, P.USERS)
-        with self._tx() as s:
-            return [
-                UserOut(id=u.id, username=u.username, role=u.role, centre=u.centre, active=u.active)
-                for u in s.execute(select(User).order_by(User.username)).scalars()
-            ]
-
-    def set_user_active(self, actor: Principal, username: str, active: bool) -> UserOut:
-        self._require(actor, P.USERS)
-        with self._tx() as s:
-            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
-            if user is None:
-                raise NotFoundError(f"no user {username}", where="username")
-            before = user.active
-            user.active = active
-            s.flush()
-            self._audit(s, actor, "user.active", "user", username, {"active": before}, {"active": active})
-            return UserOut(id=user.id, username=user.username, role=user.role, centre=user.centre, active=active)
-
-    def authenticate(self, username: str, password: str) -> Principal:
-        """The principal for a user name + password; PermissionDeniedError otherwise (no detail leaked)."""
-        with self._tx() as s:
-            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
-            if user is None or not user.active or not verify_password(user.password_hash, password):
-                raise PermissionDeniedError("unknown user or wrong password", where="login")
-            return Principal(user.id, user.username, role_of(user.role), user.centre)
-
-    def issue_token(
-        self, actor: Principal, name: str, *, days: int | None = None, for_user: str | None = None
-    ) -> TokenOut:
-        """A new API token for ``actor`` (or, for an administrator, ``for_user``); shown once."""
-        name = v.check_text(name, "name", max_len=100)
-        if days is not None and days <= 0:
-            raise InvalidInputError("token lifetime must be at least 1 day", where="days")
-        with self._tx() as s:
-            user_id, username = actor.user_id, actor.username
-            if for_user is not None and for_user != actor.username:
-                self._require(actor, P.USERS)
-                user = s.execute(select(User).where(User.username == for_user)).scalar_one_or_none()
-                if user is None:
-                    raise NotFoundError(f"no user {for_user}", where="for_user")
-                user_id, username = user.id, user.username
-            token = new_token()
-            expires = self.clock() + timedelta(days=days) if days else None
-            row = ApiToken(user_id=user_id, token_hash=token_hash(token), name=name, expires_at=expires)
-            s.add(row)
-            s.flush()
-            after = {"user": username, "name": name, "expires_at": expires}
-            self._audit(s, actor, "token.issue", "api_token", row.id, None, after)
-            return TokenOut(id=row.id, name=name, token=token, expires_at=expires)
-
-    def revoke_token(self, actor: Principal, token_id: int) -> None:
-        with self._tx() as s:
-            row = s.get(ApiToken, token_id)
-            if row is None:
-                raise NotFoundError(f"no token {token_id}", where="token_id")
-            if row.user_id != actor.user_id:
-                self._require(actor, P.USERS)
-            row.revoked = True
-            s.flush()
-            self._audit(s, actor, "token.revoke", "api_token", token_id, {"revoked": False}, {"revoked": True})
-
-    def authenticate_token(self, token: str) -> Principal:
-        with self._tx() as s:
-            row = s.execute(select(ApiToken).where(ApiToken.token_hash == token_hash(token))).scalar_one_or_none()
-            if (
-                row is None
-                or row.revoked
-                or not row.user.active
-                or (row.expires_at is not None and row.expires_at <= self.clock())
-            ):
-                raise PermissionDeniedError("unknown, expired or revoked token", where="token")
-            u = row.user
-            return Principal(u.id, u.username, role_of(u.role), u.centre)
 
     # ------------------------------------------------------------------ units
     def register_unit(self, actor: Principal, data: UnitRegistration | dict[str, Any]) -> UnitOut:
@@ -482,7 +303,7 @@ class BankService:
         collection = v.check_measurement(reg.collection, prefix="collection.") if reg.collection else None
         tests = v.check_tests(reg.tests) if reg.tests else TestResultsIn()
         hla = v.check_typing(reg.hla_gl) if reg.hla_gl else None
-        nima = v.check_typing(reg.nima_gl, where="nima_gl") if reg.nima_gl else None
+        nima = v.check_nima(reg.nima_gl) if reg.nima_gl else None
         if s.execute(select(Unit.id).where(Unit.din == din)).scalar_one_or_none() is not None:
             raise ConflictError(f"a unit with DIN {din} is already registered", where="din")
         if reg.storage is not None:
@@ -541,13 +362,18 @@ class BankService:
 
     def get_unit(self, actor: Principal, din: str) -> UnitOut:
         self._require(actor, P.UNIT_SEARCH)
-        with self._tx() as s:
+        with self._read() as s:
             unit = self._unit(s, din)
             if not self._can_see(actor, unit):
                 raise NotFoundError(f"no unit with DIN {unit.din}", where="din")
+            out = self._unit_out(s, unit)
             if actor.role == Role.COORDINATOR:
-                return self._unit_out(s, unit).model_copy(update={"storage": None})
-            return self._unit_out(s, unit)
+                # centres see neither storage positions nor other centres' reservations (patients)
+                own = out.active_reservation is not None and out.active_reservation.centre == actor.centre
+                return out.model_copy(
+                    update={"storage": None, "active_reservation": out.active_reservation if own else None}
+                )
+            return out
 
     def list_units(
         self,
@@ -587,16 +413,23 @@ class BankService:
                     select(Measurement.unit_id).where(Measurement.stage == "pre_cryo", Measurement.tnc >= f.min_tnc)
                 )
             )
-        with self._tx() as s:
+        with self._read() as s:
             total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
             rows = s.execute(q.order_by(Unit.collected_at.desc(), Unit.id.desc()).limit(limit).offset(offset))
-            items = [self._unit_out(s, u, detail=False) for u in rows.unique().scalars()]
+            units = list(rows.unique().scalars())
+            ids = [u.id for u in units]
+            pre: dict[int, tuple[list[HlaTyping], list[Measurement]]] = {i: ([], []) for i in ids}
+            for t in s.execute(select(HlaTyping).where(HlaTyping.unit_id.in_(ids)).order_by(HlaTyping.id)).scalars():
+                pre[t.unit_id][0].append(t)
+            for m in s.execute(select(Measurement).where(Measurement.unit_id.in_(ids))).scalars():
+                pre[m.unit_id][1].append(m)
+            items = [self._unit_out(s, u, detail=False, prefetched=pre[u.id]) for u in units]
             return Page(items=items, total=total, limit=limit, offset=offset)
 
     def timeline(self, actor: Principal, din: str) -> list[dict[str, Any]]:
         """The unit's audit history, oldest first (for the unit detail page)."""
         self._require(actor, P.UNIT_READ)
-        with self._tx() as s:
+        with self._read() as s:
             unit = self._unit(s, din)
             return audit.history(s, "unit", unit.din)
 
@@ -705,6 +538,17 @@ class BankService:
             old.superseded_by = new.id
         return new
 
+    def set_nima(self, actor: Principal, din: str, gl: str | None) -> UnitOut:
+        """Record (or clear, with None) the non-inherited maternal antigens as a GL string."""
+        self._require(actor, P.UNIT_WRITE)
+        text = v.check_nima(gl) if gl else None
+
+        def mutate(s: Session, unit: Unit) -> None:
+            self._require_state(unit, _OPEN_STATES, "record the NIMA of")
+            unit.nima_gl = text
+
+        return self._change(actor, din, "unit.nima", mutate)
+
     def set_storage(self, actor: Principal, din: str, position: StoragePosition | dict[str, Any]) -> UnitOut:
         """Put the unit at a storage position (tank/rack/box/slot); refused when the slot is taken."""
         self._require(actor, P.UNIT_WRITE)
@@ -754,6 +598,7 @@ class BankService:
                 active.status, active.ended_at = "cancelled", self.clock()
                 active.note = f"unit {tgt.value}: {reason}"
             unit.state = tgt.value
+            unit.tank = unit.rack = unit.box = unit.slot = None  # leaves the tank: the slot is free again
 
         return self._change(actor, din, f"unit.state.{tgt.value}", mutate, reason=reason)
 
@@ -787,7 +632,7 @@ class BankService:
         """The release checklist now: every criterion with value and verdict (nothing is written)."""
         self._require(actor, P.UNIT_READ)
         criteria = self.qc_criteria()
-        with self._tx() as s:
+        with self._read() as s:
             return evaluate(criteria, self._qc_values(s, self._unit(s, din)))
 
     def release(self, actor: Principal, din: str, *, exceptional_reason: str | None = None) -> ReleaseOut:
@@ -802,6 +647,7 @@ class BankService:
         with self._tx() as s:
             unit = self._unit(s, din, lock=True)
             check_transition(unit.state, S.AVAILABLE, din=unit.din)
+            self._require_state(unit, (S.QUARANTINE,), "release")
             before = self._snapshot(self._unit_out(s, unit))
             decision = evaluate(criteria, self._qc_values(s, unit))
             if not decision.passed and reason is None:
@@ -850,15 +696,19 @@ class BankService:
             )
 
     # ------------------------------------------------------------------ reservations
-    def _expire_for_unit(self, s: Session, actor: Principal, unit: Unit) -> None:
+    def _expire_for_unit(self, s: Session, actor: Principal, unit: Unit) -> Reservation | None:
+        """Expire the unit's reservation when past its end; returns the reservation still active."""
         active = self._active_reservation(s, unit.id)
         if active is not None and active.expires_at <= self.clock():
             active.status, active.ended_at = "expired", self.clock()
             if unit.state == S.RESERVED:
                 unit.state = S.AVAILABLE.value
             s.flush()
-            self._audit(s, actor, "reservation.expire", "reservation", active.id,
-                        {"status": "active"}, {"status": "expired", "din": unit.din})  # fmt: skip
+            before = {"state": S.RESERVED.value, "reservation": {"id": active.id, "status": "active"}}
+            after = {"state": unit.state, "reservation": {"id": active.id, "status": "expired"}}
+            self._audit(s, actor, "unit.reservation_expired", "unit", unit.din, before, after)
+            return None
+        return active
 
     def reserve(
         self,
@@ -874,13 +724,16 @@ class BankService:
         """Reserve an available unit for a patient (one active reservation per unit; ends after ``days``)."""
         self._require(actor, P.RESERVE)
         patient_ref = v.check_text(patient_ref, "patient_ref", max_len=100)
+        if actor.role == Role.COORDINATOR and centre and centre != actor.centre:
+            raise PermissionDeniedError(
+                f"{actor.username} reserves for {actor.centre}, not for {centre}", where="centre"
+            )
         centre = v.check_text(centre or actor.centre, "centre")
         if not 1 <= days <= 365:
             raise InvalidInputError("reservation length must be 1..365 days", where="days")
         with self._tx() as s:
             unit = self._unit(s, din, lock=True)
-            self._expire_for_unit(s, actor, unit)
-            if unit.state == S.RESERVED or self._active_reservation(s, unit.id) is not None:
+            if unit.state == S.RESERVED and self._expire_for_unit(s, actor, unit) is not None:
                 raise ConflictError(f"unit {unit.din} is already reserved", where="din")
             if unit.state != S.AVAILABLE:
                 raise ConflictError(f"unit {unit.din} is {unit.state}, not available", where="state")
@@ -900,7 +753,7 @@ class BankService:
             s.add(r)
             unit.state = S.RESERVED.value
             s.flush()
-            out = self._reservation_out(s, r, unit)
+            out = self._reservation_out(s, r, unit, by=actor)
             self._audit(s, actor, "unit.reserve", "unit", unit.din, {"state": "available"},
                         {"state": "reserved", "reservation": out.model_dump(mode="json")})  # fmt: skip
             return out
@@ -932,7 +785,7 @@ class BankService:
             if unit.state == S.RESERVED:
                 unit.state = S.AVAILABLE.value
             s.flush()
-            out = self._reservation_out(s, r, unit)
+            out = self._reservation_out(s, r, unit, by=actor)
             after = {"state": unit.state, "reservation": out.model_dump(mode="json")}
             self._audit(s, actor, "unit.unreserve", "unit", unit.din, {"state": "reserved"}, after, reason)
             return out
@@ -953,8 +806,9 @@ class BankService:
             r.ct_status, r.ct_requested_at = "requested", self.clock()
             s.flush()
             out = self._reservation_out(s, r, unit)
-            self._audit(s, actor, "reservation.ct_request", "reservation", r.id,
-                        {"ct_status": "none"}, {"ct_status": "requested", "din": unit.din})  # fmt: skip
+            before = {"reservation": {"id": r.id, "ct_status": "none"}}
+            after = {"reservation": {"id": r.id, "ct_status": "requested"}}
+            self._audit(s, actor, "unit.ct_request", "unit", unit.din, before, after)
             return out
 
     def record_confirmatory_typing(
@@ -981,9 +835,9 @@ class BankService:
 
     def expire_reservations(self, actor: Principal) -> int:
         """Expire every active reservation past its end; returns how many."""
-        if actor.username != "system":
+        if actor != SYSTEM:  # the system identity (id 0) is never a stored user
             self._require(actor, P.RESERVATION_MANAGE)
-        with self._tx() as s:
+        with self._read() as s:
             rows = s.execute(
                 select(Reservation.unit_id).where(
                     Reservation.status == "active", Reservation.expires_at <= self.clock()
@@ -1009,7 +863,7 @@ class BankService:
             q = q.where(Reservation.status == status)
         if actor.role == Role.COORDINATOR:
             q = q.where(Reservation.centre == (actor.centre or ""))
-        with self._tx() as s:
+        with self._read() as s:
             if din:
                 q = q.where(Reservation.unit_id == self._unit(s, din).id)
             return [self._reservation_out(s, r) for r in s.execute(q).scalars()]
@@ -1029,6 +883,7 @@ class BankService:
                 )
             r.status, r.ended_at = "shipped", self.clock()
             unit.state = S.SHIPPED.value
+            unit.tank = unit.rack = unit.box = unit.slot = None  # leaves the tank: the slot is free again
 
         return self._change(actor, din, "unit.ship", mutate, reason=note)
 
@@ -1045,7 +900,7 @@ class BankService:
     # ------------------------------------------------------------------ audit
     def verify_audit(self, actor: Principal) -> ChainReport:
         self._require(actor, P.AUDIT)
-        with self._tx() as s:
+        with self._read() as s:
             return audit.verify(s)
 
 
