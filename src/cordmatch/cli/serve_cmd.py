@@ -1,0 +1,67 @@
+"""`cordmatch serve`: the REST API and the pages on one uvicorn server (SQLite by default)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cordmatch.cli.common import console
+
+
+def serve_command(
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="database URL or SQLite file (default: $CORDMATCH_DB or the data directory)"),
+    ] = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    demo: Annotated[bool, typer.Option("--demo", help="seed demo banks, users and units (idempotent)")] = False,
+    workers_threads: Annotated[
+        int, typer.Option("--threads", help="worker threads for requests (database calls)")
+    ] = 40,
+) -> None:
+    """Serve the REST API (/api/v1, OpenAPI at /docs) and the web pages (/) on HOST:PORT."""
+    import anyio.to_thread
+    import uvicorn
+
+    from cordmatch.api import create_app
+    from cordmatch.errors import InvalidInputError
+    from cordmatch.services.bank import BankService
+    from cordmatch.store import open_store
+
+    if not 1 <= port <= 65535:
+        raise InvalidInputError(f"port {port} is not 1..65535", where="--port")
+    store = open_store(db)
+    console.print(f"store: [bold]{store.url}[/]")
+    if demo:
+        from cordmatch.services.bank_demo import seed_demo
+
+        with console.status("seeding demo data (idempotent)…"):
+            result = seed_demo(BankService(store))
+        console.print(f"demo data: {len(result.created_units)} units created, {result.existing_units} already there")
+        console.print("[bold]demo users[/] (user name = role, password):")
+        for username, password in result.passwords.items():
+            console.print(f"  {username:12} {password}")
+    app = create_app(store=store)
+    console.print(f"serving on [bold]http://{host}:{port}/[/] (API docs at /docs); Ctrl+C stops")
+
+    async def _threads() -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = workers_threads
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="info")
+    server = uvicorn.Server(config)
+    try:
+        import anyio
+
+        async def main() -> None:
+            await _threads()
+            await server.serve()
+
+        anyio.run(main)
+    finally:
+        store.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_command)
