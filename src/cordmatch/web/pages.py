@@ -8,6 +8,7 @@ re-render the form with the error naming the field on failure.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -32,6 +33,23 @@ from cordmatch.web import forms as f
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["zip_self"] = lambda values: [(v, v) for v in values]
+
+
+def _stamp(value: Any) -> str:
+    """A timestamp (datetime or ISO text) as ``YYYY-MM-DD HH:MM:SS`` UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+templates.env.filters["stamp"] = _stamp
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
 SESSION_DAYS = 1
@@ -477,6 +495,8 @@ async def release(request: Request, din: str) -> Response:
         except CordmatchError as exc2:
             return render(request, "error.html", {}, user=user, status=_status(exc2), error=exc2)
         ctx["form"] = dict(form) if form else {}
+        if exc.where == "qc":  # the reason field is what would make it pass
+            exc = type(exc)(exc.message, where="exceptional_reason")
         return render(request, "release.html", ctx, user=user, status=_status(exc), error=exc)
     what = "released (exceptional release)" if out.exceptional else "released: now available"
     return _back(f"/units/{din}", f"unit {what}")
