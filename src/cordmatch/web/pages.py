@@ -35,18 +35,21 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["zip_self"] = lambda values: [(v, v) for v in values]
 
 
-def _stamp(value: Any) -> str:
+def _stamp(value: object) -> str:
     """A timestamp (datetime or ISO text) as ``YYYY-MM-DD HH:MM:SS`` UTC."""
-    if isinstance(value, str):
+    when: datetime
+    if isinstance(value, datetime):
+        when = value
+    elif isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
+    else:
+        return str(value)
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%d %H:%M:%S")
 
 
 templates.env.filters["stamp"] = _stamp
