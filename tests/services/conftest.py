@@ -64,9 +64,7 @@ def make_world(store: Any) -> World:  # noqa: F811
     svc.create_user(admin, "director", PASSWORD, "director")
     svc.create_user(admin, "coord", PASSWORD, "coordinator", centre="Centre A")
     svc.create_user(admin, "coord2", PASSWORD, "coordinator", centre="Centre B")
-    svc.add_bank(
-        admin, "BANK1", "Test Public Cord Blood Bank", accreditation="FACT-NetCord", facility_id="G1234"
-    )
+    svc.add_bank(admin, "BANK1", "Test Public Cord Blood Bank", accreditation="FACT-NetCord", facility_id="G1234")
     svc.load_product_codes(admin, ProductCodeTable.from_csv(PRODUCT_CSV))
     return World(
         svc,
@@ -91,9 +89,7 @@ def to_quarantine(w: World, din: str = "G123498654321", slot: str = "1") -> None
     svc.record_tests(tech, din, {"abo": "a", "rh": "+", "idm_result": "negative", "sterility": "negative",
                                  "hb_screen": "normal", "segments": 2,
                                  "idm_markers": {"HBsAg": "negative", "HIV-1/2": "negative"}})  # fmt: skip
-    svc.record_measurement(
-        tech, din, "post_thaw", {"viable_cd34_pct": 88.0, "viable_cd45_pct": 65.0, "cfu": 140}
-    )
+    svc.record_measurement(tech, din, "post_thaw", {"viable_cd34_pct": 88.0, "viable_cd45_pct": 65.0, "cfu": 140})
 
 
 def to_available(w: World, din: str = "G123498654321", slot: str = "1") -> None:

@@ -20,3 +20,25 @@ def test_available_units_for_search(world: World) -> None:
     world.svc.record_typing(world.tech, "G123498000001", "A*01:01+A*02:05^B*07:02+B*08:01")
     (u,) = iter_available_units(world.svc.store)
     assert u.typing_gl == "A*01:01+A*02:05^B*07:02+B*08:01"
+
+
+def test_demo_seed(store) -> None:  # type: ignore[no-untyped-def]
+    from argon2 import PasswordHasher
+
+    from cordmatch.services.auth import set_password_hasher
+    from cordmatch.services.bank import BankService
+    from cordmatch.services.bank_demo import DEMO_PASSWORD, seed_demo, seed_demo_if_empty
+
+    old = set_password_hasher(PasswordHasher(time_cost=1, memory_cost=256, parallelism=1))
+    try:
+        svc = BankService(store)
+        seed = seed_demo(svc)
+        assert sorted(set(seed.dins.values())) == ["available", "collected", "discarded", "quarantine", "reserved"]
+        tech = svc.authenticate("tech", DEMO_PASSWORD)
+        for din, state in seed.dins.items():
+            assert svc.get_unit(tech, din).state == state
+        assert len(list(iter_available_units(store))) == 4
+        assert seed_demo_if_empty(svc) is None
+        assert svc.verify_audit(svc.authenticate("admin", DEMO_PASSWORD)).ok
+    finally:
+        set_password_hasher(old)

@@ -30,7 +30,7 @@ def test_full_journey_collected_to_infused(world: World) -> None:
     timeline = svc.timeline(world.tech, DIN)
     actions = [t["action"] for t in timeline]
     assert actions[0] == "unit.register" and actions[-1] == "unit.infuse"
-    assert "unit.release" in actions and "unit.reserve" in actions and "unit.typing.confirmatory" in actions
+    assert {"unit.release", "unit.reserve", "unit.typing.confirmatory"} <= set(actions)
     assert svc.verify_audit(world.admin).ok
 
 

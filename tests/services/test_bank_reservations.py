@@ -73,3 +73,19 @@ def test_database_refuses_second_active_reservation(world: World) -> None:
         r = s.execute(select(Reservation)).scalar_one()
         s.add(Reservation(unit_id=r.unit_id, user_id=r.user_id, centre="X", patient_ref="p2", status="active",
                           expires_at=r.expires_at, ct_status="none"))  # fmt: skip
+
+
+def test_reserved_unit_cannot_be_released_again(world: World) -> None:
+    to_available(world)
+    world.svc.reserve(world.coord, DIN, "p1")
+    with pytest.raises(ConflictError, match="needs quarantine"):
+        world.svc.release(world.director, DIN)
+
+
+def test_coordinator_reserves_for_own_centre_only(world: World) -> None:
+    from cordmatch.errors import PermissionDeniedError
+
+    to_available(world)
+    with pytest.raises(PermissionDeniedError, match="not for Centre B"):
+        world.svc.reserve(world.coord, DIN, "p1", centre="Centre B")
+    assert world.svc.reserve(world.coord, DIN, "p1").centre == "Centre A"

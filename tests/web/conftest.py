@@ -26,11 +26,21 @@ def csrf_of(html: str) -> str:
     return m.group(1)
 
 
+def demo_din(n: int) -> str:
+    """The DIN of the n-th demo unit (1-4 available, 5 reserved, 6 quarantine, 7 collected, 8 discarded)."""
+    from datetime import UTC, datetime
+
+    from cordmatch.bank.din import issue_din
+    from cordmatch.services.bank_demo import DEMO_FIN
+
+    return str(issue_din(DEMO_FIN, datetime.now(UTC).year, n))
+
+
 def login(client: Any, username: str) -> None:
-    from cordmatch.services.bank_demo import demo_password
+    from cordmatch.services.bank_demo import DEMO_PASSWORD
 
     token = csrf_of(client.get("/login").text)
-    r = client.post("/login", data={"csrf": token, "username": username, "password": demo_password(username),
+    r = client.post("/login", data={"csrf": token, "username": username, "password": DEMO_PASSWORD,
                                     "next": "/units"}, follow_redirects=False)  # fmt: skip
     assert r.status_code == 303, r.text
 

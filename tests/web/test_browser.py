@@ -54,11 +54,11 @@ def shot(page: Any, name: str) -> None:
 
 
 def log_in(page: Any, base: str, username: str) -> None:
-    from cordmatch.services.bank_demo import demo_password
+    from cordmatch.services.bank_demo import DEMO_PASSWORD
 
     page.goto(f"{base}/login")
     page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(demo_password(username))
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{base}/units")
 
@@ -80,15 +80,15 @@ def test_register_through_release_then_search_and_reserve(live_server: str, page
     base = live_server
     page.goto(f"{base}/units")
     assert "/login" in page.url  # pages need a session
-    log_in(page, base, "technician")
+    log_in(page, base, "tech")
     expect(page.get_by_role("heading", name="Units")).to_be_visible()
     shot(page, "01-unit-list")
 
     # register: first with a wrong check character (the field is named), then correctly
     page.get_by_role("link", name="Register unit").click()
     page.get_by_label("DIN (ISBT 128)").fill(DIN + "Q")
-    page.get_by_label("Product code").select_option("X0001")
-    page.get_by_label("Bank").select_option("DEMO1")
+    page.get_by_label("Product code").select_option("Z0001")
+    page.get_by_label("Bank").select_option("DEMO")
     when = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     page.get_by_label("Collected at (UTC)").fill(when)
     page.get_by_label("Volume (mL)").fill("95")
@@ -162,7 +162,7 @@ def test_register_through_release_then_search_and_reserve(live_server: str, page
     log_out(page)
 
     # the coordinator searches (or sees why search is not available) and reserves
-    log_in(page, base, "coordinator")
+    log_in(page, base, "coord")
     page.get_by_role("link", name="Search").click()
     expect(page.get_by_role("heading", name="Unit search")).to_be_visible()
     shot(page, "05-search")

@@ -108,9 +108,7 @@ def parse_din(text: str) -> Din:
         din = _din_of(_require_din13(body))
         value = int(flag)
         if 60 <= value <= 96 and flag != check_flag(body):
-            raise InvalidInputError(
-                f"wrong check flag {flag} for DIN {body}: expected {check_flag(body)}", where="DIN"
-            )
+            raise InvalidInputError(f"wrong check flag {flag} for DIN {body}: expected {check_flag(body)}", where="DIN")
         return din
     raise InvalidInputError(
         f"{raw!r} is not a DIN: expected 13 characters (+ check character, or = + 13 + 2 flags)",

@@ -46,9 +46,7 @@ class ProductCodeTable:
         for i, (code, description) in enumerate(rows, start=1):
             c = validate_code(code, where=f"product code table line {i}")
             if c in out:
-                raise InvalidInputError(
-                    f"product code {c} listed twice", where=f"product code table line {i}"
-                )
+                raise InvalidInputError(f"product code {c} listed twice", where=f"product code table line {i}")
             out[c] = description.strip()
         return cls(out)
 

@@ -51,17 +51,11 @@ class Criterion:
         if self.key not in RESULT_KEYS:
             raise InvalidInputError(f"unknown QC result {self.key!r}", where="criterion.key")
         if self.kind not in KINDS:
-            raise InvalidInputError(
-                f"unknown comparison {self.kind!r} (known: {KINDS})", where="criterion.kind"
-            )
+            raise InvalidInputError(f"unknown comparison {self.kind!r} (known: {KINDS})", where="criterion.kind")
         if self.kind in ("gt", "ge", "lt", "le") and not isinstance(self.threshold, int | float):
-            raise InvalidInputError(
-                f"criterion {self.key} needs a numeric threshold", where="criterion.threshold"
-            )
+            raise InvalidInputError(f"criterion {self.key} needs a numeric threshold", where="criterion.threshold")
         if self.kind == "eq" and self.threshold is None:
-            raise InvalidInputError(
-                f"criterion {self.key} needs an expected value", where="criterion.threshold"
-            )
+            raise InvalidInputError(f"criterion {self.key} needs an expected value", where="criterion.threshold")
         if not self.source.strip():
             raise InvalidInputError(f"criterion {self.key} needs its source", where="criterion.source")
 
@@ -135,9 +129,7 @@ def evaluate(criteria: Sequence[Criterion], values: Mapping[str, Any]) -> Releas
     """Judge every criterion against the recorded ``values`` (keys from RESULT_KEYS)."""
     return ReleaseDecision(
         tuple(
-            CriterionResult(
-                c.key, c.text, values.get(c.key), c.judge(values.get(c.key)), c.source, c.required
-            )
+            CriterionResult(c.key, c.text, values.get(c.key), c.judge(values.get(c.key)), c.source, c.required)
             for c in criteria
         )
     )
@@ -152,9 +144,7 @@ def criteria_from_json(text: str) -> tuple[Criterion, ...]:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInputError(
-            f"QC criteria are not valid JSON: {exc.msg}", where=f"line {exc.lineno}"
-        ) from None
+        raise InvalidInputError(f"QC criteria are not valid JSON: {exc.msg}", where=f"line {exc.lineno}") from None
     if not isinstance(raw, list) or not raw:
         raise InvalidInputError("QC criteria must be a non-empty JSON list", where="criteria")
     out: list[Criterion] = []

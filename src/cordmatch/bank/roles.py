@@ -67,6 +67,4 @@ def allows(role: Role | str, permission: Permission) -> bool:
 def require(role: Role | str, permission: Permission, *, who: str = "user") -> None:
     """Return when ``role`` has ``permission``, else raise PermissionDeniedError naming both."""
     if not allows(role, permission):
-        raise PermissionDeniedError(
-            f"{who} with role {role_of(role).value} may not {permission.value}", where="role"
-        )
+        raise PermissionDeniedError(f"{who} with role {role_of(role).value} may not {permission.value}", where="role")

@@ -26,9 +26,29 @@ err_console = Console(stderr=True)
 
 def _register_commands() -> None:
     # One line per command module; each module defines `register(app)`.
-    from cordmatch.cli import demo_cmd, grade_cmd, hla_cmd, indications_cmd, outcome_cmd, serve_cmd
+    from cordmatch.cli import (
+        audit_cmd,
+        bank_cmd,
+        demo_cmd,
+        din_cmd,
+        grade_cmd,
+        hla_cmd,
+        indications_cmd,
+        outcome_cmd,
+        serve_cmd,
+    )
 
-    for module in (hla_cmd, grade_cmd, demo_cmd, outcome_cmd, indications_cmd, serve_cmd):
+    for module in (
+        hla_cmd,
+        grade_cmd,
+        demo_cmd,
+        outcome_cmd,
+        indications_cmd,
+        din_cmd,
+        audit_cmd,
+        bank_cmd,
+        serve_cmd,
+    ):
         module.register(app)
 
 

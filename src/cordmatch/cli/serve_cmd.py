@@ -35,14 +35,23 @@ def serve_command(
     store = open_store(db)
     console.print(f"store: [bold]{store.url}[/]")
     if demo:
-        from cordmatch.services.bank_demo import seed_demo
+        from cordmatch.services.bank_demo import DEMO_PASSWORD, seed_demo_if_empty
 
-        with console.status("seeding demo data (idempotent)…"):
-            result = seed_demo(BankService(store))
-        console.print(f"demo data: {len(result.created_units)} units created, {result.existing_units} already there")
-        console.print("[bold]demo users[/] (user name = role, password):")
-        for username, password in result.passwords.items():
-            console.print(f"  {username:12} {password}")
+        with console.status("seeding demo data…"):
+            seeded = seed_demo_if_empty(BankService(store))
+        if seeded is None:
+            console.print(
+                "demo: the store already has users; nothing seeded (demo accounts work if it was seeded before)"
+            )
+        else:
+            console.print(
+                f"demo data: {len(seeded.dins)} units in states {', '.join(sorted(set(seeded.dins.values())))}"
+            )
+        console.print(f"[bold]demo users[/] (password for each: [bold]{DEMO_PASSWORD}[/]):")
+        from cordmatch.services.bank_demo import DEMO_USERS
+
+        for username, role in DEMO_USERS.items():
+            console.print(f"  {username:10} {role}")
     app = create_app(store=store)
     console.print(f"serving on [bold]http://{host}:{port}/[/] (API docs at /docs); Ctrl+C stops")
 

@@ -10,31 +10,22 @@ allows one active reservation per unit.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from cordmatch.bank.din import parse_din
 from cordmatch.bank.lifecycle import GUARDED, UnitState, allowed_next, check_transition, state_of
 from cordmatch.bank.product_codes import ProductCodeTable, validate_code
 from cordmatch.bank.qc import DEFAULT_CRITERIA, Criterion, ReleaseDecision, criteria_from_json, evaluate
-from cordmatch.bank.roles import Permission, Role, require, role_of
+from cordmatch.bank.roles import Permission, Role
 from cordmatch.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from cordmatch.services import bank_validate as v
-from cordmatch.services.auth import (
-    MIN_PASSWORD,
-    Principal,
-    hash_password,
-    new_token,
-    token_hash,
-    verify_password,
-)
+from cordmatch.services.auth import Principal
+from cordmatch.services.bank_base import DEFAULT_RESERVATION_DAYS, QC_SETTING
 from cordmatch.services.schemas import (
     STAGES,
     BankOut,
@@ -46,19 +37,16 @@ from cordmatch.services.schemas import (
     ReservationOut,
     StoragePosition,
     TestResultsIn,
-    TokenOut,
     TypingOut,
     UnitFilter,
     UnitOut,
     UnitRegistration,
-    UserOut,
     parse_model,
 )
+from cordmatch.services.users import UserServices
 from cordmatch.store import audit
 from cordmatch.store.audit import ChainReport
-from cordmatch.store.engine import Store
 from cordmatch.store.models import (
-    ApiToken,
     Bank,
     HlaTyping,
     Measurement,
@@ -69,90 +57,13 @@ from cordmatch.store.models import (
     Unit,
     User,
 )
-from cordmatch.store.types import utcnow
 
 P = Permission
 S = UnitState
-DEFAULT_RESERVATION_DAYS = 30  # [U] bank policy; configurable per call
-QC_SETTING = "qc_criteria"
-_CONSTRAINT_MESSAGES = {
-    "uq_units_din": ("a unit with this DIN is already registered", "din"),
-    "uq_units_storage_position": ("storage position already taken by another unit", "storage"),
-    "uq_reservations_one_active": ("unit already has an active reservation", "din"),
-    "uq_users_username": ("user name already taken", "username"),
-    "uq_banks_code": ("bank code already exists", "bank_code"),
-    "pk_product_codes": ("product code listed twice", "product_code"),
-}
 
 
-class BankService:
+class BankService(UserServices):
     """The bank's operations on one store. ``clock`` returns aware UTC now (tests may fix it)."""
-
-    def __init__(self, store: Store, *, clock: Callable[[], datetime] = utcnow) -> None:
-        self.store = store
-        self.clock = clock
-
-    # ------------------------------------------------------------------ plumbing
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        """One transaction; constraint violations and concurrent changes become ConflictError."""
-        try:
-            with self.store.transaction() as session:
-                yield session
-        except IntegrityError as exc:
-            text = str(exc.orig)
-            for name, (msg, field) in _CONSTRAINT_MESSAGES.items():
-                if name in text:
-                    raise ConflictError(msg, where=field) from None
-            if "UNIQUE constraint failed: units.tank" in text:
-                raise ConflictError(
-                    "storage position already taken by another unit", where="storage"
-                ) from None
-            if "UNIQUE constraint failed: units.din" in text:
-                raise ConflictError("a unit with this DIN is already registered", where="din") from None
-            if "UNIQUE constraint failed: reservations.unit_id" in text:
-                raise ConflictError("unit already has an active reservation", where="din") from None
-            raise ConflictError(f"the change conflicts with stored data: {text.splitlines()[0]}") from None
-        except StaleDataError:
-            raise ConflictError(
-                "the unit was changed concurrently; reload and retry", where="version"
-            ) from None
-
-    @staticmethod
-    def _require(actor: Principal, permission: Permission) -> None:
-        require(actor.role, permission, who=actor.username)
-
-    @staticmethod
-    def _audit(
-        s: Session,
-        actor: Principal,
-        action: str,
-        entity: str,
-        entity_id: str | int,
-        before: Any = None,
-        after: Any = None,
-        reason: str | None = None,
-    ) -> None:
-        audit.append(
-            s,
-            actor=actor.username,
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            before=before,
-            after=after,
-            reason=reason,
-        )
-
-    def _unit(self, s: Session, din: str, *, lock: bool = False) -> Unit:
-        code = str(parse_din(din))
-        q = select(Unit).where(Unit.din == code)
-        if lock:
-            q = q.with_for_update(of=Unit)  # PostgreSQL row lock; SQLite already holds the write lock
-        unit = s.execute(q).unique().scalar_one_or_none()
-        if unit is None:
-            raise NotFoundError(f"no unit with DIN {code}", where="din")
-        return unit
 
     # ------------------------------------------------------------------ views
     def _current_typing(self, s: Session, unit_id: int) -> HlaTyping | None:
@@ -191,9 +102,7 @@ class BankService:
     def _unit_out(self, s: Session, unit: Unit, *, detail: bool = True) -> UnitOut:
         din = parse_din(unit.din)
         typings = (
-            s.execute(select(HlaTyping).where(HlaTyping.unit_id == unit.id).order_by(HlaTyping.id))
-            .scalars()
-            .all()
+            s.execute(select(HlaTyping).where(HlaTyping.unit_id == unit.id).order_by(HlaTyping.id)).scalars().all()
         )
         current = [t for t in typings if t.superseded_by is None]
         measurements = s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars().all()
@@ -334,9 +243,7 @@ class BankService:
             row = s.get(Setting, QC_SETTING)
             return criteria_from_json(row.value) if row else DEFAULT_CRITERIA
 
-    def set_qc_criteria(
-        self, actor: Principal, criteria: tuple[Criterion, ...] | str
-    ) -> tuple[Criterion, ...]:
+    def set_qc_criteria(self, actor: Principal, criteria: tuple[Criterion, ...] | str) -> tuple[Criterion, ...]:
         """Replace the QC release criteria (a tuple, or their JSON)."""
         self._require(actor, P.CONFIG)
         from cordmatch.bank.qc import criteria_to_json
@@ -355,121 +262,6 @@ class BankService:
             s.flush()
             self._audit(s, actor, "qc_criteria.set", "settings", QC_SETTING, before, json.loads(text))
         return parsed
-
-    # ------------------------------------------------------------------ users and tokens
-    def bootstrap_admin(self, username: str, password: str) -> UserOut:
-        """Create the first administrator; refused once any user exists."""
-        with self._tx() as s:
-            if s.execute(select(func.count(User.id))).scalar_one():
-                raise ConflictError("users exist already: ask an administrator", where="username")
-            system = Principal(0, "system", Role.ADMIN)
-            return self._create_user(s, system, username, password, Role.ADMIN, None)
-
-    def create_user(
-        self, actor: Principal, username: str, password: str, role: Role | str, *, centre: str | None = None
-    ) -> UserOut:
-        self._require(actor, P.USERS)
-        with self._tx() as s:
-            return self._create_user(s, actor, username, password, role_of(role), centre)
-
-    def _create_user(
-        self, s: Session, actor: Principal, username: str, password: str, role: Role, centre: str | None
-    ) -> UserOut:
-        username = v.check_text(username, "username", max_len=100)
-        if len(password) < MIN_PASSWORD:
-            raise InvalidInputError(f"password needs at least {MIN_PASSWORD} characters", where="password")
-        if role == Role.COORDINATOR and not (centre or "").strip():
-            raise InvalidInputError("a coordinator needs a transplant centre", where="centre")
-        if s.execute(select(User).where(User.username == username)).scalar_one_or_none():
-            raise ConflictError(f"user {username} already exists", where="username")
-        user = User(username=username, role=role.value, password_hash=hash_password(password), centre=centre)
-        s.add(user)
-        s.flush()
-        out = UserOut(id=user.id, username=username, role=role.value, centre=centre, active=True)
-        self._audit(s, actor, "user.create", "user", username, None, out.model_dump())
-        return out
-
-    def list_users(self, actor: Principal) -> list[UserOut]:
-        self._require(actor, P.USERS)
-        with self._tx() as s:
-            return [
-                UserOut(id=u.id, username=u.username, role=u.role, centre=u.centre, active=u.active)
-                for u in s.execute(select(User).order_by(User.username)).scalars()
-            ]
-
-    def set_user_active(self, actor: Principal, username: str, active: bool) -> UserOut:
-        self._require(actor, P.USERS)
-        with self._tx() as s:
-            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
-            if user is None:
-                raise NotFoundError(f"no user {username}", where="username")
-            before = user.active
-            user.active = active
-            s.flush()
-            self._audit(s, actor, "user.active", "user", username, {"active": before}, {"active": active})
-            return UserOut(
-                id=user.id, username=user.username, role=user.role, centre=user.centre, active=active
-            )
-
-    def authenticate(self, username: str, password: str) -> Principal:
-        """The principal for a user name + password; PermissionDeniedError otherwise (no detail leaked)."""
-        with self._tx() as s:
-            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
-            if user is None or not user.active or not verify_password(user.password_hash, password):
-                raise PermissionDeniedError("unknown user or wrong password", where="login")
-            return Principal(user.id, user.username, role_of(user.role), user.centre)
-
-    def issue_token(
-        self, actor: Principal, name: str, *, days: int | None = None, for_user: str | None = None
-    ) -> TokenOut:
-        """A new API token for ``actor`` (or, for an administrator, ``for_user``); shown once."""
-        name = v.check_text(name, "name", max_len=100)
-        if days is not None and days <= 0:
-            raise InvalidInputError("token lifetime must be at least 1 day", where="days")
-        with self._tx() as s:
-            user_id, username = actor.user_id, actor.username
-            if for_user is not None and for_user != actor.username:
-                self._require(actor, P.USERS)
-                user = s.execute(select(User).where(User.username == for_user)).scalar_one_or_none()
-                if user is None:
-                    raise NotFoundError(f"no user {for_user}", where="for_user")
-                user_id, username = user.id, user.username
-            token = new_token()
-            expires = self.clock() + timedelta(days=days) if days else None
-            row = ApiToken(user_id=user_id, token_hash=token_hash(token), name=name, expires_at=expires)
-            s.add(row)
-            s.flush()
-            after = {"user": username, "name": name, "expires_at": expires}
-            self._audit(s, actor, "token.issue", "api_token", row.id, None, after)
-            return TokenOut(id=row.id, name=name, token=token, expires_at=expires)
-
-    def revoke_token(self, actor: Principal, token_id: int) -> None:
-        with self._tx() as s:
-            row = s.get(ApiToken, token_id)
-            if row is None:
-                raise NotFoundError(f"no token {token_id}", where="token_id")
-            if row.user_id != actor.user_id:
-                self._require(actor, P.USERS)
-            row.revoked = True
-            s.flush()
-            self._audit(
-                s, actor, "token.revoke", "api_token", token_id, {"revoked": False}, {"revoked": True}
-            )
-
-    def authenticate_token(self, token: str) -> Principal:
-        with self._tx() as s:
-            row = s.execute(
-                select(ApiToken).where(ApiToken.token_hash == token_hash(token))
-            ).scalar_one_or_none()
-            if (
-                row is None
-                or row.revoked
-                or not row.user.active
-                or (row.expires_at is not None and row.expires_at <= self.clock())
-            ):
-                raise PermissionDeniedError("unknown, expired or revoked token", where="token")
-            u = row.user
-            return Principal(u.id, u.username, role_of(u.role), u.centre)
 
     # ------------------------------------------------------------------ units
     def register_unit(self, actor: Principal, data: UnitRegistration | dict[str, Any]) -> UnitOut:
@@ -551,9 +343,7 @@ class BankService:
             )
         ).first()
         if other is not None and other[0] != own_din:
-            raise ConflictError(
-                f"storage position {pos} is already taken by unit {other[0]}", where="storage"
-            )
+            raise ConflictError(f"storage position {pos} is already taken by unit {other[0]}", where="storage")
 
     def get_unit(self, actor: Principal, din: str) -> UnitOut:
         self._require(actor, P.UNIT_SEARCH)
@@ -600,9 +390,7 @@ class BankService:
         if f.min_tnc is not None:
             q = q.where(
                 Unit.id.in_(
-                    select(Measurement.unit_id).where(
-                        Measurement.stage == "pre_cryo", Measurement.tnc >= f.min_tnc
-                    )
+                    select(Measurement.unit_id).where(Measurement.stage == "pre_cryo", Measurement.tnc >= f.min_tnc)
                 )
             )
         with self._tx() as s:
@@ -642,9 +430,7 @@ class BankService:
     def _require_state(unit: Unit, allowed: tuple[UnitState, ...], what: str) -> None:
         if unit.state not in allowed:
             names = ", ".join(a.value for a in allowed)
-            raise ConflictError(
-                f"cannot {what} unit {unit.din} in state {unit.state} (needs {names})", where="state"
-            )
+            raise ConflictError(f"cannot {what} unit {unit.din} in state {unit.state} (needs {names})", where="state")
 
     def record_measurement(
         self, actor: Principal, din: str, stage: str, values: MeasurementIn | dict[str, Any]
@@ -706,9 +492,7 @@ class BankService:
         """Add an HLA typing (GL string); it supersedes the current one, which is kept in the history."""
         self._require(actor, P.UNIT_WRITE)
         if kind not in ("initial", "confirmatory", "extended"):
-            raise InvalidInputError(
-                f"typing kind {kind!r} is not initial, confirmatory or extended", where="kind"
-            )
+            raise InvalidInputError(f"typing kind {kind!r} is not initial, confirmatory or extended", where="kind")
         text = v.check_typing(gl)
 
         def mutate(s: Session, unit: Unit) -> None:
@@ -718,13 +502,9 @@ class BankService:
 
         return self._change(actor, din, f"unit.typing.{kind}", mutate)
 
-    def _add_typing(
-        self, s: Session, actor: Principal, unit: Unit, gl: str, kind: str, lab: str | None
-    ) -> HlaTyping:
+    def _add_typing(self, s: Session, actor: Principal, unit: Unit, gl: str, kind: str, lab: str | None) -> HlaTyping:
         old = self._current_typing(s, unit.id)
-        new = HlaTyping(
-            unit_id=unit.id, gl=gl, kind=kind, lab=lab, recorded_by=actor.user_id, recorded_at=self.clock()
-        )
+        new = HlaTyping(unit_id=unit.id, gl=gl, kind=kind, lab=lab, recorded_by=actor.user_id, recorded_at=self.clock())
         s.add(new)
         s.flush()
         if old is not None:
@@ -745,9 +525,7 @@ class BankService:
 
         return self._change(actor, din, "unit.storage", mutate)
 
-    def transition(
-        self, actor: Principal, din: str, target: UnitState | str, *, reason: str | None = None
-    ) -> UnitOut:
+    def transition(self, actor: Principal, din: str, target: UnitState | str, *, reason: str | None = None) -> UnitOut:
         """Move a unit along the plain steps (received, processed, cryopreserved, quarantine).
 
         Release, reservation, shipment, infusion, discard and research have their own calls.
@@ -787,17 +565,13 @@ class BankService:
 
     # ------------------------------------------------------------------ QC release
     def _qc_values(self, s: Session, unit: Unit) -> dict[str, Any]:
-        ms = {
-            m.stage: m for m in s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars()
-        }
+        ms = {m.stage: m for m in s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars()}
         pre = ms.get("pre_cryo") or ms.get("post_processing")
         thaw = ms.get("post_thaw")
         coll = ms.get("collection")
         typing = self._current_typing(s, unit.id)
         volume = (
-            unit.collection_volume_ml
-            if unit.collection_volume_ml is not None
-            else (coll.volume_ml if coll else None)
+            unit.collection_volume_ml if unit.collection_volume_ml is not None else (coll.volume_ml if coll else None)
         )
         return {
             "collection_volume_ml": volume,
@@ -834,6 +608,7 @@ class BankService:
         with self._tx() as s:
             unit = self._unit(s, din, lock=True)
             check_transition(unit.state, S.AVAILABLE, din=unit.din)
+            self._require_state(unit, (S.QUARANTINE,), "release")
             before = self._snapshot(self._unit_out(s, unit))
             decision = evaluate(criteria, self._qc_values(s, unit))
             if not decision.passed and reason is None:
@@ -889,8 +664,9 @@ class BankService:
             if unit.state == S.RESERVED:
                 unit.state = S.AVAILABLE.value
             s.flush()
-            self._audit(s, actor, "reservation.expire", "reservation", active.id,
-                        {"status": "active"}, {"status": "expired", "din": unit.din})  # fmt: skip
+            before = {"state": S.RESERVED.value, "reservation": {"id": active.id, "status": "active"}}
+            after = {"state": unit.state, "reservation": {"id": active.id, "status": "expired"}}
+            self._audit(s, actor, "unit.reservation_expired", "unit", unit.din, before, after)
 
     def reserve(
         self,
@@ -906,6 +682,10 @@ class BankService:
         """Reserve an available unit for a patient (one active reservation per unit; ends after ``days``)."""
         self._require(actor, P.RESERVE)
         patient_ref = v.check_text(patient_ref, "patient_ref", max_len=100)
+        if actor.role == Role.COORDINATOR and centre and centre != actor.centre:
+            raise PermissionDeniedError(
+                f"{actor.username} reserves for {actor.centre}, not for {centre}", where="centre"
+            )
         centre = v.check_text(centre or actor.centre, "centre")
         if not 1 <= days <= 365:
             raise InvalidInputError("reservation length must be 1..365 days", where="days")
@@ -948,9 +728,7 @@ class BankService:
     def _own_or_manage(self, actor: Principal, r: Reservation) -> None:
         if actor.role == Role.COORDINATOR:
             if r.user_id != actor.user_id and r.centre != actor.centre:
-                raise PermissionDeniedError(
-                    f"reservation {r.id} belongs to another centre", where="reservation_id"
-                )
+                raise PermissionDeniedError(f"reservation {r.id} belongs to another centre", where="reservation_id")
         else:
             self._require(actor, P.RESERVATION_MANAGE)
 
@@ -987,8 +765,9 @@ class BankService:
             r.ct_status, r.ct_requested_at = "requested", self.clock()
             s.flush()
             out = self._reservation_out(s, r, unit)
-            self._audit(s, actor, "reservation.ct_request", "reservation", r.id,
-                        {"ct_status": "none"}, {"ct_status": "requested", "din": unit.din})  # fmt: skip
+            before = {"reservation": {"id": r.id, "ct_status": "none"}}
+            after = {"reservation": {"id": r.id, "ct_status": "requested"}}
+            self._audit(s, actor, "unit.ct_request", "unit", unit.din, before, after)
             return out
 
     def record_confirmatory_typing(
@@ -1001,8 +780,7 @@ class BankService:
             r, unit = self._reservation(s, reservation_id)
             if r.status != "active" or r.ct_status != "requested":
                 raise ConflictError(
-                    f"reservation {r.id} has no open confirmatory-typing request "
-                    f"({r.status}, CT {r.ct_status})",
+                    f"reservation {r.id} has no open confirmatory-typing request ({r.status}, CT {r.ct_status})",
                     where="reservation_id",
                 )
             before = self._snapshot(self._unit_out(s, unit))

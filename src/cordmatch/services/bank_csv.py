@@ -97,9 +97,7 @@ def _datetime(text: str, field: str) -> datetime:
     return value
 
 
-def _row_to_registration(
-    row: dict[str, str], now: datetime
-) -> tuple[UnitRegistration, dict[str, MeasurementIn]]:
+def _row_to_registration(row: dict[str, str], now: datetime) -> tuple[UnitRegistration, dict[str, MeasurementIn]]:
     for field in REQUIRED:
         if not row.get(field):
             raise InvalidInputError(f"{field} is required", where=field)
@@ -130,9 +128,7 @@ def _row_to_registration(
         "hla_gl": row.get("hla_gl") or None,
         "nima_gl": row.get("nima_gl") or None,
         "red_cell_depleted": _bool(row.get("red_cell_depleted", ""), "red_cell_depleted"),
-        "storage": dict(zip(("tank", "rack", "box", "slot"), position, strict=True))
-        if all(position)
-        else None,
+        "storage": dict(zip(("tank", "rack", "box", "slot"), position, strict=True)) if all(position) else None,
     }
     reg = parse_model(UnitRegistration, data)
     parse_din(reg.din)
@@ -182,9 +178,7 @@ def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportRes
         if reg.storage is not None:
             key = (reg.storage.tank, reg.storage.rack, reg.storage.box, reg.storage.slot)
             if key in seen_slot:
-                issues.append(
-                    ImportIssue(line, "storage", f"position {reg.storage} also on line {seen_slot[key]}")
-                )
+                issues.append(ImportIssue(line, "storage", f"position {reg.storage} also on line {seen_slot[key]}"))
                 continue
             seen_slot[key] = line
         parsed.append((line, reg, stages))
@@ -251,9 +245,7 @@ def unit_row(u: UnitOut) -> dict[str, str]:
     return {c: _cell(row.get(c)) for c in COLUMNS}
 
 
-def export_units_csv(
-    svc: BankService, actor: Principal, filters: UnitFilter | dict[str, Any] | None = None
-) -> str:
+def export_units_csv(svc: BankService, actor: Principal, filters: UnitFilter | dict[str, Any] | None = None) -> str:
     """All units matching ``filters`` as CSV text (the import's columns, plus their state)."""
     svc._require(actor, Permission.EXPORT)
     out = io.StringIO()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta
 
-from cordmatch.bank.typing_check import validate_typing
-from cordmatch.errors import InvalidInputError
+from cordmatch.errors import CordmatchError, InvalidInputError
 from cordmatch.services.schemas import MeasurementIn, TestResultsIn
 
 ABO = ("A", "B", "AB", "O")
@@ -18,8 +18,19 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 
 def check_typing(gl: str, *, where: str = "hla_gl") -> str:
-    """The one switch point for HLA validation (syntax now; the nomenclature once on main)."""
-    return validate_typing(gl, where=where)
+    """The GL string (white space removed) when every token is known to the shipped IPD-IMGT/HLA
+    release; InvalidInputError naming the field and the bad token otherwise."""
+    from cordmatch.hla.typing import parse_typing
+    from cordmatch.imgt import default_nomenclature
+
+    text = re.sub(r"\s+", "", gl or "")
+    if not text:
+        raise InvalidInputError("HLA typing is empty", where=where)
+    try:
+        parse_typing(text, default_nomenclature())
+    except CordmatchError as exc:
+        raise InvalidInputError(f"HLA typing {text!r}: {exc}", where=where) from None
+    return text
 
 
 def check_collected_at(value: datetime, now: datetime, *, where: str = "collected_at") -> datetime:

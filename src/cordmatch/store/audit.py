@@ -128,8 +128,7 @@ def verify(session: Session) -> ChainReport:
                 n - 1,
                 prev,
                 row.id,
-                f"audit row {row.id}: previous-hash link broken (a row before it was removed, "
-                "inserted or changed)",
+                f"audit row {row.id}: previous-hash link broken (a row before it was removed, inserted or changed)",
             )
         if row_hash(prev, _fields(row)) != row.hash:
             return ChainReport(n - 1, prev, row.id, f"audit row {row.id}: content does not match its hash")
@@ -140,9 +139,7 @@ def verify(session: Session) -> ChainReport:
 def history(session: Session, entity: str, entity_id: str | int) -> list[dict[str, Any]]:
     """The audit rows of one entity (oldest first), before/after decoded: a unit's timeline."""
     rows = session.execute(
-        select(AuditRow)
-        .where(AuditRow.entity == entity, AuditRow.entity_id == str(entity_id))
-        .order_by(AuditRow.id)
+        select(AuditRow).where(AuditRow.entity == entity, AuditRow.entity_id == str(entity_id)).order_by(AuditRow.id)
     ).scalars()
     return [
         {

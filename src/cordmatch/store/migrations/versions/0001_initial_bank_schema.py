@@ -159,9 +159,7 @@ def upgrade() -> None:
         sa.Column("cfu", sa.Float(), nullable=True),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("recorded_by", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["recorded_by"], ["users.id"], name=op.f("fk_measurements_recorded_by_users")
-        ),
+        sa.ForeignKeyConstraint(["recorded_by"], ["users.id"], name=op.f("fk_measurements_recorded_by_users")),
         sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_measurements_unit_id_units")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_measurements")),
         sa.UniqueConstraint("unit_id", "stage", name="uq_measurements_unit_stage"),
@@ -180,9 +178,7 @@ def upgrade() -> None:
         sa.Column("exceptional", sa.Boolean(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("items", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["decided_by"], ["users.id"], name=op.f("fk_release_decisions_decided_by_users")
-        ),
+        sa.ForeignKeyConstraint(["decided_by"], ["users.id"], name=op.f("fk_release_decisions_decided_by_users")),
         sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_release_decisions_unit_id_units")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_release_decisions")),
     )

@@ -1,0 +1,153 @@
+"""Users, passwords and API tokens of the bank (argon2id hashes; only token hashes stored)."""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cordmatch.bank.roles import Permission, Role, role_of
+from cordmatch.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from cordmatch.services import bank_validate as v
+from cordmatch.services.auth import (
+    MIN_PASSWORD,
+    Principal,
+    hash_password,
+    new_token,
+    token_hash,
+    verify_password,
+)
+from cordmatch.services.bank_base import ServiceBase
+from cordmatch.services.schemas import TokenOut, UserOut
+from cordmatch.store.models import ApiToken, User
+
+P = Permission
+
+
+class UserServices(ServiceBase):
+    """Accounts: bootstrap, create, (de)activate, log in, tokens."""
+
+    # ------------------------------------------------------------------ users and tokens
+    def bootstrap_admin(self, username: str, password: str) -> UserOut:
+        """Create the first administrator; refused once any user exists."""
+        with self._tx() as s:
+            if s.execute(select(func.count(User.id))).scalar_one():
+                raise ConflictError("users exist already: ask an administrator", where="username")
+            system = Principal(0, "system", Role.ADMIN)
+            return self._create_user(s, system, username, password, Role.ADMIN, None)
+
+    def create_user(
+        self, actor: Principal, username: str, password: str, role: Role | str, *, centre: str | None = None
+    ) -> UserOut:
+        self._require(actor, P.USERS)
+        with self._tx() as s:
+            return self._create_user(s, actor, username, password, role_of(role), centre)
+
+    def _create_user(
+        self, s: Session, actor: Principal, username: str, password: str, role: Role, centre: str | None
+    ) -> UserOut:
+        username = v.check_text(username, "username", max_len=100)
+        if len(password) < MIN_PASSWORD:
+            raise InvalidInputError(f"password needs at least {MIN_PASSWORD} characters", where="password")
+        if role == Role.COORDINATOR and not (centre or "").strip():
+            raise InvalidInputError("a coordinator needs a transplant centre", where="centre")
+        if s.execute(select(User).where(User.username == username)).scalar_one_or_none():
+            raise ConflictError(f"user {username} already exists", where="username")
+        user = User(username=username, role=role.value, password_hash=hash_password(password), centre=centre)
+        s.add(user)
+        s.flush()
+        out = UserOut(id=user.id, username=username, role=role.value, centre=centre, active=True)
+        self._audit(s, actor, "user.create", "user", username, None, out.model_dump())
+        return out
+
+    def list_users(self, actor: Principal) -> list[UserOut]:
+        self._require(actor, P.USERS)
+        with self._tx() as s:
+            return [
+                UserOut(id=u.id, username=u.username, role=u.role, centre=u.centre, active=u.active)
+                for u in s.execute(select(User).order_by(User.username)).scalars()
+            ]
+
+    def set_user_active(self, actor: Principal, username: str, active: bool) -> UserOut:
+        self._require(actor, P.USERS)
+        with self._tx() as s:
+            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+            if user is None:
+                raise NotFoundError(f"no user {username}", where="username")
+            before = user.active
+            user.active = active
+            s.flush()
+            self._audit(s, actor, "user.active", "user", username, {"active": before}, {"active": active})
+            return UserOut(id=user.id, username=user.username, role=user.role, centre=user.centre, active=active)
+
+    def authenticate(self, username: str, password: str) -> Principal:
+        """The principal for a user name + password; PermissionDeniedError otherwise (no detail leaked)."""
+        with self._tx() as s:
+            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+            if user is None:
+                verify_password(_dummy_hash(), password)  # same work whether or not the user exists
+                raise PermissionDeniedError("unknown user or wrong password", where="login")
+            if not user.active or not verify_password(user.password_hash, password):
+                raise PermissionDeniedError("unknown user or wrong password", where="login")
+            return Principal(user.id, user.username, role_of(user.role), user.centre)
+
+    def issue_token(
+        self, actor: Principal, name: str, *, days: int | None = None, for_user: str | None = None
+    ) -> TokenOut:
+        """A new API token for ``actor`` (or, for an administrator, ``for_user``); shown once."""
+        name = v.check_text(name, "name", max_len=100)
+        if days is not None and days <= 0:
+            raise InvalidInputError("token lifetime must be at least 1 day", where="days")
+        with self._tx() as s:
+            user_id, username = actor.user_id, actor.username
+            if for_user is not None and for_user != actor.username:
+                self._require(actor, P.USERS)
+                user = s.execute(select(User).where(User.username == for_user)).scalar_one_or_none()
+                if user is None:
+                    raise NotFoundError(f"no user {for_user}", where="for_user")
+                user_id, username = user.id, user.username
+            token = new_token()
+            expires = self.clock() + timedelta(days=days) if days else None
+            row = ApiToken(user_id=user_id, token_hash=token_hash(token), name=name, expires_at=expires)
+            s.add(row)
+            s.flush()
+            after = {"user": username, "name": name, "expires_at": expires}
+            self._audit(s, actor, "token.issue", "api_token", row.id, None, after)
+            return TokenOut(id=row.id, name=name, token=token, expires_at=expires)
+
+    def revoke_token(self, actor: Principal, token_id: int) -> None:
+        with self._tx() as s:
+            row = s.get(ApiToken, token_id)
+            if row is None:
+                raise NotFoundError(f"no token {token_id}", where="token_id")
+            if row.user_id != actor.user_id:
+                self._require(actor, P.USERS)
+            row.revoked = True
+            s.flush()
+            self._audit(s, actor, "token.revoke", "api_token", token_id, {"revoked": False}, {"revoked": True})
+
+    def authenticate_token(self, token: str) -> Principal:
+        with self._tx() as s:
+            row = s.execute(select(ApiToken).where(ApiToken.token_hash == token_hash(token))).scalar_one_or_none()
+            if (
+                row is None
+                or row.revoked
+                or not row.user.active
+                or (row.expires_at is not None and row.expires_at <= self.clock())
+            ):
+                raise PermissionDeniedError("unknown, expired or revoked token", where="token")
+            u = row.user
+            return Principal(u.id, u.username, role_of(u.role), u.centre)
+
+
+@functools.cache
+def _dummy_hash_for(hasher_id: int) -> str:
+    return hash_password("not a password of anyone")
+
+
+def _dummy_hash() -> str:
+    from cordmatch.services import auth
+
+    return _dummy_hash_for(id(auth._hasher))
