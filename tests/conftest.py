@@ -17,3 +17,20 @@ def tables():  # type: ignore[no-untyped-def]
     from cordmatch.imgt import default_nomenclature
 
     return default_nomenclature()
+
+
+@pytest.fixture
+def run_cli(capsys):  # type: ignore[no-untyped-def]
+    """Run the `cordmatch` entry point in-process: returns (exit code, stdout, stderr)."""
+    from cordmatch.cli.main import main
+
+    def run(args: list[str]) -> tuple[int, str, str]:
+        code = 0
+        try:
+            main(args)
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

@@ -83,3 +83,18 @@ def test_to_dict_keeps_the_cli_contract(tables) -> None:  # type: ignore[no-unty
     for key in ("match_6", "match_8"):
         assert set(d[key]) >= {"bidirectional", "gvh", "hvg"}
     assert set(d["loci"]["A"]) >= {"gvh_mismatches", "hvg_mismatches", "positions"}
+
+
+def test_disagreeing_alternatives_mark_the_position_unresolved(tables) -> None:  # type: ignore[no-untyped-def]
+    r = g(tables, "A*02:01+A*01:01", "A*02:01+A*01:01|A*02:05+A*01:01")
+    grades = sorted(p.grade for p in r.loci["A"].positions)
+    assert grades == [ALLELE_MATCH, UNRESOLVED]
+    unresolved = next(p for p in r.loci["A"].positions if p.grade == UNRESOLVED)
+    assert unresolved.antigen == "match" and "A*02:05" in unresolved.reason
+    assert "grade differently" in (r.loci["A"].note or "")
+
+
+def test_agreeing_alternatives_keep_their_grades(tables) -> None:  # type: ignore[no-untyped-def]
+    r = g(tables, "A*02:01+A*01:01", "A*02:01+A*01:01|A*02:09+A*01:01")
+    assert all(p.grade == ALLELE_MATCH for p in r.loci["A"].positions)
+    assert r.loci["A"].note is None

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from cordmatch.hla.tables import NomenclatureTables
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def load_tables() -> NomenclatureTables:
@@ -24,8 +24,9 @@ def load_tables() -> NomenclatureTables:
 
     from cordmatch.imgt import default_nomenclature
     from cordmatch.imgt.cache import cache_file
+    from cordmatch.imgt.release import active_release
 
-    if cache_file().exists():
+    if cache_file(release=active_release()).exists():
         return default_nomenclature()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=err_console) as bar:
         task = bar.add_task("building HLA nomenclature (first run only)", total=1)
@@ -34,6 +35,19 @@ def load_tables() -> NomenclatureTables:
             bar.update(task, description=f"{stage} (first run only)", completed=done, total=max(total, 1))
 
         return default_nomenclature(progress=progress)
+
+
+def build_progress() -> Any:
+    """A Rich progress bar and a py-ard build callback feeding it (for explicit builds)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=err_console)
+    task = bar.add_task("building HLA nomenclature", total=1)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.update(task, description=stage, completed=done, total=max(total, 1))
+
+    return bar, progress
 
 
 def load_macs(path: Path | None) -> MacTable | None:

@@ -86,13 +86,58 @@ def info_cmd() -> None:
 
 @hla_app.command("build")
 def build_cmd(rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild even if cached.")] = False) -> None:
-    """Build (or rebuild) the cached nomenclature tables from the shipped release, offline."""
-    from cordmatch.imgt.cache import cache_file
+    """Build (or rebuild) the cached nomenclature tables of the active release, offline."""
+    from cordmatch.cli.common import build_progress
+    from cordmatch.imgt.cache import cache_file, load_or_build
+    from cordmatch.imgt.release import active_release
 
-    if rebuild and cache_file().exists():
-        cache_file().unlink()
-    tables = load_tables()
-    console.print(f"ready: IPD-IMGT/HLA {tables.release}, cache {cache_file()}")
+    release = active_release()
+    bar, progress = build_progress()
+    with bar:
+        tables = load_or_build(release=release, rebuild=rebuild, progress=progress)
+    console.print(f"ready: IPD-IMGT/HLA {tables.release}, cache {cache_file(release=release)}")
+
+
+@hla_app.command("update")
+def update_cmd(
+    from_dir: Annotated[
+        Path | None, typer.Option("--from", help="A directory holding a release's files (offline).")
+    ] = None,
+    download: Annotated[
+        str | None,
+        typer.Option("--download", help="Fetch this release (e.g. 3.59.0) from IPD-IMGT/HLA: needs a network."),
+    ] = None,
+) -> None:
+    """Add a newer IPD-IMGT/HLA release and make it the active one. Never touches the network unless
+    --download is given."""
+    from cordmatch.cli.common import build_progress
+    from cordmatch.imgt.cache import load_or_build
+    from cordmatch.imgt.release import download_release, install_release, installed_releases_dir
+
+    if (from_dir is None) == (download is None):
+        raise InvalidInputError("give exactly one of --from DIR or --download VERSION", where="hla update")
+    if download is not None:
+        from_dir = download_release(download, installed_releases_dir())
+    assert from_dir is not None
+    version = install_release(from_dir)
+    bar, progress = build_progress()
+    with bar:
+        tables = load_or_build(release=version, progress=progress)
+    installed_releases_dir().mkdir(parents=True, exist_ok=True)
+    (installed_releases_dir() / "active").write_text(version, encoding="utf-8")
+    console.print(f"active release: IPD-IMGT/HLA {tables.release} ({len(tables.alleles)} alleles)")
+
+
+@hla_app.command("use")
+def use_cmd(version: Annotated[str, typer.Argument(help="A release already installed, e.g. 3.58.0.")]) -> None:
+    """Choose which installed release is active."""
+    from cordmatch.imgt.release import installed_releases_dir, release_dir
+
+    if not release_dir(version).is_dir():
+        raise InvalidInputError(f"release {version} is not installed; use 'cordmatch hla update'", where=version)
+    installed_releases_dir().mkdir(parents=True, exist_ok=True)
+    (installed_releases_dir() / "active").write_text(version, encoding="utf-8")
+    console.print(f"active release: IPD-IMGT/HLA {version}")
 
 
 def register(app: typer.Typer) -> None:

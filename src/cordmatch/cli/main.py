@@ -5,12 +5,15 @@ Every CordmatchError is turned into a one-line red message and exit code 2: no t
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from cordmatch.errors import CordmatchError
+from cordmatch.paths import DATA_DIR_ENV
 
 app = typer.Typer(
     name="cordmatch",
@@ -21,7 +24,19 @@ app = typer.Typer(
     add_completion=False,
 )
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+@app.callback()
+def _root(
+    data_dir: Annotated[
+        str | None,
+        typer.Option("--data-dir", help="Data directory (default: $CORDMATCH_DATA_DIR or the user data dir)."),
+    ] = None,
+) -> None:
+    """cordmatch: HLA matching, cord blood unit selection and the bank. Decision support."""
+    if data_dir:
+        os.environ[DATA_DIR_ENV] = data_dir
 
 
 def _register_commands() -> None:
@@ -35,6 +50,7 @@ def _register_commands() -> None:
         hla_cmd,
         indications_cmd,
         outcome_cmd,
+        probability_cmd,
         serve_cmd,
     )
 
@@ -47,6 +63,7 @@ def _register_commands() -> None:
         din_cmd,
         audit_cmd,
         bank_cmd,
+        probability_cmd,
         serve_cmd,
     ):
         module.register(app)

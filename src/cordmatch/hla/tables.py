@@ -77,6 +77,7 @@ class NomenclatureTables:
         self.lgx_index = {n: i for i, n in enumerate(self.lgx_names)}
         self.antigen_index = {n: i for i, n in enumerate(self.antigen_names)}
         self._fallback_cache: dict[str, tuple[int, ...] | None] = {}
+        self._decoded: dict[str, tuple[list[int], list[str]]] = {}
 
     # ----------------------------------------------------------------- building / serialising
     @classmethod
@@ -175,6 +176,16 @@ class NomenclatureTables:
 
     def reduce(self, token: str, level: str) -> str:
         """Reduce one name to a level (G, P, lg, lgx, W, exon, U2, S), as py-ard's ``redux`` does."""
+        decoded = self._decoded.get(level)
+        if decoded is not None:  # fast path: a stored name at a decoded level
+            i = self.name_index.get(token)
+            if i is not None:
+                rid = decoded[0][i]
+                if rid >= 0:
+                    return decoded[1][rid]
+        return self._reduce(token, level)
+
+    def _reduce(self, token: str, level: str) -> str:
         if level not in REDUCTION_LEVELS:
             raise InvalidInputError(
                 f"unknown reduction level {level!r}; choose one of {', '.join(REDUCTION_LEVELS)}", where=level
@@ -182,17 +193,13 @@ class NomenclatureTables:
         i = self.name_index.get(token)
         if i is None:
             i = self.name_id(token)
-        ids = self.member_ids(token) if i is None else self._members_of(i)
         if level == "W":
+            ids = self.member_ids(token) if i is None else self._members_of(i)
             return "/".join(self.alleles[j] for j in ids)
-        results = self._level_lists.get(level)
-        if results is None:
-            results = self._level_lists[level] = self.level_results[level].tolist()
-        texts = self._level_texts.get(level)
-        if texts is None:
-            texts = self._level_texts[level] = split_blob(self.level_blobs[level])
+        results, texts = self._level(level)
         if i is not None and results[i] >= 0:
             return texts[results[i]]
+        ids = self.member_ids(token) if i is None else self._members_of(i)
         # A group-like token (G/P group, serology, XX) or a fallback name: the ordered union of the
         # reductions of its member alleles (allele ids are also their name ids).
         parts: dict[str, None] = {}
@@ -203,6 +210,15 @@ class NomenclatureTables:
                     if p:
                         parts.setdefault(p, None)
         return "/".join(parts)
+
+    def _level(self, level: str) -> tuple[list[int], list[str]]:
+        """Result ids per name and result texts of a stored level, decoded once."""
+        results = self._level_lists.get(level)
+        if results is None:
+            results = self._level_lists[level] = self.level_results[level].tolist()
+            self._level_texts[level] = split_blob(self.level_blobs[level])
+            self._decoded[level] = (results, self._level_texts[level])
+        return results, self._level_texts[level]
 
     def lgx_of(self, allele_id: int) -> str:
         """The two-field P-group name (lgx) of an allele."""

@@ -18,7 +18,7 @@ import numpy as np
 
 from cordmatch.hla.tables import TABLES_FORMAT, NomenclatureTables
 from cordmatch.imgt.build import Progress, build_tables, init_pyard
-from cordmatch.imgt.release import RELEASE
+from cordmatch.imgt.release import RELEASE, active_release
 from cordmatch.paths import data_dir
 
 _lock = threading.Lock()
@@ -103,9 +103,10 @@ def _load(path: Path, fallback: _PyardFallback | None) -> NomenclatureTables:
 
 
 def default_nomenclature(progress: Progress | None = None) -> NomenclatureTables:
-    """The process-wide tables of the shipped release (built on first use, then cached on disk)."""
+    """The process-wide tables of the active release (the shipped one unless ``hla update`` chose another),
+    built on first use, then cached on disk."""
     global _default
     with _lock:
         if _default is None:
-            _default = load_or_build(progress=progress)
+            _default = load_or_build(release=active_release(), progress=progress)
         return _default

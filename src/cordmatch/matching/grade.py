@@ -136,6 +136,26 @@ def _best_pairing(pg: GenotypePair, dg: GenotypePair) -> tuple[PositionGrade, Po
     return crossed if score(crossed) < score(straight) else straight
 
 
+def _merge(grades: list[PositionGrade]) -> PositionGrade:
+    """One position's grade across genotype alternatives: kept where they agree, else unresolved."""
+    first = grades[0]
+    if all(g.grade == first.grade for g in grades):
+        return first
+
+    def agreed(values: set[str]) -> str:
+        return values.pop() if len(values) == 1 else UNRESOLVED
+
+    seen = ", ".join(sorted({f"{g.patient} vs {g.donor}: {g.grade}" for g in grades}))
+    return PositionGrade(
+        "|".join(sorted({g.patient for g in grades})),
+        "|".join(sorted({g.donor for g in grades})),
+        UNRESOLVED,
+        agreed({g.antigen for g in grades}),
+        agreed({g.allele for g in grades}),
+        f"genotype alternatives disagree ({seen})",
+    )
+
+
 def _grade_locus(p: LocusTyping, d: LocusTyping) -> LocusGrade:
     counts: dict[str, DirectionalCounts] = {}
     notes: list[str] = []
@@ -149,10 +169,11 @@ def _grade_locus(p: LocusTyping, d: LocusTyping) -> LocusGrade:
         gvh = next(iter(gvh_vals)) if len(gvh_vals) == 1 else None
         hvg = next(iter(hvg_vals)) if len(hvg_vals) == 1 else None
         counts[level] = DirectionalCounts(gvh, hvg)
-    pairings = {
-        tuple(g.to_dict().values() for g in _best_pairing(pg, dg)) for pg, dg in product(p.alternatives, d.alternatives)
-    }
-    positions = _best_pairing(p.alternatives[0], d.alternatives[0])
+    pairings = [_best_pairing(pg, dg) for pg, dg in product(p.alternatives, d.alternatives)]
+    positions = pairings[0]
+    if len({tuple(g.grade for g in pr) for pr in pairings}) > 1:
+        notes.append(f"{len(p.alternatives)} x {len(d.alternatives)} genotype alternatives grade differently")
+        positions = (_merge([pr[0] for pr in pairings]), _merge([pr[1] for pr in pairings]))
     for who, typing in (("patient", p), ("donor", d)):
         for pair in typing.alternatives:
             for pos, other in (pair, pair[::-1]):
@@ -161,22 +182,6 @@ def _grade_locus(p: LocusTyping, d: LocusTyping) -> LocusGrade:
                         f"{who} {pos.label} is a null allele (not expressed): "
                         f"{p.locus} counted as homozygous {other.label}"
                     )
-    if len(pairings) > 1:
-        notes.append(
-            f"{len(p.alternatives)} x {len(d.alternatives)} genotype alternatives grade differently; "
-            "positions shown for the first"
-        )
-        positions = tuple(
-            PositionGrade(
-                g.patient,
-                g.donor,
-                UNRESOLVED,
-                g.antigen if counts["antigen"].gvh is not None else UNRESOLVED,
-                UNRESOLVED,
-                f"genotype ambiguity: {g.reason}",
-            )
-            for g in positions
-        )  # type: ignore[assignment]
     return LocusGrade(p.locus, "both", counts["allele"], counts["antigen"], positions, "; ".join(notes) or None)
 
 

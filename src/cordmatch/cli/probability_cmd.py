@@ -1,0 +1,208 @@
+"""`cordmatch impute`, `cordmatch match-probability`, `cordmatch impute-registry`: genotype imputation
+and match probability from population haplotype frequencies (NMDP 2007 sets by default)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cordmatch.cli.common import console, err_console, load_macs, load_tables, print_json
+
+_POP_HELP = "Population (AFA, API, CAU, HIS; CAU_TOY = toy subset) or a mix such as CAU:0.7,HIS:0.3."
+_FREQ_HELP = "Your own frequency set: CSV (Haplo,Freq columns); use with --metadata (hfx JSON)."
+
+
+def _index(tables: Any, frequencies: Path | None, metadata: Path | None, population: str) -> Any:
+    from cordmatch.io.frequency_sets import load_index
+
+    if frequencies is not None:
+        names = None if metadata is not None else [population.split(":")[0].split(",")[0].strip().upper()]
+        return load_index([(frequencies, metadata)], tables, names=names)
+    if population.strip().upper() == "CAU_TOY":
+        return load_index(tables=tables, populations=["CAU_TOY"])
+    return load_index(tables=tables)
+
+
+def _typing(gl: str, option: str, tables: Any, macs: Any) -> Any:
+    from cordmatch.errors import InvalidInputError
+    from cordmatch.hla.typing import parse_typing
+
+    try:
+        return parse_typing(gl, tables, macs)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{option}: {exc.message}", where=exc.where) from exc
+
+
+def _warn(notes: list[str] | tuple[str, ...]) -> None:
+    for n in notes:
+        err_console.print(f"[yellow]note:[/] {n}", highlight=False)
+
+
+def impute_command(
+    typing: Annotated[str, typer.Option("--typing", help="Typing as a GL string (any resolution).")],
+    population: Annotated[str, typer.Option("--population", help=_POP_HELP)],
+    top: Annotated[int, typer.Option("--top", min=1, help="Genotypes shown.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    floor: Annotated[float, typer.Option("--floor", help="Frequency given to alleles absent from the set.")] = 1e-5,
+    frequencies: Annotated[Path | None, typer.Option("--frequencies", help=_FREQ_HELP)] = None,
+    metadata: Annotated[Path | None, typer.Option("--metadata", help="hfx metadata JSON of --frequencies.")] = None,
+    macs: Annotated[Path | None, typer.Option("--macs", help="MAC file (NMDP format).")] = None,
+) -> None:
+    """Genotypes compatible with a typing and their probabilities (Hardy-Weinberg, haplotype frequencies)."""
+    from rich.table import Table
+
+    from cordmatch.errors import InvalidInputError
+    from cordmatch.probability.imputation import constraints_from_typing, impute
+    from cordmatch.services.probability import parse_population
+
+    tables = load_tables()
+    pop = parse_population(population)
+    index = _index(tables, frequencies, metadata, population)
+    index.population_weights(pop)
+    typed = _typing(typing, "--typing", tables, load_macs(macs))
+    post = impute(constraints_from_typing(typed, tables, index.loci), index, pop, floor=floor)
+    if as_json:
+        print_json(post.to_dict(top))
+    if not post.ok:
+        raise InvalidInputError(f"no estimate: {post.reason}", where="--typing")
+    if as_json:
+        return
+    _warn(post.notes)
+    table = Table(title=f"Genotypes of {typing} in {post.population} ({post.size} compatible)")
+    table.add_column("#", justify="right")
+    for locus in post.loci:
+        table.add_column(locus)
+    table.add_column("probability", justify="right")
+    for i in range(min(top, post.size)):
+        names = post.to_dict(top=i + 1)["genotypes"][i]["loci"]
+        table.add_row(str(i + 1), *["+".join(names[loc]) for loc in post.loci], f"{post.probabilities[i]:.4f}")
+    console.print(table)
+
+
+def match_probability_command(
+    patient: Annotated[str, typer.Option("--patient", help="Patient typing as a GL string.")],
+    donor: Annotated[str, typer.Option("--donor", help="Donor or cord blood unit typing as a GL string.")],
+    population: Annotated[str, typer.Option("--population", help=_POP_HELP)],
+    donor_population: Annotated[
+        str | None, typer.Option("--donor-population", help="Donor's population, when not the patient's.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    floor: Annotated[float, typer.Option("--floor", help="Frequency given to alleles absent from the set.")] = 1e-5,
+    frequencies: Annotated[Path | None, typer.Option("--frequencies", help=_FREQ_HELP)] = None,
+    metadata: Annotated[Path | None, typer.Option("--metadata", help="hfx metadata JSON of --frequencies.")] = None,
+    macs: Annotated[Path | None, typer.Option("--macs", help="MAC file (NMDP format).")] = None,
+) -> None:
+    """Probability of 0, 1, 2 mismatches per locus and of each 6 and 8 count, from imputed genotypes."""
+    from rich.table import Table
+
+    from cordmatch.errors import InvalidInputError
+    from cordmatch.services.probability import match_probability, parse_population
+
+    tables = load_tables()
+    mac_table = load_macs(macs)
+    index = _index(tables, frequencies, metadata, population)
+    pt = _typing(patient, "--patient", tables, mac_table)
+    dt = _typing(donor, "--donor", tables, mac_table)
+    result = match_probability(
+        pt,
+        dt,
+        parse_population(population),
+        donor_population=parse_population(donor_population) if donor_population else None,
+        tables=tables,
+        index=index,
+        floor=floor,
+    )
+    if as_json:
+        print_json(result.to_dict())
+    if not result.ok:
+        raise InvalidInputError(result.reason or "no estimate", where="match-probability")
+    if as_json:
+        return
+    _warn(result.notes)
+    table = Table(title=f"Match probability ({result.population})")
+    for col in ("locus", "P(0 mm)", "P(1 mm)", "P(2 mm)", "P(antigen match)"):
+        table.add_column(col, justify="right" if col != "locus" else "left")
+    for locus, dist in result.loci.items():
+        table.add_row(locus, *[f"{p:.4f}" for p in dist], f"{result.loci_antigen[locus][0]:.4f}")
+    console.print(table)
+    console.print(
+        f"P(8/8) = [bold]{result.at_least_8(8):.4f}[/]   P(>=7/8) = {result.at_least_8(7):.4f}   "
+        f"P(6/6) = [bold]{result.at_least_6(6):.4f}[/]   P(>=5/6) = {result.at_least_6(5):.4f}"
+    )
+
+
+def impute_registry_command(
+    units: Annotated[Path, typer.Option("--units", help="CSV with columns unit_id and typing (GL string).")],
+    population: Annotated[str, typer.Option("--population", help=_POP_HELP)],
+    patient: Annotated[
+        str | None, typer.Option("--patient", help="Also score every unit against this patient typing.")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", help="Write per-unit results as CSV here.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the posterior cache.")] = False,
+) -> None:
+    """Impute a whole registry (cached on disk) and, with --patient, each unit's P(8/8), P(>=7/8), P(6/6)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cordmatch.errors import InvalidInputError, NotFoundError
+    from cordmatch.services.probability import impute_registry, impute_typing, parse_population, score_units
+
+    tables = load_tables()
+    pop = parse_population(population)
+    index = _index(tables, None, None, population)
+    index.population_weights(pop)
+    try:
+        with units.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            fields = reader.fieldnames or []
+            if "unit_id" not in fields or "typing" not in fields:
+                raise InvalidInputError(
+                    f"--units needs the columns unit_id and typing (found {', '.join(fields)})", where=str(units)
+                )
+            rows = [(r["unit_id"], r["typing"]) for r in reader]
+    except FileNotFoundError:
+        raise NotFoundError(f"file not found: {units}", where=str(units)) from None
+    with Progress(
+        TextColumn("[bold]imputing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console
+    ) as bar:
+        task = bar.add_task("impute", total=len(rows))
+        result = impute_registry(
+            rows,
+            pop,
+            tables=tables,
+            index=index,
+            use_cache=not no_cache,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    err_console.print(
+        f"{len(rows)} units, {result.distinct_typings} distinct typings, {result.cache_hits} from cache, "
+        f"{len(result.problems)} without estimate",
+        highlight=False,
+    )
+    summary = None
+    if patient is not None:
+        post = impute_typing(_typing(patient, "--patient", tables, None), pop, tables=tables, index=index)
+        if not post.ok:
+            raise InvalidInputError(f"no estimate for the patient: {post.reason}", where="--patient")
+        summary = score_units(post, result.packed)
+    if output is not None:
+        with output.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["unit_id", "genotypes", "estimate", "p_8_of_8", "p_at_least_7_of_8", "p_6_of_6", "reason"])
+            sizes = result.packed.offsets[1:] - result.packed.offsets[:-1]
+            for u, unit_id in enumerate(result.unit_ids):
+                vals = (
+                    [f"{summary.p_8_of_8[u]:.6f}", f"{summary.p_at_least_7_of_8[u]:.6f}", f"{summary.p_6_of_6[u]:.6f}"]
+                    if summary is not None and summary.ok[u]
+                    else ["", "", ""]
+                )
+                w.writerow([unit_id, int(sizes[u]), bool(result.packed.ok[u]), *vals, result.problems.get(unit_id, "")])
+        err_console.print(f"wrote {output}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("impute")(impute_command)
+    app.command("match-probability")(match_probability_command)
+    app.command("impute-registry")(impute_registry_command)

@@ -1,0 +1,1 @@
+"""Adapters for files: GL strings, CSV, HML, haplotype frequency sets."""

@@ -1,0 +1,377 @@
+"""Genotype imputation: the multi-locus genotypes compatible with a typing, and their posterior probability.
+
+Model (Hardy-Weinberg equilibrium within a population): a person carries two haplotypes drawn
+independently from the population's haplotype frequencies, so an unordered pair {h1, h2} has prior
+probability ``f1 * f2 * (2 if h1 != h2 else 1)``. For a mix of populations with weights w, the person
+belongs to population p with probability w_p: prior ``sum_p w_p f1p f2p (2 if h1 != h2 else 1)``.
+The posterior is the prior restricted to pairs compatible with the typing, normalised.
+
+A pair is compatible when, at every typed locus in the index, some genotype alternative of the typing
+holds the pair's two alleles in either phase. Loci not typed are marginalised (any allele); loci typed
+but not in the frequency set (e.g. DPB1) are ignored with a note. Alleles are compared as allele codes
+(lgx id and null flag; see :mod:`cordmatch.probability.index`).
+
+Floor: when a typed position at a locus has no allele present in the set at that locus, the typed
+allele (the first lgx of the position, in release order) is given the population allele frequency
+``floor`` (default :data:`DEFAULT_FLOOR`) in linkage equilibrium with the rest of the haplotype: the
+index is extended with copies of the haplotypes carrying it, frequency ``f * floor``. Every floored
+allele is reported. When no pair is compatible even so, the result is an explicit *no estimate*.
+
+Results are unphased: each genotype lists, per locus, the two allele codes (sorted). Pure numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from cordmatch.errors import InvalidInputError
+from cordmatch.hla.mac import MacTable
+from cordmatch.hla.tables import NomenclatureTables
+from cordmatch.hla.typing import HlaTyping, Position, parse_typing
+from cordmatch.probability.index import HaplotypeIndex
+
+IntArray = npt.NDArray[np.int32]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Population allele frequency given to a typed allele absent from the frequency set (documented floor).
+DEFAULT_FLOOR: Final = 1e-5
+#: Rows of the pair matrix computed at once (bounds memory: block * candidates doubles).
+_BLOCK: Final = 1024
+
+#: One position's allowed allele codes; None = any allele (not typed).
+PositionCodes = npt.NDArray[np.int64] | None
+
+
+@dataclass(frozen=True)
+class TypingConstraints:
+    """A typing as allele codes: per locus, the genotype alternatives, each two positions' codes."""
+
+    loci: dict[str, tuple[tuple[PositionCodes, PositionCodes], ...]]
+    notes: tuple[str, ...] = ()
+    source: str = ""
+
+
+_POSITION_CODES: dict[tuple[int, tuple[str, ...]], npt.NDArray[np.int64]] = {}
+
+
+def position_codes(position: Position, tables: NomenclatureTables) -> npt.NDArray[np.int64]:
+    """Allele codes a typed position may be (expressed members; all members when every one is null).
+
+    Cached by the position's tokens (a registry repeats the same positions many times).
+    """
+    key = (id(tables), position.tokens)
+    found = _POSITION_CODES.get(key)
+    if found is not None:
+        return found
+    arr = np.fromiter(position.alleles, dtype=np.int64, count=len(position.alleles))
+    null = tables.allele_null[arr]
+    if not null.all():
+        arr = arr[~null]
+        null = null[~null]
+    codes = np.unique(2 * tables.allele_lgx[arr].astype(np.int64) + null.astype(np.int64))
+    if len(_POSITION_CODES) > 200_000:
+        _POSITION_CODES.clear()
+    _POSITION_CODES[key] = codes
+    return codes
+
+
+def constraints_from_typing(typing: HlaTyping, tables: NomenclatureTables, loci: Sequence[str]) -> TypingConstraints:
+    """Code a resolved typing for an index with ``loci``; other loci are set aside with a note."""
+    out: dict[str, tuple[tuple[PositionCodes, PositionCodes], ...]] = {}
+    notes: list[str] = []
+    for locus, lt in typing.loci.items():
+        if locus not in loci:
+            notes.append(f"{locus} is not in the haplotype frequency set: ignored")
+            continue
+        out[locus] = tuple((position_codes(p1, tables), position_codes(p2, tables)) for p1, p2 in lt.alternatives)
+    return TypingConstraints(out, tuple(notes), typing.source)
+
+
+def constraints_from_gl(
+    gl: str,
+    tables: NomenclatureTables,
+    index_loci: Sequence[str],
+    macs: MacTable | None = None,
+    parts: dict[str, tuple[str, TypingConstraints]] | None = None,
+) -> tuple[str, TypingConstraints]:
+    """(canonical GL, constraints) of a typing; unphased typings are resolved locus block by locus block
+    (``^`` parts), each block once per batch, since a registry repeats the same blocks many times."""
+    if parts is None:
+        parts = {}
+    if "~" in gl:
+        typing = parse_typing(gl, tables, macs)
+        return typing.gl(), constraints_from_typing(typing, tables, index_loci)
+    loci: dict[str, tuple[tuple[PositionCodes, PositionCodes], ...]] = {}
+    notes: list[str] = []
+    canon: list[tuple[int, str]] = []
+    for raw in gl.split("^"):
+        block = raw.strip()
+        got = parts.get(block)
+        if got is None:
+            typing = parse_typing(block, tables, macs)
+            got = (typing.gl(), constraints_from_typing(typing, tables, index_loci))
+            parts[block] = got
+        text, c = got
+        for locus, alts in c.loci.items():
+            if locus in loci:
+                raise InvalidInputError(f"locus {locus} is typed twice in one typing", where=locus)
+            loci[locus] = alts
+        notes.extend(c.notes)
+        canon.append((min((list(index_loci).index(x) for x in c.loci), default=len(index_loci)), text))
+    key = "^".join(text for _, text in sorted(canon))
+    return key, TypingConstraints(loci, tuple(notes), gl)
+
+
+@dataclass
+class GenotypePosterior:
+    """Unphased multi-locus genotypes compatible with a typing and their posterior probabilities.
+
+    ``codes`` is (G, loci, 2) allele codes (per locus the smaller first); ``probabilities`` (G,) sums to
+    1 and is sorted in decreasing order. With no compatible genotype, G = 0 and ``reason`` says why.
+    """
+
+    loci: tuple[str, ...]
+    codes: IntArray
+    probabilities: FloatArray
+    population: str
+    floored: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    reason: str | None = None
+    #: Sum of the prior probabilities of the compatible pairs (the typing's likelihood).
+    likelihood: float = 0.0
+    lgx_antigen: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int32), repr=False)
+    code_names: Sequence[str] = field(default=(), repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when there is an estimate (at least one compatible genotype)."""
+        return self.reason is None and len(self.probabilities) > 0
+
+    @property
+    def size(self) -> int:
+        return int(self.probabilities.shape[0])
+
+    def genotype_gl(self, i: int) -> str:
+        """GL string of genotype ``i`` (loci joined with ``^``)."""
+        parts = []
+        for li in range(len(self.loci)):
+            parts.append("+".join(self.locus_names(i, li)))
+        return "^".join(parts)
+
+    def locus_names(self, i: int, li: int) -> list[str]:
+        """The two allele names of genotype ``i`` at locus index ``li``, sorted."""
+        return sorted(self._name(int(c)) for c in self.codes[i, li])
+
+    def _name(self, code: int) -> str:
+        name = self.code_names[code >> 1]
+        return name if not (code & 1) or name.endswith("N") else f"{name}N"
+
+    def to_dict(self, top: int | None = None) -> dict[str, Any]:
+        n = self.size if top is None else min(top, self.size)
+        return {
+            "population": self.population,
+            "estimate": self.ok,
+            "reason": self.reason,
+            "genotypes_total": self.size,
+            "genotypes": [
+                {
+                    "gl": self.genotype_gl(i),
+                    "loci": {locus: self.locus_names(i, li) for li, locus in enumerate(self.loci)},
+                    "probability": float(self.probabilities[i]),
+                }
+                for i in range(n)
+            ],
+            "floored_alleles": list(self.floored),
+            "notes": list(self.notes),
+        }
+
+
+def no_estimate(index: HaplotypeIndex, population: str, reason: str, notes: Sequence[str] = ()) -> GenotypePosterior:
+    """An explicit *no estimate* result."""
+    return GenotypePosterior(
+        loci=index.loci,
+        codes=np.zeros((0, len(index.loci), 2), dtype=np.int32),
+        probabilities=np.zeros(0),
+        population=population,
+        notes=tuple(notes),
+        reason=reason,
+        lgx_antigen=index.lgx_antigen,
+        code_names=index.lgx_names,
+    )
+
+
+@dataclass(frozen=True)
+class PopulationView:
+    """The rows of an index with frequency > 0 in a population (or mix), prepared once per population."""
+
+    weights: FloatArray
+    codes: IntArray
+    frequencies: FloatArray
+    #: per locus, a boolean table over allele codes: present in this population at that locus.
+    present: tuple[BoolArray, ...]
+
+
+_VIEWS: dict[tuple[int, tuple[float, ...]], PopulationView] = {}
+
+
+def population_view(index: HaplotypeIndex, population: str | Mapping[str, float]) -> PopulationView:
+    """Cached :class:`PopulationView` of ``index`` for ``population``."""
+    w = index.population_weights(population)
+    key = (id(index), tuple(float(x) for x in w))
+    view = _VIEWS.get(key)
+    if view is not None:
+        return view
+    pops = np.flatnonzero(w > 0)
+    freqs = index.frequencies[:, pops]
+    live = freqs.sum(axis=1) > 0
+    codes = np.ascontiguousarray(index.codes[live])
+    present = []
+    for li in range(codes.shape[1]):
+        tab = np.zeros(2 * len(index.lgx_names), dtype=np.bool_)
+        tab[codes[:, li]] = True
+        present.append(tab)
+    view = PopulationView(w[pops], codes, np.ascontiguousarray(freqs[live]), tuple(present))
+    if len(_VIEWS) > 64:
+        _VIEWS.clear()
+    _VIEWS[key] = view
+    return view
+
+
+def population_label(population: str | Mapping[str, float]) -> str:
+    if isinstance(population, str):
+        return population.upper()
+    return ",".join(f"{k.upper()}:{v:g}" for k, v in population.items())
+
+
+def impute(
+    typing: TypingConstraints,
+    index: HaplotypeIndex,
+    population: str | Mapping[str, float],
+    *,
+    floor: float = DEFAULT_FLOOR,
+) -> GenotypePosterior:
+    """Posterior over the unphased genotypes compatible with ``typing`` (see the module docstring)."""
+    label = population_label(population)
+    view = population_view(index, population)
+    weights, codes, freqs, present = view.weights, view.codes, view.frequencies, view.present
+    n_codes = 2 * len(index.lgx_names)
+    notes = list(typing.notes)
+    typed = [(index.loci.index(locus), alts) for locus, alts in typing.loci.items() if locus in index.loci]
+    for locus in typing.loci:
+        if locus not in index.loci:
+            notes.append(f"{locus} is not in the haplotype frequency set: ignored")
+
+    def lookup(allowed: PositionCodes, column: IntArray) -> BoolArray:
+        if allowed is None:
+            return np.ones(column.shape[0], dtype=np.bool_)
+        table = np.zeros(n_codes, dtype=np.bool_)
+        table[allowed] = True
+        return table[column]
+
+    # Floor: typed positions with no allele of the set at their locus.
+    floored: list[str] = []
+    missing: list[tuple[int, int]] = []  # (locus index, code)
+    for li, alts in typed:
+        for pair in alts:
+            for allowed in pair:
+                if allowed is None or present[li][allowed].any():
+                    continue
+                code = int(allowed[0])
+                if (li, code) not in missing:
+                    missing.append((li, code))
+    if missing:
+        floored_loci = {li for li, _ in missing}
+        ok_other = np.ones(codes.shape[0], dtype=np.bool_)
+        for li, alts in typed:
+            if li in floored_loci:
+                continue
+            any_pos = np.zeros(codes.shape[0], dtype=np.bool_)
+            for p1, p2 in alts:
+                any_pos |= lookup(p1, codes[:, li]) | lookup(p2, codes[:, li])
+            ok_other &= any_pos
+        for li, code in missing:
+            base = np.flatnonzero(ok_other)
+            extra = codes[base].copy()
+            extra[:, li] = code
+            codes = np.vstack([codes, extra])
+            freqs = np.vstack([freqs, freqs[base] * floor])
+            ok_other = np.concatenate([ok_other, ok_other[base]])
+            floored.append(index.code_name(code))
+        notes.append(
+            f"allele(s) absent from the {label} frequency set given the floor frequency {floor:g}: "
+            + ", ".join(floored)
+        )
+
+    # Per locus and alternative, which haplotypes fit each position; candidates fit some position everywhere.
+    masks: list[list[tuple[BoolArray, BoolArray]]] = []
+    cand = np.ones(codes.shape[0], dtype=np.bool_)
+    for li, alts in typed:
+        locus_masks = [(lookup(p1, codes[:, li]), lookup(p2, codes[:, li])) for p1, p2 in alts]
+        any_pos = np.zeros(codes.shape[0], dtype=np.bool_)
+        for m1, m2 in locus_masks:
+            any_pos |= m1 | m2
+        cand &= any_pos
+        masks.append(locus_masks)
+    rows = np.flatnonzero(cand)
+    if rows.size == 0:
+        return no_estimate(index, label, "no haplotype in the frequency set is compatible with the typing", notes)
+    cmasks = [[(m1[rows], m2[rows]) for m1, m2 in lm] for lm in masks]
+    fw = freqs[rows] * weights  # (K, P) weighted
+    fc = freqs[rows]
+    k = rows.size
+    pair_i: list[npt.NDArray[np.int64]] = []
+    pair_j: list[npt.NDArray[np.int64]] = []
+    pair_p: list[FloatArray] = []
+    for start in range(0, k, _BLOCK):
+        stop = min(k, start + _BLOCK)
+        comp = np.ones((stop - start, k), dtype=np.bool_)
+        for lm in cmasks:
+            loc = np.zeros_like(comp)
+            for m1, m2 in lm:
+                loc |= (m1[start:stop, None] & m2[None, :]) | (m2[start:stop, None] & m1[None, :])
+            comp &= loc
+        # unordered pairs: keep i <= j
+        comp &= np.arange(start, stop)[:, None] <= np.arange(k)[None, :]
+        ii, jj = np.nonzero(comp)
+        if ii.size == 0:
+            continue
+        ii = ii + start
+        p = np.einsum("np,np->n", fw[ii], fc[jj])
+        p = np.where(ii == jj, p, 2.0 * p)
+        pair_i.append(ii)
+        pair_j.append(jj)
+        pair_p.append(p)
+    if not pair_p:
+        return no_estimate(index, label, "no pair of haplotypes in the frequency set fits the typing", notes)
+    pi = np.concatenate(pair_i)
+    pj = np.concatenate(pair_j)
+    pp = np.concatenate(pair_p)
+    total = float(pp.sum())
+    if not total > 0:
+        return no_estimate(index, label, "the compatible genotypes have frequency 0", notes)
+    ci = codes[rows[pi]]
+    cj = codes[rows[pj]]
+    geno = np.stack([np.minimum(ci, cj), np.maximum(ci, cj)], axis=-1)  # (pairs, L, 2)
+    flat = np.ascontiguousarray(geno.reshape(geno.shape[0], -1), dtype=np.int32)
+    rows_void = flat.view(np.dtype((np.void, flat.dtype.itemsize * flat.shape[1]))).reshape(-1)
+    _, first, inverse = np.unique(rows_void, return_index=True, return_inverse=True)
+    uniq = flat[first]
+    probs = np.bincount(inverse.reshape(-1), weights=pp, minlength=uniq.shape[0]) / total
+    order = np.lexsort((np.arange(probs.size), -probs))
+    return GenotypePosterior(
+        loci=index.loci,
+        codes=uniq[order].reshape(-1, len(index.loci), 2).astype(np.int32),
+        probabilities=probs[order],
+        population=label,
+        floored=tuple(floored),
+        notes=tuple(notes),
+        likelihood=total,
+        lgx_antigen=index.lgx_antigen,
+        code_names=index.lgx_names,
+    )

@@ -1,0 +1,294 @@
+"""Match probability: from a patient's and a unit's genotype posteriors, the distribution of mismatches.
+
+The two people are independent given their typings, so a pair of genotypes (i, j) has probability
+``p_i * q_j``. Each pair is graded with the foundation's semantics (docs/adr/0002-grading-semantics.md)
+on its exact two-field genotypes: allele match = same lgx, antigen match = same first field, a null
+allele is not expressed (the locus presents the other allele twice), GvH counts patient positions the
+donor lacks, HvG donor positions the patient lacks, bidirectional = the larger. The 8 count uses A, B,
+C, DRB1 at allele level, the 6 count A and B at antigen level and DRB1 at allele level.
+
+Everything is vectorised over genotype pairs: per locus, the mismatch counts of every distinct patient
+and donor locus genotype form a small table, and the pair counts are gathered from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from cordmatch.probability.imputation import GenotypePosterior
+
+IntArray = npt.NDArray[np.int32]
+FloatArray = npt.NDArray[np.float64]
+
+#: Loci reported one by one.
+REPORTED_LOCI: Final = ("A", "B", "C", "DRB1", "DQB1")
+MATCH_8: Final = (("A", "allele"), ("B", "allele"), ("C", "allele"), ("DRB1", "allele"))
+MATCH_6: Final = (("A", "antigen"), ("B", "antigen"), ("DRB1", "allele"))
+#: Pairs graded at once (bounds memory).
+_CHUNK: Final = 1 << 22
+
+
+def locus_mismatches(
+    pat: npt.NDArray[np.int64],
+    don: npt.NDArray[np.int64],
+    pat_null: npt.NDArray[np.bool_],
+    don_null: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
+    """GvH and HvG mismatch counts for every (patient, donor) locus genotype: shapes (P, 2) x (D, 2).
+
+    Values are ids at the level compared (lgx or antigen); ``*_null`` marks not-expressed positions.
+    Returns two (P, D) int8 arrays.
+    """
+
+    def presented(v: Any, null: Any) -> Any:
+        return np.stack([np.where(null[:, 0], v[:, 1], v[:, 0]), np.where(null[:, 1], v[:, 0], v[:, 1])], axis=1)
+
+    def directional(src: Any, src_null: Any, tgt: Any, tgt_null: Any) -> npt.NDArray[np.int8]:
+        # A null position copies the other one; both null: nothing presented.
+        s = presented(src, src_null)
+        s_null = src_null[:, 0] & src_null[:, 1]
+        t = presented(tgt, tgt_null)
+        t_none = tgt_null[:, 0] & tgt_null[:, 1]
+        present = (s[:, None, :, None] == t[None, :, None, :]).any(-1)  # (P, D, 2)
+        present &= ~t_none[None, :, None]
+        absent = (~present).sum(-1).astype(np.int8)
+        return np.where(s_null[:, None], np.int8(0), absent).astype(np.int8)
+
+    return directional(pat, pat_null, don, don_null), directional(don, don_null, pat, pat_null).T
+
+
+@dataclass
+class MatchProbability:
+    """Probabilities of the mismatch counts between a patient and a unit (bidirectional)."""
+
+    population: str
+    #: locus -> [P(0), P(1), P(2)] bidirectional mismatches at allele level.
+    loci: dict[str, list[float]]
+    #: locus -> [P(0), P(1), P(2)] at antigen level.
+    loci_antigen: dict[str, list[float]]
+    #: P(k/8) for k = 0..8 and P(k/6) for k = 0..6.
+    match_8: list[float]
+    match_6: list[float]
+    patient_genotypes: int = 0
+    donor_genotypes: int = 0
+    reason: str | None = None
+    notes: list[str] = field(default_factory=list)
+    floored: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+    def at_least_8(self, k: int) -> float:
+        """P(match >= k/8)."""
+        return float(sum(self.match_8[k:])) if self.ok else float("nan")
+
+    def at_least_6(self, k: int) -> float:
+        """P(match >= k/6)."""
+        return float(sum(self.match_6[k:])) if self.ok else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        if not self.ok:
+            return {"population": self.population, "estimate": False, "reason": self.reason, "notes": self.notes}
+        return {
+            "population": self.population,
+            "estimate": True,
+            "p_8_of_8": self.at_least_8(8),
+            "p_at_least_7_of_8": self.at_least_8(7),
+            "p_6_of_6": self.at_least_6(6),
+            "p_at_least_5_of_6": self.at_least_6(5),
+            "match_8": {f"{k}/8": p for k, p in enumerate(self.match_8)},
+            "match_6": {f"{k}/6": p for k, p in enumerate(self.match_6)},
+            "loci": {
+                locus: {
+                    "allele": {str(m): p for m, p in enumerate(v)},
+                    "antigen": {str(m): p for m, p in enumerate(self.loci_antigen[locus])},
+                }
+                for locus, v in self.loci.items()
+            },
+            "patient_genotypes": self.patient_genotypes,
+            "donor_genotypes": self.donor_genotypes,
+            "floored_alleles": self.floored,
+            "notes": self.notes,
+        }
+
+
+def _locus_tables(
+    pat: GenotypePosterior, don_codes: IntArray, locus_index: int, level: str
+) -> tuple[npt.NDArray[np.int8], IntArray, IntArray]:
+    """Bidirectional mismatch table between distinct locus genotypes, and each side's row into it."""
+    pc = pat.codes[:, locus_index, :].astype(np.int64)
+    dc = don_codes[:, locus_index, :].astype(np.int64)
+    pu, p_inv = np.unique(pc, axis=0, return_inverse=True)
+    du, d_inv = np.unique(dc, axis=0, return_inverse=True)
+
+    def values(u: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        lgx = u >> 1
+        return pat.lgx_antigen[lgx].astype(np.int64) if level == "antigen" else lgx
+
+    gvh, hvg = locus_mismatches(values(pu), values(du), (pu & 1).astype(bool), (du & 1).astype(bool))
+    return np.maximum(gvh, hvg), p_inv.reshape(-1).astype(np.int32), d_inv.reshape(-1).astype(np.int32)
+
+
+def _pair_counts(
+    patient: GenotypePosterior, don_codes: IntArray
+) -> tuple[dict[tuple[str, str], tuple[npt.NDArray[np.int8], IntArray, IntArray]], list[str]]:
+    needed = {(loc, lvl) for loc, lvl in (*MATCH_8, *MATCH_6)} | {
+        (loc, lvl) for loc in REPORTED_LOCI for lvl in ("allele", "antigen")
+    }
+    out = {}
+    missing: list[str] = []
+    for locus, level in sorted(needed):
+        if locus not in patient.loci:
+            if locus not in missing:
+                missing.append(locus)
+            continue
+        out[(locus, level)] = _locus_tables(patient, don_codes, patient.loci.index(locus), level)
+    return out, missing
+
+
+def match_probability_from_posteriors(patient: GenotypePosterior, donor: GenotypePosterior) -> MatchProbability:
+    """Distribution of mismatches between two imputed people (independent given their typings)."""
+    notes = list(dict.fromkeys([*patient.notes, *donor.notes]))
+    floored = list(dict.fromkeys([*patient.floored, *donor.floored]))
+    if not patient.ok or not donor.ok:
+        who = "patient" if not patient.ok else "donor"
+        reason = (patient.reason if not patient.ok else donor.reason) or "no compatible genotype"
+        return MatchProbability(
+            patient.population,
+            {},
+            {},
+            [],
+            [],
+            reason=f"no estimate for the {who}: {reason}",
+            notes=notes,
+            floored=floored,
+        )
+    if patient.loci != donor.loci:
+        return MatchProbability(
+            patient.population, {}, {}, [], [], reason="patient and donor were imputed with different loci", notes=notes
+        )
+    tabs, _missing = _pair_counts(patient, donor.codes)
+    p = patient.probabilities
+    q = donor.probabilities
+    locus_dist: dict[tuple[str, str], FloatArray] = {k: np.zeros(3) for k in tabs}
+    m8 = np.zeros(9)
+    m6 = np.zeros(7)
+    rows_per_chunk = max(1, _CHUNK // max(1, q.size))
+    for start in range(0, p.size, rows_per_chunk):
+        stop = min(p.size, start + rows_per_chunk)
+        w = p[start:stop, None] * q[None, :]
+        per: dict[tuple[str, str], npt.NDArray[np.int8]] = {}
+        for key, (table, pi, di) in tabs.items():
+            per[key] = table[pi[start:stop, None], di[None, :]]
+            locus_dist[key] += np.bincount(per[key].ravel(), weights=w.ravel(), minlength=3)[:3]
+        mm8 = sum((per[k].astype(np.int16) for k in MATCH_8 if k in per), np.zeros_like(w, dtype=np.int16))
+        mm6 = sum((per[k].astype(np.int16) for k in MATCH_6 if k in per), np.zeros_like(w, dtype=np.int16))
+        m8 += np.bincount((8 - mm8).ravel(), weights=w.ravel(), minlength=9)[:9]
+        m6 += np.bincount((6 - mm6).ravel(), weights=w.ravel(), minlength=7)[:7]
+    return MatchProbability(
+        population=patient.population,
+        loci={loc: locus_dist[(loc, "allele")].tolist() for loc in REPORTED_LOCI if (loc, "allele") in locus_dist},
+        loci_antigen={
+            loc: locus_dist[(loc, "antigen")].tolist() for loc in REPORTED_LOCI if (loc, "antigen") in locus_dist
+        },
+        match_8=m8.tolist(),
+        match_6=m6.tolist(),
+        patient_genotypes=patient.size,
+        donor_genotypes=donor.size,
+        notes=notes,
+        floored=floored,
+    )
+
+
+# --------------------------------------------------------------------------- search integration
+@dataclass
+class PackedPosteriors:
+    """Many units' posteriors in one set of arrays (for registry-wide scoring and caching).
+
+    Unit ``u`` owns rows ``offsets[u]:offsets[u + 1]`` of ``codes`` (rows, loci, 2) and
+    ``probabilities``; a unit with no estimate owns no rows and has ``ok[u]`` False.
+    """
+
+    loci: tuple[str, ...]
+    codes: IntArray
+    probabilities: FloatArray
+    offsets: npt.NDArray[np.int64]
+    ok: npt.NDArray[np.bool_]
+
+    @property
+    def units(self) -> int:
+        return int(self.ok.shape[0])
+
+    @classmethod
+    def pack(cls, posteriors: Sequence[GenotypePosterior], loci: tuple[str, ...]) -> PackedPosteriors:
+        sizes = np.array([p.size if p.ok else 0 for p in posteriors], dtype=np.int64)
+        offsets = np.zeros(len(posteriors) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        rows = [p.codes for p in posteriors if p.ok and p.size]
+        probs = [p.probabilities for p in posteriors if p.ok and p.size]
+        return cls(
+            loci=loci,
+            codes=np.concatenate(rows).astype(np.int32) if rows else np.zeros((0, len(loci), 2), np.int32),
+            probabilities=np.concatenate(probs) if probs else np.zeros(0),
+            offsets=offsets,
+            ok=np.array([p.ok for p in posteriors], dtype=np.bool_),
+        )
+
+    def unit(self, u: int) -> tuple[IntArray, FloatArray]:
+        a, b = int(self.offsets[u]), int(self.offsets[u + 1])
+        return self.codes[a:b], self.probabilities[a:b]
+
+
+@dataclass
+class BatchMatchSummary:
+    """Per unit: P(8/8), P(>=7/8), P(6/6), P(>=5/6); NaN where there is no estimate (``ok`` False)."""
+
+    p_8_of_8: FloatArray
+    p_at_least_7_of_8: FloatArray
+    p_6_of_6: FloatArray
+    p_at_least_5_of_6: FloatArray
+    ok: npt.NDArray[np.bool_]
+
+
+def batch_match_probabilities(patient: GenotypePosterior, units: PackedPosteriors) -> BatchMatchSummary:
+    """The search hook: score many units against one patient whose posterior is computed once.
+
+    Cost is one gather per locus over (patient genotypes x all unit genotype rows), chunked.
+    """
+    n = units.units
+    nan = np.full(n, np.nan)
+    if not patient.ok:
+        return BatchMatchSummary(nan, nan.copy(), nan.copy(), nan.copy(), np.zeros(n, dtype=np.bool_))
+    if units.loci != patient.loci:
+        raise ValueError("units and patient were imputed with different loci")
+    unit_of_row = np.repeat(np.arange(n), np.diff(units.offsets))
+    tabs, _ = _pair_counts(patient, units.codes)
+    p = patient.probabilities
+    acc = np.zeros((4, units.codes.shape[0]))
+    rows_chunk = max(1, _CHUNK // max(1, p.size))
+    for start in range(0, units.codes.shape[0], rows_chunk):
+        stop = min(units.codes.shape[0], start + rows_chunk)
+        mm8 = np.zeros((p.size, stop - start), dtype=np.int16)
+        mm6 = np.zeros_like(mm8)
+        for key, (table, pi, di) in tabs.items():
+            if key in MATCH_8 or key in MATCH_6:
+                v = table[pi[:, None], di[None, start:stop]]
+                if key in MATCH_8:
+                    mm8 += v
+                if key in MATCH_6:
+                    mm6 += v
+        acc[0, start:stop] = p @ (mm8 == 0)
+        acc[1, start:stop] = p @ (mm8 <= 1)
+        acc[2, start:stop] = p @ (mm6 == 0)
+        acc[3, start:stop] = p @ (mm6 <= 1)
+    weighted = acc * units.probabilities[None, :]
+    out = [np.bincount(unit_of_row, weights=weighted[k], minlength=n).astype(np.float64) for k in range(4)]
+    for arr in out:
+        arr[~units.ok] = np.nan
+    return BatchMatchSummary(out[0], out[1], out[2], out[3], units.ok.copy())
