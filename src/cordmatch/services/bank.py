@@ -10,7 +10,7 @@ allows one active reservation per unit.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -99,13 +99,25 @@ class BankService(UserServices):
             note=r.note,
         )
 
-    def _unit_out(self, s: Session, unit: Unit, *, detail: bool = True) -> UnitOut:
+    def _unit_out(
+        self,
+        s: Session,
+        unit: Unit,
+        *,
+        detail: bool = True,
+        prefetched: tuple[Sequence[HlaTyping], Sequence[Measurement]] | None = None,
+    ) -> UnitOut:
         din = parse_din(unit.din)
-        typings = (
-            s.execute(select(HlaTyping).where(HlaTyping.unit_id == unit.id).order_by(HlaTyping.id)).scalars().all()
-        )
+        if prefetched is not None:  # a page of units loaded in two queries (list_units)
+            typings, measurements = prefetched
+        else:
+            typings = (
+                s.execute(select(HlaTyping).where(HlaTyping.unit_id == unit.id).order_by(HlaTyping.id))
+                .scalars()
+                .all()
+            )
+            measurements = s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars().all()
         current = [t for t in typings if t.superseded_by is None]
-        measurements = s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars().all()
         active = self._active_reservation(s, unit.id) if detail else None
         storage = (
             StoragePosition(tank=unit.tank, rack=unit.rack, box=unit.box, slot=unit.slot)
@@ -396,7 +408,19 @@ class BankService(UserServices):
         with self._tx() as s:
             total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
             rows = s.execute(q.order_by(Unit.collected_at.desc(), Unit.id.desc()).limit(limit).offset(offset))
-            items = [self._unit_out(s, u, detail=False) for u in rows.unique().scalars()]
+            units = list(rows.unique().scalars())
+            ids = [u.id for u in units]
+            typings: dict[int, list[HlaTyping]] = {i: [] for i in ids}
+            measured: dict[int, list[Measurement]] = {i: [] for i in ids}
+            if ids:  # two queries for the whole page instead of two per unit
+                q_typings = select(HlaTyping).where(HlaTyping.unit_id.in_(ids)).order_by(HlaTyping.id)
+                for t in s.execute(q_typings).scalars():
+                    typings[t.unit_id].append(t)
+                for m in s.execute(select(Measurement).where(Measurement.unit_id.in_(ids))).scalars():
+                    measured[m.unit_id].append(m)
+            items = [
+                self._unit_out(s, u, detail=False, prefetched=(typings[u.id], measured[u.id])) for u in units
+            ]
             return Page(items=items, total=total, limit=limit, offset=offset)
 
     def timeline(self, actor: Principal, din: str) -> list[dict[str, Any]]:
