@@ -127,23 +127,17 @@ def seed(url: str, units: int, clients: int) -> tuple[list[str], list[str]]:
 
 SERVER = textwrap.dedent(
     """
-    import sys, anyio, uvicorn
-    from cordmatch.api import create_app
-    from cordmatch.store import open_store
-    url, port, pool = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    app = create_app(store=open_store(url, pool_size=pool), web=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
-    async def main():
-        anyio.to_thread.current_default_thread_limiter().total_tokens = 2 * pool
-        await server.serve()
-    anyio.run(main)
+    import sys, uvicorn
+    port, workers = int(sys.argv[1]), int(sys.argv[2])
+    uvicorn.run("cordmatch.api.app:app_from_env", factory=True, host="127.0.0.1", port=port, workers=workers,
+                log_level="warning", access_log=False)
     """
 )
 
 
-def start_server(url: str, port: int, pool: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, url, str(port), str(pool)])
+def start_server(url: str, port: int, pool: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CORDMATCH_DB": url, "CORDMATCH_DB_POOL": str(pool)}
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(workers)], env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -180,8 +174,11 @@ async def search_load(base: str, tokens: list[str], n: int, use_search: bool, ti
     return run
 
 
-async def reserve_load(base: str, tokens: list[str], dins: list[str], n: int, timeout: float, seed: int) -> Run:
-    """Each client tries ``n`` reservations of random units; half of its successes are cancelled again."""
+async def reserve_load(
+    base: str, tokens: list[str], dins: list[str], n: int, timeout: float, seed: int, cancel: float
+) -> Run:
+    """Each client tries ``n`` reservations of random units; a ``cancel`` share of its successes is
+    cancelled again at once (so units return and clients keep competing for them)."""
     run = Run()
 
     async def worker(k: int, token: str, client: httpx.AsyncClient) -> None:
@@ -196,7 +193,7 @@ async def reserve_load(base: str, tokens: list[str], dins: list[str], n: int, ti
             if r.status_code == 201:
                 rid = r.json()["id"]
                 run.created.append(rid)
-                if rng.random() < 0.5:
+                if rng.random() < cancel:
                     c = await client.post(f"{base}/api/v1/reservations/{rid}/cancel", json={"reason": "bench"},
                                           headers=headers)  # fmt: skip
                     assert c.status_code == 200, c.text
@@ -257,7 +254,9 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=20, help="requests per client and phase")
     ap.add_argument("--units", type=int, default=60, help="available units (fewer = more contention)")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per phase at most")
-    ap.add_argument("--pool", type=int, default=12, help="server's database pool (+10 overflow)")
+    ap.add_argument("--cancel", type=float, default=0.9, help="share of successful reservations cancelled")
+    ap.add_argument("--pool", type=int, default=8, help="database pool per server process (+10 overflow)")
+    ap.add_argument("--workers", type=int, default=2, help="server processes (uvicorn workers)")
     args = ap.parse_args()
     from cordmatch.api.search import discover_backend
 
@@ -269,16 +268,17 @@ def main() -> int:
         dins, tokens = seed(url, args.units, args.clients)
         print(f"seeded {len(dins)} available units and {len(tokens)} client tokens in {time.perf_counter() - t:.1f} s")
         port = free_port()
-        proc = start_server(url, port, pool=args.pool)
+        proc = start_server(url, port, args.pool, args.workers)
         base = f"http://127.0.0.1:{port}"
         what = "POST /api/v1/search" if use_search else "GET /api/v1/units?state=available (search not in build)"
         asyncio.run(search_load(base, tokens[:5], 3, use_search, args.timeout))  # warm-up
         s1 = asyncio.run(search_load(base, tokens[:1], args.requests, use_search, args.timeout))
         sN = asyncio.run(search_load(base, tokens, args.requests, use_search, args.timeout))
-        r1 = asyncio.run(reserve_load(base, tokens[:1], dins, args.requests, args.timeout, seed=1))
+        r1 = asyncio.run(reserve_load(base, tokens[:1], dins, args.requests, args.timeout, 1, args.cancel))
         created_before = list(r1.created)
-        rN = asyncio.run(reserve_load(base, tokens, dins, args.requests, args.timeout, seed=2))
-        print(f"\nREST API on loopback, PostgreSQL, {args.clients} concurrent clients, {args.requests} requests each")
+        rN = asyncio.run(reserve_load(base, tokens, dins, args.requests, args.timeout, 2, args.cancel))
+        print(f"\nREST API on loopback, PostgreSQL, {args.workers} uvicorn workers, {args.clients} concurrent clients, "
+              f"{args.requests} requests each")  # fmt: skip
         print(line(f"{what[:40]} (1 client)", s1))
         print(line(f"{what[:40]} ({args.clients} clients)", sN, s1))
         print(line("POST /api/v1/reservations (1 client)", r1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from cordmatch.store.engine import Store
 from cordmatch.store.types import utcnow
 
 API_PREFIX = "/api/v1"
+SECRET_ENV = "CORDMATCH_SECRET"  # signs the pages' CSRF tokens; shared by all worker processes
 DESCRIPTION = (
     "Cord blood bank and unit search. Decision support: it explains, people decide.\n\n"
     "Authenticate with `POST /api/v1/auth/token` and send `Authorization: Bearer <token>`. "
@@ -38,7 +40,7 @@ def create_app(
 
     ``store`` passes an already opened store instead (it is then not closed by the app). ``search_backend``
     is the search seam ("auto" = whatever this build provides). ``secret`` signs the pages' CSRF tokens
-    (random per process when None). ``web=False`` serves the API only.
+    (``$CORDMATCH_SECRET``, else random per process). ``web=False`` serves the API only.
     """
     from cordmatch.api.routes import admin, reservations, search, transfer, units
     from cordmatch.services.bank import BankService
@@ -65,7 +67,7 @@ def create_app(
     app.state.store = opened
     app.state.bank = BankService(opened, clock=clock)
     app.state.search_backend = discover_backend() if search_backend == "auto" else search_backend
-    app.state.secret = (secret or secrets.token_hex(32)).encode("utf-8")
+    app.state.secret = (secret or os.environ.get(SECRET_ENV) or secrets.token_hex(32)).encode("utf-8")
     app.state.secure_cookies = secure_cookies
     problems.install(app)
     # transfer first: /units/export.csv must win over /units/{din}
@@ -76,3 +78,13 @@ def create_app(
 
         install_pages(app)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app for ``uvicorn --factory cordmatch.api.app:app_from_env`` (several worker processes):
+    the store from ``$CORDMATCH_DB`` and the CSRF secret from ``$CORDMATCH_SECRET`` (set it, so that
+    every worker accepts the others' forms); ``$CORDMATCH_DB_POOL`` sizes each worker's pool."""
+    from cordmatch.store import open_store
+
+    pool = os.environ.get("CORDMATCH_DB_POOL")
+    return create_app(store=open_store(None, pool_size=int(pool) if pool else None))

@@ -20,8 +20,10 @@ def serve_command(
     workers_threads: Annotated[
         int, typer.Option("--threads", help="worker threads for requests (database calls)")
     ] = 40,
+    workers: Annotated[int, typer.Option("--workers", help="server processes (PostgreSQL: use 2 or more)")] = 1,
 ) -> None:
     """Serve the REST API (/api/v1, OpenAPI at /docs) and the web pages (/) on HOST:PORT."""
+    import anyio
     import anyio.to_thread
     import uvicorn
 
@@ -32,6 +34,8 @@ def serve_command(
 
     if not 1 <= port <= 65535:
         raise InvalidInputError(f"port {port} is not 1..65535", where="--port")
+    if not 1 <= workers <= 64:
+        raise InvalidInputError(f"--workers {workers} is not 1..64", where="--workers")
     store = open_store(db)
     console.print(f"store: [bold]{store.url}[/]")
     if demo:
@@ -52,21 +56,26 @@ def serve_command(
 
         for username, role in DEMO_USERS.items():
             console.print(f"  {username:10} {role}")
-    app = create_app(store=store)
     console.print(f"serving on [bold]http://{host}:{port}/[/] (API docs at /docs); Ctrl+C stops")
+    if workers > 1:
+        import os
+        import secrets
 
-    async def _threads() -> None:
+        from cordmatch.api.app import SECRET_ENV
+        from cordmatch.store.engine import DB_ENV, resolve_url
+
+        store.close()
+        os.environ[DB_ENV] = resolve_url(db)
+        os.environ.setdefault(SECRET_ENV, secrets.token_hex(32))
+        uvicorn.run("cordmatch.api.app:app_from_env", factory=True, host=host, port=port, workers=workers)
+        return
+    app = create_app(store=store)
+
+    async def main() -> None:
         anyio.to_thread.current_default_thread_limiter().total_tokens = workers_threads
+        await uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info")).serve()
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="info")
-    server = uvicorn.Server(config)
     try:
-        import anyio
-
-        async def main() -> None:
-            await _threads()
-            await server.serve()
-
         anyio.run(main)
     finally:
         store.close()
