@@ -67,3 +67,28 @@ def test_unexpected_errors_are_problem_json_without_traceback(store: Any) -> Non
     )
     body = assert_problem(r, 500)
     assert "secret" not in r.text and "passwd" not in r.text and "RuntimeError" not in body["detail"]
+
+
+def test_nul_characters_are_refused_naming_the_field(api: Api) -> None:
+    """PostgreSQL cannot store U+0000; every way in answers 422 naming the field, nothing is stored."""
+    from services.conftest import to_available
+
+    to_available(api.world, "G123498654322", "2")
+    c = api.client
+    cases: list[tuple[str, str, dict[str, Any], str, str]] = [
+        ("POST", "/api/v1/reservations", {"json": {"din": "G123498654322", "patient_ref": "a\x00b"}}, "coord",
+         "patient_ref"),
+        ("POST", "/api/v1/users", {"json": {"username": "u\x00", "password": "long enough", "role": "technician"}},
+         "admin", "username"),
+        ("POST", "/api/v1/units", {"json": json_registration(collection={"tnc": 1, "x\x00": 2})}, "tech",
+         "collection.x\x00"),
+        ("GET", "/api/v1/units?bank_code=a%00b", {}, "tech", "bank_code"),
+        ("POST", "/api/v1/units/import", {"content": b"din,product_code\nG1\x00,X\n",
+                                          "headers": {"content-type": "text/csv"}}, "tech", "line 2"),
+    ]  # fmt: skip
+    for method, path, kw, who, field in cases:
+        headers = {**api.as_(who), **kw.pop("headers", {})}
+        body = assert_problem(c.request(method, path, headers=headers, **kw), 422)
+        assert body["errors"][0]["field"] == field, body
+    assert c.get("/api/v1/reservations", headers=api.as_("tech")).json()["total"] == 0
+    assert c.get("/api/v1/units", headers=api.as_("tech")).json()["total"] == 1

@@ -12,6 +12,7 @@ from typing import Literal
 from fastapi import FastAPI
 
 from cordmatch.api import problems
+from cordmatch.api.nul_guard import NulGuard
 from cordmatch.api.search import SearchBackend, discover_backend
 from cordmatch.store.engine import Store
 from cordmatch.store.types import utcnow
@@ -70,6 +71,7 @@ def create_app(
     app.state.secret = (secret or os.environ.get(SECRET_ENV) or secrets.token_hex(32)).encode("utf-8")
     app.state.secure_cookies = secure_cookies
     problems.install(app)
+    app.add_middleware(NulGuard)
     # transfer first: /units/export.csv must win over /units/{din}
     for module in (transfer, units, reservations, admin, search):
         app.include_router(module.router, prefix=API_PREFIX)
