@@ -51,6 +51,13 @@ def test_banks_product_codes_criteria_and_audit(api: Api) -> None:
     assert_problem(c.put("/api/v1/product-codes", json={"codes": {"bad code": "x"}}, headers=admin), 422)
     criteria = c.get("/api/v1/qc-criteria", headers=api.as_("tech")).json()
     assert criteria and all(cr["source"] for cr in criteria)
+    mine = [{"key": "tnc_pre_cryo", "kind": "ge", "threshold": 1.5e9, "source": "our bank SOP 12 [U]"}]
+    assert_problem(c.put("/api/v1/qc-criteria", json=mine, headers=api.as_("tech")), 403)
+    assert_problem(c.put("/api/v1/qc-criteria", json=[{"key": "tnc_pre_cryo", "kind": "ge", "threshold": 1}],
+                         headers=admin), 422)  # fmt: skip
+    assert_problem(c.put("/api/v1/qc-criteria", json=[{**mine[0], "kind": "about"}], headers=admin), 422)
+    assert c.put("/api/v1/qc-criteria", json=mine, headers=api.as_("director")).json()[0]["threshold"] == 1.5e9
+    assert [cr["key"] for cr in c.get("/api/v1/qc-criteria", headers=admin).json()] == ["tnc_pre_cryo"]
     chain = c.get("/api/v1/audit/verify", headers=admin).json()
     assert chain["ok"] is True and chain["broken_at"] is None and chain["rows"] > 5
 

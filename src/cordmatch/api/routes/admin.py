@@ -105,6 +105,14 @@ def qc_criteria(svc: Bank, actor: Actor) -> list[dict[str, Any]]:
     return [asdict(c) for c in svc.qc_criteria()]
 
 
+@router.put("/qc-criteria", summary="Replace the QC release criteria (each needs key, kind, threshold, source)")
+def set_qc_criteria(svc: Bank, actor: Actor, body: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    import json
+    from dataclasses import asdict
+
+    return [asdict(c) for c in svc.set_qc_criteria(actor, json.dumps(body))]
+
+
 @router.get("/audit/verify", response_model=ChainOut, summary="Verify the hash chain of the audit trail")
 def verify_audit(svc: Bank, actor: Actor) -> ChainOut:
     r = svc.verify_audit(actor)
