@@ -57,6 +57,10 @@ def test_unit_list_filters_and_detail(client: Any) -> None:
     assert client.get("/units?abo=AB").text.count('href="/units/Z9999') == 1
     assert client.get("/units?bank_code=DEMO&state=available").text.count('href="/units/Z9999') == 4
     assert client.get(f"/units?text={AVAILABLE}").text.count('href="/units/Z9999') == 1
+    csv_link = re.search(r'href="(/api/v1/units/export.csv[^"]*)"', available)
+    assert csv_link and "state=available" in csv_link.group(1)
+    exported = client.get(csv_link.group(1).replace("&amp;", "&"))
+    assert exported.status_code == 200 and exported.text.count("\n") == 5  # header + 4 available units
     bad = client.get("/units?state=frozen")
     assert bad.status_code == 422 and "unknown unit state" in bad.text
     detail = client.get(f"/units/{RESERVED}").text
@@ -136,7 +140,9 @@ def test_release_checklist_and_who_may_sign(client: Any) -> None:
 
 def test_reserve_and_cancel_as_coordinator(client: Any) -> None:
     login(client, "coord")
+    assert client.get("/units/new").status_code == 403
     listing = client.get("/units").text
+    assert "Download these units" not in listing
     assert QUARANTINE not in listing and AVAILABLE in listing  # coordinators see listed units only
     page = client.get(f"/units/{AVAILABLE}").text
     assert "Reserve this unit" in page and "Record counts" not in page and "tank" not in page

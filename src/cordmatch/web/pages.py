@@ -251,8 +251,11 @@ async def units(request: Request) -> Response:
     def link(n: int) -> str:
         return "/units?" + urlencode({**{k: v for k, v in filt.items() if v}, "page": n})
 
+    export = {k: v for k, v in {"state": filt["state"], "bank_code": filt["bank_code"], "abo": filt["abo"],
+                                "din_prefix": filt["text"]}.items() if v}  # fmt: skip
     ctx = {
         "page": page,
+        "export_url": "/api/v1/units/export.csv" + ("?" + urlencode(export) if export else ""),
         "filt": filt,
         "banks": banks,
         "states": [s.value for s in UnitState],
@@ -276,6 +279,9 @@ async def _new_ctx(request: Request, user: Principal) -> dict[str, Any]:
 @_guard
 async def new_unit_page(request: Request) -> Response:
     user = _user(request)
+    if not allows(user.role, Permission.UNIT_WRITE):
+        denied = PermissionDeniedError(f"{user.username} with role {user.role.value} may not register units")
+        return render(request, "error.html", {}, user=user, status=403, error=denied)
     return render(request, "unit_new.html", await _new_ctx(request, user), user=user)
 
 
