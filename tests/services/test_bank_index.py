@@ -42,3 +42,17 @@ def test_demo_seed(store) -> None:  # type: ignore[no-untyped-def]
         assert svc.verify_audit(svc.authenticate("admin", DEMO_PASSWORD)).ok
     finally:
         set_password_hasher(old)
+
+
+def test_nima_feeds_the_index(world: World) -> None:
+    import pytest
+
+    from cordmatch.errors import InvalidInputError
+
+    to_available(world, "G123498000001", "1")
+    world.svc.set_nima(world.tech, "G123498000001", "A*24:02^B*35:01")
+    (u,) = iter_available_units(world.svc.store)
+    assert u.nima_gl == "A*24:02^B*35:01"
+    with pytest.raises(InvalidInputError) as exc:
+        world.svc.set_nima(world.tech, "G123498000001", "A*99:99")
+    assert exc.value.where == "nima_gl"

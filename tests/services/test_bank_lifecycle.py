@@ -129,3 +129,14 @@ def test_versions_count_every_change(world: World) -> None:
     assert svc.get_unit(world.tech, DIN).version == v1 + 2
     with world.svc.store.transaction() as s:
         assert audit.verify(s).ok
+
+
+def test_slot_is_freed_when_the_unit_leaves_the_tank(world: World) -> None:
+    svc = world.svc
+    svc.register_unit(world.tech, good_registration())
+    svc.discard(world.tech, DIN, "clotted")
+    unit = svc.get_unit(world.tech, DIN)
+    assert unit.storage is None
+    assert svc.timeline(world.tech, DIN)[-1]["before"]["storage"] == {"tank": "T1", "rack": "R1", "box": "B1",
+                                                                      "slot": "1"}  # fmt: skip
+    assert svc.register_unit(world.tech, good_registration("A999921123456")).storage is not None

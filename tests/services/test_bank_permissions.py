@@ -127,3 +127,12 @@ def test_passwords_and_tokens(world: World) -> None:
         svc.authenticate("tech", PASSWORD)
     with pytest.raises(PermissionDeniedError):
         svc.issue_token(world.tech, "x", for_user="director")
+
+
+def test_coordinators_do_not_see_other_centres_patients(world: World) -> None:
+    to_available(world)
+    world.svc.reserve(world.coord, DIN, "patient-of-A")
+    mine = world.svc.get_unit(world.coord, DIN)
+    assert mine.active_reservation is not None and mine.active_reservation.patient_ref == "patient-of-A"
+    theirs = world.svc.get_unit(world.coord2, DIN)
+    assert theirs.state == "reserved" and theirs.active_reservation is None and theirs.storage is None

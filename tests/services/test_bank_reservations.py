@@ -89,3 +89,14 @@ def test_coordinator_reserves_for_own_centre_only(world: World) -> None:
     with pytest.raises(PermissionDeniedError, match="not for Centre B"):
         world.svc.reserve(world.coord, DIN, "p1", centre="Centre B")
     assert world.svc.reserve(world.coord, DIN, "p1").centre == "Centre A"
+
+
+def test_system_identity_cannot_be_borrowed(world: World) -> None:
+    from cordmatch.bank.roles import Role
+    from cordmatch.errors import InvalidInputError, PermissionDeniedError
+    from cordmatch.services.auth import Principal
+
+    with pytest.raises(InvalidInputError, match="reserved"):
+        world.svc.create_user(world.admin, "System", "long enough pw", "admin")
+    with pytest.raises(PermissionDeniedError):
+        world.svc.expire_reservations(Principal(world.coord.user_id, "system", Role.COORDINATOR, "Centre A"))

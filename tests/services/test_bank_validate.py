@@ -19,3 +19,13 @@ def test_bad_typings_name_the_field(bad: str, fragment: str) -> None:
     with pytest.raises(InvalidInputError) as exc:
         check_typing(bad, where="nima_gl")
     assert exc.value.where == "nima_gl" and fragment in str(exc.value)
+
+
+def test_nima_is_one_haplotype() -> None:
+    from cordmatch.services.bank_validate import check_nima
+
+    assert check_nima("A*24:02 ^ B*35:01^DRB1*01:01/DRB1*01:02") == "A*24:02^B*35:01^DRB1*01:01/DRB1*01:02"
+    with pytest.raises(InvalidInputError, match="one haplotype"):
+        check_nima("A*24:02+A*01:01")
+    with pytest.raises(InvalidInputError, match=r"A\*99:99"):
+        check_nima("A*99:99")

@@ -49,3 +49,31 @@ def test_default_store_is_sqlite_file_in_data_dir(tmp_path: Path, monkeypatch: p
     with open_store() as s:
         assert s.dialect == "sqlite"
     assert (tmp_path / "cordmatch.sqlite3").exists()
+
+
+def test_read_transactions_are_read_only_and_do_not_wait_for_writers(store) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from cordmatch.store.models import Setting
+
+    with store.transaction() as s:
+        s.add(Setting(key="k", value="1"))
+        # while this write transaction is open, a read transaction proceeds and sees the committed state
+        with store.read() as r:
+            assert r.execute(text("SELECT count(*) FROM settings")).scalar_one() == 0
+    with store.read() as r:
+        assert r.get(Setting, "k") is not None
+    if store.dialect == "postgresql":
+        with pytest.raises(DBAPIError, match="read-only"), store.read() as r:
+            r.execute(text("DELETE FROM settings"))
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    from cordmatch.errors import CordmatchError
+
+    with pytest.raises(CordmatchError, match="cannot open the bank store at postgresql") as exc:
+        open_store("postgresql+psycopg://nobody:secret@127.0.0.1:1/none?connect_timeout=2")
+    assert "secret" not in str(exc.value) and exc.value.where == "--db"
+    with pytest.raises(CordmatchError, match="cannot open the bank store"):
+        open_store(f"sqlite:///{tmp_path}/missing-dir/x/../y.sqlite3")

@@ -183,14 +183,15 @@ def unit_list_cmd(
     token: TokenOpt = None,
 ) -> None:
     """List units, newest collection first."""
-    from rich.table import Table
+    from rich.table import Column, Table
 
     svc = _service(db)
     page = svc.list_units(_actor(svc, user, token), {"state": state, "bank_code": bank}, limit=limit, offset=offset)
     if as_json:
         print_json(_dump(page))
         return
-    table = Table("DIN", "state", "bank", "collected", "TNC pre-cryo", "ABO/Rh", "HLA")
+    table = Table("state", "bank", "collected", "TNC pre-cryo", "ABO/Rh", "HLA")
+    table.columns.insert(0, Column("DIN", no_wrap=True, min_width=14))
     for u in page.items:
         pre = u.measurements.get("pre_cryo")
         table.add_row(

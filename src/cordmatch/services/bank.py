@@ -24,7 +24,7 @@ from cordmatch.bank.qc import DEFAULT_CRITERIA, Criterion, ReleaseDecision, crit
 from cordmatch.bank.roles import Permission, Role
 from cordmatch.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from cordmatch.services import bank_validate as v
-from cordmatch.services.auth import Principal
+from cordmatch.services.auth import SYSTEM, Principal
 from cordmatch.services.bank_base import DEFAULT_RESERVATION_DAYS, QC_SETTING
 from cordmatch.services.schemas import (
     STAGES,
@@ -79,10 +79,12 @@ class BankService(UserServices):
             select(Reservation).where(Reservation.unit_id == unit_id, Reservation.status == "active")
         ).scalar_one_or_none()
 
-    def _reservation_out(self, s: Session, r: Reservation, unit: Unit | None = None) -> ReservationOut:
+    def _reservation_out(
+        self, s: Session, r: Reservation, unit: Unit | None = None, *, by: Principal | None = None
+    ) -> ReservationOut:
         unit = unit or s.get(Unit, r.unit_id)
         assert unit is not None
-        user = s.get(User, r.user_id)
+        user = by if by is not None and by.user_id == r.user_id else s.get(User, r.user_id)
         return ReservationOut(
             id=r.id,
             din=unit.din,
@@ -105,18 +107,19 @@ class BankService(UserServices):
         unit: Unit,
         *,
         detail: bool = True,
-        prefetched: tuple[Sequence[HlaTyping], Sequence[Measurement]] | None = None,
+        prefetched: tuple[list[HlaTyping], list[Measurement]] | None = None,
     ) -> UnitOut:
+        """The unit as the services return it; ``prefetched`` = its typings and measurements (lists)."""
         din = parse_din(unit.din)
-        if prefetched is not None:  # a page of units loaded in two queries (list_units)
-            typings, measurements = prefetched
-        else:
-            typings = (
-                s.execute(select(HlaTyping).where(HlaTyping.unit_id == unit.id).order_by(HlaTyping.id))
-                .scalars()
-                .all()
+        if prefetched is None:
+            typings: Sequence[HlaTyping] = (
+                s.execute(select(HlaTyping).where(HlaTyping.unit_id == unit.id).order_by(HlaTyping.id)).scalars().all()
             )
-            measurements = s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars().all()
+            measurements: Sequence[Measurement] = (
+                s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars().all()
+            )
+        else:
+            typings, measurements = prefetched
         current = [t for t in typings if t.superseded_by is None]
         active = self._active_reservation(s, unit.id) if detail else None
         storage = (
@@ -223,7 +226,7 @@ class BankService(UserServices):
 
     def list_banks(self, actor: Principal) -> list[BankOut]:
         self._require(actor, P.UNIT_SEARCH)
-        with self._tx() as s:
+        with self._read() as s:
             return [
                 BankOut(code=b.code, name=b.name, facility_id=b.facility_id, accreditation=b.accreditation)
                 for b in s.execute(select(Bank).order_by(Bank.code)).scalars()
@@ -246,12 +249,12 @@ class BankService(UserServices):
             return len(table.codes)
 
     def product_codes(self) -> ProductCodeTable:
-        with self._tx() as s:
+        with self._read() as s:
             return ProductCodeTable({p.code: p.description for p in s.execute(select(ProductCode)).scalars()})
 
     def qc_criteria(self) -> tuple[Criterion, ...]:
         """The configured QC release criteria (defaults until a bank sets its own)."""
-        with self._tx() as s:
+        with self._read() as s:
             row = s.get(Setting, QC_SETTING)
             return criteria_from_json(row.value) if row else DEFAULT_CRITERIA
 
@@ -300,7 +303,7 @@ class BankService(UserServices):
         collection = v.check_measurement(reg.collection, prefix="collection.") if reg.collection else None
         tests = v.check_tests(reg.tests) if reg.tests else TestResultsIn()
         hla = v.check_typing(reg.hla_gl) if reg.hla_gl else None
-        nima = v.check_typing(reg.nima_gl, where="nima_gl") if reg.nima_gl else None
+        nima = v.check_nima(reg.nima_gl) if reg.nima_gl else None
         if s.execute(select(Unit.id).where(Unit.din == din)).scalar_one_or_none() is not None:
             raise ConflictError(f"a unit with DIN {din} is already registered", where="din")
         if reg.storage is not None:
@@ -359,13 +362,18 @@ class BankService(UserServices):
 
     def get_unit(self, actor: Principal, din: str) -> UnitOut:
         self._require(actor, P.UNIT_SEARCH)
-        with self._tx() as s:
+        with self._read() as s:
             unit = self._unit(s, din)
             if not self._can_see(actor, unit):
                 raise NotFoundError(f"no unit with DIN {unit.din}", where="din")
+            out = self._unit_out(s, unit)
             if actor.role == Role.COORDINATOR:
-                return self._unit_out(s, unit).model_copy(update={"storage": None})
-            return self._unit_out(s, unit)
+                # centres see neither storage positions nor other centres' reservations (patients)
+                own = out.active_reservation is not None and out.active_reservation.centre == actor.centre
+                return out.model_copy(
+                    update={"storage": None, "active_reservation": out.active_reservation if own else None}
+                )
+            return out
 
     def list_units(
         self,
@@ -405,28 +413,23 @@ class BankService(UserServices):
                     select(Measurement.unit_id).where(Measurement.stage == "pre_cryo", Measurement.tnc >= f.min_tnc)
                 )
             )
-        with self._tx() as s:
+        with self._read() as s:
             total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
             rows = s.execute(q.order_by(Unit.collected_at.desc(), Unit.id.desc()).limit(limit).offset(offset))
             units = list(rows.unique().scalars())
             ids = [u.id for u in units]
-            typings: dict[int, list[HlaTyping]] = {i: [] for i in ids}
-            measured: dict[int, list[Measurement]] = {i: [] for i in ids}
-            if ids:  # two queries for the whole page instead of two per unit
-                q_typings = select(HlaTyping).where(HlaTyping.unit_id.in_(ids)).order_by(HlaTyping.id)
-                for t in s.execute(q_typings).scalars():
-                    typings[t.unit_id].append(t)
-                for m in s.execute(select(Measurement).where(Measurement.unit_id.in_(ids))).scalars():
-                    measured[m.unit_id].append(m)
-            items = [
-                self._unit_out(s, u, detail=False, prefetched=(typings[u.id], measured[u.id])) for u in units
-            ]
+            pre: dict[int, tuple[list[HlaTyping], list[Measurement]]] = {i: ([], []) for i in ids}
+            for t in s.execute(select(HlaTyping).where(HlaTyping.unit_id.in_(ids)).order_by(HlaTyping.id)).scalars():
+                pre[t.unit_id][0].append(t)
+            for m in s.execute(select(Measurement).where(Measurement.unit_id.in_(ids))).scalars():
+                pre[m.unit_id][1].append(m)
+            items = [self._unit_out(s, u, detail=False, prefetched=pre[u.id]) for u in units]
             return Page(items=items, total=total, limit=limit, offset=offset)
 
     def timeline(self, actor: Principal, din: str) -> list[dict[str, Any]]:
         """The unit's audit history, oldest first (for the unit detail page)."""
         self._require(actor, P.UNIT_READ)
-        with self._tx() as s:
+        with self._read() as s:
             unit = self._unit(s, din)
             return audit.history(s, "unit", unit.din)
 
@@ -535,6 +538,17 @@ class BankService(UserServices):
             old.superseded_by = new.id
         return new
 
+    def set_nima(self, actor: Principal, din: str, gl: str | None) -> UnitOut:
+        """Record (or clear, with None) the non-inherited maternal antigens as a GL string."""
+        self._require(actor, P.UNIT_WRITE)
+        text = v.check_nima(gl) if gl else None
+
+        def mutate(s: Session, unit: Unit) -> None:
+            self._require_state(unit, _OPEN_STATES, "record the NIMA of")
+            unit.nima_gl = text
+
+        return self._change(actor, din, "unit.nima", mutate)
+
     def set_storage(self, actor: Principal, din: str, position: StoragePosition | dict[str, Any]) -> UnitOut:
         """Put the unit at a storage position (tank/rack/box/slot); refused when the slot is taken."""
         self._require(actor, P.UNIT_WRITE)
@@ -584,6 +598,7 @@ class BankService(UserServices):
                 active.status, active.ended_at = "cancelled", self.clock()
                 active.note = f"unit {tgt.value}: {reason}"
             unit.state = tgt.value
+            unit.tank = unit.rack = unit.box = unit.slot = None  # leaves the tank: the slot is free again
 
         return self._change(actor, din, f"unit.state.{tgt.value}", mutate, reason=reason)
 
@@ -617,7 +632,7 @@ class BankService(UserServices):
         """The release checklist now: every criterion with value and verdict (nothing is written)."""
         self._require(actor, P.UNIT_READ)
         criteria = self.qc_criteria()
-        with self._tx() as s:
+        with self._read() as s:
             return evaluate(criteria, self._qc_values(s, self._unit(s, din)))
 
     def release(self, actor: Principal, din: str, *, exceptional_reason: str | None = None) -> ReleaseOut:
@@ -681,7 +696,8 @@ class BankService(UserServices):
             )
 
     # ------------------------------------------------------------------ reservations
-    def _expire_for_unit(self, s: Session, actor: Principal, unit: Unit) -> None:
+    def _expire_for_unit(self, s: Session, actor: Principal, unit: Unit) -> Reservation | None:
+        """Expire the unit's reservation when past its end; returns the reservation still active."""
         active = self._active_reservation(s, unit.id)
         if active is not None and active.expires_at <= self.clock():
             active.status, active.ended_at = "expired", self.clock()
@@ -691,6 +707,8 @@ class BankService(UserServices):
             before = {"state": S.RESERVED.value, "reservation": {"id": active.id, "status": "active"}}
             after = {"state": unit.state, "reservation": {"id": active.id, "status": "expired"}}
             self._audit(s, actor, "unit.reservation_expired", "unit", unit.din, before, after)
+            return None
+        return active
 
     def reserve(
         self,
@@ -715,8 +733,7 @@ class BankService(UserServices):
             raise InvalidInputError("reservation length must be 1..365 days", where="days")
         with self._tx() as s:
             unit = self._unit(s, din, lock=True)
-            self._expire_for_unit(s, actor, unit)
-            if unit.state == S.RESERVED or self._active_reservation(s, unit.id) is not None:
+            if unit.state == S.RESERVED and self._expire_for_unit(s, actor, unit) is not None:
                 raise ConflictError(f"unit {unit.din} is already reserved", where="din")
             if unit.state != S.AVAILABLE:
                 raise ConflictError(f"unit {unit.din} is {unit.state}, not available", where="state")
@@ -736,7 +753,7 @@ class BankService(UserServices):
             s.add(r)
             unit.state = S.RESERVED.value
             s.flush()
-            out = self._reservation_out(s, r, unit)
+            out = self._reservation_out(s, r, unit, by=actor)
             self._audit(s, actor, "unit.reserve", "unit", unit.din, {"state": "available"},
                         {"state": "reserved", "reservation": out.model_dump(mode="json")})  # fmt: skip
             return out
@@ -768,7 +785,7 @@ class BankService(UserServices):
             if unit.state == S.RESERVED:
                 unit.state = S.AVAILABLE.value
             s.flush()
-            out = self._reservation_out(s, r, unit)
+            out = self._reservation_out(s, r, unit, by=actor)
             after = {"state": unit.state, "reservation": out.model_dump(mode="json")}
             self._audit(s, actor, "unit.unreserve", "unit", unit.din, {"state": "reserved"}, after, reason)
             return out
@@ -818,9 +835,9 @@ class BankService(UserServices):
 
     def expire_reservations(self, actor: Principal) -> int:
         """Expire every active reservation past its end; returns how many."""
-        if actor.username != "system":
+        if actor != SYSTEM:  # the system identity (id 0) is never a stored user
             self._require(actor, P.RESERVATION_MANAGE)
-        with self._tx() as s:
+        with self._read() as s:
             rows = s.execute(
                 select(Reservation.unit_id).where(
                     Reservation.status == "active", Reservation.expires_at <= self.clock()
@@ -846,7 +863,7 @@ class BankService(UserServices):
             q = q.where(Reservation.status == status)
         if actor.role == Role.COORDINATOR:
             q = q.where(Reservation.centre == (actor.centre or ""))
-        with self._tx() as s:
+        with self._read() as s:
             if din:
                 q = q.where(Reservation.unit_id == self._unit(s, din).id)
             return [self._reservation_out(s, r) for r in s.execute(q).scalars()]
@@ -866,6 +883,7 @@ class BankService(UserServices):
                 )
             r.status, r.ended_at = "shipped", self.clock()
             unit.state = S.SHIPPED.value
+            unit.tank = unit.rack = unit.box = unit.slot = None  # leaves the tank: the slot is free again
 
         return self._change(actor, din, "unit.ship", mutate, reason=note)
 
@@ -882,7 +900,7 @@ class BankService(UserServices):
     # ------------------------------------------------------------------ audit
     def verify_audit(self, actor: Principal) -> ChainReport:
         self._require(actor, P.AUDIT)
-        with self._tx() as s:
+        with self._read() as s:
             return audit.verify(s)
 
 

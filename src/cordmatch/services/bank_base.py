@@ -65,6 +65,12 @@ class ServiceBase:
         except StaleDataError:
             raise ConflictError("the unit was changed concurrently; reload and retry", where="version") from None
 
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A read-only transaction (never blocks on SQLite's write lock)."""
+        with self.store.read() as session:
+            yield session
+
     @staticmethod
     def _require(actor: Principal, permission: Permission) -> None:
         require(actor.role, permission, who=actor.username)

@@ -138,7 +138,7 @@ def _row_to_registration(row: dict[str, str], now: datetime) -> tuple[UnitRegist
     if reg.hla_gl:
         v.check_typing(reg.hla_gl)
     if reg.nima_gl:
-        v.check_typing(reg.nima_gl, where="nima_gl")
+        v.check_nima(reg.nima_gl)
     return reg, stages
 
 

@@ -56,7 +56,7 @@ def iter_available_units(store: Store, *, batch: int = 1000) -> Iterator[Availab
             .order_by(Unit.id)
             .limit(batch)
         )
-        with store.transaction() as s:
+        with store.read() as s:
             rows = s.execute(q).unique().all()
         if not rows:
             return

@@ -33,6 +33,22 @@ def check_typing(gl: str, *, where: str = "hla_gl") -> str:
     return text
 
 
+def check_nima(gl: str, *, where: str = "nima_gl") -> str:
+    """Non-inherited maternal antigens: one haplotype, one name (or ``/`` list) per locus, ``^`` between
+    loci (``A*24:02^B*35:01``). Each locus is checked as the homozygous typing it would be."""
+    text = re.sub(r"\s+", "", gl or "")
+    if not text:
+        raise InvalidInputError("NIMA is empty", where=where)
+    blocks = text.split("^")
+    for block in blocks:
+        if "+" in block or "|" in block or "~" in block:
+            raise InvalidInputError(
+                f"NIMA {text!r}: one haplotype, so one name per locus joined with ^ (no + | ~)", where=where
+            )
+    check_typing("^".join(f"{b}+{b}" for b in blocks), where=where)
+    return text
+
+
 def check_collected_at(value: datetime, now: datetime, *, where: str = "collected_at") -> datetime:
     if value.tzinfo is None:
         raise InvalidInputError("collection time needs a time zone (e.g. ...Z or +01:00)", where=where)

@@ -49,6 +49,8 @@ class UserServices(ServiceBase):
         self, s: Session, actor: Principal, username: str, password: str, role: Role, centre: str | None
     ) -> UserOut:
         username = v.check_text(username, "username", max_len=100)
+        if username.lower() == "system":
+            raise InvalidInputError("user name 'system' is reserved", where="username")
         if len(password) < MIN_PASSWORD:
             raise InvalidInputError(f"password needs at least {MIN_PASSWORD} characters", where="password")
         if role == Role.COORDINATOR and not (centre or "").strip():
@@ -64,7 +66,7 @@ class UserServices(ServiceBase):
 
     def list_users(self, actor: Principal) -> list[UserOut]:
         self._require(actor, P.USERS)
-        with self._tx() as s:
+        with self._read() as s:
             return [
                 UserOut(id=u.id, username=u.username, role=u.role, centre=u.centre, active=u.active)
                 for u in s.execute(select(User).order_by(User.username)).scalars()
@@ -84,7 +86,7 @@ class UserServices(ServiceBase):
 
     def authenticate(self, username: str, password: str) -> Principal:
         """The principal for a user name + password; PermissionDeniedError otherwise (no detail leaked)."""
-        with self._tx() as s:
+        with self._read() as s:
             user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
             if user is None:
                 verify_password(_dummy_hash(), password)  # same work whether or not the user exists
@@ -129,7 +131,7 @@ class UserServices(ServiceBase):
             self._audit(s, actor, "token.revoke", "api_token", token_id, {"revoked": False}, {"revoked": True})
 
     def authenticate_token(self, token: str) -> Principal:
-        with self._tx() as s:
+        with self._read() as s:
             row = s.execute(select(ApiToken).where(ApiToken.token_hash == token_hash(token))).scalar_one_or_none()
             if (
                 row is None

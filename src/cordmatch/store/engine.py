@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cordmatch.errors import InvalidInputError
+from cordmatch.errors import CordmatchError, InvalidInputError
 
 DB_ENV = "CORDMATCH_DB"
 DEFAULT_FILE = "cordmatch.sqlite3"
@@ -55,6 +56,10 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        ro = {"cm_readonly": True}
+        if engine.dialect.name == "postgresql":
+            ro["postgresql_readonly"] = True
+        self._read_sessions = sessionmaker(engine.execution_options(**ro), expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -68,6 +73,12 @@ class Store:
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction (SQLite: deferred BEGIN, so readers never wait for the write lock)."""
+        with self._read_sessions() as session, session.begin():
             yield session
 
     def close(self) -> None:
@@ -95,7 +106,7 @@ def _sqlite_engine(url: str, **kw: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("cm_readonly") else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -122,8 +133,17 @@ def open_store(
     """
     url = resolve_url(url_or_path)
     engine = create_store_engine(url, pool_size=pool_size, echo=echo)
-    if migrate:
-        from cordmatch.store.migrate import upgrade
+    try:
+        if migrate:
+            from cordmatch.store.migrate import upgrade
 
-        upgrade(engine)
+            upgrade(engine)
+        else:
+            with engine.connect():
+                pass
+    except OperationalError as exc:
+        engine.dispose()
+        shown = engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise CordmatchError(f"cannot open the bank store at {shown}: {reason}", where="--db") from None
     return Store(engine)
