@@ -61,30 +61,15 @@ def muug_key(gl: str) -> str:
     return "^".join(sorted(loci))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--people", type=int, default=200)
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--population", default="CAU")
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
+PRIORITY = {"alpha": 0.4999999, "eta": 0, "beta": 1e-7, "gamma": 1e-7, "delta": 0.4999999}
 
-    try:
-        from graph_generation import generate_neo4j_multi_hpf
-        from grim.imputation.impute import Imputation
-        from grim.imputation.networkx_graph import Graph
-    except ImportError:
-        print("py-graph-imputation is not installed: pip install py-graph-imputation (not a cordmatch dependency)")
-        sys.exit(0)
 
-    from cordmatch.imgt import default_nomenclature
-    from cordmatch.io.frequency_sets import load_index
-    from cordmatch.probability.imputation import constraints_from_gl, impute
-    from cordmatch.probability.simulate import sample_people
+def build_grim(index, pop: str):  # type: ignore[no-untyped-def]
+    """A GRIMM imputation object over the index's frequencies of ``pop`` (graph built in a temp dir)."""
+    from graph_generation import generate_neo4j_multi_hpf
+    from grim.imputation.impute import Imputation
+    from grim.imputation.networkx_graph import Graph
 
-    tables = default_nomenclature()
-    index = load_index(tables=tables)
-    pop = args.population
     col = index.populations.index(pop)
     work = Path(tempfile.mkdtemp(prefix="grim-"))
     hpf = work / "hpf.csv"
@@ -95,7 +80,7 @@ def main() -> None:
     conf = {
         "populations": [pop],
         "freq_trim_threshold": 1e-12,
-        "priority": {"alpha": 0.4999999, "eta": 0, "beta": 1e-7, "gamma": 1e-7, "delta": 0.4999999},
+        "priority": PRIORITY,
         "UNK_priors": "SR",
         "FULL_LOCI": "ABCQR",
         "loci_map": {"A": 1, "B": 2, "C": 3, "DQB1": 4, "DRB1": 5},
@@ -127,10 +112,8 @@ def main() -> None:
     conf_path.write_text(json.dumps(conf))
     argv = sys.argv
     sys.argv = [argv[0], "-c", str(conf_path)]
-    t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         generate_neo4j_multi_hpf.generate_graph(config_file=str(conf_path))
-    graph_build = time.perf_counter() - t0
     sys.argv = argv
     config = {
         "pops": [pop],
@@ -158,8 +141,35 @@ def main() -> None:
     }
     graph = Graph(config)
     graph.build_graph(config["node_file"], config["top_links_file"], config["edges_file"])
-    grim = Imputation(graph, config)
+    return Imputation(graph, config)
 
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--people", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--population", default="CAU")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+
+    try:
+        import grim  # noqa: F401
+    except ImportError:
+        print("py-graph-imputation is not installed: pip install py-graph-imputation (not a cordmatch dependency)")
+        sys.exit(0)
+
+    from cordmatch.imgt import default_nomenclature
+    from cordmatch.io.frequency_sets import load_index
+    from cordmatch.probability.imputation import constraints_from_gl, impute
+    from cordmatch.probability.simulate import sample_people
+
+    tables = default_nomenclature()
+    index = load_index(tables=tables)
+    pop = args.population
+    t0 = time.perf_counter()
+    grimm = build_grim(index, pop)
+    graph_build = time.perf_counter() - t0
+    conf = {"priority": PRIORITY, "epsilon": 1e-12}
     rng = np.random.default_rng(args.seed)
     truth = sample_people(index, pop, args.people, rng)
     lists = _allele_lists(index, pop)
@@ -168,6 +178,7 @@ def main() -> None:
     agree = 0
     compared = 0
     max_diff = 0.0
+    worst: dict = {}
     diffs: list[float] = []
     t_grim = 0.0
     t_ours = 0.0
@@ -176,7 +187,7 @@ def main() -> None:
     for i, gl in enumerate(gls):
         t0 = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
-            _sid, muugs, _haps = grim.impute_one(
+            _sid, muugs, _haps = grimm.impute_one(
                 str(i), gl, [1] * 4, None, None, conf["priority"], conf["epsilon"], 1000, True, False, False, False
             )
         t_grim += time.perf_counter() - t0
@@ -199,6 +210,14 @@ def main() -> None:
             agree += 1
         d = max(abs(g_probs.get(k, 0.0) - ours.get(k, 0.0)) for k in set(g_probs) | set(ours))
         diffs.append(d)
+        if d > max_diff:
+            worst = {
+                "typing": gl,
+                "cordmatch_top": sorted(ours.items(), key=lambda kv: -kv[1])[:3],
+                "grim_top": sorted(g_probs.items(), key=lambda kv: -kv[1])[:3],
+                "cordmatch_genotypes": len(ours),
+                "grim_genotypes": len(g_probs),
+            }
         max_diff = max(max_diff, d)
     within = sum(d <= 0.01 for d in diffs)
     result = {
@@ -214,6 +233,7 @@ def main() -> None:
         "grim_s_per_subject": t_grim / len(gls),
         "cordmatch_s_per_subject": t_ours / len(gls),
         "speed_ratio_grim_over_cordmatch": (t_grim / t_ours) if t_ours else None,
+        "worst_subject": worst,
     }
     print(json.dumps(result, indent=2))
     if args.json:

@@ -89,11 +89,25 @@ def test_loci_outside_the_set_are_ignored_with_a_note(toy_index, tables) -> None
 
 
 def test_no_compatible_genotype_is_an_explicit_no_estimate(toy_index, tables) -> None:  # type: ignore[no-untyped-def]
-    # DRB1*03:01 only rides with B*08:01 (h1): B*07:02 homozygous cannot carry it.
-    post = run("B*07:02+B*07:02^DRB1*03:01+DRB1*03:01", toy_index, tables)
+    # C*07:01 only rides with B*08:01 (h1, h3): no class I block carries C*07:01 with B*07:02.
+    post = run("C*07:01+C*07:01^B*07:02+B*07:02", toy_index, tables)
     assert not post.ok
-    assert post.reason and "compatible" in post.reason
+    assert post.reason and "fits the typing" in post.reason
     assert post.to_dict()["estimate"] is False
+
+
+def test_class_blocks_combined_when_no_whole_haplotype_pair_fits(toy_index, tables) -> None:  # type: ignore[no-untyped-def]
+    # DRB1*03:01 only rides with B*08:01 (h1): no whole-haplotype pair fits B*07:02 homozygous.
+    gl = "B*07:02+B*07:02^DRB1*03:01+DRB1*03:01"
+    assert not run(gl, toy_index, tables, split_blocks=False).ok
+    # Blocks: class I with B*07:02: h2 (.3), h4 (.1); class II with DRB1*03:01: h1 (.4).
+    # Synthetic s1 = .12, s2 = .04: {s1,s1} .0144, {s1,s2} .0096, {s2,s2} .0016 -> .5625, .375, .0625.
+    post = run(gl, toy_index, tables)
+    assert post.ok
+    assert post.probabilities.tolist() == pytest.approx([0.5625, 0.375, 0.0625])
+    assert post.likelihood == pytest.approx(0.0256)
+    assert "A*02:01+A*02:01" in post.genotype_gl(0)
+    assert any("class I" in n for n in post.notes)
 
 
 def test_population_mix_is_a_mixture_of_genotype_distributions(tables) -> None:  # type: ignore[no-untyped-def]

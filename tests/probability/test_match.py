@@ -103,8 +103,22 @@ def test_batch_hook_equals_pairwise_results(index, tables) -> None:  # type: ign
 
 
 def test_no_estimate_propagates(toy_index, tables) -> None:  # type: ignore[no-untyped-def]
-    bad = post("B*07:02+B*07:02^DRB1*03:01+DRB1*03:01", toy_index, tables)
+    bad = post("C*07:01+C*07:01^B*07:02+B*07:02", toy_index, tables)
     mp = match_probability_from_posteriors(post(G1, toy_index, tables), bad)
     assert not mp.ok and "donor" in (mp.reason or "")
     assert mp.to_dict()["estimate"] is False
     assert np.isnan(mp.at_least_8(8))
+
+
+def test_ambiguous_loci_and_reason(index, tables) -> None:  # type: ignore[no-untyped-def]
+    from cordmatch.probability.match import ambiguous_loci, probability_reason
+
+    exact = parse_typing(G1, tables)
+    assert ambiguous_loci(exact) == []
+    assert ambiguous_loci(parse_typing("A1+A2^B8+B7^DRB1*03:01+DRB1*15:01", tables)) == ["A", "B", "C"]
+    assert ambiguous_loci(parse_typing(G1.replace("A*01:01+", "A*01:01/A*01:02+"), tables)) == ["A"]
+    patient = post(G1, index, tables, "CAU")
+    units = PackedPosteriors.pack([post("A1+A2^B8+B7^DRB1*03:01+DRB1*15:01", index, tables, "CAU")], index.loci)
+    s = batch_match_probabilities(patient, units)
+    text = probability_reason(s, 0, ["A", "B", "C"])
+    assert text.startswith("typing ambiguous at A, B, C: ranked by match probability P(8/8) 0.")

@@ -93,16 +93,7 @@ def test_cli_impute_and_match_probability(capsys) -> None:  # type: ignore[no-un
             ["impute", "--typing", "A*01:01+B*08:01", "--population", "CAU"],
             "--typing: A*01:01 + B*08:01: the two sides of",
         ),
-        (
-            [
-                "impute",
-                "--typing",
-                "B*07:02+B*07:02^DRB1*03:01+DRB1*03:01^A*03:01+A*03:01^C*07:02+C*07:02^DQB1*02:01+DQB1*02:01",
-                "--population",
-                "CAU_TOY",
-            ],
-            "no estimate",
-        ),
+        (["impute", "--typing", "A*01:01+A*01:01^C*01:02+C*01:02", "--population", "CAU_TOY"], "no estimate"),
         (["match-probability", "--patient", PATIENT, "--donor", "A*01:01", "--population", "CAU"], "--donor"),
     ],
 )

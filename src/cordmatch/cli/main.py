@@ -51,7 +51,9 @@ def _register_commands() -> None:
         indications_cmd,
         outcome_cmd,
         probability_cmd,
+        search_cmd,
         serve_cmd,
+        sim_cmd,
     )
 
     for module in (
@@ -64,7 +66,9 @@ def _register_commands() -> None:
         audit_cmd,
         bank_cmd,
         probability_cmd,
+        search_cmd,
         serve_cmd,
+        sim_cmd,
     ):
         module.register(app)
 

@@ -74,11 +74,13 @@ def impute_command(
     table = Table(title=f"Genotypes of {typing} in {post.population} ({post.size} compatible)")
     table.add_column("#", justify="right")
     for locus in post.loci:
-        table.add_column(locus)
-    table.add_column("probability", justify="right")
+        table.add_column(locus, no_wrap=False, overflow="fold")
+    table.add_column("P", justify="right")
     for i in range(min(top, post.size)):
-        names = post.to_dict(top=i + 1)["genotypes"][i]["loci"]
-        table.add_row(str(i + 1), *["+".join(names[loc]) for loc in post.loci], f"{post.probabilities[i]:.4f}")
+        names = [post.locus_names(i, li) for li in range(len(post.loci))]
+        table.add_row(str(i + 1), *["\n".join(n) for n in names], f"{post.probabilities[i]:.4f}")
+    if post.floored:
+        table.caption = f"floored (absent from the set): {', '.join(post.floored)}"
     console.print(table)
 
 

@@ -5,7 +5,10 @@ field) and an *allele id* (lgx, P group at two fields) as int16. Codes:
 - antigen id -1: locus not typed;
 - allele id -1: typed at antigen level only (the allele is unknown within the antigen).
 
-Null positions are coded as homozygous for the other position. Typings that do not fit this form
+Null positions are coded as homozygous for the other position. An allele list within one antigen
+(``DRB1*01:01/DRB1*01:02``) is coded as "allele unknown within the antigen", which is cautious: against a
+third allele of that antigen it counts as unresolved where the exact grader sees a sure mismatch (callers
+re-grade their shortlist exactly). Typings that do not fit this form
 (genotype alternatives, allele lists spanning antigens, a locus with no expressed allele) are *not
 codable*: :func:`code_typing` returns None and callers grade them exactly with
 :func:`cordmatch.matching.grade` (or by probability). For codable typings the counts equal that function's.

@@ -16,6 +16,7 @@ from cordmatch.probability.match import (
     BatchMatchSummary,
     MatchProbability,
     PackedPosteriors,
+    ambiguous_loci,
     batch_match_probabilities,
     match_probability_from_posteriors,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "PackedPosteriors",
     "TypingConstraints",
     "UnknownPopulationError",
+    "ambiguous_loci",
     "batch_match_probabilities",
     "impute",
     "match_probability_from_posteriors",

@@ -15,14 +15,20 @@ Floor: when a typed position at a locus has no allele present in the set at that
 allele (the first lgx of the position, in release order) is given the population allele frequency
 ``floor`` (default :data:`DEFAULT_FLOOR`) in linkage equilibrium with the rest of the haplotype: the
 index is extended with copies of the haplotypes carrying it, frequency ``f * floor``. Every floored
-allele is reported. When no pair is compatible even so, the result is an explicit *no estimate*.
+allele is reported.
+
+Blocks: when no pair of whole haplotypes fits the typing (the sets hold only the frequent haplotypes),
+haplotypes are rebuilt from any class I block (A~C~B) and any class II block (DRB1~DQB1) seen in the set,
+with frequency f(block I) * f(block II) (linkage equilibrium between the blocks, as GRIMM's "plan B"
+does), and the result carries a note. When no pair is compatible even so, the result is an explicit
+*no estimate*.
 
 Results are unphased: each genotype lists, per locus, the two allele codes (sorted). Pure numpy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -217,16 +223,16 @@ class PopulationView:
     present: tuple[BoolArray, ...]
 
 
-_VIEWS: dict[tuple[int, tuple[float, ...]], PopulationView] = {}
+_VIEWS: dict[tuple[int, object], PopulationView] = {}
 
 
 def population_view(index: HaplotypeIndex, population: str | Mapping[str, float]) -> PopulationView:
     """Cached :class:`PopulationView` of ``index`` for ``population``."""
-    w = index.population_weights(population)
-    key = (id(index), tuple(float(x) for x in w))
+    key = (id(index), population if isinstance(population, str) else tuple(sorted(population.items())))
     view = _VIEWS.get(key)
     if view is not None:
         return view
+    w = index.population_weights(population)
     pops = np.flatnonzero(w > 0)
     freqs = index.frequencies[:, pops]
     live = freqs.sum(axis=1) > 0
@@ -249,12 +255,114 @@ def population_label(population: str | Mapping[str, float]) -> str:
     return ",".join(f"{k.upper()}:{v:g}" for k, v in population.items())
 
 
+def _compatible_pairs(
+    codes: IntArray,
+    freqs: FloatArray,
+    weights: FloatArray,
+    typed: Sequence[tuple[int, tuple[tuple[PositionCodes, PositionCodes], ...]]],
+    lookup: Callable[[PositionCodes, IntArray], BoolArray],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray] | None:
+    """(candidate rows, pair i, pair j, pair prior) of the unordered haplotype pairs fitting the typing."""
+    # Per locus and alternative, which haplotypes fit each position; candidates fit some position everywhere.
+    masks: list[list[tuple[BoolArray, BoolArray]]] = []
+    cand = np.ones(codes.shape[0], dtype=np.bool_)
+    for li, alts in typed:
+        locus_masks = [(lookup(p1, codes[:, li]), lookup(p2, codes[:, li])) for p1, p2 in alts]
+        any_pos = np.zeros(codes.shape[0], dtype=np.bool_)
+        for m1, m2 in locus_masks:
+            any_pos |= m1 | m2
+        cand &= any_pos
+        masks.append(locus_masks)
+    rows = np.flatnonzero(cand)
+    if rows.size == 0:
+        return None
+    cmasks = [[(m1[rows], m2[rows]) for m1, m2 in lm] for lm in masks]
+    fw = freqs[rows] * weights  # (K, P) weighted
+    fc = freqs[rows]
+    k = rows.size
+    pair_i: list[npt.NDArray[np.int64]] = []
+    pair_j: list[npt.NDArray[np.int64]] = []
+    pair_p: list[FloatArray] = []
+    for start in range(0, k, _BLOCK):
+        stop = min(k, start + _BLOCK)
+        comp = np.ones((stop - start, k), dtype=np.bool_)
+        for lm in cmasks:
+            loc = np.zeros_like(comp)
+            for m1, m2 in lm:
+                loc |= (m1[start:stop, None] & m2[None, :]) | (m2[start:stop, None] & m1[None, :])
+            comp &= loc
+        # unordered pairs: keep i <= j
+        comp &= np.arange(start, stop)[:, None] <= np.arange(k)[None, :]
+        ii, jj = np.nonzero(comp)
+        if ii.size == 0:
+            continue
+        ii = ii + start
+        p = np.einsum("np,np->n", fw[ii], fc[jj])
+        p = np.where(ii == jj, p, 2.0 * p)
+        pair_i.append(ii)
+        pair_j.append(jj)
+        pair_p.append(p)
+    if not pair_p:
+        return None
+    return rows, np.concatenate(pair_i), np.concatenate(pair_j), np.concatenate(pair_p)
+
+
+#: Most synthetic haplotypes built when class I and class II blocks are combined.
+MAX_BLOCK_COMBINATIONS: Final = 250_000
+
+
+def _block_split(loci: Sequence[str]) -> tuple[list[int], list[int]] | None:
+    first = [i for i, locus in enumerate(loci) if locus in ("A", "C", "B")]
+    second = [i for i, locus in enumerate(loci) if locus in ("DRB1", "DQB1")]
+    return (first, second) if first and second and len(first) + len(second) == len(loci) else None
+
+
+def _combine_blocks(
+    codes: IntArray,
+    freqs: FloatArray,
+    typed: Sequence[tuple[int, tuple[tuple[PositionCodes, PositionCodes], ...]]],
+    lookup: Callable[[PositionCodes, IntArray], BoolArray],
+    blocks: tuple[list[int], list[int]],
+) -> tuple[IntArray, FloatArray] | None:
+    """Haplotypes made of any class I block and any class II block fitting the typing, with frequency
+    f(block I) * f(block II) per population (block frequencies marginalised from the set)."""
+    parts = []
+    for cols in blocks:
+        sub = np.ascontiguousarray(codes[:, cols])
+        ok = np.ones(sub.shape[0], dtype=np.bool_)
+        for li, alts in typed:
+            if li not in cols:
+                continue
+            any_pos = np.zeros(sub.shape[0], dtype=np.bool_)
+            for p1, p2 in alts:
+                any_pos |= lookup(p1, codes[:, li]) | lookup(p2, codes[:, li])
+            ok &= any_pos
+        sub, f = sub[ok], freqs[ok]
+        if sub.shape[0] == 0:
+            return None
+        view = sub.view(np.dtype((np.void, sub.dtype.itemsize * sub.shape[1]))).reshape(-1)
+        _, first, inv = np.unique(view, return_index=True, return_inverse=True)
+        fsum = np.zeros((first.size, freqs.shape[1]))
+        np.add.at(fsum, inv.reshape(-1), f)
+        parts.append((sub[first], fsum))
+    (c1, f1), (c2, f2) = parts
+    if c1.shape[0] * c2.shape[0] > MAX_BLOCK_COMBINATIONS:
+        return None
+    i1 = np.repeat(np.arange(c1.shape[0]), c2.shape[0])
+    i2 = np.tile(np.arange(c2.shape[0]), c1.shape[0])
+    out = np.zeros((i1.size, codes.shape[1]), dtype=np.int32)
+    out[:, blocks[0]] = c1[i1]
+    out[:, blocks[1]] = c2[i2]
+    return out, f1[i1] * f2[i2]
+
+
 def impute(
     typing: TypingConstraints,
     index: HaplotypeIndex,
     population: str | Mapping[str, float],
     *,
     floor: float = DEFAULT_FLOOR,
+    split_blocks: bool = True,
 ) -> GenotypePosterior:
     """Posterior over the unphased genotypes compatible with ``typing`` (see the module docstring)."""
     label = population_label(population)
@@ -308,50 +416,22 @@ def impute(
             + ", ".join(floored)
         )
 
-    # Per locus and alternative, which haplotypes fit each position; candidates fit some position everywhere.
-    masks: list[list[tuple[BoolArray, BoolArray]]] = []
-    cand = np.ones(codes.shape[0], dtype=np.bool_)
-    for li, alts in typed:
-        locus_masks = [(lookup(p1, codes[:, li]), lookup(p2, codes[:, li])) for p1, p2 in alts]
-        any_pos = np.zeros(codes.shape[0], dtype=np.bool_)
-        for m1, m2 in locus_masks:
-            any_pos |= m1 | m2
-        cand &= any_pos
-        masks.append(locus_masks)
-    rows = np.flatnonzero(cand)
-    if rows.size == 0:
-        return no_estimate(index, label, "no haplotype in the frequency set is compatible with the typing", notes)
-    cmasks = [[(m1[rows], m2[rows]) for m1, m2 in lm] for lm in masks]
-    fw = freqs[rows] * weights  # (K, P) weighted
-    fc = freqs[rows]
-    k = rows.size
-    pair_i: list[npt.NDArray[np.int64]] = []
-    pair_j: list[npt.NDArray[np.int64]] = []
-    pair_p: list[FloatArray] = []
-    for start in range(0, k, _BLOCK):
-        stop = min(k, start + _BLOCK)
-        comp = np.ones((stop - start, k), dtype=np.bool_)
-        for lm in cmasks:
-            loc = np.zeros_like(comp)
-            for m1, m2 in lm:
-                loc |= (m1[start:stop, None] & m2[None, :]) | (m2[start:stop, None] & m1[None, :])
-            comp &= loc
-        # unordered pairs: keep i <= j
-        comp &= np.arange(start, stop)[:, None] <= np.arange(k)[None, :]
-        ii, jj = np.nonzero(comp)
-        if ii.size == 0:
-            continue
-        ii = ii + start
-        p = np.einsum("np,np->n", fw[ii], fc[jj])
-        p = np.where(ii == jj, p, 2.0 * p)
-        pair_i.append(ii)
-        pair_j.append(jj)
-        pair_p.append(p)
-    if not pair_p:
+    found = _compatible_pairs(codes, freqs, weights, typed, lookup)
+    if found is None and split_blocks:
+        blocks = _block_split(index.loci)
+        if blocks is not None:
+            combined = _combine_blocks(codes, freqs, typed, lookup, blocks)
+            if combined is not None:
+                codes, freqs = combined
+                found = _compatible_pairs(codes, freqs, weights, typed, lookup)
+                if found is not None:
+                    notes.append(
+                        "no pair of whole haplotypes fits the typing: class I (A~C~B) and class II "
+                        "(DRB1~DQB1) blocks combined in linkage equilibrium (less certain estimate)"
+                    )
+    if found is None:
         return no_estimate(index, label, "no pair of haplotypes in the frequency set fits the typing", notes)
-    pi = np.concatenate(pair_i)
-    pj = np.concatenate(pair_j)
-    pp = np.concatenate(pair_p)
+    rows, pi, pj, pp = found
     total = float(pp.sum())
     if not total > 0:
         return no_estimate(index, label, "the compatible genotypes have frequency 0", notes)

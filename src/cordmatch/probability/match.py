@@ -20,6 +20,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from cordmatch.hla.typing import HlaTyping
 from cordmatch.probability.imputation import GenotypePosterior
 
 IntArray = npt.NDArray[np.int32]
@@ -45,19 +46,19 @@ def locus_mismatches(
     Returns two (P, D) int8 arrays.
     """
 
-    def presented(v: Any, null: Any) -> Any:
-        return np.stack([np.where(null[:, 0], v[:, 1], v[:, 0]), np.where(null[:, 1], v[:, 0], v[:, 1])], axis=1)
+    def presented(v: Any, null: Any) -> tuple[Any, Any, Any]:
+        # A null position copies the other one; both null: nothing presented.
+        return np.where(null[:, 0], v[:, 1], v[:, 0]), np.where(null[:, 1], v[:, 0], v[:, 1]), null[:, 0] & null[:, 1]
 
     def directional(src: Any, src_null: Any, tgt: Any, tgt_null: Any) -> npt.NDArray[np.int8]:
-        # A null position copies the other one; both null: nothing presented.
-        s = presented(src, src_null)
-        s_null = src_null[:, 0] & src_null[:, 1]
-        t = presented(tgt, tgt_null)
-        t_none = tgt_null[:, 0] & tgt_null[:, 1]
-        present = (s[:, None, :, None] == t[None, :, None, :]).any(-1)  # (P, D, 2)
-        present &= ~t_none[None, :, None]
-        absent = (~present).sum(-1).astype(np.int8)
-        return np.where(s_null[:, None], np.int8(0), absent).astype(np.int8)
+        s0, s1, s_none = presented(src, src_null)
+        t0, t1, t_none = presented(tgt, tgt_null)
+        absent = np.zeros((s0.shape[0], t0.shape[0]), dtype=np.int8)
+        for sv in (s0, s1):
+            present = ((sv[:, None] == t0[None, :]) | (sv[:, None] == t1[None, :])) & ~t_none[None, :]
+            absent += ~present
+        absent[s_none, :] = 0
+        return absent
 
     return directional(pat, pat_null, don, don_null), directional(don, don_null, pat, pat_null).T
 
@@ -118,37 +119,64 @@ class MatchProbability:
         }
 
 
+_SHIFT: Final = 20  # allele codes are < 2**20 (2 * number of lgx groups)
+
+
+def locus_genotype_keys(codes: IntArray, locus_index: int) -> tuple[npt.NDArray[np.int64], IntArray]:
+    """Distinct locus genotypes (as int64 keys) of genotype rows, and each row's index into them."""
+    c = codes[:, locus_index, :].astype(np.int64)
+    u, inv = np.unique((c[:, 0] << _SHIFT) | c[:, 1], return_inverse=True)
+    return u, inv.reshape(-1).astype(np.int32)
+
+
 def _locus_tables(
-    pat: GenotypePosterior, don_codes: IntArray, locus_index: int, level: str
-) -> tuple[npt.NDArray[np.int8], IntArray, IntArray]:
-    """Bidirectional mismatch table between distinct locus genotypes, and each side's row into it."""
-    pc = pat.codes[:, locus_index, :].astype(np.int64)
-    dc = don_codes[:, locus_index, :].astype(np.int64)
-    pu, p_inv = np.unique(pc, axis=0, return_inverse=True)
-    du, d_inv = np.unique(dc, axis=0, return_inverse=True)
-
-    def values(u: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        lgx = u >> 1
-        return pat.lgx_antigen[lgx].astype(np.int64) if level == "antigen" else lgx
-
-    gvh, hvg = locus_mismatches(values(pu), values(du), (pu & 1).astype(bool), (du & 1).astype(bool))
-    return np.maximum(gvh, hvg), p_inv.reshape(-1).astype(np.int32), d_inv.reshape(-1).astype(np.int32)
+    pat: GenotypePosterior,
+    don_codes: IntArray,
+    locus_index: int,
+    levels: Sequence[str],
+    donor_keys: tuple[npt.NDArray[np.int64], IntArray] | None = None,
+) -> dict[str, tuple[npt.NDArray[np.int8], IntArray, IntArray]]:
+    """Per level: bidirectional mismatch table between distinct locus genotypes, and each side's row."""
+    pu, p_inv = locus_genotype_keys(pat.codes, locus_index)
+    du, d_inv = donor_keys if donor_keys is not None else locus_genotype_keys(don_codes, locus_index)
+    mask = (1 << _SHIFT) - 1
+    pu2 = np.stack([pu >> _SHIFT, pu & mask], axis=1)
+    du2 = np.stack([du >> _SHIFT, du & mask], axis=1)
+    p_null, d_null = (pu2 & 1).astype(bool), (du2 & 1).astype(bool)
+    pi, di = p_inv, d_inv
+    out = {}
+    for level in levels:
+        if level == "antigen":
+            pv, dv = pat.lgx_antigen[pu2 >> 1].astype(np.int64), pat.lgx_antigen[du2 >> 1].astype(np.int64)
+        else:
+            pv, dv = pu2 >> 1, du2 >> 1
+        gvh, hvg = locus_mismatches(pv, dv, p_null, d_null)
+        out[level] = (np.maximum(gvh, hvg), pi, di)
+    return out
 
 
 def _pair_counts(
-    patient: GenotypePosterior, don_codes: IntArray
+    patient: GenotypePosterior,
+    don_codes: IntArray,
+    keys: Sequence[tuple[str, str]] | None = None,
+    packed: PackedPosteriors | None = None,
 ) -> tuple[dict[tuple[str, str], tuple[npt.NDArray[np.int8], IntArray, IntArray]], list[str]]:
-    needed = {(loc, lvl) for loc, lvl in (*MATCH_8, *MATCH_6)} | {
-        (loc, lvl) for loc in REPORTED_LOCI for lvl in ("allele", "antigen")
-    }
+    if keys is None:
+        keys = [*MATCH_8, *MATCH_6, *((loc, lvl) for loc in REPORTED_LOCI for lvl in ("allele", "antigen"))]
+    by_locus: dict[str, list[str]] = {}
+    for loc, lvl in keys:
+        if lvl not in by_locus.setdefault(loc, []):
+            by_locus[loc].append(lvl)
     out = {}
     missing: list[str] = []
-    for locus, level in sorted(needed):
+    for locus, levels in by_locus.items():
         if locus not in patient.loci:
-            if locus not in missing:
-                missing.append(locus)
+            missing.append(locus)
             continue
-        out[(locus, level)] = _locus_tables(patient, don_codes, patient.loci.index(locus), level)
+        li = patient.loci.index(locus)
+        dk = packed.locus_keys(li) if packed is not None else None
+        for lvl, tab in _locus_tables(patient, don_codes, li, levels, dk).items():
+            out[(locus, lvl)] = tab
     return out, missing
 
 
@@ -240,6 +268,21 @@ class PackedPosteriors:
             ok=np.array([p.ok for p in posteriors], dtype=np.bool_),
         )
 
+    _keys: dict[int, tuple[npt.NDArray[np.int64], IntArray]] = field(default_factory=dict, repr=False)
+    _unit_of_row: npt.NDArray[np.int64] | None = field(default=None, repr=False)
+
+    def locus_keys(self, locus_index: int) -> tuple[npt.NDArray[np.int64], IntArray]:
+        """Distinct locus genotypes of all rows and each row's index (computed once, then reused)."""
+        found = self._keys.get(locus_index)
+        if found is None:
+            found = self._keys[locus_index] = locus_genotype_keys(self.codes, locus_index)
+        return found
+
+    def unit_of_row(self) -> npt.NDArray[np.int64]:
+        if self._unit_of_row is None:
+            self._unit_of_row = np.repeat(np.arange(self.units), np.diff(self.offsets))
+        return self._unit_of_row
+
     def unit(self, u: int) -> tuple[IntArray, FloatArray]:
         a, b = int(self.offsets[u]), int(self.offsets[u + 1])
         return self.codes[a:b], self.probabilities[a:b]
@@ -259,7 +302,8 @@ class BatchMatchSummary:
 def batch_match_probabilities(patient: GenotypePosterior, units: PackedPosteriors) -> BatchMatchSummary:
     """The search hook: score many units against one patient whose posterior is computed once.
 
-    Cost is one gather per locus over (patient genotypes x all unit genotype rows), chunked.
+    Cost is one gather per locus over (patient genotypes x all unit genotype rows), chunked; the
+    units' distinct locus genotypes are computed on the first call and reused for every patient.
     """
     n = units.units
     nan = np.full(n, np.nan)
@@ -267,8 +311,8 @@ def batch_match_probabilities(patient: GenotypePosterior, units: PackedPosterior
         return BatchMatchSummary(nan, nan.copy(), nan.copy(), nan.copy(), np.zeros(n, dtype=np.bool_))
     if units.loci != patient.loci:
         raise ValueError("units and patient were imputed with different loci")
-    unit_of_row = np.repeat(np.arange(n), np.diff(units.offsets))
-    tabs, _ = _pair_counts(patient, units.codes)
+    unit_of_row = units.unit_of_row()
+    tabs, _ = _pair_counts(patient, units.codes, [*MATCH_8, *MATCH_6], packed=units)
     p = patient.probabilities
     acc = np.zeros((4, units.codes.shape[0]))
     rows_chunk = max(1, _CHUNK // max(1, p.size))
@@ -292,3 +336,30 @@ def batch_match_probabilities(patient: GenotypePosterior, units: PackedPosterior
     for arr in out:
         arr[~units.ok] = np.nan
     return BatchMatchSummary(out[0], out[1], out[2], out[3], units.ok.copy())
+
+
+def ambiguous_loci(typing: HlaTyping, loci: Sequence[str] = ("A", "B", "C", "DRB1")) -> list[str]:
+    """Loci of the 8 count whose allele-level (lgx) genotype the typing does not settle: not typed,
+    genotype alternatives, or a position that may be more than one protein. Empty list: grade exactly;
+    otherwise rank by match probability (and say which loci made it necessary)."""
+    out: list[str] = []
+    for locus in loci:
+        lt = typing.loci.get(locus)
+        if lt is None or len(lt.alternatives) != 1:
+            out.append(locus)
+            continue
+        p1, p2 = lt.alternatives[0]
+        if any(len(p.proteins) > 1 or (not p.proteins and not p.is_null) for p in (p1, p2)):
+            out.append(locus)
+    return out
+
+
+def probability_reason(summary: BatchMatchSummary, unit: int, loci: Sequence[str]) -> str:
+    """The reason line a search shows for a unit ranked by match probability."""
+    if not summary.ok[unit]:
+        return "no match probability: no genotype in the haplotype frequencies fits the typing"
+    return (
+        f"typing ambiguous at {', '.join(loci) or 'no locus'}: ranked by match probability "
+        f"P(8/8) {summary.p_8_of_8[unit]:.2f}, P(>=7/8) {summary.p_at_least_7_of_8[unit]:.2f}, "
+        f"P(6/6) {summary.p_6_of_6[unit]:.2f} (imputed from population haplotype frequencies)"
+    )

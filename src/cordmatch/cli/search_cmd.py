@@ -1,0 +1,142 @@
+"""`cordmatch search`: rank a registry's cord blood units for one patient, with the reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from cordmatch.cli.common import console, err_console, load_tables, print_json
+
+if TYPE_CHECKING:
+    from cordmatch.selection.model import SearchOutcome
+
+_COLOUR = {"pass": "green", "flag": "yellow", "fail": "red", "info": "dim"}
+
+
+def outcome_table(outcome: SearchOutcome, title: str = "ranked units") -> Table:
+    """Ranked units: match, dose and the cautions of each."""
+    table = Table(title=title, title_justify="left")
+    for col in ("#", "unit", "8/8", "6/6", "TNC x10^7/kg", "CD34 x10^5/kg", "bank", "cautions"):
+        table.add_column(col, overflow="fold")
+    for r in outcome.results:
+        cautions = "; ".join(f"{c.rule}: {c.value}" for c in r.checks if c.verdict in ("flag", "fail"))
+        m8 = "n/a" if r.match_8 is None else f"{r.match_8}/8"
+        m6 = "n/a" if r.match_6 is None else f"{r.match_6}/6"
+        cd = "n/a" if r.cd34_per_kg is None else f"{r.cd34_per_kg:.2f}"
+        table.add_row(
+            str(r.rank),
+            r.unit.unit_id,
+            m8,
+            m6,
+            f"{r.tnc_per_kg:.2f}",
+            cd,
+            r.unit.bank,
+            f"[yellow]{cautions}[/]" if cautions else "[green]none[/]",
+        )
+    return table
+
+
+def print_outcome(outcome: SearchOutcome, explain_all: bool = False) -> None:
+    console.print(
+        outcome_table(
+            outcome,
+            f"policy {outcome.policy}: top {len(outcome.results)} of "
+            f"{outcome.counts['passing_filters']:,} units passing the filters "
+            f"({outcome.counts['units']:,} in the registry)",
+        )
+    )
+    if explain_all:
+        for r in outcome.results:
+            console.print(f"[bold]#{r.rank} {r.unit.unit_id}[/] {r.unit.hla}")
+            for c in r.checks:
+                console.print(f"   [{_COLOUR.get(c.verdict, 'white')}]{c.verdict:4}[/] {c.sentence()}", highlight=False)
+    for k, d in enumerate(outcome.double_units, start=1):
+        console.print(
+            f"[bold]double unit {k}[/]: {d.first.unit.unit_id} + {d.second.unit.unit_id}, "
+            f"combined {d.combined_tnc_per_kg:.2f} x10^7 TNC/kg"
+        )
+        for c in d.checks:
+            console.print(f"   [{_COLOUR.get(c.verdict, 'white')}]{c.verdict:4}[/] {c.sentence()}", highlight=False)
+    for note in outcome.notes:
+        console.print(f"[cyan]note:[/] {note}", highlight=False)
+    if outcome.explanation is not None:
+        e = outcome.explanation
+        console.print(f"[bold]explain {e.unit_id}[/]: {e.status}")
+        for line in e.lines:
+            console.print(f"   {line}", highlight=False)
+        for c in e.checks:
+            console.print(f"   [{_COLOUR.get(c.verdict, 'white')}]{c.verdict:4}[/] {c.sentence()}", highlight=False)
+
+
+def search_command(
+    db: Annotated[str, typer.Option("--db", help="Registry TARGET: SQLite file, SQLAlchemy URL or .parquet file.")],
+    patient: Annotated[str, typer.Option("--patient", help="Patient typing as a GL string.")],
+    weight: Annotated[float, typer.Option("--weight", help="Patient weight in kg.")],
+    antibodies: Annotated[
+        Path | None, typer.Option("--antibodies", help="Antibody file: lines SPECIFICITY,MFI.")
+    ] = None,
+    policy: Annotated[str, typer.Option("--policy", help="nmdp (default), dose-first or eurocord.")] = "nmdp",
+    top: Annotated[int, typer.Option("--top", help="Number of units to show.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    explain: Annotated[
+        str | None, typer.Option("--explain", help="Say why this unit was excluded or ranked lower.")
+    ] = None,
+    diagnosis: Annotated[str | None, typer.Option("--diagnosis", help="Diagnosis (free text).")] = None,
+    malignant: Annotated[
+        bool | None, typer.Option("--malignant/--non-malignant", help="Disease malignant or not (dose thresholds).")
+    ] = None,
+    abo: Annotated[str | None, typer.Option("--abo", help="Patient ABO group (O, A, B, AB).")] = None,
+    settings_file: Annotated[Path | None, typer.Option("--settings", help="TOML file overriding thresholds.")] = None,
+    assignments: Annotated[
+        list[str] | None, typer.Option("--set", help="Override one threshold: name=value (repeatable).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every rule of every unit.")] = False,
+) -> None:
+    """Search a registry for one patient: graded, filtered, ranked by the policy, every rule explained."""
+    from cordmatch.errors import InvalidInputError
+    from cordmatch.selection.settings import default_settings, parse_assignments, settings_from_toml
+    from cordmatch.services.search import SearchRequest, run_search
+
+    settings = default_settings()
+    if settings_file is not None:
+        try:
+            text = settings_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read settings file: {exc.strerror}", where=str(settings_file)) from None
+        settings = settings_from_toml(text, str(settings_file), settings)
+    if assignments:
+        settings = settings.with_values(parse_assignments(assignments), "--set")
+    settings.policy(policy)
+    ab_text = None
+    if antibodies is not None:
+        try:
+            ab_text = antibodies.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f"cannot read antibody file: {exc}", where=str(antibodies)) from None
+    req = SearchRequest(
+        target=db,
+        patient_gl=patient,
+        weight_kg=weight,
+        antibodies_text=ab_text,
+        antibodies_source=str(antibodies) if antibodies else "antibodies",
+        policy=policy,
+        top=top,
+        explain=explain,
+        diagnosis=diagnosis,
+        malignant=malignant,
+        abo=abo,
+    )
+    outcome = run_search(req, load_tables(), settings)
+    if as_json:
+        print_json(outcome.to_dict())
+    else:
+        print_outcome(outcome, explain_all=verbose)
+    if not outcome.results and not outcome.double_units:
+        err_console.print("[yellow]no unit passes the hard filters[/]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("search")(search_command)

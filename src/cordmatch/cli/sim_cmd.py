@@ -1,0 +1,96 @@
+"""`cordmatch sim`: synthetic registries and patients (deterministic for a seed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cordmatch.cli.common import console, err_console, load_tables
+
+sim_app = typer.Typer(help="Generate synthetic cord blood registries and patients.", no_args_is_help=True)
+
+
+@sim_app.command("registry")
+def registry_command(
+    units: Annotated[int, typer.Option("--units", help="Number of units.")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same registry).")] = 1,
+    db: Annotated[
+        str, typer.Option("--db", help="TARGET: a SQLite file, a SQLAlchemy URL, or a .parquet file.")
+    ] = "registry.sqlite3",
+    population: Annotated[str, typer.Option("--population", help="CAU, AFA, API, HIS or mix.")] = "mix",
+    parquet: Annotated[
+        Path | None, typer.Option("--parquet", help="Also export the same units to this Parquet file.")
+    ] = None,
+) -> None:
+    """Generate a registry of units with HLA drawn from the NMDP 2007 haplotype frequencies."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cordmatch.errors import InvalidInputError
+    from cordmatch.services.registry import write_registry
+    from cordmatch.sim.haplotypes import check_population
+    from cordmatch.sim.registry import generate_registry
+
+    check_population(population)
+    if units < 0:
+        raise InvalidInputError(f"--units must be >= 0, got {units}", where="--units")
+    tables = load_tables()
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("generating units", total=max(units, 1))
+        chunks = generate_registry(units, seed, population, tables, progress=lambda d, t: bar.update(task, completed=d))
+        rows = write_registry(db, chunks, tables.release)
+        if parquet is not None:  # the same seed gives the same units: generate again for the export
+            from cordmatch.sim.export import write_parquet
+
+            task2 = bar.add_task("exporting to Parquet", total=max(units, 1))
+            again = generate_registry(
+                units, seed, population, tables, progress=lambda d, t: bar.update(task2, completed=d)
+            )
+            write_parquet(parquet, again, tables.release)
+    console.print(f"wrote {rows:,} units to {db} (population {population.upper()}, seed {seed})")
+    if parquet is not None:
+        console.print(f"exported the same units to {parquet}")
+
+
+@sim_app.command("patients")
+def patients_command(
+    n: Annotated[int, typer.Option("--n", help="Number of patients.")] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1,
+    population: Annotated[str, typer.Option("--population", help="CAU, AFA, API, HIS or mix.")] = "mix",
+    out: Annotated[Path | None, typer.Option("--out", help="Write JSON lines (.jsonl) or Parquet (.parquet).")] = None,
+) -> None:
+    """Generate patients: typing, weight, diagnosis, ABO and anti-HLA antibodies with MFI."""
+    from cordmatch.errors import InvalidInputError
+    from cordmatch.sim.haplotypes import check_population
+    from cordmatch.sim.patients import generate_patients
+
+    check_population(population)
+    if n < 0:
+        raise InvalidInputError(f"--n must be >= 0, got {n}", where="--n")
+    patients = generate_patients(n, seed, population, load_tables())
+    rows = [p.to_dict() for p in patients]
+    if out is None:
+        for r in rows:
+            print(json.dumps(r))
+    elif out.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), out)
+        console.print(f"wrote {len(rows)} patients to {out}")
+    else:
+        out.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        console.print(f"wrote {len(rows)} patients to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sim_app, name="sim")

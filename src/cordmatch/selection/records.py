@@ -1,0 +1,179 @@
+"""Unit records (strings, dates) to index columns: parse and code each typing once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from cordmatch.errors import InvalidInputError
+from cordmatch.hla.tables import NomenclatureTables
+from cordmatch.hla.typing import HlaTyping, parse_typing
+from cordmatch.matching.coded import CODED_LOCI, code_typing
+from cordmatch.selection.index import UnitColumns, UnitIndex, date_code, pack_flags
+from cordmatch.selection.model import UnitRecord
+
+
+@lru_cache(maxsize=65536)
+def _token_antigens(tok: str, tables: NomenclatureTables) -> frozenset[int]:
+    members = np.asarray(tables.member_ids(tok), dtype=np.int64)
+    expressed = members[~tables.allele_null[members]]
+    return frozenset(int(a) for a in np.unique(tables.allele_antigen[expressed]))
+
+
+def nima_antigens(gl: str, tables: NomenclatureTables) -> frozenset[int]:
+    """Antigen ids of a NIMA typing (e.g. ``A*02:01^B*44:02^DRB1*04:01`` or ``A2^B44^DR4``)."""
+    ids: set[int] = set()
+    for part in gl.replace("+", "^").split("^"):
+        for tok in part.split("/"):
+            tok = tok.strip()
+            if tok:
+                ids |= _token_antigens(tok, tables)
+    return frozenset(ids)
+
+
+MAX_ALTERNATIVE_ROWS = 64
+
+
+def alternative_codes(typing: HlaTyping, limit: int = MAX_ALTERNATIVE_ROWS) -> tuple[np.ndarray, np.ndarray] | None:
+    """Genotype alternatives of an ambiguous typing as coded rows (k, 4, 2), the product over loci; None when
+    a position spans antigens or the product exceeds ``limit`` (then the unit is graded by ``grade``)."""
+    per_locus: list[list[tuple[tuple[int, ...], tuple[int, ...]]]] = []
+    for locus in CODED_LOCI:
+        lt = typing.loci.get(locus)
+        if lt is None:
+            per_locus.append([((-1, -1), (-1, -1))])
+            continue
+        alts = []
+        for p1, p2 in lt.alternatives:
+            if p1.is_null and p2.is_null:
+                return None
+            shown = (p2, p2) if p1.is_null else (p1, p1) if p2.is_null else (p1, p2)
+            if any(len(p.antigens) != 1 for p in shown):
+                return None
+            ag = tuple(next(iter(p.antigens)) for p in shown)
+            al = tuple(next(iter(p.proteins)) if len(p.proteins) == 1 else -1 for p in shown)
+            alts.append((ag, al))
+        per_locus.append(alts)
+    rows: list[list[tuple[tuple[int, ...], tuple[int, ...]]]] = [[]]
+    for alts in per_locus:
+        rows = [[*r, a] for r in rows for a in alts]
+        if len(rows) > limit:
+            return None
+    ag_rows = np.array([[a[0] for a in r] for r in rows], dtype=np.int16)
+    al_rows = np.array([[a[1] for a in r] for r in rows], dtype=np.int16)
+    return ag_rows, al_rows
+
+
+_LOCUS_ROW = {locus: i for i, locus in enumerate(CODED_LOCI)}
+
+
+def _fast_codes(
+    gl: str, tables: NomenclatureTables, cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Codes of an unphased GL string assembled from per-locus parts (each parsed once per distinct text);
+    None when a part is phased, outside A, B, C, DRB1, repeated, or not codable (the caller parses it whole,
+    which also reports errors)."""
+    if "~" in gl:
+        return None
+    ag = np.full((4, 2), -1, dtype=np.int16)
+    al = np.full((4, 2), -1, dtype=np.int16)
+    seen: set[int] = set()
+    for raw in gl.split("^"):
+        part = raw.strip()
+        if part not in cache:
+            cache[part] = _code_part(part, tables)
+        hit = cache[part]
+        if hit is None or hit[0] in seen:
+            return None
+        row, p_ag, p_al = hit
+        seen.add(row)
+        ag[row], al[row] = p_ag, p_al
+    return ag, al
+
+
+def _code_part(part: str, tables: NomenclatureTables) -> tuple[int, np.ndarray, np.ndarray] | None:
+    try:
+        t = parse_typing(part, tables)
+    except InvalidInputError:
+        return None
+    if len(t.loci) != 1:
+        return None
+    row = _LOCUS_ROW.get(next(iter(t.loci)))
+    coded = code_typing(t)
+    if row is None or coded is None:
+        return None
+    return row, coded[0][row].copy(), coded[1][row].copy()
+
+
+def columns_from_records(
+    records: Sequence[UnitRecord], tables: NomenclatureTables
+) -> tuple[UnitColumns, list[HlaTyping | None]]:
+    """Index columns of records; typings that are not codable are returned for the exact side list."""
+    n = len(records)
+    ag = np.full((n, 4, 2), -1, dtype=np.int16)
+    al = np.full((n, 4, 2), -1, dtype=np.int16)
+    exact = np.zeros(n, dtype=np.bool_)
+    typings: list[HlaTyping | None] = [None] * n
+    alternatives: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n
+    cache: dict[str, tuple[HlaTyping, tuple[np.ndarray, np.ndarray] | None]] = {}
+    locus_cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None] = {}
+    for i, r in enumerate(records):
+        fast = _fast_codes(r.hla, tables, locus_cache)
+        if fast is not None:
+            ag[i], al[i] = fast
+            continue
+        if r.hla not in cache:
+            try:
+                t = parse_typing(r.hla, tables)
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"unit {r.unit_id}: {exc.message}", where=exc.where) from None
+            cache[r.hla] = (t, code_typing(t))
+        t, coded = cache[r.hla]
+        if coded is None:
+            exact[i] = True
+            typings[i] = t
+            alternatives[i] = alternative_codes(t)
+        else:
+            ag[i], al[i] = coded
+    cols = UnitColumns(
+        unit_id=[r.unit_id for r in records],
+        ag=ag,
+        al=al,
+        tnc=np.array([r.tnc for r in records], dtype=np.float32),
+        cd34=np.array([np.nan if r.cd34 is None else r.cd34 for r in records], dtype=np.float32),
+        flags=np.array(
+            [
+                pack_flags(
+                    accredited=r.accredited,
+                    rbc_depleted=r.rbc_depleted,
+                    attached_segment=r.attached_segment,
+                    abo=r.abo,
+                    rh=r.rh,
+                    nima=r.nima is not None,
+                )
+                for r in records
+            ],
+            dtype=np.uint16,
+        ),
+        collected=np.array([date_code(r.collection_date) for r in records], dtype=np.uint16),
+        exact=exact,
+        alternatives=alternatives,
+    )
+    return cols, typings
+
+
+def add_records(index: UnitIndex, records: Sequence[UnitRecord], tables: NomenclatureTables) -> np.ndarray:
+    """Parse, code and add records to the index (with their NIMA); returns the slots."""
+    cols, typings = columns_from_records(records, tables)
+    slots = index.add(cols, typings)
+    with_nima = [(int(s), nima_antigens(r.nima, tables)) for r, s in zip(records, slots, strict=True) if r.nima]
+    index.set_nima([s for s, _ in with_nima], [a for _, a in with_nima])
+    return slots
+
+
+def build_index(records: Sequence[UnitRecord], tables: NomenclatureTables) -> UnitIndex:
+    index = UnitIndex(release=tables.release, capacity=max(16, len(records)))
+    add_records(index, records, tables)
+    return index

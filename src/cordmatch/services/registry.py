@@ -1,0 +1,186 @@
+"""Registry storage for search and the simulator: where units are written and read.
+
+TARGET is a Parquet file (``*.parquet``) or a database (SQLite file or SQLAlchemy URL) through the bank
+store (:mod:`cordmatch.services.registry_store`: bulk insert, and the bank's feed of available units).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cordmatch.errors import InvalidInputError
+from cordmatch.hla.tables import NomenclatureTables
+from cordmatch.selection.index import (
+    ABO_CODES,
+    ABO_KNOWN,
+    ABO_SHIFT,
+    ACCREDITED,
+    LIVE,
+    NIMA,
+    RBC_DEPLETED,
+    RH_KNOWN,
+    RH_POS,
+    SEGMENT,
+    UnitColumns,
+    UnitIndex,
+)
+from cordmatch.selection.model import UnitRecord
+from cordmatch.selection.records import add_records, nima_antigens
+from cordmatch.selection.search import UnitSource
+from cordmatch.sim.registry import RegistryChunk
+
+
+def is_parquet(target: str) -> bool:
+    return target.lower().endswith(".parquet")
+
+
+def write_registry(target: str, chunks: Iterable[RegistryChunk], release: str) -> int:
+    """Write generated units to TARGET; returns the number of units written."""
+    if is_parquet(target):
+        from cordmatch.sim.export import write_parquet
+
+        return write_parquet(Path(target), chunks, release)
+    from cordmatch.services.registry_store import write_store
+
+    return write_store(target, chunks, release)
+
+
+@dataclass
+class ParquetRegistry:
+    """A Parquet registry held in memory (a :class:`cordmatch.selection.UnitSource`)."""
+
+    table: Any  # pyarrow.Table
+    ids: np.ndarray  # unit ids (fixed-width bytes) by row
+
+    def records(self, unit_ids: Sequence[str]) -> Mapping[str, UnitRecord]:
+        out: dict[str, UnitRecord] = {}
+        for uid in unit_ids:
+            rows = np.flatnonzero(self.ids == uid.encode("ascii", "replace"))
+            if len(rows):
+                out[uid] = _record(self.table.slice(int(rows[0]), 1).to_pylist()[0])
+        return out
+
+
+def _record(row: dict[str, Any]) -> UnitRecord:
+    cd34 = row.get("cd34")
+    return UnitRecord(
+        unit_id=row["unit_id"],
+        hla=row["hla"],
+        tnc=float(row["tnc"]),
+        cd34=None if cd34 is None or cd34 != cd34 else float(cd34),
+        volume_ml=row.get("volume_ml"),
+        abo=row.get("abo"),
+        rh=row.get("rh"),
+        bank=row.get("bank") or "",
+        accredited=bool(row.get("accredited")),
+        collection_date=row.get("collection_date"),
+        rbc_depleted=bool(row.get("rbc_depleted", True)),
+        attached_segment=bool(row.get("attached_segment", True)),
+        nima=row.get("nima"),
+        population=row.get("population"),
+    )
+
+
+def _alternatives(table: Any, exact: np.ndarray) -> list[tuple[np.ndarray, np.ndarray] | None] | None:
+    """Coded genotype alternatives of ambiguous units (rows of 8 antigen + 8 allele ids)."""
+    if "hla_alternatives" not in table.column_names:
+        return None
+    out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * table.num_rows
+    rows = np.flatnonzero(exact)
+    values = table.column("hla_alternatives").take(rows).to_pylist() if len(rows) else []
+    for r, v in zip(rows, values, strict=True):
+        if v:
+            a = np.asarray(v, dtype=np.int16).reshape(-1, 16)
+            out[int(r)] = (a[:, :8].reshape(-1, 4, 2), a[:, 8:].reshape(-1, 4, 2))
+    return out
+
+
+def _dates(table: Any) -> np.ndarray:
+    """Collection dates as uint16 days since 1970 (0 = unknown)."""
+    days = table.column("collection_date").cast("int32").fill_null(0)
+    return np.clip(np.asarray(days).astype(np.int64), 0, 65535).astype(np.uint16)
+
+
+def _flags(table: Any) -> np.ndarray:
+    """Index flag bits from the record columns, vectorised."""
+    import pyarrow.compute as pc
+
+    def boolean(name: str) -> np.ndarray:
+        return np.asarray(table.column(name).fill_null(False)).astype(np.uint16)
+
+    f = np.full(table.num_rows, LIVE, dtype=np.uint16)
+    f |= boolean("accredited") * ACCREDITED
+    f |= boolean("rbc_depleted") * RBC_DEPLETED
+    f |= boolean("attached_segment") * SEGMENT
+    f |= np.asarray(pc.is_valid(table.column("nima"))).astype(np.uint16) * NIMA
+    abo = np.asarray(table.column("abo").fill_null("").to_numpy(zero_copy_only=False)).astype("U2")
+    for name, code in ABO_CODES.items():
+        f |= np.where(abo == name, ABO_KNOWN | (code << ABO_SHIFT), 0).astype(np.uint16)
+    rh = np.asarray(table.column("rh").fill_null("").to_numpy(zero_copy_only=False)).astype("U1")
+    f |= np.where(rh == "+", RH_KNOWN | RH_POS, np.where(rh == "-", RH_KNOWN, 0)).astype(np.uint16)
+    return f
+
+
+def open_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
+    """Load TARGET and build its search index (from the coded columns when they match the release)."""
+    if not is_parquet(target):
+        from cordmatch.services.registry_store import open_store_registry
+
+        return open_store_registry(target, tables)
+    path = Path(target)
+    if not path.exists():
+        raise InvalidInputError(f"registry file {target} does not exist", where=target)
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for unreadable files
+        raise InvalidInputError(f"cannot read registry {target}: {exc}", where=target) from None
+    meta = table.schema.metadata or {}
+    n = table.num_rows
+    index = UnitIndex(release=tables.release, capacity=max(16, n))
+    ids = np.asarray(table.column("unit_id").to_numpy(zero_copy_only=False).astype(str), dtype=np.bytes_)
+    if n == 0:
+        return index, ParquetRegistry(table, ids)
+    coded = meta.get(b"cordmatch.release") == tables.release.encode() and "hla_antigen" in table.column_names
+    if coded:
+        ag = np.asarray(table.column("hla_antigen").combine_chunks().flatten()).astype(np.int16).reshape(n, 4, 2)
+        al = np.asarray(table.column("hla_allele").combine_chunks().flatten()).astype(np.int16).reshape(n, 4, 2)
+        exact = np.asarray(table.column("hla_exact")).astype(np.bool_)
+        col = {name: table.column(name).to_pylist() for name in ("nima", "collection_date")}
+        flags = _flags(table)
+        cols = UnitColumns(
+            unit_id=ids,
+            ag=ag,
+            al=al,
+            tnc=np.asarray(table.column("tnc")).astype(np.float32),
+            cd34=np.asarray(table.column("cd34").fill_null(np.nan)).astype(np.float32),
+            flags=flags,
+            collected=_dates(table),
+            exact=exact,
+        )
+        cols.alternatives = _alternatives(table, exact)
+        rows = np.flatnonzero(exact)
+        hla_exact = table.column("hla").take(rows).to_pylist() if len(rows) else []
+        exact_typings: list[Any] = [None] * n
+        for r, gl in zip(rows, hla_exact, strict=True):
+            exact_typings[int(r)] = gl
+        slots = index.add(cols, exact_typings)
+        nima_cache: dict[str, frozenset[int]] = {}
+        nima_slots: list[int] = []
+        nima_ids: list[frozenset[int]] = []
+        for i, nm in enumerate(col["nima"]):
+            if nm:
+                if nm not in nima_cache:
+                    nima_cache[nm] = nima_antigens(nm, tables)
+                nima_slots.append(int(slots[i]))
+                nima_ids.append(nima_cache[nm])
+        index.set_nima(nima_slots, nima_ids)
+    else:
+        add_records(index, [_record(r) for r in table.to_pylist()], tables)
+    return index, ParquetRegistry(table, ids)

@@ -1,0 +1,214 @@
+"""Search service: one call from a patient (strings and numbers) to an explained, ranked outcome.
+
+Seams waiting for other branches:
+- ``cordmatch.outcomes.lookup_indication(diagnosis)`` (branch ``outcomes``): when present and the caller did
+  not say whether the disease is malignant, its answer decides the disease-specific dose threshold;
+- ``cordmatch.probability``: match probabilities for units whose 8-allele count is unresolved
+  (:func:`probability_grader`, a :data:`cordmatch.selection.search.ProbabilityGrader`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from cordmatch.errors import CordmatchError, InvalidInputError
+from cordmatch.hla.tables import NomenclatureTables
+from cordmatch.hla.typing import HlaTyping, parse_typing
+from cordmatch.selection.crossmatch import parse_antibodies
+from cordmatch.selection.index import UnitIndex
+from cordmatch.selection.model import INFO, Antibody, Patient, RankedUnit, RuleCheck, SearchOutcome
+from cordmatch.selection.search import ProbabilityGrader, UnitSource, search
+from cordmatch.selection.settings import SelectionSettings, default_settings
+from cordmatch.services.registry import open_registry
+
+ABO = ("O", "A", "B", "AB")
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A search as a coordinator states it."""
+
+    target: str
+    patient_gl: str
+    weight_kg: float
+    antibodies_text: str | None = None
+    antibodies_source: str = "antibodies"
+    policy: str = "nmdp"
+    top: int = 10
+    explain: str | None = None
+    diagnosis: str | None = None
+    malignant: bool | None = None
+    abo: str | None = None
+
+
+@lru_cache(maxsize=4)
+def _cached_registry(target: str, mtime: float, release: str, tables_id: int) -> tuple[UnitIndex, UnitSource]:
+    from cordmatch.imgt import default_nomenclature
+
+    return open_registry(target, default_nomenclature())
+
+
+def load_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
+    """Open a registry, reusing the index built for the same file in this process."""
+    try:
+        mtime = os.stat(target).st_mtime
+    except OSError:
+        return open_registry(target, tables)
+    from cordmatch.imgt import default_nomenclature
+
+    if tables is not default_nomenclature():
+        return open_registry(target, tables)
+    return _cached_registry(target, mtime, tables.release, id(tables))
+
+
+MALIGNANT_GROUPS = frozenset({"AML", "ALL", "CML", "MDS", "Hodgkin", "NHL", "JMML"})
+NON_MALIGNANT_GROUPS = frozenset(
+    {"Haemoglobinopathy", "Immunodeficiency", "Inherited metabolic disorder", "Marrow failure"}
+)
+
+
+def malignancy_from_diagnosis(diagnosis: str | None) -> tuple[bool | None, list[str]]:
+    """(malignant?, notes) from the indication table of cordmatch.outcomes (groups AML, ALL, ... are
+    malignant; haemoglobinopathies, immunodeficiencies, metabolic disorders, marrow failure are not)."""
+    if not diagnosis:
+        return None, []
+    try:
+        from cordmatch.outcomes import lookup_indication
+    except ImportError:  # pragma: no cover - the outcomes branch is on main
+        return None, ["diagnosis not classified (cordmatch.outcomes not available): standard dose thresholds apply"]
+    found = lookup_indication(diagnosis)
+    notes = [f"indication: {line}" for line in found.explanations]
+    groups = {i.group for i in found.indications}
+    if found.listed and groups and groups <= MALIGNANT_GROUPS:
+        return True, notes
+    if found.listed and groups and groups <= NON_MALIGNANT_GROUPS:
+        return False, notes
+    notes.append("malignant or not could not be told from the diagnosis: standard dose thresholds apply")
+    return None, notes
+
+
+def with_engraftment(outcome: SearchOutcome) -> SearchOutcome:
+    """Add cordmatch.outcomes' engraftment estimate to every result and double-unit graft (an info check)."""
+    try:
+        from cordmatch.outcomes import estimate_for_search_result
+    except ImportError:  # pragma: no cover
+        return outcome
+
+    def check(tnc: float, cd34: float | None, m8: int | None, m6: int | None, dsa: bool, double: bool) -> RuleCheck:
+        try:
+            e = estimate_for_search_result(tnc, cd34, m8, m6, dsa, double)
+        except CordmatchError as exc:
+            return RuleCheck(
+                "estimated neutrophil engraftment", f"not estimated: {exc}", "", INFO, "cordmatch.outcomes"
+            )
+        lo, hi = e.interval_days
+        return RuleCheck(
+            "estimated neutrophil engraftment",
+            f"median day {e.median_days:.0f} (day {lo:.0f}-{hi:.0f}); P(engraft by day 42) {e.p_engraft_day42:.0%}",
+            "",
+            INFO,
+            "cordmatch.outcomes model (docs/outcomes.md)",
+        )
+
+    def dsa_of(r: RankedUnit) -> bool:
+        return any(
+            c.rule.startswith("donor-specific") and c.verdict in ("flag", "fail") and "possible" not in c.value
+            for c in r.checks
+        )
+
+    results = tuple(
+        replace(r, checks=(*r.checks, check(r.tnc_per_kg, r.cd34_per_kg, r.match_8, r.match_6, dsa_of(r), False)))
+        for r in outcome.results
+    )
+    doubles = []
+    for d in outcome.double_units:
+        worst8 = [m for m in (d.first.match_8, d.second.match_8) if m is not None]
+        worst6 = [m for m in (d.first.match_6, d.second.match_6) if m is not None]
+        c = check(
+            d.combined_tnc_per_kg,
+            d.combined_cd34_per_kg,
+            min(worst8) if len(worst8) == 2 else None,
+            min(worst6) if len(worst6) == 2 else None,
+            False,
+            True,
+        )
+        doubles.append(replace(d, checks=(*d.checks, c)))
+    return replace(outcome, results=results, double_units=tuple(doubles))
+
+
+def probability_grader(population: str | Mapping[str, float] | None = None) -> ProbabilityGrader | None:
+    """Match probabilities for units whose 8-allele count is unresolved (cordmatch.probability): P(8/8),
+    P(>=7/8) and P(6/6) under the haplotype frequencies of ``population`` (default: the US mix of the
+    shipped NMDP 2007 sets)."""
+    try:
+        from cordmatch.services.probability import match_probability
+    except ImportError:  # pragma: no cover - the probability branch is on main
+        return None
+    from cordmatch.sim.haplotypes import MIX_WEIGHTS
+
+    pop: str | Mapping[str, float] = population or MIX_WEIGHTS
+
+    def grader(patient: HlaTyping, unit: HlaTyping) -> Mapping[str, float] | None:
+        try:
+            mp = match_probability(patient, unit, pop)
+        except CordmatchError:
+            return None
+        if not mp.ok:
+            return None
+        return {"P(8/8)": mp.at_least_8(8), "P(>=7/8)": mp.at_least_8(7), "P(6/6)": mp.at_least_6(6)}
+
+    return grader
+
+
+def build_patient(req: SearchRequest, tables: NomenclatureTables) -> tuple[Patient, list[str]]:
+    notes: list[str] = []
+    if not (req.weight_kg > 0):
+        raise InvalidInputError(f"weight must be a positive number of kg, got {req.weight_kg:g}", where="--weight")
+    try:
+        typing = parse_typing(req.patient_gl, tables)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"--patient: {exc.message}", where=exc.where) from None
+    antibodies: tuple[Antibody, ...] = ()
+    if req.antibodies_text is not None:
+        antibodies = parse_antibodies(req.antibodies_text, req.antibodies_source)
+    abo = req.abo.upper() if req.abo else None
+    if abo is not None and abo not in ABO:
+        raise InvalidInputError(f"ABO must be one of {', '.join(ABO)}, got {req.abo!r}", where="--abo")
+    malignant = req.malignant
+    if malignant is None:
+        malignant, found = malignancy_from_diagnosis(req.diagnosis)
+        notes.extend(found)
+    return Patient(typing, req.weight_kg, req.diagnosis, malignant, abo, antibodies), notes
+
+
+def run_search(
+    req: SearchRequest,
+    tables: NomenclatureTables,
+    settings: SelectionSettings | None = None,
+    today: dt.date | None = None,
+) -> SearchOutcome:
+    """Load the registry, build the patient, search, and add the service's notes."""
+    settings = settings or default_settings()
+    settings.policy(req.policy)  # unknown policy: fail before loading anything
+    patient, notes = build_patient(req, tables)
+    index, source = load_registry(req.target, tables)
+    outcome = search(
+        index,
+        source,
+        patient,
+        tables,
+        policy=req.policy,
+        top=req.top,
+        settings=settings,
+        explain=req.explain,
+        today=today,
+        probability=probability_grader(),
+    )
+    outcome = with_engraftment(outcome)
+    if notes:
+        outcome = replace(outcome, notes=(*outcome.notes, *notes))
+    return outcome

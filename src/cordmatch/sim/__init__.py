@@ -1,0 +1,1 @@
+"""Simulation: synthetic registries and patients for demos, tests and benchmarks."""

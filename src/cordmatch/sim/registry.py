@@ -1,0 +1,262 @@
+"""Synthetic cord blood registry: units with HLA drawn from haplotype frequencies and realistic unit data.
+
+Deterministic for a seed (numpy PCG64; chunks draw from child generators spawned from the seed, so the
+result does not depend on the chunk size). Distributions and their sources: docs/sim.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from cordmatch.errors import InvalidInputError
+from cordmatch.hla.tables import NomenclatureTables
+from cordmatch.selection.index import EPOCH, UnitColumns, pack_flags
+from cordmatch.sim.haplotypes import MIX_WEIGHTS, POPULATIONS, HaplotypeSet, check_population, load_haplotypes
+
+CHUNK = 50_000
+Progress = Callable[[int, int], None]
+
+#: Typing resolution classes (share of units) [U]: high resolution at A, B, C, DRB1; A and B at antigen
+#: level with DRB1 high resolution and C typed at antigen level or not at all (older listings); allele lists
+#: within one antigen (codable at antigen level); genotype ambiguity across antigens (graded exactly).
+RESOLUTION_SHARES = {"high": 0.62, "antigen": 0.20, "antigen_no_c": 0.06, "list": 0.115, "ambiguous": 0.005}
+ABO_SHARES = {  # [U] approximate US blood-group shares by population
+    "CAU": (0.45, 0.40, 0.11, 0.04),
+    "AFA": (0.51, 0.26, 0.19, 0.04),
+    "API": (0.40, 0.28, 0.25, 0.07),
+    "HIS": (0.57, 0.31, 0.10, 0.02),
+}
+RH_POS = {"CAU": 0.85, "AFA": 0.92, "API": 0.98, "HIS": 0.93}  # [U]
+BANKS = (
+    ("Atlantic Public Cord Bank", True),
+    ("Great Lakes Cord Blood Bank", True),
+    ("Pacific Cord Blood Program", True),
+    ("Southern Cord Blood Center", True),
+    ("Prairie Cord Bank", True),
+    ("Rhine Cord Blood Bank", True),
+    ("Iberian Cord Registry Bank", True),
+    ("Nordic Cord Blood Bank", True),
+    ("Andes Cord Blood Bank", False),
+    ("Harbour City Cord Bank", False),
+)
+BANK_WEIGHTS = np.array([0.18, 0.14, 0.12, 0.12, 0.1, 0.09, 0.08, 0.07, 0.05, 0.05])
+
+
+@dataclass
+class RegistryChunk:
+    """Generated units, columnar: index columns plus the record fields the index does not hold."""
+
+    cols: UnitColumns
+    hla: list[str]
+    volume_ml: npt.NDArray[np.float32]
+    abo: list[str]
+    rh: list[str]
+    bank: list[str]
+    accredited: npt.NDArray[np.bool_]
+    rbc_depleted: npt.NDArray[np.bool_]
+    attached_segment: npt.NDArray[np.bool_]
+    collection_date: list[dt.date]
+    nima: list[str | None]
+    population: list[str]
+
+
+class _Vocab:
+    """Per haplotype set and locus: GL tokens for each resolution class."""
+
+    def __init__(self, hs: HaplotypeSet, tables: NomenclatureTables) -> None:
+        self.high: list[list[str]] = []
+        self.xx: list[list[str]] = []
+        self.lst: list[list[str]] = []
+        for li in range(4):
+            names = [h[li] for h in hs.names]
+            self.high.append(names)
+            self.xx.append([n.split(":")[0] + ":XX" for n in names])
+            self.lst.append([_sibling_list(n, tables) for n in names])
+
+
+def _sibling_list(name: str, tables: NomenclatureTables, _cache: dict[str, str] = {}) -> str:  # noqa: B006
+    """``A*02:01/A*02:05``: the name and another expressed two-field allele of the same antigen (or XX)."""
+    if name in _cache:
+        return _cache[name]
+    family = name.split(":")[0]
+    own = tables.lgx_index.get(name)
+    out = family + ":XX"
+    for a in tables.family_members(family):
+        if tables.allele_null[a]:
+            continue
+        two = ":".join(tables.alleles[a].split(":")[:2])
+        if int(tables.allele_lgx[a]) != own and tables.name_id(two) is not None and not two.endswith("N"):
+            members = [m for m in tables.member_ids(two) if not tables.allele_null[m]]
+            if members and len({int(tables.allele_antigen[m]) for m in members}) == 1:
+                out = f"{name}/{two}"
+                break
+    _cache[name] = out
+    return out
+
+
+def generate_registry(
+    n: int,
+    seed: int,
+    population: str,
+    tables: NomenclatureTables,
+    *,
+    progress: Progress | None = None,
+    id_prefix: str = "CB",
+) -> Iterator[RegistryChunk]:
+    """Yield chunks of generated units (n in total)."""
+    if n < 0:
+        raise InvalidInputError(f"--units must be >= 0, got {n}", where="--units")
+    pop = check_population(population)
+    pops = list(POPULATIONS) if pop == "MIX" else [pop]
+    sets = {p: load_haplotypes(p, tables) for p in pops}
+    vocab = {p: _Vocab(sets[p], tables) for p in pops}
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    children = np.random.SeedSequence(seed).spawn(max(n_chunks, 1))
+    done = 0
+    for c in range(n_chunks):
+        m = min(CHUNK, n - done)
+        rng = np.random.default_rng(children[c])
+        yield _chunk(rng, m, done, pops, sets, vocab, tables, id_prefix)
+        done += m
+        if progress:
+            progress(done, n)
+
+
+def _chunk(
+    rng: np.random.Generator,
+    m: int,
+    start: int,
+    pops: list[str],
+    sets: dict[str, HaplotypeSet],
+    vocab: dict[str, _Vocab],
+    tables: NomenclatureTables,
+    id_prefix: str,
+) -> RegistryChunk:
+    if len(pops) == 1:
+        pop_idx = np.zeros(m, dtype=np.int64)
+    else:
+        w = np.array([MIX_WEIGHTS[p] for p in pops])
+        pop_idx = rng.choice(len(pops), size=m, p=w / w.sum())
+    ag = np.full((m, 4, 2), -1, dtype=np.int16)
+    al = np.full((m, 4, 2), -1, dtype=np.int16)
+    hap = np.zeros((m, 3), dtype=np.int64)  # two inherited + one NIMA haplotype
+    for k, p in enumerate(pops):
+        sel = np.flatnonzero(pop_idx == k)
+        hs = sets[p]
+        hap[sel] = rng.choice(len(hs.freqs), size=(len(sel), 3), p=hs.freqs)
+        for pos in range(2):
+            ag[sel, :, pos] = hs.ag[hap[sel, pos]]
+            al[sel, :, pos] = hs.al[hap[sel, pos]]
+    classes = list(RESOLUTION_SHARES)
+    res = rng.choice(len(classes), size=m, p=np.array(list(RESOLUTION_SHARES.values())))
+    exact = res == classes.index("ambiguous")
+    antigen_lvl = (res == classes.index("antigen")) | (res == classes.index("antigen_no_c"))
+    al[antigen_lvl, 0:3, :] = -1  # A, B, C at antigen level; DRB1 high resolution
+    no_c = res == classes.index("antigen_no_c")
+    ag[no_c, 2, :] = -1
+    al[no_c, 2, :] = -1
+    list_pos = rng.integers(0, 4, size=m)  # which locus carries the allele list (position 0)
+    hla: list[str] = []
+    alternatives: list[tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]] | None] = [None] * m
+    nima_rec = rng.random(m) < 0.12  # [U] NIMA recorded for a minority of units
+    nima: list[str | None] = []
+    for i in range(m):
+        p = pops[pop_idx[i]]
+        v = vocab[p]
+        h1, h2 = int(hap[i, 0]), int(hap[i, 1])
+        parts = []
+        r = classes[res[i]]
+        for li in range(4):
+            if r == "antigen_no_c" and li == 2:
+                continue
+            if r in ("antigen", "antigen_no_c") and li < 3:
+                a, b = v.xx[li][h1], v.xx[li][h2]
+            else:
+                a, b = v.high[li][h1], v.high[li][h2]
+                if r == "list" and li == list_pos[i]:
+                    a = v.lst[li][h1]  # a list within one antigen: allele unknown, antigen known
+                    al[i, li, 0] = -1
+            if r == "ambiguous" and li == 0:
+                # genotype ambiguity: the typing lab could not phase between two genotypes
+                h3 = int(hap[i, 2])
+                other = v.high[li][h3]
+                parts.append(f"{a}+{b}|{a}+{other}" if other not in (a, b) else f"{a}+{b}")
+                if other in (a, b):
+                    exact[i] = False
+                else:
+                    hs = sets[p]
+                    alt_ag, alt_al = np.stack([ag[i], ag[i]]), np.stack([al[i], al[i]])
+                    alt_ag[1, 0, 1], alt_al[1, 0, 1] = hs.ag[h3, 0], hs.al[h3, 0]
+                    alternatives[i] = (alt_ag, alt_al)
+                continue
+            parts.append(f"{a}+{b}")
+        hla.append("^".join(parts))
+        if nima_rec[i]:
+            h3 = int(hap[i, 2])
+            nima.append("^".join(v.high[li][h3] for li in (0, 1, 3)))
+        else:
+            nima.append(None)
+    # cell counts [U]: post-processing TNC lognormal, banked only above the acceptance threshold
+    tnc = np.exp(rng.normal(np.log(1.25e9), 0.38, size=2 * m))
+    tnc = tnc[tnc >= 9.0e8]
+    while len(tnc) < m:
+        extra = np.exp(rng.normal(np.log(1.25e9), 0.38, size=m))
+        tnc = np.concatenate([tnc, extra[extra >= 9.0e8]])
+    tnc = tnc[:m]
+    cd34_frac = np.exp(rng.normal(np.log(0.0032), 0.5, size=m))
+    cd34 = (tnc * cd34_frac).astype(np.float32)
+    # collection dates 1998-2024, more recent years more common [U]
+    years = 1998 + np.floor(27 * np.sqrt(rng.random(m))).astype(np.int64)
+    day = rng.integers(0, 365, size=m)
+    dates = [dt.date(int(y), 1, 1) + dt.timedelta(days=int(d)) for y, d in zip(years, day, strict=True)]
+    cd34[(years < 2005) & (rng.random(m) < 0.5)] = np.nan  # [U] older units often lack CD34+
+    rbc = rng.random(m) < np.where(years < 2005, 0.7, 0.95)  # [U]
+    segment = rng.random(m) < 0.93  # [U]
+    bank_idx = rng.choice(len(BANKS), size=m, p=BANK_WEIGHTS / BANK_WEIGHTS.sum())
+    accredited = np.array([BANKS[b][1] for b in bank_idx])
+    volume = np.where(rbc, rng.normal(25.0, 1.5, size=m), rng.normal(95.0, 20.0, size=m)).astype(np.float32)
+    groups = ("O", "A", "B", "AB")
+    abo_idx = np.zeros(m, dtype=np.int64)
+    rh_pos = np.zeros(m, dtype=np.bool_)
+    for k, p in enumerate(pops):
+        sel = np.flatnonzero(pop_idx == k)
+        abo_idx[sel] = rng.choice(4, size=len(sel), p=np.array(ABO_SHARES[p]))
+        rh_pos[sel] = rng.random(len(sel)) < RH_POS[p]
+    abo = [groups[int(g)] for g in abo_idx]
+    rh = ["+" if r else "-" for r in rh_pos]
+    flags = np.array(
+        [
+            pack_flags(
+                accredited=bool(accredited[i]),
+                rbc_depleted=bool(rbc[i]),
+                attached_segment=bool(segment[i]),
+                abo=abo[i],
+                rh=rh[i],
+                nima=nima[i] is not None,
+            )
+            for i in range(m)
+        ],
+        dtype=np.uint16,
+    )
+    collected = np.array([(d - EPOCH).days for d in dates], dtype=np.uint16)
+    ids = [f"{id_prefix}{start + i:010d}" for i in range(m)]
+    cols = UnitColumns(ids, ag, al, tnc.astype(np.float32), cd34, flags, collected, exact, alternatives)
+    return RegistryChunk(
+        cols=cols,
+        hla=hla,
+        volume_ml=volume,
+        abo=abo,
+        rh=rh,
+        bank=[BANKS[b][0] for b in bank_idx],
+        accredited=accredited,
+        rbc_depleted=rbc,
+        attached_segment=segment,
+        collection_date=dates,
+        nima=nima,
+        population=[pops[k] for k in pop_idx],
+    )
