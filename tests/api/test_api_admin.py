@@ -123,4 +123,33 @@ def test_search_seam(store: Any) -> None:
 def test_search_without_backend_is_a_clear_501(api: Api) -> None:
     body = {"patient_gl": "A*01:01+A*02:01", "weight_kg": 20}
     problem = assert_problem(api.client.post("/api/v1/search", json=body, headers=api.as_("coord")), 501, "search")
-    assert "selection" in problem["detail"]
+    assert "not enabled" in problem["detail"]
+
+
+def test_search_ranks_the_available_units_of_the_bank(store: Any) -> None:
+    """The real search (selection issue) over the bank store: ranked, explained, never a reserved unit."""
+    api = make_api(store, search_backend="auto")
+    gl = "A*01:01+A*02:01^B*07:02+B*08:01^C*07:01+C*07:02^DRB1*15:01+DRB1*03:01"
+    other = "A*03:01+A*24:02^B*07:02+B*35:01^C*04:01+C*07:02^DRB1*04:01+DRB1*11:01"
+    for din, slot, typing in (("G123498654321", "1", gl), ("G123498654322", "2", other)):
+        to_available(api.world, din, slot)
+        api.world.svc.record_typing(api.world.tech, din, typing, kind="extended")
+    c, coord = api.client, api.as_("coord")
+    query = {"patient_gl": gl, "weight_kg": 18, "explain": "G123498654322"}
+    out = c.post("/api/v1/search", json=query, headers=coord).json()
+    ranked = [r["unit_id"] for r in out["results"]]
+    assert ranked[0] == "G123498654321" and out["results"][0]["match_8"]["bidirectional"] == 8
+    assert all(r["reasons"] for r in out["results"]) and out["counts"]["units"] == 2
+    assert out["explain"]["unit_id"] == "G123498654322" and out["explain"]["explanation"]
+    assert any("source" in ch for ch in out["results"][0]["checks"])
+    # reserved units leave the index at once (the index follows the available units)
+    assert (
+        c.post("/api/v1/reservations", json={"din": "G123498654321", "patient_ref": "P"}, headers=coord).status_code
+        == 201
+    )
+    out = c.post("/api/v1/search", json={**query, "explain": None}, headers=coord).json()
+    assert "G123498654321" not in [r["unit_id"] for r in out["results"]] and out["counts"]["units"] == 1
+    assert_problem(c.post("/api/v1/search", json={**query, "patient_gl": "A*01:01"}, headers=coord), 422, "patient_gl")
+    assert_problem(c.post("/api/v1/search", json={**query, "policy": "fastest"}, headers=coord), 422, "policy")
+    assert_problem(c.post("/api/v1/search", json={**query, "antibodies": "A*02:01,lots"}, headers=coord), 422,
+                   "antibodies")  # fmt: skip

@@ -39,11 +39,15 @@ ENDPOINTS = [
         {"din": st.just(DIN) | st.text(max_size=15), "patient_ref": st.text(max_size=30), "days": scalars})),
     ("POST", "/api/v1/users", json_values),
     ("POST", "/api/v1/search", json_values),
+    ("POST", "/api/v1/search", st.fixed_dictionaries(
+        {"patient_gl": st.text(max_size=60) | st.just("A*01:01+A*02:01^B*07:02+B*08:01^DRB1*15:01+DRB1*03:01"),
+         "weight_kg": scalars, "antibodies": st.none() | st.text(max_size=40), "policy": st.sampled_from(
+             ["nmdp", "eurocord", "dose-first", "x"]), "explain": st.none() | st.text(max_size=14)})),
 ]  # fmt: skip
 
 
 def test_any_body_gets_a_problem_not_a_crash(store: Any) -> None:
-    api = make_api(store)
+    api = make_api(store, search_backend="auto")  # the real search gets random patients too
     to_available(api.world, "G123498654322", "2")
     api.client.post("/api/v1/units", json={**_reg(), "collected_at": "2026-05-01T08:00:00+00:00"},
                     headers=api.as_("tech"))  # fmt: skip

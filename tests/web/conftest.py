@@ -92,7 +92,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, seeded_db: Path) -> It
 
     db = tmp_path_factory.mktemp("live") / "live.sqlite3"
     shutil.copyfile(seeded_db, db)
-    app = create_app(str(db), search_backend=None)
+    app = create_app(str(db))  # with the real search
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

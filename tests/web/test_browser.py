@@ -17,6 +17,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 DIN = "X999926000061"
+TYPING = "A*01:01+A*02:01^B*07:02+B*08:01^C*07:01+C*07:02^DRB1*15:01+DRB1*03:01"
 
 pytestmark = [
     pytest.mark.browser,
@@ -94,7 +95,7 @@ def test_register_through_release_then_search_and_reserve(live_server: str, page
     page.get_by_label("Volume (mL)").fill("95")
     page.get_by_label("TNC (cells)").fill("1.9e9")
     page.get_by_label("CD34+ (cells)").fill("6e6")
-    page.get_by_label("HLA typing (GL string)").fill("A*01:01+A*02:01^B*07:02+B*08:01^DRB1*15:01+DRB1*03:01")
+    page.get_by_label("HLA typing (GL string)").fill(TYPING)
     for part, value in (("Tank", "T7"), ("Rack", "R1"), ("Box", "B1"), ("Slot", "61")):
         page.get_by_label(part, exact=True).fill(value)
     page.get_by_role("button", name="Register unit").click()
@@ -165,9 +166,17 @@ def test_register_through_release_then_search_and_reserve(live_server: str, page
     log_in(page, base, "coord")
     page.get_by_role("link", name="Search").click()
     expect(page.get_by_role("heading", name="Unit search")).to_be_visible()
-    shot(page, "05-search")
-    page.goto(f"{base}/units?state=available")
-    page.get_by_role("link", name=DIN).click()
+    page.get_by_label("HLA typing (GL string)").fill(TYPING)
+    page.get_by_label("Weight (kg)").fill("20")
+    page.get_by_label("Explain a unit (DIN)").fill(DIN)
+    page.get_by_role("button", name="Search").click()
+    first = page.locator("ol.results > li").first
+    expect(first).to_contain_text(DIN)
+    expect(first).to_contain_text("8/8")
+    expect(first.locator("details li").first).to_contain_text("HLA match")
+    expect(page.locator("#explain-heading")).to_contain_text("ranked")
+    shot(page, "05-search-results")
+    first.get_by_role("link", name=DIN).click()
     page.get_by_label("Patient reference").fill("PT-2026-0042")
     page.get_by_label("Request confirmatory typing").check()
     page.get_by_role("button", name="Reserve").click()

@@ -168,7 +168,7 @@ def test_reserve_and_cancel_as_coordinator(client: Any) -> None:
 def test_search_page_without_and_with_a_backend(client: Any, tmp_path: Path, seeded_db: Path) -> None:
     login(client, "coord")
     page = client.get("/search")
-    assert page.status_code == 200 and "selection issue" in page.text and "disabled" in page.text
+    assert page.status_code == 200 and "not enabled" in page.text and "disabled" in page.text
     assert client.get("/search?patient_gl=A*01:01%2BA*02:01&weight_kg=20").status_code == 501
 
     def backend(actor: Any, query: Any) -> dict[str, Any]:

@@ -67,7 +67,7 @@ def create_app(
     )
     app.state.store = opened
     app.state.bank = BankService(opened, clock=clock)
-    app.state.search_backend = discover_backend() if search_backend == "auto" else search_backend
+    app.state.search_backend = discover_backend(opened) if search_backend == "auto" else search_backend
     app.state.secret = (secret or os.environ.get(SECRET_ENV) or secrets.token_hex(32)).encode("utf-8")
     app.state.secure_cookies = secure_cookies
     problems.install(app)

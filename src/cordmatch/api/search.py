@@ -1,24 +1,22 @@
-"""The search seam: patient in, ranked and explained units out (``POST /api/v1/search``, the search page).
+"""The unit search of the API and the pages: patient in, ranked and explained units out.
 
-The ranking itself belongs to the selection issue (``cordmatch.selection`` + a service that builds its
-index from the bank store). Until that is on this branch, ``discover_backend()`` finds nothing and the
-endpoint answers 501 problem+json saying so. A backend is any callable
-``(actor, SearchQuery) -> dict`` returning the selection's ``SearchOutcome.to_dict()`` shape:
-``{"policy", "patient", "counts", "results": [{"rank", "unit_id", "match_6", "match_8", "tnc_per_kg",
-"cd34_per_kg", "reasons", "checks", "unit": {...}}], "double_units", "notes"}``; ``create_app`` takes one
-as ``search_backend=`` (tests inject a fake one), and ``discover_backend()`` is the one place to wire
-the real one (ADR 0502).
+``POST /api/v1/search`` and the page ``/search`` call a backend ``(actor, SearchQuery) -> dict`` that
+returns the selection's ``SearchOutcome.to_dict()`` shape (``policy``, ``patient``, ``counts``,
+``results`` with ``rank``, ``unit_id``, ``match_6``, ``match_8``, ``tnc_per_kg``, ``cd34_per_kg``,
+``reasons``, ``checks``, ``unit``; ``double_units``, ``notes``, ``explain``). ``create_app`` takes one as
+``search_backend=``; the default ("auto") is :class:`cordmatch.services.bank_search.BankSearch` on the
+app's store, i.e. the selection issue's ranking over the bank's available units (ADR 0502).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cordmatch.services.auth import Principal
+from cordmatch.store.engine import Store
 
 
 class SearchQuery(BaseModel):
@@ -37,18 +35,13 @@ class SearchQuery(BaseModel):
 
 SearchBackend = Callable[[Principal, SearchQuery], dict[str, Any]]
 
-UNAVAILABLE = (
-    "search is not available in this build: the ranked, explained unit search lands with the selection "
-    "issue (cordmatch.selection); this endpoint and the search page are wired to it through "
-    "cordmatch.api.search.discover_backend()"
-)
+UNAVAILABLE = "search is not enabled on this server (the app was created without a search backend)"
 
 
-def discover_backend() -> SearchBackend | None:
-    """The selection issue's bank-store search, when this build has it; else None."""
+def discover_backend(store: Store) -> SearchBackend | None:
+    """The bank-store search of this build (the selection issue's ranking over the available units)."""
     try:
-        module = importlib.import_module("cordmatch.services.bank_search")
-    except ImportError:
+        from cordmatch.services.bank_search import BankSearch
+    except ImportError:  # pragma: no cover - a build without cordmatch.selection
         return None
-    backend = getattr(module, "search_backend", None)
-    return backend if callable(backend) else None
+    return BankSearch(store)

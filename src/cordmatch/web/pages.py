@@ -562,7 +562,8 @@ async def search_page(request: Request) -> Response:
     backend = request.app.state.search_backend
     q = request.query_params
     ctx: dict[str, Any] = {"available": backend is not None, "unavailable": UNAVAILABLE, "outcome": None}
-    ctx["form"] = {k: q.get(k, "") for k in ("patient_gl", "weight_kg", "policy", "diagnosis", "abo", "top")}
+    fields = ("patient_gl", "weight_kg", "policy", "diagnosis", "abo", "top", "antibodies", "explain")
+    ctx["form"] = {k: q.get(k, "") for k in fields}
     if not q.get("patient_gl"):
         return render(request, "search.html", ctx, user=user)
     if backend is None:
@@ -581,6 +582,8 @@ async def search_page(request: Request) -> Response:
             top=top or 10,
             diagnosis=q.get("diagnosis") or None,
             abo=q.get("abo") or None,
+            antibodies=q.get("antibodies") or None,
+            explain=q.get("explain") or None,
         )
         ctx["outcome"] = await _call(backend, user, query)
     except CordmatchError as exc:

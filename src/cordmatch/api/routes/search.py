@@ -21,8 +21,8 @@ def backend_of(request: Request) -> SearchBackend | None:
 
 @router.post(
     "/search",
-    summary="Ranked, explained units for a patient (501 until the selection issue is in this build)",
-    responses={501: {"description": "search not in this build (problem+json)"}},
+    summary="Ranked, explained available units for a patient (selection policies, rules with sources)",
+    responses={501: {"description": "search not enabled on this server (problem+json)"}},
 )
 def search(request: Request, actor: Actor, body: SearchQuery) -> dict[str, Any]:
     require(actor.role, Permission.UNIT_SEARCH, who=actor.username)
