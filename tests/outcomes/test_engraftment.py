@@ -311,3 +311,11 @@ def test_fitted_baselines_are_plausible() -> None:
         assert 0.5 < base.p0 < 1
         assert 10 < math.exp(base.mu) < 40
     assert p.dsa.time_ratio > 1
+
+
+def test_engraftment_probability_has_a_ceiling_however_large_the_dose() -> None:
+    huge = estimate_for_search_result(40.0, 20.0, 8, 6, False, False)
+    assert huge.p_engraft_eventual <= 0.97 + 1e-12
+    assert huge.p_engraft_day42 <= huge.p_engraft_eventual
+    small = estimate_for_search_result(2.0, 1.0, 6, 4, False, False)
+    assert small.p_engraft_day42 <= huge.p_engraft_day42

@@ -98,23 +98,30 @@ class EngraftmentCurve:
     sigma: float
     hazard_ratio: float
     time_ratio: float
+    #: Ceiling on the plateau: the curve is scaled down so that it never exceeds this.
+    max_eventual: float = 1.0
+
+    @property
+    def _raw_eventual(self) -> float:
+        return 1.0 - float((1.0 - self.p0) ** self.hazard_ratio)
 
     @property
     def eventual_probability(self) -> float:
-        """Probability of neutrophil engraftment at all (the curve's plateau)."""
-        return 1.0 - float((1.0 - self.p0) ** self.hazard_ratio)
+        """Probability of neutrophil engraftment at all (the curve's plateau, at most ``max_eventual``)."""
+        return min(self._raw_eventual, self.max_eventual)
 
     def cumulative_incidence(self, day: float) -> float:
         """Probability of neutrophil engraftment by ``day`` (days after infusion)."""
         if day <= 0:
             return 0.0
         g = _NORMAL.cdf((math.log(day / self.time_ratio) - self.mu) / self.sigma)
-        return 1.0 - float((1.0 - self.p0 * g) ** self.hazard_ratio)
+        raw = 1.0 - float((1.0 - self.p0 * g) ** self.hazard_ratio)
+        return raw * self.eventual_probability / self._raw_eventual
 
     def quantile_among_engrafters(self, q: float) -> float:
         """Day by which a fraction ``q`` of the patients who engraft have engrafted (closed form)."""
         h = self.hazard_ratio
-        g = (1.0 - (1.0 - q * self.eventual_probability) ** (1.0 / h)) / self.p0
+        g = (1.0 - (1.0 - q * self._raw_eventual) ** (1.0 / h)) / self.p0
         g = min(max(g, 1e-12), 1.0 - 1e-12)
         return self.time_ratio * math.exp(self.mu + self.sigma * _NORMAL.inv_cdf(g))
 
@@ -302,7 +309,7 @@ def estimate(inputs: EngraftmentInputs, params: ModelParameters | None = None) -
 
     hr = math.prod(f.hazard_ratio for f in factors)
     time_ratio = math.prod(f.time_ratio for f in factors)
-    curve = EngraftmentCurve(base.p0, base.mu, p.sigma.value, hr, time_ratio)
+    curve = EngraftmentCurve(base.p0, base.mu, p.sigma.value, hr, time_ratio, p.max_engraftment.value)
     median = curve.quantile_among_engrafters(0.5)
     interval = (
         curve.quantile_among_engrafters(p.lower_quantile),

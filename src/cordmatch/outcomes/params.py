@@ -123,6 +123,8 @@ class ModelParameters:
     apply_hla_to_double: bool
     dsa: DsaEffect
     sources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: Highest probability of engraftment credited, however large the dose (1.0 = no ceiling).
+    max_engraftment: Figure = field(default_factory=lambda: Figure(1.0, "none", "U"))
 
     def source_citation(self, label: str) -> str:
         for entry in self.sources.values():
@@ -291,7 +293,12 @@ def build_parameters(raw: Mapping[str, Any]) -> ModelParameters:
     if not 0 < lower < 0.5 < upper < 1:
         raise InvalidInputError("interval quantiles must satisfy 0 < lower < 0.5 < upper < 1", where="interval")
     sources = {k: {kk: str(vv) for kk, vv in v.items()} for k, v in raw.get("sources", {}).items()}
+    ceiling_raw = raw.get("ceiling", {}).get("max_engraftment")
+    ceiling = _figure(ceiling_raw, "ceiling.max_engraftment") if ceiling_raw else Figure(1.0, "none", "U")
+    if not 0.5 < ceiling.value <= 1.0:
+        raise InvalidInputError("max_engraftment must be in (0.5, 1]", where="ceiling.max_engraftment")
     return ModelParameters(
+        max_engraftment=ceiling,
         version=int(raw.get("meta", {}).get("version", 0)),
         sigma=sigma,
         lower_quantile=lower,
