@@ -56,6 +56,9 @@ def serve_command(
 
         for username, role in DEMO_USERS.items():
             console.print(f"  {username:10} {role}")
+    from cordmatch.cli.common import load_tables
+
+    load_tables()  # the search needs the HLA tables: build them now (first run only), not in a request
     console.print(f"serving on [bold]http://{host}:{port}/[/] (API docs at /docs); Ctrl+C stops")
     if workers > 1:
         import os
