@@ -28,7 +28,7 @@ def test_bad_port_is_a_clear_error() -> None:
 
 
 @pytest.mark.slow
-def test_serve_demo_end_to_end(tmp_path: Path) -> None:
+def test_serve_demo_end_to_end(tmp_path: Path, tables: object) -> None:  # tables: the cache exists first
     from cordmatch.services.bank_demo import DEMO_PASSWORD
 
     port = _free_port()

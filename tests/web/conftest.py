@@ -84,8 +84,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory, seeded_db: Path) -> Iterator[str]:
-    """The real app under uvicorn in a thread on a free loopback port; yields its base URL."""
+def live_server(tmp_path_factory: pytest.TempPathFactory, seeded_db: Path, tables: Any) -> Iterator[str]:
+    """The real app under uvicorn in a thread on a free loopback port; yields its base URL.
+    (``tables``: the HLA tables are built before the first search, not inside a browser wait.)"""
     import uvicorn
 
     from cordmatch.api import create_app
