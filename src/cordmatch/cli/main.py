@@ -52,6 +52,7 @@ def _register_commands() -> None:
         outcome_cmd,
         probability_cmd,
         search_cmd,
+        serve_cmd,
         sim_cmd,
     )
 
@@ -66,6 +67,7 @@ def _register_commands() -> None:
         bank_cmd,
         probability_cmd,
         search_cmd,
+        serve_cmd,
         sim_cmd,
     ):
         module.register(app)

@@ -23,6 +23,7 @@ from cordmatch.selection.index import UnitIndex
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.records import add_records
 from cordmatch.sim.registry import BANKS, RegistryChunk
+from cordmatch.store.engine import Store
 
 SIM_PRODUCT_CODE = "X9990"
 SIM_PRODUCT_DESCRIPTION = "Synthetic HPC, Cord Blood (cordmatch sim; not an ISBT 128 code)"
@@ -129,34 +130,45 @@ class StoreRegistry:
         return {u: self.by_id[u] for u in unit_ids if u in self.by_id}
 
 
+def records_from_store(store: Store) -> list[UnitRecord]:
+    """The available units of an opened store as search records (units without typing or TNC left out)."""
+    from cordmatch.services.bank_index import iter_available_units
+
+    return [
+        UnitRecord(
+            unit_id=u.din,
+            hla=u.typing_gl,
+            tnc=float(u.tnc),
+            cd34=u.cd34,
+            volume_ml=u.cryo_volume_ml,
+            abo=u.abo,
+            rh={"pos": "+", "neg": "-"}.get(u.rh or ""),
+            bank=u.bank_name,
+            accredited=u.accredited,
+            collection_date=u.collected_at.date(),
+            rbc_depleted=bool(u.red_cell_depleted) if u.red_cell_depleted is not None else True,
+            attached_segment=u.attached_segments > 0,
+            nima=u.nima_gl,
+        )
+        for u in iter_available_units(store, batch=5000)
+        if u.typing_gl and u.tnc
+    ]
+
+
+def index_records(records: Sequence[UnitRecord], tables: NomenclatureTables) -> tuple[UnitIndex, StoreRegistry]:
+    """The search index of ``records`` and their source."""
+    index = UnitIndex(release=tables.release, capacity=max(16, len(records)))
+    add_records(index, records, tables)
+    return index, StoreRegistry({r.unit_id: r for r in records})
+
+
 def open_store_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, StoreRegistry]:
     """The available units of the store at ``target`` and their search index."""
-    from cordmatch.services.bank_index import iter_available_units
     from cordmatch.store.engine import open_store
 
     store = open_store(target)
     try:
-        records = [
-            UnitRecord(
-                unit_id=u.din,
-                hla=u.typing_gl,
-                tnc=float(u.tnc),
-                cd34=u.cd34,
-                volume_ml=u.cryo_volume_ml,
-                abo=u.abo,
-                rh={"pos": "+", "neg": "-"}.get(u.rh or ""),
-                bank=u.bank_name,
-                accredited=u.accredited,
-                collection_date=u.collected_at.date(),
-                rbc_depleted=bool(u.red_cell_depleted) if u.red_cell_depleted is not None else True,
-                attached_segment=u.attached_segments > 0,
-                nima=u.nima_gl,
-            )
-            for u in iter_available_units(store, batch=5000)
-            if u.typing_gl and u.tnc
-        ]
+        records = records_from_store(store)
     finally:
         store.close()
-    index = UnitIndex(release=tables.release, capacity=max(16, len(records)))
-    add_records(index, records, tables)
-    return index, StoreRegistry({r.unit_id: r for r in records})
+    return index_records(records, tables)

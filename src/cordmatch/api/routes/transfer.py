@@ -1,0 +1,75 @@
+"""CSV import (all or nothing; per-line report as 422 problem+json) and export of units."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from cordmatch.api.deps import Actor, Bank
+from cordmatch.api.models import ImportOut
+from cordmatch.errors import InvalidInputError
+from cordmatch.services.bank_csv import COLUMNS, export_units_csv, import_units_csv
+from cordmatch.services.schemas import UnitFilter
+
+router = APIRouter(prefix="/units", tags=["import and export"])
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+
+_CSV_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"text/csv": {"schema": {"type": "string"}, "example": ",".join(COLUMNS) + "\n"}},
+    }
+}
+
+
+@router.post(
+    "/import",
+    response_model=ImportOut,
+    status_code=201,
+    summary="Import units from CSV (text/csv body): all or nothing",
+    openapi_extra=_CSV_BODY,
+)
+async def import_csv(svc: Bank, actor: Actor, request: Request) -> ImportOut:
+    raw = await request.body()
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise InvalidInputError(f"CSV larger than {MAX_IMPORT_BYTES} bytes", where="body")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"CSV is not UTF-8 (byte {exc.start})", where="body") from None
+    result = await run_in_threadpool(import_units_csv, svc, actor, text)
+    return ImportOut(imported=result.imported, dins=list(result.dins))
+
+
+@router.get(
+    "/export.csv",
+    summary="Export units as CSV (the import's columns plus state)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export_csv(
+    svc: Bank,
+    actor: Actor,
+    state: str | None = None,
+    bank_code: str | None = None,
+    abo: str | None = None,
+    din_prefix: str | None = None,
+    collected_from: datetime | None = None,
+    collected_to: datetime | None = None,
+) -> Response:
+    filters = UnitFilter(
+        state=state or None,
+        bank_code=bank_code or None,
+        abo=abo or None,
+        din_prefix=din_prefix or None,
+        collected_from=collected_from,
+        collected_to=collected_to,
+    )
+    text = export_units_csv(svc, actor, filters)
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="units.csv"'},
+    )

@@ -1,0 +1,143 @@
+"""Units through their lifecycle: register, results, transitions, QC release, shipment, timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from cordmatch.api.deps import Actor, Bank
+from cordmatch.api.models import (
+    DiscardIn,
+    NoteIn,
+    ProcessingIn,
+    ReleaseIn,
+    TimelineEntry,
+    TransitionIn,
+    TypingIn,
+    UnitPage,
+)
+from cordmatch.api.paging import MAX_LIMIT, links
+from cordmatch.services.schemas import (
+    MeasurementIn,
+    ReleaseOut,
+    Stage,
+    StoragePosition,
+    TestResultsIn,
+    UnitFilter,
+    UnitOut,
+    UnitRegistration,
+)
+
+router = APIRouter(prefix="/units", tags=["units"])
+
+
+@router.get("", response_model=UnitPage, summary="List units (filters, newest collection first)")
+def list_units(
+    svc: Bank,
+    actor: Actor,
+    request: Request,
+    response: Response,
+    state: str | None = None,
+    bank_code: str | None = None,
+    abo: str | None = None,
+    din_prefix: Annotated[str | None, Query(description="DIN starts with")] = None,
+    collected_from: datetime | None = None,
+    collected_to: datetime | None = None,
+    min_tnc: Annotated[float | None, Query(description="pre-cryopreservation TNC, cells")] = None,
+    exceptional_release: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    filters = UnitFilter(
+        state=state or None,
+        bank_code=bank_code or None,
+        abo=abo or None,
+        din_prefix=din_prefix or None,
+        collected_from=collected_from,
+        collected_to=collected_to,
+        min_tnc=min_tnc,
+        exceptional_release=exceptional_release,
+    )
+    page = svc.list_units(actor, filters, limit=limit, offset=offset)
+    return {
+        "items": page.items,
+        "total": page.total,
+        "limit": limit,
+        "offset": offset,
+        "links": links(request, page.total, limit, offset, response),
+    }
+
+
+@router.post("", response_model=UnitOut, status_code=201, summary="Register a collection (state collected)")
+def register_unit(svc: Bank, actor: Actor, body: UnitRegistration, response: Response) -> UnitOut:
+    out = svc.register_unit(actor, body)
+    response.headers["Location"] = f"/api/v1/units/{out.din}"
+    return out
+
+
+@router.get("/{din}", response_model=UnitOut, summary="One unit with typings, counts and reservation")
+def get_unit(svc: Bank, actor: Actor, din: str) -> UnitOut:
+    return svc.get_unit(actor, din)
+
+
+@router.get("/{din}/timeline", response_model=list[TimelineEntry], summary="The unit's audit history")
+def timeline(svc: Bank, actor: Actor, din: str) -> list[dict[str, Any]]:
+    return svc.timeline(actor, din)
+
+
+@router.post("/{din}/transitions", response_model=UnitOut, summary="Plain lifecycle step (or discard)")
+def transition(svc: Bank, actor: Actor, din: str, body: TransitionIn) -> UnitOut:
+    return svc.transition(actor, din, body.target, reason=body.reason)
+
+
+@router.post("/{din}/processing", response_model=UnitOut, summary="Post-processing counts: received -> processed")
+def processing(svc: Bank, actor: Actor, din: str, body: ProcessingIn) -> UnitOut:
+    return svc.record_processing(actor, din, body.values, red_cell_depleted=body.red_cell_depleted)
+
+
+@router.put("/{din}/measurements/{stage}", response_model=UnitOut, summary="Record or correct a stage's counts")
+def measurement(svc: Bank, actor: Actor, din: str, stage: Stage, body: MeasurementIn) -> UnitOut:
+    return svc.record_measurement(actor, din, stage, body)
+
+
+@router.post("/{din}/tests", response_model=UnitOut, summary="Test results (fields left out are unchanged)")
+def tests(svc: Bank, actor: Actor, din: str, body: TestResultsIn) -> UnitOut:
+    return svc.record_tests(actor, din, body)
+
+
+@router.post("/{din}/typings", response_model=UnitOut, status_code=201, summary="Add an HLA typing (supersedes)")
+def typing(svc: Bank, actor: Actor, din: str, body: TypingIn) -> UnitOut:
+    return svc.record_typing(actor, din, body.gl, kind=body.kind, lab=body.lab)
+
+
+@router.put("/{din}/storage", response_model=UnitOut, summary="Storage position (tank/rack/box/slot)")
+def storage(svc: Bank, actor: Actor, din: str, body: StoragePosition) -> UnitOut:
+    return svc.set_storage(actor, din, body)
+
+
+@router.post("/{din}/discard", response_model=UnitOut, summary="Discard (or release for research), with reason")
+def discard(svc: Bank, actor: Actor, din: str, body: DiscardIn) -> UnitOut:
+    return svc.discard(actor, din, body.reason, research=body.research)
+
+
+@router.get("/{din}/release-check", summary="QC checklist now: each criterion with value and verdict")
+def release_check(svc: Bank, actor: Actor, din: str) -> dict[str, Any]:
+    return svc.release_check(actor, din).to_dict()
+
+
+@router.post("/{din}/release", response_model=ReleaseOut, summary="QC release quarantine -> available (director)")
+def release(svc: Bank, actor: Actor, din: str, body: ReleaseIn | None = None) -> ReleaseOut:
+    reason = body.exceptional_reason if body else None
+    return svc.release(actor, din, exceptional_reason=reason)
+
+
+@router.post("/{din}/ship", response_model=UnitOut, summary="Ship the reserved unit")
+def ship(svc: Bank, actor: Actor, din: str, body: NoteIn | None = None) -> UnitOut:
+    return svc.ship(actor, din, note=body.note if body else None)
+
+
+@router.post("/{din}/infuse", response_model=UnitOut, summary="Record the infusion of a shipped unit")
+def infuse(svc: Bank, actor: Actor, din: str, body: NoteIn | None = None) -> UnitOut:
+    return svc.infuse(actor, din, note=body.note if body else None)

@@ -1,0 +1,116 @@
+"""Unit search on the bank's own store, for the REST API and the pages (the search seam of ADR 0502).
+
+The search index is built from the store's listed (``available``) units and kept while they do not
+change: every search first reads a fingerprint of the available units (count, sum of ids, sum of row
+versions; one aggregate query) and rebuilds the index when it differs, so a unit that was just reserved,
+released or retyped is never ranked from stale data. The ranking, rules and explanations are the
+selection issue's (``cordmatch.selection``, ``cordmatch.services.search``).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import func, select
+
+from cordmatch.bank.lifecycle import UnitState
+from cordmatch.bank.roles import Permission, require
+from cordmatch.errors import InvalidInputError
+from cordmatch.hla.tables import NomenclatureTables
+from cordmatch.selection.index import UnitIndex
+from cordmatch.services.auth import Principal
+from cordmatch.services.registry_store import StoreRegistry, index_records, records_from_store
+from cordmatch.store.engine import Store
+from cordmatch.store.models import Unit
+
+# Where the search service names a CLI option, the API names its field.
+_FIELDS = {"--patient": "patient_gl", "--weight": "weight_kg", "--abo": "abo", "--top": "top",
+           "--policy": "policy", "--explain": "explain"}  # fmt: skip
+
+
+class BankSearch:
+    """``search(actor, query)`` on one store: a search backend for ``cordmatch.api.create_app``."""
+
+    def __init__(self, store: Store, tables: NomenclatureTables | None = None) -> None:
+        self.store = store
+        self._tables = tables
+        self._lock = threading.Lock()
+        self._key: tuple[int, int, int] | None = None
+        self._index: tuple[UnitIndex, StoreRegistry] | None = None
+
+    @property
+    def tables(self) -> NomenclatureTables:
+        if self._tables is None:
+            from cordmatch.imgt import default_nomenclature
+
+            self._tables = default_nomenclature()
+        return self._tables
+
+    def fingerprint(self) -> tuple[int, int, int]:
+        q = select(func.count(Unit.id), func.coalesce(func.sum(Unit.id), 0), func.coalesce(func.sum(Unit.version), 0))
+        with self.store.transaction() as s:
+            n, ids, versions = s.execute(q.where(Unit.state == UnitState.AVAILABLE.value)).one()
+        return int(n), int(ids), int(versions)
+
+    def index(self) -> tuple[UnitIndex, StoreRegistry]:
+        """The index of the available units now (rebuilt when they changed)."""
+        with self._lock:
+            key = self.fingerprint()
+            if self._index is None or key != self._key:
+                self._index = index_records(records_from_store(self.store), self.tables)
+                self._key = key
+            return self._index
+
+    def __call__(self, actor: Principal, query: Any) -> dict[str, Any]:
+        """Rank the available units for the patient of ``query`` (a ``cordmatch.api.search.SearchQuery``)."""
+        from cordmatch.selection.search import search
+        from cordmatch.selection.settings import default_settings
+        from cordmatch.services.search import (
+            SearchRequest,
+            build_patient,
+            probability_grader,
+            with_engraftment,
+        )
+
+        require(actor.role, Permission.UNIT_SEARCH, who=actor.username)
+        req = SearchRequest(
+            target="bank store",
+            patient_gl=query.patient_gl,
+            weight_kg=query.weight_kg,
+            antibodies_text=query.antibodies,
+            antibodies_source="antibodies",
+            policy=query.policy,
+            top=query.top,
+            explain=query.explain,
+            diagnosis=query.diagnosis,
+            malignant=query.malignant,
+            abo=query.abo,
+        )
+        try:
+            settings = default_settings()
+            settings.policy(req.policy)
+            patient, notes = build_patient(req, self.tables)
+            index, source = self.index()
+            outcome = search(index, source, patient, self.tables, policy=req.policy, top=req.top,
+                             settings=settings, explain=req.explain, probability=probability_grader())  # fmt: skip
+        except InvalidInputError as exc:
+            raise _api_error(exc) from None
+        outcome = with_engraftment(outcome)
+        if notes:
+            outcome = replace(outcome, notes=(*outcome.notes, *notes))
+        return outcome.to_dict()
+
+
+def _api_error(exc: InvalidInputError) -> InvalidInputError:
+    """The same error, naming the API field instead of the CLI option."""
+    message, where = exc.message, exc.where
+    for option, field in _FIELDS.items():
+        if message.startswith(option) or where == option:
+            message = message.replace(f"{option}: ", f"{field}: ", 1).replace(option, field)
+            return InvalidInputError(message, where=field)
+    if where and where.startswith(("antibodies", "line")):  # "antibodies line 3": keep the line in the text
+        label = where if where.startswith("antibodies") else f"antibodies {where}"
+        return InvalidInputError(f"{label}: {message}", where="antibodies")
+    return InvalidInputError(message, where=where or "patient_gl")

@@ -1,0 +1,1 @@
+"""Server-rendered pages (Jinja2) over the bank service layer; installed by ``cordmatch.api.create_app``."""

@@ -1,0 +1,599 @@
+"""The pages: log in/out, unit list and detail (timeline), register, results, release checklist,
+reservations and search. Every action calls the bank service layer, like the CLI and the API.
+
+Forms post to the page routes (CSRF token checked), which redirect on success (``?msg=``) and
+re-render the form with the error naming the field on failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from cordmatch.api.deps import SESSION_COOKIE, bank_service, session_principal, split_session
+from cordmatch.api.search import UNAVAILABLE, SearchQuery
+from cordmatch.bank.lifecycle import GUARDED, UnitState, state_of
+from cordmatch.bank.roles import Permission, allows
+from cordmatch.errors import CordmatchError, InvalidInputError, PermissionDeniedError
+from cordmatch.services.auth import Principal
+from cordmatch.services.bank import BankService
+from cordmatch.services.schemas import STAGES, UnitFilter
+from cordmatch.web import forms as f
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters["zip_self"] = lambda values: [(v, v) for v in values]
+
+
+def _stamp(value: object) -> str:
+    """A timestamp (datetime or ISO text) as ``YYYY-MM-DD HH:MM:SS`` UTC."""
+    when: datetime
+    if isinstance(value, datetime):
+        when = value
+    elif isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    else:
+        return str(value)
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+templates.env.filters["stamp"] = _stamp
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 25
+SESSION_DAYS = 1
+ABO = ("A", "B", "AB", "O")
+T = TypeVar("T")
+
+
+class _Redirect(Exception):
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+def install(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(router)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _svc(request: Request) -> BankService:
+    return bank_service(request)
+
+
+def _user(request: Request) -> Principal:
+    principal = session_principal(request)
+    if principal is None:
+        raise _Redirect("/login?" + urlencode({"next": request.url.path}))
+    return principal
+
+
+def render(
+    request: Request,
+    name: str,
+    ctx: dict[str, Any] | None = None,
+    *,
+    user: Principal | None = None,
+    status: int = 200,
+    error: CordmatchError | str | None = None,
+) -> HTMLResponse:
+    nonce, new = f.csrf_nonce(request)
+    context: dict[str, Any] = {
+        "user": user,
+        "csrf": f.csrf_token(request.app.state.secret, nonce, request.cookies.get(SESSION_COOKIE, "")),
+        "msg": request.query_params.get("msg"),
+        "error": None,
+        "error_field": None,
+        "form": {},
+        "can": (lambda p: allows(user.role, Permission(p))) if user else (lambda p: False),
+    }
+    if isinstance(error, CordmatchError):
+        context["error"], context["error_field"] = error.message, (error.where or "")
+    elif error:
+        context["error"] = error
+    context.update(ctx or {})
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    if new:
+        response.set_cookie(
+            f.CSRF_COOKIE, nonce, httponly=True, samesite="strict", secure=request.app.state.secure_cookies
+        )
+    return response
+
+
+def _status(exc: CordmatchError) -> int:
+    from cordmatch.api.problems import status_of
+
+    return status_of(exc)
+
+
+def _back(url: str, msg: str) -> RedirectResponse:
+    sep = "&" if "?" in url else "?"
+    return RedirectResponse(f"{url}{sep}msg={quote(msg)}", status_code=303)
+
+
+async def _form(request: Request) -> FormData:
+    form = await request.form()
+    if not f.csrf_ok(request, form):
+        raise PermissionDeniedError("the form expired or did not come from this site: reload the page", where="csrf")
+    return form
+
+
+async def _call(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    return await run_in_threadpool(fn, *args, **kw)
+
+
+def _guard(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Redirect to the login page when there is no session."""
+    import functools
+
+    @functools.wraps(handler)
+    async def wrapper(*args: Any, **kw: Any) -> Any:
+        try:
+            return await handler(*args, **kw)
+        except _Redirect as r:
+            return RedirectResponse(r.url, status_code=303)
+
+    return wrapper
+
+
+# ---------------------------------------------------------------------------------------------- log in/out
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> Response:
+    if session_principal(request) is None:
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse("/units", status_code=303)
+
+
+def _safe_next(target: str | None) -> str:
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/units"
+    return target
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request) -> Response:
+    return render(request, "login.html", {"next": _safe_next(request.query_params.get("next"))})
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    svc = _svc(request)
+    next_url = "/units"
+    try:
+        form = await _form(request)
+        next_url = _safe_next(f.text(form, "next"))
+        username, password = f.text(form, "username") or "", form.get("password")
+        if not username:
+            raise InvalidInputError("enter your user name", where="username")
+        if not isinstance(password, str) or not password:
+            raise InvalidInputError("enter your password", where="password")
+        principal = await _call(svc.authenticate, username, password)
+        token = await _call(svc.issue_token, principal, "web session", days=SESSION_DAYS)
+    except CordmatchError as exc:
+        status = 401 if isinstance(exc, PermissionDeniedError) and exc.where == "login" else _status(exc)
+        ctx = {"next": next_url, "form": {"username": f.text(await request.form(), "username") or ""}}
+        if exc.where == "login":
+            exc = PermissionDeniedError(exc.message, where="password")
+        return render(request, "login.html", ctx, status=status, error=exc)
+    response = RedirectResponse(next_url, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        f"{token.id}.{token.token}",
+        max_age=SESSION_DAYS * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=request.app.state.secure_cookies,
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    response = RedirectResponse("/login?msg=" + quote("logged out"), status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    try:
+        await _form(request)
+    except CordmatchError:
+        return response
+    principal = session_principal(request)
+    parsed = f_split(request)
+    if principal is not None and parsed is not None:
+        await _call(_svc(request).revoke_token, principal, parsed[0])
+    return response
+
+
+def f_split(request: Request) -> tuple[int, str] | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return split_session(cookie) if cookie else None
+
+
+# ---------------------------------------------------------------------------------------------- units
+@router.get("/units", response_class=HTMLResponse)
+@_guard
+async def units(request: Request) -> Response:
+    user = _user(request)
+    svc = _svc(request)
+    q = request.query_params
+    filt = {k: (q.get(k) or "").strip() for k in ("state", "bank_code", "abo", "text")}
+    try:
+        page_no = max(1, int(q.get("page") or 1))
+    except ValueError:
+        page_no = 1
+    banks = await _call(svc.list_banks, user)
+    error: CordmatchError | None = None
+    page = None
+    try:
+        filters = UnitFilter(
+            state=filt["state"] or None,
+            bank_code=filt["bank_code"] or None,
+            abo=filt["abo"] or None,
+            din_prefix=filt["text"] or None,
+        )
+        page = await _call(svc.list_units, user, filters, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
+    except CordmatchError as exc:
+        error = exc
+    pages = max(1, -(-page.total // PAGE_SIZE)) if page else 1
+
+    def link(n: int) -> str:
+        return "/units?" + urlencode({**{k: v for k, v in filt.items() if v}, "page": n})
+
+    export = {k: v for k, v in {"state": filt["state"], "bank_code": filt["bank_code"], "abo": filt["abo"],
+                                "din_prefix": filt["text"]}.items() if v}  # fmt: skip
+    ctx = {
+        "page": page,
+        "export_url": "/api/v1/units/export.csv" + ("?" + urlencode(export) if export else ""),
+        "filt": filt,
+        "banks": banks,
+        "states": [s.value for s in UnitState],
+        "abos": ABO,
+        "page_no": page_no,
+        "pages": pages,
+        "prev_url": link(page_no - 1) if page_no > 1 else None,
+        "next_url": link(page_no + 1) if page_no < pages else None,
+    }
+    return render(request, "units.html", ctx, user=user, error=error, status=_status(error) if error else 200)
+
+
+async def _new_ctx(request: Request, user: Principal) -> dict[str, Any]:
+    svc = _svc(request)
+    banks = await _call(svc.list_banks, user)
+    codes = await _call(svc.product_codes)
+    return {"banks": banks, "codes": sorted(codes.codes.items()), "abos": ABO}
+
+
+@router.get("/units/new", response_class=HTMLResponse)
+@_guard
+async def new_unit_page(request: Request) -> Response:
+    user = _user(request)
+    if not allows(user.role, Permission.UNIT_WRITE):
+        denied = PermissionDeniedError(f"{user.username} with role {user.role.value} may not register units")
+        return render(request, "error.html", {}, user=user, status=403, error=denied)
+    return render(request, "unit_new.html", await _new_ctx(request, user), user=user)
+
+
+@router.post("/units/new", response_class=HTMLResponse)
+@_guard
+async def new_unit(request: Request) -> Response:
+    user = _user(request)
+    svc = _svc(request)
+    form: FormData | None = None
+    try:
+        form = await _form(request)
+        data: dict[str, Any] = {
+            "din": f.text(form, "din") or "",
+            "product_code": f.text(form, "product_code") or "",
+            "bank_code": f.text(form, "bank_code") or "",
+            "collected_at": f.when(form, "collected_at"),
+            "collection_volume_ml": f.number(form, "collection_volume_ml"),
+            "hla_gl": f.text(form, "hla_gl"),
+        }
+        if not data["din"]:
+            raise InvalidInputError("the DIN is required", where="din")
+        if data["collected_at"] is None:
+            raise InvalidInputError("the collection date and time are required", where="collected_at")
+        collection = f.measurement(form, "collection.")
+        if collection:
+            data["collection"] = collection
+        position = {p: f.text(form, f"storage.{p}") for p in ("tank", "rack", "box", "slot")}
+        if any(position.values()):
+            missing = [p for p, v in position.items() if not v]
+            if missing:
+                raise InvalidInputError(
+                    "a storage position needs tank, rack, box and slot", where=f"storage.{missing[0]}"
+                )
+            data["storage"] = position
+        out = await _call(svc.register_unit, user, data)
+    except CordmatchError as exc:
+        ctx = await _new_ctx(request, user)
+        ctx["form"] = dict(form) if form else {}
+        return render(request, "unit_new.html", ctx, user=user, status=_status(exc), error=exc)
+    return _back(f"/units/{out.din}", f"unit {out.din_labelled} registered")
+
+
+async def _unit_ctx(request: Request, user: Principal, din: str) -> dict[str, Any]:
+    svc = _svc(request)
+    unit = await _call(svc.get_unit, user, din)
+    timeline: list[dict[str, Any]] = []
+    if allows(user.role, Permission.UNIT_READ):
+        timeline = await _call(svc.timeline, user, din)
+        for entry in timeline:
+            entry["changes"] = f.changes(entry["before"], entry["after"])
+    plain = [
+        s
+        for s in unit.allowed_next
+        if (state_of(unit.state), state_of(s)) not in GUARDED and s not in ("discarded", "research")
+    ]
+    return {
+        "unit": unit,
+        "timeline": timeline,
+        "plain_next": plain,
+        "stages": STAGES,
+        "abos": ABO,
+        "can_discard": any(s in unit.allowed_next for s in ("discarded", "research")),
+    }
+
+
+@router.get("/units/{din}", response_class=HTMLResponse)
+@_guard
+async def unit_page(request: Request, din: str) -> Response:
+    user = _user(request)
+    try:
+        ctx = await _unit_ctx(request, user, din)
+    except CordmatchError as exc:
+        return render(request, "error.html", {}, user=user, status=_status(exc), error=exc)
+    return render(request, "unit.html", ctx, user=user)
+
+
+def _unit_action(
+    action: Callable[[BankService, Principal, str, FormData], Any], done: str
+) -> Callable[[Request, str], Any]:
+    """A POST on the unit page: check CSRF, call the service, redirect; or re-render with the error."""
+
+    @_guard
+    async def handler(request: Request, din: str) -> Response:
+        user = _user(request)
+        svc = _svc(request)
+        form: FormData | None = None
+        try:
+            form = await _form(request)
+            result = await _call(action, svc, user, din, form)
+        except CordmatchError as exc:
+            try:
+                ctx = await _unit_ctx(request, user, din)
+            except CordmatchError as exc2:
+                return render(request, "error.html", {}, user=user, status=_status(exc2), error=exc2)
+            ctx["form"] = dict(form) if form else {}
+            ctx["failed_action"] = done
+            return render(request, "unit.html", ctx, user=user, status=_status(exc), error=exc)
+        target = result if isinstance(result, str) and result.startswith("/") else f"/units/{din}"
+        return _back(target, done)
+
+    return handler
+
+
+def _transition(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
+    target = f.text(form, "target")
+    if not target:
+        raise InvalidInputError("choose the next state", where="target")
+    return svc.transition(user, din, target, reason=f.text(form, "reason"))
+
+
+def _processing(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
+    return svc.record_processing(
+        user, din, f.measurement(form), red_cell_depleted=f.checkbox(form, "red_cell_depleted")
+    )
+
+
+def _measurement(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
+    stage = f.text(form, "stage") or ""
+    values = f.measurement(form)
+    if not values:
+        raise InvalidInputError("enter at least one count", where="tnc")
+    return svc.record_measurement(user, din, stage, values)
+
+
+def _tests(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
+    data: dict[str, Any] = {k: f.text(form, k) for k in ("abo", "rh", "idm_result", "sterility", "hb_screen")}
+    data["segments"] = f.integer(form, "segments")
+    data = {k: v for k, v in data.items() if v is not None}
+    if not data:
+        raise InvalidInputError("enter at least one result", where="abo")
+    return svc.record_tests(user, din, data)
+
+
+def _typing(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
+    gl = f.text(form, "gl")
+    if not gl:
+        raise InvalidInputError("enter the typing as a GL string", where="gl")
+    return svc.record_typing(user, din, gl, kind=f.text(form, "kind") or "initial", lab=f.text(form, "lab"))
+
+
+def _storage(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
+    pos = {p: f.text(form, f"storage.{p}") or "" for p in ("tank", "rack", "box", "slot")}
+    for p, v in pos.items():
+        if not v:
+            raise InvalidInputError(f"the storage {p} is required", where=f"storage.{p}")
+    return svc.set_storage(user, din, pos)
+
+
+def _discard(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
+    return svc.discard(user, din, f.text(form, "reason") or "", research=f.checkbox(form, "research"))
+
+
+def _reserve(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
+    days = f.integer(form, "days")
+    return svc.reserve(
+        user,
+        din,
+        f.text(form, "patient_ref") or "",
+        centre=f.text(form, "centre"),
+        days=days if days is not None else 30,
+        request_ct=f.checkbox(form, "request_ct"),
+    )
+
+
+def _ship(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
+    return svc.ship(user, din, note=f.text(form, "note"))
+
+
+def _infuse(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
+    return svc.infuse(user, din, note=f.text(form, "note"))
+
+
+for _path, _fn, _done in (
+    ("transition", _transition, "state changed"),
+    ("processing", _processing, "processing recorded"),
+    ("measurement", _measurement, "counts recorded"),
+    ("tests", _tests, "test results recorded"),
+    ("typing", _typing, "typing recorded"),
+    ("storage", _storage, "storage position recorded"),
+    ("discard", _discard, "unit discarded"),
+    ("reserve", _reserve, "unit reserved"),
+    ("ship", _ship, "unit shipped"),
+    ("infuse", _infuse, "infusion recorded"),
+):
+    router.add_api_route(
+        f"/units/{{din}}/{_path}", _unit_action(_fn, _done), methods=["POST"], response_class=HTMLResponse
+    )
+
+
+# ---------------------------------------------------------------------------------------------- release
+async def _release_ctx(request: Request, user: Principal, din: str) -> dict[str, Any]:
+    svc = _svc(request)
+    unit = await _call(svc.get_unit, user, din)
+    decision = await _call(svc.release_check, user, din)
+    return {"unit": unit, "decision": decision}
+
+
+@router.get("/units/{din}/release", response_class=HTMLResponse)
+@_guard
+async def release_page(request: Request, din: str) -> Response:
+    user = _user(request)
+    try:
+        ctx = await _release_ctx(request, user, din)
+    except CordmatchError as exc:
+        return render(request, "error.html", {}, user=user, status=_status(exc), error=exc)
+    return render(request, "release.html", ctx, user=user)
+
+
+@router.post("/units/{din}/release", response_class=HTMLResponse)
+@_guard
+async def release(request: Request, din: str) -> Response:
+    user = _user(request)
+    form: FormData | None = None
+    try:
+        form = await _form(request)
+        out = await _call(_svc(request).release, user, din, exceptional_reason=f.text(form, "exceptional_reason"))
+    except CordmatchError as exc:
+        try:
+            ctx = await _release_ctx(request, user, din)
+        except CordmatchError as exc2:
+            return render(request, "error.html", {}, user=user, status=_status(exc2), error=exc2)
+        ctx["form"] = dict(form) if form else {}
+        if exc.where == "qc":  # the reason field is what would make it pass
+            exc = type(exc)(exc.message, where="exceptional_reason")
+        return render(request, "release.html", ctx, user=user, status=_status(exc), error=exc)
+    what = "released (exceptional release)" if out.exceptional else "released: now available"
+    return _back(f"/units/{din}", f"unit {what}")
+
+
+# ---------------------------------------------------------------------------------------------- reservations
+@router.get("/reservations", response_class=HTMLResponse)
+@_guard
+async def reservations(request: Request) -> Response:
+    user = _user(request)
+    status = request.query_params.get("status") or "active"
+    if status not in ("active", "cancelled", "expired", "shipped", "all"):
+        status = "active"
+    try:
+        items = await _call(_svc(request).list_reservations, user, status=None if status == "all" else status)
+    except CordmatchError as exc:
+        return render(request, "error.html", {}, user=user, status=_status(exc), error=exc)
+    return render(request, "reservations.html", {"items": items, "status": status}, user=user)
+
+
+@router.post("/reservations/{reservation_id}/cancel", response_class=HTMLResponse)
+@_guard
+async def cancel_reservation(request: Request, reservation_id: int) -> Response:
+    user = _user(request)
+    try:
+        form = await _form(request)
+        await _call(_svc(request).cancel_reservation, user, reservation_id, f.text(form, "reason") or "")
+    except CordmatchError as exc:
+        items = await _call(_svc(request).list_reservations, user, status="active")
+        ctx = {"items": items, "status": "active", "failed_id": reservation_id}
+        return render(request, "reservations.html", ctx, user=user, status=_status(exc), error=exc)
+    return _back("/reservations", f"reservation {reservation_id} cancelled")
+
+
+@router.post("/reservations/{reservation_id}/ct-request", response_class=HTMLResponse)
+@_guard
+async def ct_request(request: Request, reservation_id: int) -> Response:
+    user = _user(request)
+    try:
+        await _form(request)
+        await _call(_svc(request).request_confirmatory_typing, user, reservation_id)
+    except CordmatchError as exc:
+        items = await _call(_svc(request).list_reservations, user, status="active")
+        ctx = {"items": items, "status": "active", "failed_id": reservation_id}
+        return render(request, "reservations.html", ctx, user=user, status=_status(exc), error=exc)
+    return _back("/reservations", f"confirmatory typing requested for reservation {reservation_id}")
+
+
+# ---------------------------------------------------------------------------------------------- search
+@router.get("/search", response_class=HTMLResponse)
+@_guard
+async def search_page(request: Request) -> Response:
+    user = _user(request)
+    backend = request.app.state.search_backend
+    q = request.query_params
+    ctx: dict[str, Any] = {"available": backend is not None, "unavailable": UNAVAILABLE, "outcome": None}
+    fields = ("patient_gl", "weight_kg", "policy", "diagnosis", "abo", "top", "antibodies", "explain")
+    ctx["form"] = {k: q.get(k, "") for k in fields}
+    if not q.get("patient_gl"):
+        return render(request, "search.html", ctx, user=user)
+    if backend is None:
+        return render(request, "search.html", ctx, user=user, status=501, error=UNAVAILABLE)
+    try:
+        if not allows(user.role, Permission.UNIT_SEARCH):
+            raise PermissionDeniedError(f"{user.username} may not search", where="role")
+        weight = f.number(q, "weight_kg")
+        if weight is None:
+            raise InvalidInputError("enter the patient's weight in kg", where="weight_kg")
+        top = f.integer(q, "top")
+        query = SearchQuery(
+            patient_gl=q.get("patient_gl", ""),
+            weight_kg=weight,
+            policy=q.get("policy") or "nmdp",
+            top=top or 10,
+            diagnosis=q.get("diagnosis") or None,
+            abo=q.get("abo") or None,
+            antibodies=q.get("antibodies") or None,
+            explain=q.get("explain") or None,
+        )
+        ctx["outcome"] = await _call(backend, user, query)
+    except CordmatchError as exc:
+        return render(request, "search.html", ctx, user=user, status=_status(exc), error=exc)
+    except ValueError as exc:  # pydantic ValidationError of SearchQuery
+        field = "weight_kg"
+        errs = getattr(exc, "errors", None)
+        if callable(errs):
+            first = errs()[0]
+            field = ".".join(str(p) for p in first.get("loc", ())) or field
+        err = InvalidInputError(f"{field}: {str(exc).splitlines()[-1].strip()}", where=field)
+        return render(request, "search.html", ctx, user=user, status=422, error=err)
+    return render(request, "search.html", ctx, user=user)

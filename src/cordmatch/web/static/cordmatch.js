@@ -1,0 +1,10 @@
+// Light progressive enhancement: focus the error summary; confirm destructive actions.
+document.addEventListener("DOMContentLoaded", function () {
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
+  document.querySelectorAll("form.danger").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm("Discard this unit? This cannot be undone.")) { event.preventDefault(); }
+    });
+  });
+});

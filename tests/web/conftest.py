@@ -1,0 +1,110 @@
+"""Web fixtures: an app with the demo data (cheap password hashing), a logged-in TestClient, and a live
+uvicorn server on a free loopback port for the browser tests."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.conftest import _cheap_password_hashing  # noqa: F401  (fixture)
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "no CSRF field on the page"
+    return m.group(1)
+
+
+def demo_din(n: int) -> str:
+    """The DIN of the n-th demo unit (1-4 available, 5 reserved, 6 quarantine, 7 collected, 8 discarded)."""
+    from datetime import UTC, datetime
+
+    from cordmatch.bank.din import issue_din
+    from cordmatch.services.bank_demo import DEMO_FIN
+
+    return str(issue_din(DEMO_FIN, datetime.now(UTC).year, n))
+
+
+def login(client: Any, username: str) -> None:
+    from cordmatch.services.bank_demo import DEMO_PASSWORD
+
+    token = csrf_of(client.get("/login").text)
+    r = client.post("/login", data={"csrf": token, "username": username, "password": DEMO_PASSWORD,
+                                    "next": "/units"}, follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303, r.text
+
+
+@pytest.fixture(scope="session")
+def seeded_db(tmp_path_factory: pytest.TempPathFactory, _cheap_password_hashing: Any) -> Path:  # noqa: F811
+    """A SQLite file with the demo data, seeded once; tests work on copies of it."""
+    from cordmatch.services.bank import BankService
+    from cordmatch.services.bank_demo import seed_demo
+    from cordmatch.store import open_store
+
+    path = tmp_path_factory.mktemp("seed") / "demo.sqlite3"
+    store = open_store(str(path))
+    try:
+        seed_demo(BankService(store))
+    finally:
+        store.close()  # the last connection checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture
+def web_app(tmp_path: Path, seeded_db: Path) -> Any:
+    from cordmatch.api import create_app
+
+    db = tmp_path / "web.sqlite3"
+    shutil.copyfile(seeded_db, db)
+    return create_app(str(db), search_backend=None)
+
+
+@pytest.fixture
+def client(web_app: Any) -> Any:
+    from fastapi.testclient import TestClient
+
+    return TestClient(web_app, raise_server_exceptions=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory, seeded_db: Path, tables: Any) -> Iterator[str]:
+    """The real app under uvicorn in a thread on a free loopback port; yields its base URL.
+    (``tables``: the HLA tables are built before the first search, not inside a browser wait.)"""
+    import uvicorn
+
+    from cordmatch.api import create_app
+
+    db = tmp_path_factory.mktemp("live") / "live.sqlite3"
+    shutil.copyfile(seeded_db, db)
+    app = create_app(str(db))  # with the real search
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
