@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from cordmatch.cli.main import main
 from cordmatch.services.bank_csv import COLUMNS
 
 PW = "director's long password"
@@ -27,40 +26,30 @@ def _cheap_hashing(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-
     set_password_hasher(old)
 
 
-def run(args: list[str], capsys) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_din_commands(capsys) -> None:  # type: ignore[no-untyped-def]
-    assert run(["din", "check", "G123498654321H"], capsys)[0] == 0
-    code, out, _ = run(["din", "check", "=G12349865432177", "--json"], capsys)
+def test_din_commands(run_cli) -> None:  # type: ignore[no-untyped-def]
+    assert run_cli(["din", "check", "G123498654321H"])[0] == 0
+    code, out, _ = run_cli(["din", "check", "=G12349865432177", "--json"])
     assert code == 0 and json.loads(out)["check_character"] == "H"
-    code, _, err = run(["din", "check", "G123498654321X"], capsys)
+    code, _, err = run_cli(["din", "check", "G123498654321X"])
     assert code == 2 and "wrong check character 'X'" in err and "Traceback" not in err
-    assert run(["din", "checkchar", "G123498654321"], capsys)[1].strip() == "H"
-    assert run(["din", "checkchar", "A999921123456"], capsys)[1].strip() == "3"
-    code, _, err = run(["din", "checkchar", "A99992112345"], capsys)
+    assert run_cli(["din", "checkchar", "G123498654321"])[1].strip() == "H"
+    assert run_cli(["din", "checkchar", "A999921123456"])[1].strip() == "3"
+    code, _, err = run_cli(["din", "checkchar", "A99992112345"])
     assert code == 2 and "13 characters" in err
-    assert run(["din", "issue", "W0001", "2026", "42"], capsys)[1].strip().startswith("W000126000042")
+    assert run_cli(["din", "issue", "W0001", "2026", "42"])[1].strip().startswith("W000126000042")
 
 
-def test_bank_cli_journey(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_bank_cli_journey(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     db = str(tmp_path / "bank.sqlite3")
     codes = tmp_path / "codes.csv"
     codes.write_text("code,description\nX0001,HPC Cord Blood (test)\n")
     init = ["bank", "init", "--db", db, "--admin", "root", "--bank", "B1", "--bank-name", "Bank One",
             "--accreditation", "FACT-NetCord", "--product-codes", str(codes)]  # fmt: skip
-    code, out, err = run(init, capsys)
+    code, out, err = run_cli(init)
     assert code == 0, err
     for name, role, extra in [("dir", "director", []), ("tech", "technician", []),
                               ("coord", "coordinator", ["--centre", "Centre A"])]:  # fmt: skip
-        assert run(["bank", "user", "add", name, "--role", role, *extra, "--db", db, "--user", "root"], capsys)[0] == 0
+        assert run_cli(["bank", "user", "add", name, "--role", role, *extra, "--db", db, "--user", "root"])[0] == 0
     row = {c: "" for c in COLUMNS} | {
         "din": "G123426000001", "product_code": "X0001", "bank_code": "B1",
         "collected_at": "2026-01-05T10:00:00Z", "collection_volume_ml": "80", "pre_cryo_tnc": "1.2e9",
@@ -71,28 +60,28 @@ def test_bank_cli_journey(tmp_path: Path, capsys) -> None:  # type: ignore[no-un
     }  # fmt: skip
     csv_path = tmp_path / "units.csv"
     csv_path.write_text(",".join(COLUMNS) + "\n" + ",".join(row[c] for c in COLUMNS) + "\n")
-    code, out, err = run(["bank", "import", str(csv_path), "--db", db, "--user", "tech"], capsys)
+    code, out, err = run_cli(["bank", "import", str(csv_path), "--db", db, "--user", "tech"])
     assert code == 0 and "imported 1" in out, err
-    code, _, err = run(["bank", "import", str(csv_path), "--db", db, "--user", "tech"], capsys)
+    code, _, err = run_cli(["bank", "import", str(csv_path), "--db", db, "--user", "tech"])
     assert code == 2 and "line 2" in err and "already registered" in err
     for state in ("received", "processed", "cryopreserved", "quarantine"):
-        assert run(["bank", "unit", "move", "G123426000001", state, "--db", db, "--user", "tech"], capsys)[0] == 0
-    code, _, err = run(["bank", "release", "G123426000001", "--db", db, "--user", "tech"], capsys)
+        assert run_cli(["bank", "unit", "move", "G123426000001", state, "--db", db, "--user", "tech"])[0] == 0
+    code, _, err = run_cli(["bank", "release", "G123426000001", "--db", db, "--user", "tech"])
     assert code == 2 and "technician may not unit.release" in err
-    code, out, err = run(["bank", "release", "G123426000001", "--json", "--db", db, "--user", "dir"], capsys)
+    code, out, err = run_cli(["bank", "release", "G123426000001", "--json", "--db", db, "--user", "dir"])
     assert code == 0, err
     assert json.loads(out)["summary"] == "released G123426000001"
-    code, token, _ = run(["bank", "user", "token", "ci", "--db", db, "--user", "coord"], capsys)
-    code, out, err = run(["bank", "reserve", "G123426000001", "--patient", "P-1", "--json", "--db", db,
-                          "--token", token.strip()], capsys)  # fmt: skip
+    code, token, _ = run_cli(["bank", "user", "token", "ci", "--db", db, "--user", "coord"])
+    code, out, err = run_cli(["bank", "reserve", "G123426000001", "--patient", "P-1", "--json", "--db", db,
+                          "--token", token.strip()])  # fmt: skip
     assert code == 0 and json.loads(out)["centre"] == "Centre A", err
-    code, out, _ = run(["bank", "unit", "list", "--json", "--db", db, "--user", "tech"], capsys)
+    code, out, _ = run_cli(["bank", "unit", "list", "--json", "--db", db, "--user", "tech"])
     assert json.loads(out)["items"][0]["state"] == "reserved"
-    code, out, _ = run(["bank", "unit", "show", "G123426000001", "--db", db, "--user", "tech"], capsys)
+    code, out, _ = run_cli(["bank", "unit", "show", "G123426000001", "--db", db, "--user", "tech"])
     assert "G123426000001B" in out or "din_labelled" in out
-    code, out, _ = run(["bank", "export", "--db", db, "--user", "tech"], capsys)
+    code, out, _ = run_cli(["bank", "export", "--db", db, "--user", "tech"])
     assert "G123426000001" in out and "A*01:01+A*02:01^B*07:02+B*08:01" in out
-    code, out, _ = run(["audit", "verify", "--db", db], capsys)
+    code, out, _ = run_cli(["audit", "verify", "--db", db])
     assert code == 0 and "intact" in out
     # tamper: the CLI names the first broken link
     import sqlite3
@@ -102,18 +91,18 @@ def test_bank_cli_journey(tmp_path: Path, capsys) -> None:  # type: ignore[no-un
     con.execute("UPDATE audit_log SET actor = 'mallory' WHERE id = 4")
     con.commit()
     con.close()
-    code, _, err = run(["audit", "verify", "--db", db], capsys)
+    code, _, err = run_cli(["audit", "verify", "--db", db])
     assert code == 2 and "audit row 4" in err
 
 
-def test_bank_cli_needs_an_actor(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    code, _, err = run(["bank", "unit", "list", "--db", str(tmp_path / "b.sqlite3")], capsys)
+def test_bank_cli_needs_an_actor(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run_cli(["bank", "unit", "list", "--db", str(tmp_path / "b.sqlite3")])
     assert code == 2 and "--user" in err
 
 
-def test_bank_demo(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_bank_demo(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     db = str(tmp_path / "demo.sqlite3")
-    code, out, err = run(["bank", "demo", "--db", db], capsys)
+    code, out, err = run_cli(["bank", "demo", "--db", db])
     assert code == 0 and "8 units" in out, err
-    code, _, err = run(["bank", "demo", "--db", db], capsys)
+    code, _, err = run_cli(["bank", "demo", "--db", db])
     assert code == 2 and "users exist already" in err

@@ -60,28 +60,16 @@ def test_registry_batch_cache_and_hook(index, tables, tmp_path: Path) -> None:  
     assert s.p_8_of_8[0] == pytest.approx(direct.at_least_8(8))
 
 
-def _cli(args: list[str], capsys) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
-    from cordmatch.cli.main import main
-
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_cli_impute_and_match_probability(capsys) -> None:  # type: ignore[no-untyped-def]
-    code, out, _ = _cli(["impute", "--typing", UNIT, "--population", "CAU", "--top", "2", "--json"], capsys)
+def test_cli_impute_and_match_probability(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run_cli(["impute", "--typing", UNIT, "--population", "CAU", "--top", "2", "--json"])
     assert code == 0
     data = json.loads(out)
     assert data["estimate"] and len(data["genotypes"]) == 2
-    code, out, _ = _cli(
-        ["match-probability", "--patient", PATIENT, "--donor", UNIT, "--population", "CAU", "--json"], capsys
+    code, out, _ = run_cli(
+        ["match-probability", "--patient", PATIENT, "--donor", UNIT, "--population", "CAU", "--json"]
     )
     assert code == 0 and 0.9 < json.loads(out)["p_8_of_8"] < 1.0
-    code, out, _ = _cli(["match-probability", "--patient", PATIENT, "--donor", UNIT, "--population", "CAU"], capsys)
+    code, out, _ = run_cli(["match-probability", "--patient", PATIENT, "--donor", UNIT, "--population", "CAU"])
     assert code == 0 and "P(8/8)" in out
 
 
@@ -97,26 +85,26 @@ def test_cli_impute_and_match_probability(capsys) -> None:  # type: ignore[no-un
         (["match-probability", "--patient", PATIENT, "--donor", "A*01:01", "--population", "CAU"], "--donor"),
     ],
 )
-def test_cli_bad_input_exit_2_one_line(args: list[str], words: str, capsys) -> None:  # type: ignore[no-untyped-def]
-    code, _out, err = _cli(args, capsys)
+def test_cli_bad_input_exit_2_one_line(args: list[str], words: str, run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, _out, err = run_cli(args)
     assert code == 2
     assert words in err
     assert "Traceback" not in err
 
 
-def test_cli_malformed_frequency_file_names_line_and_field(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cli_malformed_frequency_file_names_line_and_field(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "f.csv"
     bad.write_text("Haplo,Freq\nA*01:01~C*07:01~B*08:01~DRB1*03:01~DQB1*02:01,0.5\nA*01:01~C*07:01,0.5\n")
-    code, _out, err = _cli(["impute", "--typing", PATIENT, "--population", "X", "--frequencies", str(bad)], capsys)
+    code, _out, err = run_cli(["impute", "--typing", PATIENT, "--population", "X", "--frequencies", str(bad)])
     assert code == 2
     assert "f.csv:3 field Haplo" in err.replace("\n", "")
 
 
-def test_cli_impute_registry(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cli_impute_registry(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     units = tmp_path / "units.csv"
     units.write_text(f"unit_id,typing\nU1,{UNIT}\nU2,A*01:01+B*08:01\n")
     out = tmp_path / "scores.csv"
-    code, _o, err = _cli(
+    code, _o, err = run_cli(
         [
             "impute-registry",
             "--units",
@@ -129,7 +117,6 @@ def test_cli_impute_registry(tmp_path: Path, capsys) -> None:  # type: ignore[no
             str(out),
             "--no-cache",
         ],
-        capsys,
     )
     assert code == 0, err
     rows = out.read_text().splitlines()
