@@ -194,7 +194,20 @@ def test_search_page_without_and_with_a_backend(client: Any, tmp_path: Path, see
     assert "#1" in r.text and AVAILABLE in r.text and "7</span>" not in r.text
     assert "7/8" in r.text and "TNC dose 4.2" in r.text and "standard dose thresholds" in r.text
     assert "(eurocord)" in r.text
+    assert "/plots/engraftment.svg?tnc=4.2&amp;cd34=1.9&amp;m8=7&amp;m6=6" in r.text
     r = c2.get("/search", params={"patient_gl": "A*01:01", "weight_kg": "heavy"})
     assert r.status_code == 422 and "not a number" in alert_text(r.text)
     r = c2.get("/search", params={"patient_gl": "A*01:01", "weight_kg": "-2"})
     assert r.status_code == 422 and "weight_kg" in r.text
+
+
+def test_engraftment_plot_is_an_svg_and_bad_numbers_are_named(client: Any) -> None:
+    r = client.get("/plots/engraftment.svg", params={"tnc": "4.2", "cd34": "1.9", "m8": "7", "m6": "6"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert r.text.lstrip().startswith("<?xml") and "<svg" in r.text
+    r = client.get("/plots/engraftment.svg", params={"tnc": "lots"})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert "tnc" in r.json()["detail"]
+    r = client.get("/plots/engraftment.svg", params={"tnc": "-1"})
+    assert r.status_code == 422
+    assert client.get("/plots/engraftment.svg").status_code == 422

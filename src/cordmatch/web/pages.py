@@ -7,6 +7,7 @@ re-render the form with the error naming the field on failure.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -597,3 +598,42 @@ async def search_page(request: Request) -> Response:
         err = InvalidInputError(f"{field}: {str(exc).splitlines()[-1].strip()}", where=field)
         return render(request, "search.html", ctx, user=user, status=422, error=err)
     return render(request, "search.html", ctx, user=user)
+
+
+# ---------------------------------------------------------------------------------------------- plots
+def _plot_number(q: Any, name: str, *, integer: bool = False) -> float | int | None:
+    raw = q.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw) if integer else float(raw)
+    except ValueError:
+        raise InvalidInputError(f"{name} must be a number, got {raw!r}", where=name) from None
+
+
+@router.get("/plots/engraftment.svg")
+async def engraftment_plot(request: Request) -> Response:
+    """SVG of the estimated cumulative incidence of neutrophil engraftment for one graft (from the query:
+    tnc (x10^7/kg), cd34 (x10^5/kg), m8, m6, double=1, dsa=1)."""
+    from cordmatch.outcomes import estimate_for_search_result
+    from cordmatch.outcomes_plot import plot_engraftment
+
+    q = request.query_params
+    try:
+        tnc = _plot_number(q, "tnc")
+        if tnc is None:
+            raise InvalidInputError("tnc (x10^7 cells/kg) is required", where="tnc")
+        m8, m6 = _plot_number(q, "m8", integer=True), _plot_number(q, "m6", integer=True)
+        est = estimate_for_search_result(
+            float(tnc),
+            _plot_number(q, "cd34"),
+            int(m8) if m8 is not None else None,
+            int(m6) if m6 is not None else None,
+            q.get("dsa") == "1",
+            q.get("double") == "1",
+        )
+        svg = await run_in_threadpool(plot_engraftment, [("this graft", est)], "svg")
+    except CordmatchError as exc:
+        problem = {"type": "about:blank", "title": "Bad plot request", "status": 422, "detail": str(exc)}
+        return Response(json.dumps(problem), status_code=422, media_type="application/problem+json")
+    return Response(content=svg, media_type="image/svg+xml", headers={"Cache-Control": "max-age=3600"})
