@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,40 +16,44 @@ if TYPE_CHECKING:
     from cordmatch.hla.mac import MacTable
     from cordmatch.hla.tables import NomenclatureTables
 
+#: ``update(done, total, description=None)`` of a progress bar.
+ProgressUpdate = Callable[..., None]
+
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
 
+@contextmanager
+def progress_bar(description: str, total: int = 1, *, counts: bool = False) -> Iterator[ProgressUpdate]:
+    """A Rich progress bar on stderr; yields ``update(done, total, description=None)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+
+    columns: list[ProgressColumn] = [TextColumn("[bold]{task.description}"), BarColumn()]
+    if counts:
+        columns.append(MofNCompleteColumn())
+    columns.append(TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(description, total=max(total, 1))
+
+        def update(done: int, total: int, description: str | None = None) -> None:
+            if description is None:
+                bar.update(task, completed=done, total=max(total, 1))
+            else:
+                bar.update(task, completed=done, total=max(total, 1), description=description)
+
+        yield update
+
+
 def load_tables() -> NomenclatureTables:
     """The nomenclature tables; the first run builds them from the shipped release, with a progress bar."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from cordmatch.imgt import default_nomenclature
     from cordmatch.imgt.cache import cache_file
     from cordmatch.imgt.release import active_release
 
     if cache_file(release=active_release()).exists():
         return default_nomenclature()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=err_console) as bar:
-        task = bar.add_task("building HLA nomenclature (first run only)", total=1)
-
-        def progress(stage: str, done: int, total: int) -> None:
-            bar.update(task, description=f"{stage} (first run only)", completed=done, total=max(total, 1))
-
-        return default_nomenclature(progress=progress)
-
-
-def build_progress() -> Any:
-    """A Rich progress bar and a py-ard build callback feeding it (for explicit builds)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=err_console)
-    task = bar.add_task("building HLA nomenclature", total=1)
-
-    def progress(stage: str, done: int, total: int) -> None:
-        bar.update(task, description=stage, completed=done, total=max(total, 1))
-
-    return bar, progress
+    with progress_bar("building HLA nomenclature (first run only)") as update:
+        return default_nomenclature(progress=lambda stage, done, total: update(done, total, f"{stage} (first run)"))
 
 
 def load_macs(path: Path | None) -> MacTable | None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cordmatch.cli.common import console, err_console, load_tables
+from cordmatch.cli.common import console, load_tables, progress_bar
 
 
 def demo_command(
@@ -63,7 +63,6 @@ DEMO_SEED = 7
 
 def demo_registry(tables: object, n: int) -> str:
     """A generated registry of ``n`` units, cached in the data directory (generated once, offline)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from cordmatch.hla.tables import NomenclatureTables
     from cordmatch.paths import data_dir
@@ -73,16 +72,8 @@ def demo_registry(tables: object, n: int) -> str:
     assert isinstance(tables, NomenclatureTables)
     path = data_dir() / "demo" / f"registry-{n}-seed{DEMO_SEED}-imgt{tables.release}.parquet"
     if not path.exists():
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task(f"generating a demo registry of {n:,} units (first run only)", total=n)
-            chunks = generate_registry(n, DEMO_SEED, "mix", tables, progress=lambda d, t: bar.update(task, completed=d))
+        with progress_bar(f"generating a demo registry of {n:,} units (first run only)", n, counts=True) as update:
+            chunks = generate_registry(n, DEMO_SEED, "mix", tables, progress=update)
             write_registry(str(path), chunks, tables.release)
     return str(path)
 

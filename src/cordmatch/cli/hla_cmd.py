@@ -87,14 +87,13 @@ def info_cmd() -> None:
 @hla_app.command("build")
 def build_cmd(rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild even if cached.")] = False) -> None:
     """Build (or rebuild) the cached nomenclature tables of the active release, offline."""
-    from cordmatch.cli.common import build_progress
+    from cordmatch.cli.common import progress_bar
     from cordmatch.imgt.cache import cache_file, load_or_build
     from cordmatch.imgt.release import active_release
 
     release = active_release()
-    bar, progress = build_progress()
-    with bar:
-        tables = load_or_build(release=release, rebuild=rebuild, progress=progress)
+    with progress_bar("building HLA nomenclature") as update:
+        tables = load_or_build(release=release, rebuild=rebuild, progress=lambda st, d, t: update(d, t, st))
     console.print(f"ready: IPD-IMGT/HLA {tables.release}, cache {cache_file(release=release)}")
 
 
@@ -110,7 +109,7 @@ def update_cmd(
 ) -> None:
     """Add a newer IPD-IMGT/HLA release and make it the active one. Never touches the network unless
     --download is given."""
-    from cordmatch.cli.common import build_progress
+    from cordmatch.cli.common import progress_bar
     from cordmatch.imgt.cache import load_or_build
     from cordmatch.imgt.release import download_release, install_release, installed_releases_dir
 
@@ -120,9 +119,8 @@ def update_cmd(
         from_dir = download_release(download, installed_releases_dir())
     assert from_dir is not None
     version = install_release(from_dir)
-    bar, progress = build_progress()
-    with bar:
-        tables = load_or_build(release=version, progress=progress)
+    with progress_bar("building HLA nomenclature") as update:
+        tables = load_or_build(release=version, progress=lambda st, d, t: update(d, t, st))
     installed_releases_dir().mkdir(parents=True, exist_ok=True)
     (installed_releases_dir() / "active").write_text(version, encoding="utf-8")
     console.print(f"active release: IPD-IMGT/HLA {tables.release} ({len(tables.alleles)} alleles)")

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cordmatch.cli.common import console, err_console, load_macs, load_tables, print_json
+from cordmatch.cli.common import console, err_console, load_macs, load_tables, print_json, progress_bar
 
 _POP_HELP = "Population (AFA, API, CAU, HIS; CAU_TOY = toy subset) or a mix such as CAU:0.7,HIS:0.3."
 _FREQ_HELP = "Your own frequency set: CSV (Haplo,Freq columns); use with --metadata (hfx JSON)."
@@ -146,7 +146,6 @@ def impute_registry_command(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the posterior cache.")] = False,
 ) -> None:
     """Impute a whole registry (cached on disk) and, with --patient, each unit's P(8/8), P(>=7/8), P(6/6)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from cordmatch.errors import InvalidInputError, NotFoundError
     from cordmatch.services.probability import impute_registry, impute_typing, parse_population, score_units
@@ -166,17 +165,14 @@ def impute_registry_command(
             rows = [(r["unit_id"], r["typing"]) for r in reader]
     except FileNotFoundError:
         raise NotFoundError(f"file not found: {units}", where=str(units)) from None
-    with Progress(
-        TextColumn("[bold]imputing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console
-    ) as bar:
-        task = bar.add_task("impute", total=len(rows))
+    with progress_bar("imputing", len(rows), counts=True) as update:
         result = impute_registry(
             rows,
             pop,
             tables=tables,
             index=index,
             use_cache=not no_cache,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=update,
         )
     err_console.print(
         f"{len(rows)} units, {result.distinct_typings} distinct typings, {result.cache_hits} from cache, "

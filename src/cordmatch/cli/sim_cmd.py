@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cordmatch.cli.common import console, err_console, load_tables
+from cordmatch.cli.common import console, load_tables, progress_bar
 
 sim_app = typer.Typer(help="Generate synthetic cord blood registries and patients.", no_args_is_help=True)
 
@@ -26,7 +26,6 @@ def registry_command(
     ] = None,
 ) -> None:
     """Generate a registry of units with HLA drawn from the NMDP 2007 haplotype frequencies."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from cordmatch.errors import InvalidInputError
     from cordmatch.services.registry import write_registry
@@ -37,24 +36,14 @@ def registry_command(
     if units < 0:
         raise InvalidInputError(f"--units must be >= 0, got {units}", where="--units")
     tables = load_tables()
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("generating units", total=max(units, 1))
-        chunks = generate_registry(units, seed, population, tables, progress=lambda d, t: bar.update(task, completed=d))
+    with progress_bar("generating units", units, counts=True) as update:
+        chunks = generate_registry(units, seed, population, tables, progress=update)
         rows = write_registry(db, chunks, tables.release)
-        if parquet is not None:  # the same seed gives the same units: generate again for the export
-            from cordmatch.sim.export import write_parquet
+    if parquet is not None:  # the same seed gives the same units: generate again for the export
+        from cordmatch.sim.export import write_parquet
 
-            task2 = bar.add_task("exporting to Parquet", total=max(units, 1))
-            again = generate_registry(
-                units, seed, population, tables, progress=lambda d, t: bar.update(task2, completed=d)
-            )
+        with progress_bar("exporting to Parquet", units, counts=True) as update:
+            again = generate_registry(units, seed, population, tables, progress=update)
             write_parquet(parquet, again, tables.release)
     console.print(f"wrote {rows:,} units to {db} (population {population.upper()}, seed {seed})")
     if parquet is not None:
