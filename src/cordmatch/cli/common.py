@@ -6,8 +6,9 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import typer
 from rich.console import Console
 
 from cordmatch.errors import InvalidInputError
@@ -15,6 +16,10 @@ from cordmatch.errors import InvalidInputError
 if TYPE_CHECKING:
     from cordmatch.hla.mac import MacTable
     from cordmatch.hla.tables import NomenclatureTables
+
+#: Options shared by several commands.
+MacsOpt = Annotated[Path | None, typer.Option("--macs", help="MAC file in NMDP's tab-separated format.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 #: ``update(done, total, description=None)`` of a progress bar.
 ProgressUpdate = Callable[..., None]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from cordmatch.cli.common import console, err_console, load_macs, load_tables, print_json
+from cordmatch.cli.common import JsonOpt, MacsOpt, console, err_console, load_macs, load_tables, print_json
 
 
 def grade_table(result: object, title: str = "HLA match") -> Table:
@@ -55,8 +54,8 @@ def grade_table(result: object, title: str = "HLA match") -> Table:
 def grade_command(
     patient: Annotated[str, typer.Option("--patient", help="Patient typing as a GL string.")],
     donor: Annotated[str, typer.Option("--donor", help="Donor or cord blood unit typing as a GL string.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    macs: Annotated[Path | None, typer.Option("--macs", help="MAC file (NMDP format).")] = None,
+    as_json: JsonOpt = False,
+    macs: MacsOpt = None,
 ) -> None:
     """Grade a patient against a donor or cord blood unit, with the reason for every grade."""
     from cordmatch.errors import InvalidInputError

@@ -7,19 +7,17 @@ from typing import Annotated
 
 import typer
 
-from cordmatch.cli.common import console, load_macs, load_tables, print_json
+from cordmatch.cli.common import JsonOpt, MacsOpt, console, load_macs, load_tables, print_json
 from cordmatch.errors import InvalidInputError
 
 hla_app = typer.Typer(help="HLA nomenclature on the IPD-IMGT/HLA release (offline).", no_args_is_help=True)
-
-MacsOpt = Annotated[Path | None, typer.Option("--macs", help="MAC file in NMDP's tab-separated format.")]
 
 
 @hla_app.command("reduce")
 def reduce_cmd(
     typing: Annotated[str, typer.Argument(help="An allele name or a GL string.")],
     to: Annotated[str, typer.Option("--to", help="Level: G, P, lg, lgx, W, exon, U2, S.")] = "lgx",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
     macs: MacsOpt = None,
 ) -> None:
     """Reduce every allele of TYPING to a level."""
@@ -39,7 +37,7 @@ def reduce_cmd(
 @hla_app.command("expand")
 def expand_cmd(
     token: Annotated[str, typer.Argument(help="An allele, group, serologic antigen, XX code or MAC.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
     macs: MacsOpt = None,
 ) -> None:
     """List the full allele names a token stands for."""
@@ -57,7 +55,7 @@ def expand_cmd(
 def validate_cmd(
     typing: Annotated[str, typer.Argument(help="A GL string, e.g. 'A*01:01+A*02:01^B*08:01+B*44:02'.")],
     macs: MacsOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Check a typing against the release; exit 0 when valid, 2 (with the reason) when not."""
     from cordmatch.hla.typing import parse_typing

@@ -9,7 +9,16 @@ from typing import Annotated, Any
 
 import typer
 
-from cordmatch.cli.common import console, err_console, load_macs, load_tables, print_json, progress_bar
+from cordmatch.cli.common import (
+    JsonOpt,
+    MacsOpt,
+    console,
+    err_console,
+    load_macs,
+    load_tables,
+    print_json,
+    progress_bar,
+)
 
 _POP_HELP = "Population (AFA, API, CAU, HIS; CAU_TOY = toy subset) or a mix such as CAU:0.7,HIS:0.3."
 _FREQ_HELP = "Your own frequency set: CSV (Haplo,Freq columns); use with --metadata (hfx JSON)."
@@ -45,11 +54,11 @@ def impute_command(
     typing: Annotated[str, typer.Option("--typing", help="Typing as a GL string (any resolution).")],
     population: Annotated[str, typer.Option("--population", help=_POP_HELP)],
     top: Annotated[int, typer.Option("--top", min=1, help="Genotypes shown.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
     floor: Annotated[float, typer.Option("--floor", help="Frequency given to alleles absent from the set.")] = 1e-5,
     frequencies: Annotated[Path | None, typer.Option("--frequencies", help=_FREQ_HELP)] = None,
     metadata: Annotated[Path | None, typer.Option("--metadata", help="hfx metadata JSON of --frequencies.")] = None,
-    macs: Annotated[Path | None, typer.Option("--macs", help="MAC file (NMDP format).")] = None,
+    macs: MacsOpt = None,
 ) -> None:
     """Genotypes compatible with a typing and their probabilities (Hardy-Weinberg, haplotype frequencies)."""
     from rich.table import Table
@@ -91,11 +100,11 @@ def match_probability_command(
     donor_population: Annotated[
         str | None, typer.Option("--donor-population", help="Donor's population, when not the patient's.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
     floor: Annotated[float, typer.Option("--floor", help="Frequency given to alleles absent from the set.")] = 1e-5,
     frequencies: Annotated[Path | None, typer.Option("--frequencies", help=_FREQ_HELP)] = None,
     metadata: Annotated[Path | None, typer.Option("--metadata", help="hfx metadata JSON of --frequencies.")] = None,
-    macs: Annotated[Path | None, typer.Option("--macs", help="MAC file (NMDP format).")] = None,
+    macs: MacsOpt = None,
 ) -> None:
     """Probability of 0, 1, 2 mismatches per locus and of each 6 and 8 count, from imputed genotypes."""
     from rich.table import Table
