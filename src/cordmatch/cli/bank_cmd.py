@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cordmatch.cli.common import console, print_json
+from cordmatch.cli.common import JsonOpt, console, print_json
 from cordmatch.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ bank_app.add_typer(unit_app, name="unit")
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLite file or SQLAlchemy URL.")]
 UserOpt = Annotated[str | None, typer.Option("--user", envvar="CORDMATCH_USER", help="Acting user name.")]
 TokenOpt = Annotated[str | None, typer.Option("--token", envvar="CORDMATCH_TOKEN", help="API token.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _service(db: str | None) -> BankService:

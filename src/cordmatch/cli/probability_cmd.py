@@ -50,14 +50,19 @@ def _warn(notes: list[str] | tuple[str, ...]) -> None:
         err_console.print(f"[yellow]note:[/] {n}", highlight=False)
 
 
+FloorOpt = Annotated[float, typer.Option("--floor", help="Frequency given to alleles absent from the set.")]
+FrequenciesOpt = Annotated[Path | None, typer.Option("--frequencies", help=_FREQ_HELP)]
+MetadataOpt = Annotated[Path | None, typer.Option("--metadata", help="hfx metadata JSON of --frequencies.")]
+
+
 def impute_command(
     typing: Annotated[str, typer.Option("--typing", help="Typing as a GL string (any resolution).")],
     population: Annotated[str, typer.Option("--population", help=_POP_HELP)],
     top: Annotated[int, typer.Option("--top", min=1, help="Genotypes shown.")] = 10,
     as_json: JsonOpt = False,
-    floor: Annotated[float, typer.Option("--floor", help="Frequency given to alleles absent from the set.")] = 1e-5,
-    frequencies: Annotated[Path | None, typer.Option("--frequencies", help=_FREQ_HELP)] = None,
-    metadata: Annotated[Path | None, typer.Option("--metadata", help="hfx metadata JSON of --frequencies.")] = None,
+    floor: FloorOpt = 1e-5,
+    frequencies: FrequenciesOpt = None,
+    metadata: MetadataOpt = None,
     macs: MacsOpt = None,
 ) -> None:
     """Genotypes compatible with a typing and their probabilities (Hardy-Weinberg, haplotype frequencies)."""
@@ -101,9 +106,9 @@ def match_probability_command(
         str | None, typer.Option("--donor-population", help="Donor's population, when not the patient's.")
     ] = None,
     as_json: JsonOpt = False,
-    floor: Annotated[float, typer.Option("--floor", help="Frequency given to alleles absent from the set.")] = 1e-5,
-    frequencies: Annotated[Path | None, typer.Option("--frequencies", help=_FREQ_HELP)] = None,
-    metadata: Annotated[Path | None, typer.Option("--metadata", help="hfx metadata JSON of --frequencies.")] = None,
+    floor: FloorOpt = 1e-5,
+    frequencies: FrequenciesOpt = None,
+    metadata: MetadataOpt = None,
     macs: MacsOpt = None,
 ) -> None:
     """Probability of 0, 1, 2 mismatches per locus and of each 6 and 8 count, from imputed genotypes."""
