@@ -1,0 +1,1 @@
+"""Registry-wide work on dask.distributed: a LocalCluster by default, a running cluster by address."""
