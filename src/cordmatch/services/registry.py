@@ -39,6 +39,11 @@ def is_parquet(target: str) -> bool:
     return target.lower().endswith(".parquet")
 
 
+def is_database(target: str) -> bool:
+    """True for a bank store target: a SQLAlchemy URL or a file that is neither Parquet nor a directory."""
+    return "://" in target or not (is_parquet(target) or Path(target).is_dir())
+
+
 def write_registry(target: str, chunks: Iterable[RegistryChunk], release: str) -> int:
     """Write generated units to TARGET; returns the number of units written."""
     if is_parquet(target):

@@ -22,6 +22,7 @@ from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.selection.index import UnitIndex
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.records import add_records
+from cordmatch.selection.search import UnitSource
 from cordmatch.sim.registry import BANKS, RegistryChunk
 from cordmatch.store.engine import Store
 
@@ -162,13 +163,10 @@ def index_records(records: Sequence[UnitRecord], tables: NomenclatureTables) -> 
     return index, StoreRegistry({r.unit_id: r for r in records})
 
 
-def open_store_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, StoreRegistry]:
-    """The available units of the store at ``target`` and their search index."""
+def open_store_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
+    """The available units of the store at ``target`` and their search index: the persistent coded index
+    (:mod:`cordmatch.services.store_index`), brought up to date with the store's change log."""
+    from cordmatch.services.store_index import open_store_index
     from cordmatch.store.engine import open_store
 
-    store = open_store(target)
-    try:
-        records = records_from_store(store)
-    finally:
-        store.close()
-    return index_records(records, tables)
+    return open_store_index(open_store(target), tables)
