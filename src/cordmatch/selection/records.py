@@ -83,7 +83,7 @@ def _fast_codes(
     for raw in gl.split("^"):
         part = raw.strip()
         if part not in cache:
-            cache[part] = _code_part(part, tables)
+            cache[part] = _code_part(part, tables, cache)
         hit = cache[part]
         if hit is None or hit[0] in seen:
             return None
@@ -93,7 +93,34 @@ def _fast_codes(
     return ag, al
 
 
-def _code_part(part: str, tables: NomenclatureTables) -> tuple[int, np.ndarray, np.ndarray] | None:
+def _code_part(
+    part: str, tables: NomenclatureTables, cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None] | None = None
+) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """Codes of one locus part. ``T1+T2`` (no phase, no genotype list) is assembled from its positions, each
+    coded once (the coding of a position does not depend on the other one unless a position is null, which
+    the position cache refuses); anything else is parsed whole."""
+    toks = part.split("+")
+    if cache is not None and len(toks) == 2 and "|" not in part and "~" not in part:
+        first = _code_position(toks[0].strip(), tables, cache)
+        second = _code_position(toks[1].strip(), tables, cache)
+        if first is not None and second is not None and first[0] == second[0]:
+            return first[0], np.concatenate([first[1], second[1]]), np.concatenate([first[2], second[2]])
+    return _parse_part(part, tables)
+
+
+def _code_position(
+    tok: str, tables: NomenclatureTables, cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None]
+) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """(locus row, antigen id, allele id) of one position, from the homozygous part ``T+T``; None when not
+    codable (null allele, several antigens) or not parseable."""
+    key = "\x00" + tok
+    if key not in cache:
+        hit = _parse_part(f"{tok}+{tok}", tables) if tok else None
+        cache[key] = None if hit is None else (hit[0], hit[1][:1].copy(), hit[2][:1].copy())
+    return cache[key]
+
+
+def _parse_part(part: str, tables: NomenclatureTables) -> tuple[int, np.ndarray, np.ndarray] | None:
     try:
         t = parse_typing(part, tables)
     except InvalidInputError:
@@ -108,9 +135,12 @@ def _code_part(part: str, tables: NomenclatureTables) -> tuple[int, np.ndarray, 
 
 
 def columns_from_records(
-    records: Sequence[UnitRecord], tables: NomenclatureTables
+    records: Sequence[UnitRecord],
+    tables: NomenclatureTables,
+    part_cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None] | None = None,
 ) -> tuple[UnitColumns, list[HlaTyping | None]]:
-    """Index columns of records; typings that are not codable are returned for the exact side list."""
+    """Index columns of records; typings that are not codable are returned for the exact side list.
+    ``part_cache``: codes of locus parts and positions, shared between calls on the same tables."""
     n = len(records)
     ag = np.full((n, 4, 2), -1, dtype=np.int16)
     al = np.full((n, 4, 2), -1, dtype=np.int16)
@@ -118,7 +148,7 @@ def columns_from_records(
     typings: list[HlaTyping | None] = [None] * n
     alternatives: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n
     cache: dict[str, tuple[HlaTyping, tuple[np.ndarray, np.ndarray] | None]] = {}
-    locus_cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None] = {}
+    locus_cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None] = {} if part_cache is None else part_cache
     for i, r in enumerate(records):
         fast = _fast_codes(r.hla, tables, locus_cache)
         if fast is not None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, aliased
 
 from cordmatch.bank.lifecycle import UnitState
@@ -86,11 +86,11 @@ def iter_available_units(store: Store, *, batch: int = 1000) -> Iterator[Availab
 
 
 # --------------------------------------------------------------------------- bulk reads for the search index
-def _unit_select() -> Select[Any]:
+def _unit_select() -> Any:
     """Columns search needs per unit (one row per unit: current typing, pre-cryo and post-processing counts)."""
     pre = aliased(Measurement)
     post = aliased(Measurement)
-    return (
+    q = (
         select(
             Unit.id,
             Unit.din,
@@ -117,6 +117,7 @@ def _unit_select() -> Select[Any]:
         .outerjoin(pre, and_(pre.unit_id == Unit.id, pre.stage == "pre_cryo"))
         .outerjoin(post, and_(post.unit_id == Unit.id, post.stage == "post_processing"))
     )
+    return q
 
 
 def _record(row: Any) -> tuple[int, UnitRecord] | None:

@@ -83,12 +83,17 @@ def _empty(key: str, horizon: int) -> CodedUnits:
                       u.copy(), np.zeros(0, np.bool_))  # fmt: skip
 
 
-def code_records(rows: Sequence[tuple[int, UnitRecord]], tables: NomenclatureTables, key: str) -> CodedUnits:
-    """Parse and code (unit id, record) rows once."""
+def code_records(
+    rows: Sequence[tuple[int, UnitRecord]],
+    tables: NomenclatureTables,
+    key: str,
+    part_cache: dict[str, Any] | None = None,
+) -> CodedUnits:
+    """Parse and code (unit id, record) rows once (``part_cache``: locus parts already coded)."""
     if not rows:
         return _empty(key, 0)
     records = [r for _, r in rows]
-    cols, _ = columns_from_records(records, tables)
+    cols, _ = columns_from_records(records, tables, part_cache)
     ids = np.array([i for i, _ in rows], dtype=np.int64)
     out = CodedUnits(key, 0, ids, np.asarray([r.unit_id for r in records], dtype=np.bytes_), cols.ag, cols.al,
                      cols.tnc, cols.cd34, cols.flags, cols.collected, cols.exact)  # fmt: skip
@@ -164,6 +169,9 @@ def save(coded: CodedUnits, path: Path) -> bool:
     """Write the index file (temporary name, then renamed: never half-written); False when not writable."""
     nima_owner, nima_ids = _pack_dict_rows(coded.nima, NIMA_WIDTH, -1)
     alt_owner = [np.full(len(a[0]), uid, np.int64) for uid, a in coded.alternatives.items()]
+    no_alt = np.zeros((0, 4, 2), np.int16)
+    alt_ag = np.concatenate([a[0] for a in coded.alternatives.values()]) if alt_owner else no_alt
+    alt_al = np.concatenate([a[1] for a in coded.alternatives.values()]) if alt_owner else no_alt
     arrays: dict[str, Any] = {
         "meta": np.array([coded.key, str(coded.horizon)]),
         "db_id": coded.db_id, "din": coded.din, "ag": coded.ag, "al": coded.al, "tnc": coded.tnc,
@@ -172,8 +180,7 @@ def save(coded: CodedUnits, path: Path) -> bool:
         "exact_gl": np.array(list(coded.exact_gl.values()), dtype=np.str_),
         "nima_owner": nima_owner, "nima_ids": nima_ids,
         "alt_owner": np.concatenate(alt_owner) if alt_owner else np.zeros(0, np.int64),
-        "alt_ag": np.concatenate([a[0] for a in coded.alternatives.values()]) if alt_owner else np.zeros((0, 4, 2), np.int16),
-        "alt_al": np.concatenate([a[1] for a in coded.alternatives.values()]) if alt_owner else np.zeros((0, 4, 2), np.int16),
+        "alt_ag": alt_ag, "alt_al": alt_al,
     }  # fmt: skip
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}.npz")
     try:
@@ -200,7 +207,9 @@ def load(path: Path, key: str) -> CodedUnits | None:
     out = CodedUnits(key, int(meta[1]), a["db_id"], a["din"], a["ag"], a["al"], a["tnc"], a["cd34"], a["flags"],
                      a["collected"], a["exact"])  # fmt: skip
     out.exact_gl = dict(zip(a["exact_id"].tolist(), a["exact_gl"].tolist(), strict=True))
-    out.nima = {int(o): frozenset(int(x) for x in row if x >= 0) for o, row in zip(a["nima_owner"], a["nima_ids"], strict=True)}
+    out.nima = {
+        int(o): frozenset(int(x) for x in row if x >= 0) for o, row in zip(a["nima_owner"], a["nima_ids"], strict=True)
+    }
     owners = a["alt_owner"]
     for uid in np.unique(owners):
         rows = owners == uid
@@ -235,7 +244,8 @@ def _changed(session: Session, dialect: str, since: int) -> list[int]:
 def _read(session: Session, tables: NomenclatureTables, key: str, unit_ids: Sequence[int] | None) -> CodedUnits:
     from cordmatch.services.bank_index import iter_search_records
 
-    parts = [code_records(rows, tables, key) for rows in iter_search_records(session, unit_ids=unit_ids)]
+    cache: dict[str, Any] = {}
+    parts = [code_records(rows, tables, key, cache) for rows in iter_search_records(session, unit_ids=unit_ids)]
     return concat(parts, key)
 
 

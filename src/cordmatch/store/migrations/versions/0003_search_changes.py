@@ -67,25 +67,25 @@ def upgrade() -> None:
             "BEGIN INSERT INTO search_changes(unit_id) SELECT id FROM units WHERE bank_id = NEW.id; END"
         )
     elif dialect == "postgresql":
-        op.execute(
-            "CREATE FUNCTION search_log_unit() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            "DECLARE r record; BEGIN "
-            "IF TG_OP = 'DELETE' THEN r := OLD; ELSE r := NEW; END IF; "
-            "INSERT INTO search_changes(unit_id, xid) VALUES ("
-            "CASE WHEN TG_TABLE_NAME = 'units' THEN r.id ELSE r.unit_id END, "
-            "pg_current_xact_id()::text::bigint); "
-            "RETURN NULL; END $$"
-        )
+        for name, col in (("search_log_unit", "id"), ("search_log_child", "unit_id")):
+            op.execute(
+                f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF TG_OP = 'DELETE' THEN "
+                f"INSERT INTO search_changes(unit_id, xid) VALUES (OLD.{col}, pg_current_xact_id()::text::bigint); "
+                "ELSE "
+                f"INSERT INTO search_changes(unit_id, xid) VALUES (NEW.{col}, pg_current_xact_id()::text::bigint); "
+                "END IF; RETURN NULL; END $$"
+            )
         op.execute(
             "CREATE FUNCTION search_log_bank() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
             "INSERT INTO search_changes(unit_id, xid) "
             "SELECT id, pg_current_xact_id()::text::bigint FROM units WHERE bank_id = NEW.id; "
             "RETURN NULL; END $$"
         )
-        for table in ("units", "hla_typings", "measurements"):
+        for table, function in (("units", "unit"), ("hla_typings", "child"), ("measurements", "child")):
             op.execute(
                 f"CREATE TRIGGER search_log_{table} AFTER INSERT OR UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION search_log_unit()"
+                f"FOR EACH ROW EXECUTE FUNCTION search_log_{function}()"
             )
         op.execute(
             "CREATE TRIGGER search_log_banks AFTER UPDATE ON banks FOR EACH ROW EXECUTE FUNCTION search_log_bank()"
@@ -103,6 +103,7 @@ def downgrade() -> None:
         for table in ("units", "hla_typings", "measurements", "banks"):
             op.execute(f"DROP TRIGGER IF EXISTS search_log_{table} ON {table}")
         op.execute("DROP FUNCTION IF EXISTS search_log_unit()")
+        op.execute("DROP FUNCTION IF EXISTS search_log_child()")
         op.execute("DROP FUNCTION IF EXISTS search_log_bank()")
     op.drop_table("search_meta")
     with op.batch_alter_table("search_changes", schema=None) as batch_op:
