@@ -51,6 +51,7 @@ def _register_commands() -> None:
         indications_cmd,
         outcome_cmd,
         probability_cmd,
+        scale_cmd,
         search_cmd,
         serve_cmd,
         sim_cmd,
@@ -67,6 +68,7 @@ def _register_commands() -> None:
         bank_cmd,
         probability_cmd,
         search_cmd,
+        scale_cmd,
         serve_cmd,
         sim_cmd,
     ):

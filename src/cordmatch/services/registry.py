@@ -1,6 +1,7 @@
 """Registry storage for search and the simulator: where units are written and read.
 
-TARGET is a Parquet file (``*.parquet``) or a database (SQLite file or SQLAlchemy URL) through the bank
+TARGET is a Parquet file (``*.parquet``), a directory of Parquet partitions (:mod:`cordmatch.scale.partitions`)
+or a database (SQLite file or SQLAlchemy URL) through the bank
 store (:mod:`cordmatch.services.registry_store`: bulk insert, and the bank's feed of available units).
 """
 
@@ -44,8 +45,15 @@ def is_database(target: str) -> bool:
     return "://" in target or not (is_parquet(target) or Path(target).is_dir())
 
 
-def write_registry(target: str, chunks: Iterable[RegistryChunk], release: str) -> int:
-    """Write generated units to TARGET; returns the number of units written."""
+def write_registry(
+    target: str, chunks: Iterable[RegistryChunk], release: str, *, units: int = 0, partitions: int = 0
+) -> int:
+    """Write generated units to TARGET; returns the number of units written. ``partitions`` > 0: TARGET is a
+    directory of that many Parquet partitions (``units``: how many the chunks hold)."""
+    if partitions > 0:
+        from cordmatch.scale.partitions import write_partitions
+
+        return write_partitions(target, chunks, release, units, partitions)
     if is_parquet(target):
         from cordmatch.sim.export import write_parquet
 
@@ -133,7 +141,19 @@ def _flags(table: Any) -> np.ndarray:
 
 def open_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
     """Load TARGET and build its search index (from the coded columns when they match the release)."""
+    from cordmatch.scale.partitions import is_partitioned, read_table
+
+    if is_partitioned(target):
+        try:
+            table = read_table(target)
+        except InvalidInputError:
+            raise
+        except Exception as exc:  # pyarrow raises several types for unreadable files
+            raise InvalidInputError(f"cannot read registry {target}: {exc}", where=target) from None
+        return index_from_table(table, tables)
     if not is_parquet(target):
+        if Path(target).is_dir():
+            raise InvalidInputError(f"{target} is a directory but not a partitioned registry", where=target)
         from cordmatch.services.registry_store import open_store_registry
 
         return open_store_registry(target, tables)
@@ -146,6 +166,11 @@ def open_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, U
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise InvalidInputError(f"cannot read registry {target}: {exc}", where=target) from None
+    return index_from_table(table, tables)
+
+
+def index_from_table(table: Any, tables: NomenclatureTables) -> tuple[UnitIndex, ParquetRegistry]:
+    """The search index of a registry table (pyarrow; coded columns used when they match the release)."""
     meta = table.schema.metadata or {}
     n = table.num_rows
     index = UnitIndex(release=tables.release, capacity=max(16, n))
