@@ -4,13 +4,14 @@ Two stages, per batch of patients:
 1. one task per partition (pinned to one worker, which keeps that partition's search index in memory between
    tasks): each patient is searched in the partition and the task returns, per patient, the partition's
    candidates (its final top units after the exact checks, every unit those checks dropped, its best
-   double-unit candidates and one unit reaching the single-unit dose) as Parquet rows, with the counts;
+   double-unit candidates, one unit reaching the single-unit dose, and its first unit so that the merged
+   registry is never empty) as Parquet rows, with the counts;
 2. one merge task per batch: per patient, the candidates of all partitions (in registry order) form a small
    registry that the ordinary search ranks; the counts are the partitions' sums.
 
 Why the merge is exact: a unit's rank keys and checks depend only on the unit and the patient, and the
 registry-wide top units, the double-unit candidates and the single-dose question are each decided by units
-that are among their own partition's candidates. Tie-breaks follow registry order, which partition order
+that are among their own partition's candidates, and adding other units of the registry changes none of them. Tie-breaks follow registry order, which partition order
 keeps (:mod:`cordmatch.scale.partitions`).
 """
 
@@ -112,6 +113,7 @@ def search_partition(
         rows = {int(s) for s in kept_slots} | {int(s) for s in dropped} | {int(s) for s in doubles}
         first_single = np.flatnonzero(single_ok)[:1]
         rows |= {int(s) for s in first_single}
+        rows.add(0)  # any real unit keeps the merged registry non-empty without changing the ranking
         counts = {
             "units": len(index),
             "passing_filters": int(np.count_nonzero(ctx.mask)),
