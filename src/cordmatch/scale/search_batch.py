@@ -11,8 +11,8 @@ Two stages, per batch of patients:
 
 Why the merge is exact: a unit's rank keys and checks depend only on the unit and the patient, and the
 registry-wide top units, the double-unit candidates and the single-dose question are each decided by units
-that are among their own partition's candidates, and adding other units of the registry changes none of them. Tie-breaks follow registry order, which partition order
-keeps (:mod:`cordmatch.scale.partitions`).
+that are among their own partition's candidates; adding other units of the registry changes none of them.
+Tie-breaks follow registry order, which partition order keeps (:mod:`cordmatch.scale.partitions`).
 """
 
 from __future__ import annotations
