@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,6 @@ import pytest
 
 from cordmatch.errors import InvalidInputError
 from cordmatch.imgt import default_nomenclature
-from cordmatch.scale.cluster import ClusterSpec, open_client
 from cordmatch.scale.partitions import export_store, partition_sizes, read_manifest, write_partitions
 from cordmatch.scale.search_batch import load_patients, search_batch, search_local
 from cordmatch.services.registry import write_registry
@@ -20,12 +18,6 @@ from cordmatch.sim.patients import generate_patients
 from cordmatch.sim.registry import generate_registry
 
 TODAY = dt.date(2026, 11, 29)
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    with open_client(ClusterSpec(workers=2)) as c:
-        yield c
 
 
 def _patients_file(path: Path, n: int, seed: int) -> Path:
