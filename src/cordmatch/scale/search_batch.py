@@ -2,12 +2,15 @@
 
 Two stages, per batch of patients:
 1. one task per partition (pinned to one worker, which keeps that partition's search index in memory between
-   tasks): each patient is searched in the partition and the task returns, per patient, the partition's
-   candidates (its final top units after the exact checks, every unit those checks dropped, its best
-   double-unit candidates, one unit reaching the single-unit dose, and its first unit so that the merged
-   registry is never empty) as Parquet rows, with the counts;
+   tasks): each patient is graded and filtered in the partition (vectorised) and the task returns, per
+   patient, the partition's candidates (its ``want`` best units passing the filters, its best double-unit
+   candidates, one unit reaching the single-unit dose, and its first unit so that the merged registry is
+   never empty) as Parquet rows, with the counts;
 2. one merge task per batch: per patient, the candidates of all partitions (in registry order) form a small
-   registry that the ordinary search ranks; the counts are the partitions' sums.
+   registry that the ordinary search ranks (exact grades and checks run once, as in one process); the
+   counts are the partitions' sums, less the units the exact checks dropped. When a partition that was not
+   exhausted had all its candidates above the last unit listed, it may hold more: that patient goes round
+   again with four times ``want``.
 
 Why the merge is exact: a unit's rank keys and checks depend only on the unit and the patient, and the
 registry-wide top units, the double-unit candidates and the single-dose question are each decided by units
@@ -46,9 +49,13 @@ class BatchPatient:
 
 @dataclass
 class PartitionHits:
-    """One patient's candidates in one partition: Parquet rows (pyarrow Table) and the partition's counts."""
+    """One patient's candidates in one partition: Parquet rows (pyarrow Table, in partition order), which of
+    them are the partition's best ``ranked`` units (row positions in ``rows``), whether those are all the
+    units passing its filters (``exhausted``), and its counts (before the exact checks)."""
 
     rows: Any
+    ranked: list[int]
+    exhausted: bool
     counts: dict[str, int]
 
 
@@ -86,41 +93,39 @@ def _patient(req: SearchRequest, tables: Any) -> Any:
 
 
 def search_partition(
-    path: str, patients: Sequence[BatchPatient], top: int, settings: SelectionSettings | None, today: dt.date
+    path: str, patients: Sequence[BatchPatient], want: int, settings: SelectionSettings | None, today: dt.date
 ) -> list[PartitionHits]:
-    """Stage 1 (a worker): every patient's candidates in one partition."""
+    """Stage 1 (a worker): every patient's candidates in one partition: its ``want`` best units passing the
+    filters (before the exact checks), its best double-unit candidates, one unit reaching the single-unit
+    dose, and its first unit (so that the merged registry is never empty)."""
     from cordmatch.imgt import default_nomenclature
-    from cordmatch.selection.search import DOUBLE_CANDIDATES, _double_mask, _final, _meets_single, prepare, top_slots
+    from cordmatch.selection.search import DOUBLE_CANDIDATES, _double_mask, _meets_single, prepare, top_slots
 
     tables = default_nomenclature()
-    index, source, table = partition_index(path)
+    index, _, table = partition_index(path)
     out: list[PartitionHits] = []
     for bp in patients:
         if index is None:
-            out.append(PartitionHits(table.slice(0, 0), dict.fromkeys(SUMMED, 0)))
+            out.append(PartitionHits(table.slice(0, 0), [], True, dict.fromkeys(SUMMED, 0)))
             continue
         req = bp.request
         ctx = prepare(index, _patient(req, tables), tables, policy=req.policy, settings=settings, today=today)
-        before = ctx.mask.copy()
-        kept = _final(ctx, top, source, tables, None)
-        dropped = np.flatnonzero(before & ~ctx.mask)
         n = index.n
+        ranked = top_slots(ctx, want)
+        passing = int(np.count_nonzero(ctx.mask))
         eligible = ctx.mask if not ctx.policy.require_single_dose else _double_mask(ctx, single=False)
         single_ok = eligible & _meets_single(index.tnc[:n], ctx.thresholds)
         doubles = top_slots(ctx, DOUBLE_CANDIDATES, _double_mask(ctx))
-        wanted = np.asarray([r.unit.unit_id for r in kept], dtype=np.bytes_)
-        kept_slots = np.flatnonzero(np.isin(index.ids[:n], wanted)) if len(wanted) else np.zeros(0, np.int64)
-        rows = {int(s) for s in kept_slots} | {int(s) for s in dropped} | {int(s) for s in doubles}
-        first_single = np.flatnonzero(single_ok)[:1]
-        rows |= {int(s) for s in first_single}
-        rows.add(0)  # any real unit keeps the merged registry non-empty without changing the ranking
+        rows = sorted({0, *ranked.tolist(), *doubles.tolist(), *np.flatnonzero(single_ok)[:1].tolist()})
+        at = {r: i for i, r in enumerate(rows)}
         counts = {
             "units": len(index),
-            "passing_filters": int(np.count_nonzero(ctx.mask)),
+            "passing_filters": passing,
             "graded_exactly": len(ctx.exact_grades),
             "meeting_single_unit_dose": int(np.count_nonzero(single_ok)),
         }
-        out.append(PartitionHits(table.take(np.array(sorted(rows), dtype=np.int64)), counts))
+        picked = table.take(np.array(rows, dtype=np.int64))
+        out.append(PartitionHits(picked, [at[int(r)] for r in ranked], passing <= want, counts))
     return out
 
 
@@ -130,43 +135,62 @@ def merge_batch(
     top: int,
     settings: SelectionSettings | None,
     today: dt.date,
-) -> list[dict[str, Any]]:
-    """Stage 2 (a worker): per patient, rank the candidates of all partitions; JSON-ready outcomes."""
-    import pyarrow as pa
-
+) -> list[dict[str, Any] | None]:
+    """Stage 2 (a worker): per patient, rank the candidates of all partitions: the JSON-ready outcome, or None
+    when some partition may hold a better unit than its candidates showed (then ask it for more)."""
     from cordmatch.imgt import default_nomenclature
 
     tables = default_nomenclature()
-    results = []
+    results: list[dict[str, Any] | None] = []
     for k, bp in enumerate(patients):
-        parts = [h[k] for h in hits]
-        cand = pa.concat_tables([p.rows for p in parts])
-        counts = {name: sum(p.counts[name] for p in parts) for name in SUMMED}
-        outcome = rank_candidates(bp.request, cand, counts, top, settings, today, tables)
-        results.append({"patient_id": bp.patient_id, **outcome.to_dict()})
+        outcome = rank_candidates(bp.request, [h[k] for h in hits], top, settings, today, tables)
+        results.append(None if outcome is None else {"patient_id": bp.patient_id, **outcome.to_dict()})
     return results
 
 
 def rank_candidates(
     req: SearchRequest,
-    cand: Any,
-    counts: dict[str, int],
+    parts: Sequence[PartitionHits],
     top: int,
     settings: SelectionSettings | None,
     today: dt.date,
     tables: Any,
-) -> SearchOutcome:
-    """The search outcome of a patient from the candidates of all partitions (what run_search would give)."""
-    from cordmatch.selection.search import search
+) -> SearchOutcome | None:
+    """The search outcome of a patient from the candidates of all partitions (what run_search gives on the
+    whole registry), or None when a partition that was not exhausted had all its ranked candidates above the
+    last unit listed (it may hold more units that rank above it)."""
+    import pyarrow as pa
+
+    from cordmatch.selection.search import _double_mask, _meets_single, prepare, search, top_slots
     from cordmatch.services.registry import index_from_table
     from cordmatch.services.search import build_patient, probability_grader, with_engraftment
 
     patient, notes = build_patient(req, tables)
+    cand = pa.concat_tables([p.rows for p in parts])
     if cand.num_rows == 0:
         raise InvalidInputError("the registry is empty: no units to search", where="registry")
     index, source = index_from_table(cand, tables)
     outcome = search(index, source, patient, tables, policy=req.policy, top=top, settings=settings, today=today,
                      probability=probability_grader())  # fmt: skip
+    ctx = prepare(index, patient, tables, policy=req.policy, settings=settings, today=today)  # before the checks
+    order = top_slots(ctx, max(int(np.count_nonzero(ctx.mask)), 1))
+    pos = np.full(index.n, np.iinfo(np.int64).max, dtype=np.int64)
+    pos[order] = np.arange(len(order))
+    last = np.iinfo(np.int64).max
+    if len(outcome.results) >= top:
+        last = int(pos[index.slot_of(outcome.results[-1].unit.unit_id)])
+    offset = 0
+    for p in parts:
+        if not p.exhausted and p.ranked and max(int(pos[offset + r]) for r in p.ranked) < last:
+            return None
+        offset += p.rows.num_rows
+    n = index.n
+    eligible = ctx.mask if not ctx.policy.require_single_dose else _double_mask(ctx, single=False)
+    single_before = int(np.count_nonzero(eligible & _meets_single(index.tnc[:n], ctx.thresholds)))
+    dropped = int(np.count_nonzero(ctx.mask)) - outcome.counts["passing_filters"]  # by the exact checks
+    counts = {name: sum(p.counts[name] for p in parts) for name in SUMMED}
+    counts["passing_filters"] -= dropped
+    counts["meeting_single_unit_dose"] -= single_before - outcome.counts["meeting_single_unit_dose"]
     outcome = with_engraftment(outcome)
     outcome = replace(outcome, counts={**outcome.counts, **counts})
     if notes:
@@ -203,25 +227,34 @@ def search_batch(
     if not workers:
         raise InvalidInputError("the Dask cluster has no workers", where="scheduler")
     size = batch_size or max(1, -(-len(patients) // (2 * len(workers))))
-    groups = batches(patients, size)
-    futures: list[Any] = []
-    merges: list[Any] = []
-    for b, group in enumerate(groups):
-        stage1 = [
-            client.submit(search_partition, str(p.path), group, top, settings, today, pure=False,
-                          workers=[workers[k % len(workers)]], key=f"search-partition-{k}-batch-{b}-{id(group)}")
-            for k, p in enumerate(partitions)
-        ]  # fmt: skip
-        futures.extend(stage1)
-        merges.append(client.submit(merge_batch, group, stage1, top, settings, today, pure=False))
-    total = len(futures) + len(merges)
-    results: list[dict[str, Any]] = []
-    for done, _ in enumerate(as_completed([*futures, *merges]), start=1):  # type: ignore[no-untyped-call]
-        if progress is not None:
-            progress(done, total)
-    for m in merges:
-        results.extend(m.result())
-    return results
+    want = max(2 * top, top + 10)
+    results: list[dict[str, Any] | None] = [None] * len(patients)
+    pending = list(range(len(patients)))
+    rounds = 0
+    while pending:
+        rounds += 1
+        groups = [pending[i : i + size] for i in range(0, len(pending), size)]
+        futures: list[Any] = []
+        merges: list[tuple[list[int], Any]] = []
+        for b, idx in enumerate(groups):
+            group = [patients[i] for i in idx]
+            stage1 = [
+                client.submit(search_partition, str(p.path), group, want, settings, today, pure=False,
+                              workers=[workers[k % len(workers)]], key=f"search-partition-{k}-{rounds}-{b}-{id(group)}")
+                for k, p in enumerate(partitions)
+            ]  # fmt: skip
+            futures.extend(stage1)
+            merges.append((idx, client.submit(merge_batch, group, stage1, top, settings, today, pure=False)))
+        total = len(futures) + len(merges)
+        for done, _ in enumerate(as_completed([*futures, *(m for _, m in merges)]), start=1):  # type: ignore[no-untyped-call]
+            if progress is not None:
+                progress(done, total)
+        for idx, m in merges:
+            for i, r in zip(idx, m.result(), strict=True):
+                results[i] = r
+        pending = [i for i in pending if results[i] is None]
+        want *= 4  # some partition may hold more: ask the pending patients' partitions for more candidates
+    return [r for r in results if r is not None]
 
 
 # --------------------------------------------------------------------------- patients and the reference path

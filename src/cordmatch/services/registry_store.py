@@ -157,6 +157,10 @@ def write_store(target: str, chunks: Iterable[RegistryChunk], release: str) -> i
                     after={"units": m, "first": units[0][1], "last": units[-1][1], "release": release},
                 )
             rows += m
+        if rows and store.dialect == "postgresql":
+            with store.transaction() as s:  # fresh statistics: the planner's estimates were for empty tables
+                for table in ("units", "measurements", "hla_typings", "search_changes"):
+                    s.execute(text(f"ANALYZE {table}"))
     except IntegrityError as exc:
         done = f"{rows:,} units were written before (complete chunks, audited); " if rows else ""
         raise ConflictError(

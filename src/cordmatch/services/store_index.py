@@ -244,6 +244,9 @@ def _changed(session: Session, dialect: str, since: int) -> list[int]:
 def _read(session: Session, tables: NomenclatureTables, key: str, unit_ids: Sequence[int] | None) -> CodedUnits:
     from cordmatch.services.bank_index import iter_search_records
 
+    if session.get_bind().dialect.name == "postgresql" and unit_ids is None:
+        # a server-side cursor plans for the first 10% of rows by default (nested loops): plan for all of them
+        session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
     cache: dict[str, Any] = {}
     parts = [code_records(rows, tables, key, cache) for rows in iter_search_records(session, unit_ids=unit_ids)]
     return concat(parts, key)
