@@ -63,19 +63,54 @@ def write_registry(
     return write_store(target, chunks, release)
 
 
+def _id_hashes(ids: np.ndarray) -> np.ndarray:
+    """64-bit FNV-1a hashes of fixed-width byte ids, vectorised over the rows."""
+    width = ids.dtype.itemsize
+    cols = np.ascontiguousarray(ids).view(np.uint8).reshape(len(ids), width)
+    h = np.full(len(ids), 0xCBF29CE484222325, dtype=np.uint64)
+    prime = np.uint64(0x100000001B3)
+    with np.errstate(over="ignore"):
+        for k in range(width):
+            h ^= cols[:, k].astype(np.uint64)
+            h *= prime
+    return h
+
+
 @dataclass
 class ParquetRegistry:
-    """A Parquet registry held in memory (a :class:`cordmatch.selection.UnitSource`)."""
+    """A Parquet registry held in memory (a :class:`cordmatch.selection.UnitSource`). Records are found by
+    unit id through sorted id hashes (built on first use: 16 bytes per unit), not a scan per id."""
 
     table: Any  # pyarrow.Table
     ids: np.ndarray  # unit ids (fixed-width bytes) by row
+    _hashes: np.ndarray | None = None  # sorted id hashes
+    _rows: np.ndarray | None = None  # row of each sorted hash
+
+    def _lookup(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._hashes is None or self._rows is None:
+            h = _id_hashes(self.ids)
+            self._rows = np.argsort(h, kind="stable")
+            self._hashes = h[self._rows]
+        return self._hashes, self._rows
+
+    def row_of(self, unit_id: str) -> int | None:
+        key = unit_id.encode("ascii", "replace")
+        if len(key) > self.ids.dtype.itemsize or not len(self.ids):
+            return None
+        hashes, rows = self._lookup()
+        h = _id_hashes(np.array([key], dtype=self.ids.dtype))[0]
+        lo, hi = np.searchsorted(hashes, h, "left"), np.searchsorted(hashes, h, "right")
+        for r in rows[lo:hi]:
+            if self.ids[r] == key:
+                return int(r)
+        return None
 
     def records(self, unit_ids: Sequence[str]) -> Mapping[str, UnitRecord]:
         out: dict[str, UnitRecord] = {}
         for uid in unit_ids:
-            rows = np.flatnonzero(self.ids == uid.encode("ascii", "replace"))
-            if len(rows):
-                out[uid] = _record(self.table.slice(int(rows[0]), 1).to_pylist()[0])
+            row = self.row_of(uid)
+            if row is not None:
+                out[uid] = _record(self.table.slice(row, 1).to_pylist()[0])
         return out
 
 
