@@ -301,7 +301,10 @@ def coded_units(store: Store, tables: NomenclatureTables, *, path: Path | None =
             have = fresh
         else:
             changed = _changed(s, dialect, have.horizon)
-            if changed or have.horizon != horizon:
+            if not changed and have.horizon != horizon:
+                have.horizon = horizon  # nothing to reload: the same object (callers may keep what they built)
+                save(have, path)
+            elif changed:
                 if len(changed) > FULL_RELOAD_SHARE * max(len(have), 1000):
                     update = _read(s, tables, key, None)
                     update.horizon = horizon
