@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -69,28 +70,30 @@ def alternative_codes(typing: HlaTyping, limit: int = MAX_ALTERNATIVE_ROWS) -> t
 _LOCUS_ROW = {locus: i for i, locus in enumerate(CODED_LOCI)}
 
 
-def _fast_codes(
-    gl: str, tables: NomenclatureTables, cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None]
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Codes of an unphased GL string assembled from per-locus parts (each parsed once per distinct text);
-    None when a part is phased, outside A, B, C, DRB1, repeated, or not codable (the caller parses it whole,
-    which also reports errors)."""
+def _fast_codes(gl: str, tables: NomenclatureTables, cache: dict[str, Any]) -> list[int] | None:
+    """Codes of an unphased GL string assembled from per-locus parts (each parsed once per distinct text), as
+    16 ints (antigen ids then allele ids, loci A, B, C, DRB1 x 2 positions); None when a part is phased,
+    outside A, B, C, DRB1, repeated, or not codable (the caller parses it whole, which also reports errors)."""
     if "~" in gl:
         return None
-    ag = np.full((4, 2), -1, dtype=np.int16)
-    al = np.full((4, 2), -1, dtype=np.int16)
-    seen: set[int] = set()
+    codes = [-1] * 16
+    seen = 0
     for raw in gl.split("^"):
-        part = raw.strip()
-        if part not in cache:
-            cache[part] = _code_part(part, tables, cache)
-        hit = cache[part]
-        if hit is None or hit[0] in seen:
+        key = "\x01" + raw
+        hit = cache.get(key, False)
+        if hit is False:
+            part = raw.strip()
+            if part not in cache:
+                cache[part] = _code_part(part, tables, cache)
+            coded = cache[part]
+            hit = None if coded is None else (coded[0], *(int(x) for x in coded[1]), *(int(x) for x in coded[2]))
+            cache[key] = hit
+        if hit is None or seen & (1 << hit[0]):
             return None
-        row, p_ag, p_al = hit
-        seen.add(row)
-        ag[row], al[row] = p_ag, p_al
-    return ag, al
+        row = hit[0]
+        seen |= 1 << row
+        codes[2 * row], codes[2 * row + 1], codes[8 + 2 * row], codes[9 + 2 * row] = hit[1:]
+    return codes
 
 
 def _code_part(
@@ -137,7 +140,7 @@ def _parse_part(part: str, tables: NomenclatureTables) -> tuple[int, np.ndarray,
 def columns_from_records(
     records: Sequence[UnitRecord],
     tables: NomenclatureTables,
-    part_cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None] | None = None,
+    part_cache: dict[str, Any] | None = None,
 ) -> tuple[UnitColumns, list[HlaTyping | None]]:
     """Index columns of records; typings that are not codable are returned for the exact side list.
     ``part_cache``: codes of locus parts and positions, shared between calls on the same tables."""
@@ -148,11 +151,14 @@ def columns_from_records(
     typings: list[HlaTyping | None] = [None] * n
     alternatives: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n
     cache: dict[str, tuple[HlaTyping, tuple[np.ndarray, np.ndarray] | None]] = {}
-    locus_cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None] = {} if part_cache is None else part_cache
+    locus_cache: dict[str, Any] = {} if part_cache is None else part_cache
+    fast_rows: list[int] = []
+    fast_codes: list[list[int]] = []
     for i, r in enumerate(records):
         fast = _fast_codes(r.hla, tables, locus_cache)
         if fast is not None:
-            ag[i], al[i] = fast
+            fast_rows.append(i)
+            fast_codes.append(fast)
             continue
         if r.hla not in cache:
             try:
@@ -167,6 +173,10 @@ def columns_from_records(
             alternatives[i] = alternative_codes(t)
         else:
             ag[i], al[i] = coded
+    if fast_rows:
+        coded16 = np.array(fast_codes, dtype=np.int16)
+        ag[fast_rows] = coded16[:, :8].reshape(-1, 4, 2)
+        al[fast_rows] = coded16[:, 8:].reshape(-1, 4, 2)
     cols = UnitColumns(
         unit_id=[r.unit_id for r in records],
         ag=ag,

@@ -20,6 +20,7 @@ from cordmatch.store.engine import Store
 from cordmatch.store.models import Bank, HlaTyping, Measurement, Unit
 
 UNACCREDITED = frozenset({"", "none", "no"})
+_AVAILABLE = UnitState.AVAILABLE.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,7 @@ def _record(row: Any) -> tuple[int, UnitRecord] | None:
     (uid, din, state, gl, pre_id, pre_tnc, pre_cd34, pre_vol, post_tnc, post_cd34, post_vol,
      abo, rh, bank_name, accreditation, collected_at, rbc, segments, nima) = row  # fmt: skip
     tnc, cd34, vol = (pre_tnc, pre_cd34, pre_vol) if pre_id is not None else (post_tnc, post_cd34, post_vol)
-    if state != UnitState.AVAILABLE.value or not gl or not tnc:
+    if state != _AVAILABLE or not gl or not tnc:
         return None
     return uid, UnitRecord(
         unit_id=din,
@@ -152,11 +153,12 @@ def iter_search_records(
     time: all of them, or those of ``unit_ids`` / ``dins`` (up to 500 per query)."""
     if unit_ids is None and dins is None:
         q = _unit_select().where(Unit.state == UnitState.AVAILABLE.value).order_by(Unit.id)
-        for part in session.execute(q.execution_options(yield_per=batch)).partitions():
+        result = session.connection().execution_options(yield_per=batch).execute(q)  # Core rows, streamed
+        for part in result.partitions():
             yield [r for r in map(_record, part) if r is not None]
         return
     keys: Sequence[Any] = list(unit_ids) if unit_ids is not None else list(dins or ())
     column = Unit.id if unit_ids is not None else Unit.din
     for start in range(0, len(keys), 500):
         q = _unit_select().where(column.in_(keys[start : start + 500])).order_by(Unit.id)
-        yield [r for r in map(_record, session.execute(q)) if r is not None]
+        yield [r for r in map(_record, session.connection().execute(q)) if r is not None]
