@@ -42,6 +42,8 @@ INDEX_FORMAT = 1
 #: Above this share of changed units, read everything again instead of the changes.
 FULL_RELOAD_SHARE = 0.25
 NIMA_WIDTH = 6
+#: Rewrite the index file once this many units (or 1% of them) were reloaded since it was written.
+SAVE_AFTER = 1000
 
 
 @dataclass
@@ -65,6 +67,9 @@ class CodedUnits:
     alternatives: dict[int, tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]] = field(default_factory=dict)
     #: unit id -> NIMA antigen ids
     nima: dict[int, frozenset[int]] = field(default_factory=dict)
+    #: units reloaded since the index file was last written (the file is rewritten past a threshold; until
+    #: then a new process replays the change log from the file's older horizon)
+    unsaved: int = 0
 
     def __len__(self) -> int:
         return len(self.db_id)
@@ -301,19 +306,20 @@ def coded_units(store: Store, tables: NomenclatureTables, *, path: Path | None =
             have = fresh
         else:
             changed = _changed(s, dialect, have.horizon)
-            if not changed and have.horizon != horizon:
+            if not changed:
                 have.horizon = horizon  # nothing to reload: the same object (callers may keep what they built)
+            elif len(changed) > FULL_RELOAD_SHARE * max(len(have), 1000):
+                have = _read(s, tables, key, None)
+                have.horizon = horizon
                 save(have, path)
-            elif changed:
-                if len(changed) > FULL_RELOAD_SHARE * max(len(have), 1000):
-                    update = _read(s, tables, key, None)
-                    update.horizon = horizon
-                    have = update
-                else:
-                    update = _read(s, tables, key, sorted(changed))
-                    update.horizon = horizon
-                    have = merge(have, changed, update)
-                save(have, path)
+            else:
+                unsaved = have.unsaved + len(changed)
+                update = _read(s, tables, key, sorted(changed))
+                update.horizon = horizon
+                have = merge(have, changed, update)
+                have.unsaved = unsaved
+                if unsaved >= max(SAVE_AFTER, len(have) // 100) and save(have, path):
+                    have.unsaved = 0
     with _memo_lock:
         _memo[memo_key] = have
     return have
