@@ -212,9 +212,8 @@ def load(path: Path, key: str) -> CodedUnits | None:
     out = CodedUnits(key, int(meta[1]), a["db_id"], a["din"], a["ag"], a["al"], a["tnc"], a["cd34"], a["flags"],
                      a["collected"], a["exact"])  # fmt: skip
     out.exact_gl = dict(zip(a["exact_id"].tolist(), a["exact_gl"].tolist(), strict=True))
-    out.nima = {
-        int(o): frozenset(int(x) for x in row if x >= 0) for o, row in zip(a["nima_owner"], a["nima_ids"], strict=True)
-    }
+    owners_ids = zip(a["nima_owner"].tolist(), a["nima_ids"].tolist(), strict=True)
+    out.nima = {o: frozenset(x for x in row if x >= 0) for o, row in owners_ids}
     owners = a["alt_owner"]
     for uid in np.unique(owners):
         rows = owners == uid
