@@ -126,3 +126,61 @@ def test_postgres_change_committed_out_of_order_is_not_missed(
         assert [d.decode() for d in coded_units(store, tables, path=path).din] == ["G123498000002", "G123498000003"]
     finally:
         store.close()
+
+
+def test_changes_outside_the_log_are_not_missed(world: World, tables: NomenclatureTables, tmp_path: Path) -> None:
+    """Triggers dropped (or any write the log did not see): the listed units' fingerprint still changes."""
+    from sqlalchemy import text
+
+    path = tmp_path / "bank.cmindex.npz"
+    to_available(world, "G123498000001", "1")
+    to_available(world, "G123498000002", "2")
+    assert len(coded_units(world.svc.store, tables, path=path)) == 2
+    store = world.svc.store
+    with store.engine.begin() as conn:
+        if store.dialect == "sqlite":
+            names = conn.execute(
+                text("SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE 'search_log%'")
+            )
+            for (name,) in names.all():
+                conn.execute(text(f"DROP TRIGGER {name}"))
+        else:
+            for table in ("units", "hla_typings", "measurements", "banks"):
+                conn.execute(text(f"DROP TRIGGER search_log_{table} ON {table}"))
+        conn.execute(text("UPDATE units SET state = 'reserved', version = version + 1 WHERE din = 'G123498000001'"))
+    assert _dins(world, tables, path) == ["G123498000002"]
+    assert _dins(world, tables, path, memo=False) == ["G123498000002"]
+
+
+def test_a_restored_older_copy_is_read_again(world: World, tables: NomenclatureTables, tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    store = world.svc.store
+    if store.dialect != "sqlite":
+        pytest.skip("a file copy is a SQLite backup")
+    db = Path(str(store.engine.url.database))
+    path = tmp_path / "bank.cmindex.npz"
+    to_available(world, "G123498000001", "1")
+    assert _dins(world, tables, path) == ["G123498000001"]
+    store.engine.dispose()
+    raw = sqlite3.connect(db)  # a consistent copy: the WAL checkpointed into the file
+    raw.execute("PRAGMA wal_checkpoint(FULL)")
+    raw.close()
+    shutil.copy(db, tmp_path / "backup.sqlite3")
+    to_available(world, "G123498000002", "2")
+    world.svc.reserve(world.coord, "G123498000001", "p1")
+    assert _dins(world, tables, path) == ["G123498000002"]
+    store.engine.dispose()
+    for suffix in ("-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    shutil.copy(tmp_path / "backup.sqlite3", db)
+    from cordmatch.store import open_store
+
+    restored = open_store(str(db))
+    try:
+        assert [d.decode() for d in coded_units(restored, tables, path=path).din] == ["G123498000001"]
+        store_index._memo.clear()
+        assert [d.decode() for d in coded_units(restored, tables, path=path).din] == ["G123498000001"]
+    finally:
+        restored.close()

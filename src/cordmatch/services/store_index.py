@@ -70,6 +70,9 @@ class CodedUnits:
     #: units reloaded since the index file was last written (the file is rewritten past a threshold; until
     #: then a new process replays the change log from the file's older horizon)
     unsaved: int = 0
+    #: (count, sum of ids, sum of row versions) of the listed units when last read: a second check that
+    #: nothing changed outside the change log (a restored backup, triggers dropped)
+    fingerprint: tuple[int, int, int] = (0, 0, 0)
 
     def __len__(self) -> int:
         return len(self.db_id)
@@ -178,7 +181,7 @@ def save(coded: CodedUnits, path: Path) -> bool:
     alt_ag = np.concatenate([a[0] for a in coded.alternatives.values()]) if alt_owner else no_alt
     alt_al = np.concatenate([a[1] for a in coded.alternatives.values()]) if alt_owner else no_alt
     arrays: dict[str, Any] = {
-        "meta": np.array([coded.key, str(coded.horizon)]),
+        "meta": np.array([coded.key, str(coded.horizon), *(str(v) for v in coded.fingerprint)]),
         "db_id": coded.db_id, "din": coded.din, "ag": coded.ag, "al": coded.al, "tnc": coded.tnc,
         "cd34": coded.cd34, "flags": coded.flags, "collected": coded.collected, "exact": coded.exact,
         "exact_id": np.fromiter(coded.exact_gl.keys(), np.int64, len(coded.exact_gl)),
@@ -211,6 +214,8 @@ def load(path: Path, key: str) -> CodedUnits | None:
         return None
     out = CodedUnits(key, int(meta[1]), a["db_id"], a["din"], a["ag"], a["al"], a["tnc"], a["cd34"], a["flags"],
                      a["collected"], a["exact"])  # fmt: skip
+    if len(meta) >= 5:
+        out.fingerprint = (int(meta[2]), int(meta[3]), int(meta[4]))
     out.exact_gl = dict(zip(a["exact_id"].tolist(), a["exact_gl"].tolist(), strict=True))
     owners_ids = zip(a["nima_owner"].tolist(), a["nima_ids"].tolist(), strict=True)
     out.nima = {o: frozenset(x for x in row if x >= 0) for o, row in owners_ids}
@@ -237,6 +242,16 @@ def _horizon(session: Session, dialect: str) -> int:
     if dialect == "postgresql":
         return int(session.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar_one())
     return int(session.execute(select(func.coalesce(func.max(SearchChange.seq), 0))).scalar_one())
+
+
+def _fingerprint(session: Session) -> tuple[int, int, int]:
+    """(count, sum of ids, sum of row versions) of the listed units (one aggregate on the state index)."""
+    from cordmatch.bank.lifecycle import UnitState
+    from cordmatch.store.models import Unit
+
+    q = select(func.count(Unit.id), func.coalesce(func.sum(Unit.id), 0), func.coalesce(func.sum(Unit.version), 0))
+    n, ids, versions = session.execute(q.where(Unit.state == UnitState.AVAILABLE.value)).one()
+    return int(n), int(ids), int(versions)
 
 
 def _changed(session: Session, dialect: str, since: int) -> list[int]:
@@ -291,34 +306,34 @@ def coded_units(store: Store, tables: NomenclatureTables, *, path: Path | None =
     path = path if path is not None else index_path(store)
     dialect = store.dialect
     with store.read() as s:
+        if dialect == "postgresql":  # one snapshot for the horizon, the log, the fingerprint and the rows
+            s.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
         horizon = _horizon(s, dialect)  # first: later commits are seen again next time
         key = index_key(store_id(s), tables)
+        fingerprint = _fingerprint(s)
         memo_key = f"{store.url}|{path}"
         with _memo_lock:
             have = _memo.get(memo_key)
         if have is None or have.key != key:
             have = load(path, key)
-        if have is None:
-            fresh = _read(s, tables, key, None)
-            fresh.horizon = horizon
-            save(fresh, path)
-            have = fresh
-        else:
+        changed: list[int] = []
+        if have is not None:
             changed = _changed(s, dialect, have.horizon)
-            if not changed:
-                have.horizon = horizon  # nothing to reload: the same object (callers may keep what they built)
-            elif len(changed) > FULL_RELOAD_SHARE * max(len(have), 1000):
-                have = _read(s, tables, key, None)
-                have.horizon = horizon
-                save(have, path)
-            else:
-                unsaved = have.unsaved + len(changed)
-                update = _read(s, tables, key, sorted(changed))
-                update.horizon = horizon
-                have = merge(have, changed, update)
-                have.unsaved = unsaved
-                if unsaved >= max(SAVE_AFTER, len(have) // 100) and save(have, path):
-                    have.unsaved = 0
+            if horizon < have.horizon or (not changed and fingerprint != have.fingerprint):
+                have = None  # the log went back, or the units changed without it: read everything again
+        if have is None or len(changed) > FULL_RELOAD_SHARE * max(len(have), 1000):
+            have = _read(s, tables, key, None)
+            have.horizon, have.fingerprint = horizon, fingerprint
+            save(have, path)
+        elif not changed:
+            have.horizon = horizon  # nothing to reload: the same object (callers may keep what they built)
+        else:
+            unsaved = have.unsaved + len(changed)
+            update = _read(s, tables, key, sorted(changed))
+            have = merge(have, changed, update)
+            have.horizon, have.fingerprint, have.unsaved = horizon, fingerprint, unsaved
+            if unsaved >= max(SAVE_AFTER, len(have) // 100) and save(have, path):
+                have.unsaved = 0
     with _memo_lock:
         _memo[memo_key] = have
     return have
