@@ -273,7 +273,8 @@ def _read(session: Session, tables: NomenclatureTables, key: str, unit_ids: Sequ
         # a server-side cursor plans for the first 10% of rows by default (nested loops): plan for all of them
         session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
     cache: dict[str, Any] = {}
-    parts = [code_records(rows, tables, key, cache) for rows in iter_search_records(session, unit_ids=unit_ids)]
+    rows_iter = iter_search_records(session, unit_ids=unit_ids, light=True)
+    parts = [code_records(rows, tables, key, cache) for rows in rows_iter]
     return concat(parts, key)
 
 
