@@ -131,9 +131,11 @@ class SearchRow:
     __slots__ = ("abo", "accredited", "attached_segment", "bank", "cd34", "collection_date", "hla", "nima",
                  "population", "rbc_depleted", "rh", "tnc", "unit_id", "volume_ml")  # fmt: skip
 
-    def __init__(self, unit_id: str, hla: str, tnc: float, cd34: float | None, volume_ml: float | None,
-                 abo: str | None, rh: str | None, bank: str, accredited: bool, collection_date: Any,
-                 rbc_depleted: bool, attached_segment: bool, nima: str | None, population: str | None) -> None:  # fmt: skip
+    def __init__(
+        self, unit_id: str, hla: str, tnc: float, cd34: float | None, volume_ml: float | None, abo: str | None,
+        rh: str | None, bank: str, accredited: bool, collection_date: Any, rbc_depleted: bool,
+        attached_segment: bool, nima: str | None, population: str | None,
+    ) -> None:  # fmt: skip
         self.unit_id, self.hla, self.tnc, self.cd34, self.volume_ml = unit_id, hla, tnc, cd34, volume_ml
         self.abo, self.rh, self.bank, self.accredited = abo, rh, bank, accredited
         self.collection_date, self.rbc_depleted, self.attached_segment = collection_date, rbc_depleted, attached_segment
