@@ -10,34 +10,44 @@ from rich.table import Table
 from cordmatch.cli.common import JsonOpt, MacsOpt, console, err_console, load_macs, load_tables, print_json
 
 
+def _count(n: int | None) -> str:
+    return "unknown" if n is None else str(n)
+
+
+def mismatch_counts(allele: object, antigen: object) -> str:
+    """One locus's mismatch counts on one line: ``allele GvH 1, HvG 0; antigen GvH 0, HvG 0``."""
+    from cordmatch.matching.model import DirectionalCounts
+
+    assert isinstance(allele, DirectionalCounts) and isinstance(antigen, DirectionalCounts)
+    return (
+        f"allele GvH {_count(allele.gvh)}, HvG {_count(allele.hvg)}; "
+        f"antigen GvH {_count(antigen.gvh)}, HvG {_count(antigen.hvg)}"
+    )
+
+
 def grade_table(result: object, title: str = "HLA match") -> Table:
-    """A Rich table of a MatchGrade: one row per position, then the 6 and 8 counts."""
+    """A Rich table of a MatchGrade: one row per position and one row of mismatch counts per locus, then the
+    6 and 8 counts."""
     from cordmatch.matching.model import MatchGrade
 
     assert isinstance(result, MatchGrade)
     table = Table(title=title, show_lines=False)
     table.add_column("locus", no_wrap=True)
-    table.add_column("patient", overflow="fold")
-    table.add_column("donor", overflow="fold")
-    table.add_column("grade", no_wrap=True)
-    table.add_column("reason", overflow="fold", ratio=1)
+    table.add_column("patient", no_wrap=True)  # allele names never wrap
+    table.add_column("donor", no_wrap=True)
+    table.add_column("grade", min_width=12, ratio=1)
+    table.add_column("reason", ratio=2)
     style = {"allele match": "green", "antigen match, allele mismatch": "yellow", "antigen mismatch": "red"}
     for locus, lg in result.loci.items():
         if not lg.positions:
             table.add_row(locus, "", "", "[dim]not graded[/]", lg.note or "")
             continue
-        gvh = "?" if lg.allele.gvh is None else lg.allele.gvh
-        hvg = "?" if lg.allele.hvg is None else lg.allele.hvg
-        counts = f"GvH {gvh} / HvG {hvg}"
         for i, pg in enumerate(lg.positions):
             colour = style.get(pg.grade, "magenta")
-            table.add_row(
-                f"{locus}" if i == 0 else "",
-                pg.patient,
-                pg.donor,
-                f"[{colour}]{pg.grade}[/]",
-                pg.reason + (f"  [dim]({counts})[/]" if i == 1 else ""),
-            )
+            table.add_row(f"{locus}" if i == 0 else "", pg.patient, pg.donor, f"[{colour}]{pg.grade}[/]", pg.reason)
+        table.add_row(
+            "", "", "", f"[bold]{locus} mismatches[/]", mismatch_counts(lg.allele, lg.antigen), end_section=True
+        )
         if lg.note:
             table.add_row("", "", "", "[dim]note[/]", lg.note)
     for name, mc in (("6 (A,B antigen; DRB1 allele)", result.match_6), ("8 (A,B,C,DRB1 allele)", result.match_8)):
