@@ -47,3 +47,22 @@ def barcodes(png: Path) -> list[str]:
     out = subprocess.run(["zbarimg", "--quiet", "--raw", "-Sdisable", "-Scode128.enable", str(png)],
                          capture_output=True, text=True)  # fmt: skip
     return [line for line in out.stdout.splitlines() if line]
+
+
+@pytest.fixture
+def bank(tmp_path: Path, seeded_db: Path):  # type: ignore[no-untyped-def]  # noqa: F811
+    """A BankService on a copy of the demo store."""
+    from cordmatch.services.bank import BankService
+    from cordmatch.store import open_store
+
+    db = tmp_path / "bank.sqlite3"
+    shutil.copyfile(seeded_db, db)
+    store = open_store(str(db))
+    yield BankService(store)
+    store.close()
+
+
+def actor(svc, username: str):  # type: ignore[no-untyped-def]
+    from cordmatch.services.bank_demo import DEMO_PASSWORD
+
+    return svc.authenticate(username, DEMO_PASSWORD)
