@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -14,6 +14,7 @@ from cordmatch.reports.numbers import LEGEND, threshold_text
 
 if TYPE_CHECKING:
     from cordmatch.selection.model import RuleCheck, SearchOutcome
+    from cordmatch.selection.settings import SelectionSettings
 
 _COLOUR = {"pass": "green", "flag": "yellow", "fail": "red", "info": "dim"}
 
@@ -110,6 +111,12 @@ def search_command(
         list[str] | None, typer.Option("--set", help="Override one threshold: name=value (repeatable).")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every rule of every unit.")] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write the search report: FILE.pdf or FILE.html.")
+    ] = None,
+    patient_ref: Annotated[
+        str | None, typer.Option("--patient-ref", help="Patient reference printed on the report.")
+    ] = None,
 ) -> None:
     """Search a registry for one patient: graded, filtered, ranked by the policy, every rule explained."""
     from cordmatch.errors import InvalidInputError
@@ -126,6 +133,11 @@ def search_command(
     if assignments:
         settings = settings.with_values(parse_assignments(assignments), "--set")
     settings.policy(policy)
+    report_format = None
+    if report is not None:
+        from cordmatch.reports.files import format_of
+
+        report_format = format_of(report, ("pdf", "html"), "--report")  # before the search: fail fast
     ab_text = None
     if antibodies is not None:
         try:
@@ -145,13 +157,40 @@ def search_command(
         malignant=malignant,
         abo=abo,
     )
-    outcome = run_search(req, load_tables(), settings)
+    tables = load_tables()
+    outcome = run_search(req, tables, settings)
+    if report is not None and report_format is not None:
+        _write_report(report, report_format, outcome.to_dict(), settings, tables.release, db, patient_ref,
+                      ab_text is not None, top)  # fmt: skip
     if as_json:
         print_json(outcome.to_dict())
     else:
         print_outcome(outcome, explain_all=verbose)
     if not outcome.results and not outcome.double_units:
         err_console.print("[yellow]no unit passes the hard filters[/]")
+
+
+def _write_report(
+    path: Path,
+    fmt: str,
+    outcome: dict[str, Any],
+    settings: SelectionSettings,
+    release: str,
+    registry: str,
+    patient_ref: str | None,
+    antibodies_given: bool,
+    top: int,
+) -> None:
+    from cordmatch.reports.files import write_file
+    from cordmatch.reports.search_render import render_html, render_pdf
+    from cordmatch.reports.search_report import ReportContext, build
+
+    ctx = ReportContext(settings=settings, release=release, patient_ref=patient_ref, registry=registry,
+                        antibodies_given=antibodies_given, top=top)  # fmt: skip
+    content = build(outcome, ctx)
+    data = render_pdf(content) if fmt == "pdf" else render_html(content).encode("utf-8")
+    write_file(path, data, option="--report")
+    err_console.print(f"search report written to {path}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

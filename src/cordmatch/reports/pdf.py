@@ -91,12 +91,14 @@ def section_table(section: Section, width: float) -> list[Flowable]:
     return [para(section.title, "Heading2"), grid(section.rows, (0.38 * width, 0.62 * width), header=False)]
 
 
-def render(story: list[Flowable], title: str, generated: datetime, subject: str = "") -> bytes:
-    """The PDF bytes of ``story`` on A4, each page footed with the decision-support line, the time the
+def render(
+    story: list[Flowable], title: str, generated: datetime, subject: str = "", pagesize: tuple[float, float] = A4
+) -> bytes:
+    """The PDF bytes of ``story`` on ``pagesize`` (A4), each page footed with the decision-support line, the time the
     report was made and the page number."""
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
-        buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm, bottomMargin=18 * mm,
+        buffer, pagesize=pagesize, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm, bottomMargin=18 * mm,
         title=title, author="cordmatch", subject=subject, creator="cordmatch",
     )  # fmt: skip
     regular, _ = fonts()
@@ -107,12 +109,13 @@ def render(story: list[Flowable], title: str, generated: datetime, subject: str 
         canvas.setFont(regular, 7.5)
         canvas.setFillColor(GREY)
         canvas.drawString(15 * mm, 10 * mm, f"{FOOTER}  {title}, made {stamp}")
-        canvas.drawRightString(A4[0] - 15 * mm, 10 * mm, f"page {d.page}")
+        canvas.drawRightString(pagesize[0] - 15 * mm, 10 * mm, f"page {d.page}")
         canvas.restoreState()
 
     doc.build(story, onFirstPage=foot, onLaterPages=foot)
     return buffer.getvalue()
 
 
-def content_width() -> float:
-    return float(A4[0] - 30 * mm)
+def content_width(pagesize: tuple[float, float] = A4) -> float:
+    """The width between the margins, points."""
+    return float(pagesize[0] - 30 * mm)

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from cordmatch.bank.roles import Permission, allows
 from cordmatch.errors import PermissionDeniedError
 from cordmatch.reports.label import label_data, render_label
+from cordmatch.reports.search_report import ReportContext, SearchReport, build
 from cordmatch.reports.unit_report import unit_report
 from cordmatch.services.auth import Principal
 from cordmatch.services.bank import BankService
@@ -37,3 +39,8 @@ def unit_label(
     fin = next((b.facility_id for b in svc.list_banks(actor) if b.code == unit.bank_code), None)
     product = _product_text(svc, unit.product_code) or "product description not in the bank's product code table"
     return render_label(label_data(unit, product, fin, donation_type, division), fmt)
+
+
+def search_report_files(outcome: dict[str, Any], ctx: ReportContext) -> SearchReport:
+    """The search report's content (render it with ``search_render.render_pdf`` or ``render_html``)."""
+    return build(outcome, ctx)
