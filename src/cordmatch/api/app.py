@@ -77,7 +77,9 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX)
     if web:
         from cordmatch.web.pages import install as install_pages
+        from cordmatch.web.report_routes import router as report_router
 
+        app.include_router(report_router)  # reports and labels (before the pages' /units/{din} routes)
         install_pages(app)
     return app
 

@@ -122,7 +122,9 @@ def _unit_row(r: Mapping[str, Any]) -> tuple[UnitRow, Any]:
     m8, m6 = r["match_8"].get("bidirectional"), r["match_6"].get("bidirectional")
     est = _estimate(r["tnc_per_kg"], r.get("cd34_per_kg"), m8, m6, _dsa(checks), False)
     unit = r.get("unit", {})
-    rh = {"pos": "+", "neg": "-"}.get(str(unit.get("rh")), " Rh not typed")
+    rh = {"pos": "+", "+": "+", "positive": "+", "neg": "-", "-": "-", "negative": "-"}.get(
+        str(unit.get("rh")).strip().lower(), " Rh not typed"
+    )
     abo = f"{unit.get('abo')}{rh}"
     prob = next((c["value"] for c in checks if c["rule"] == PROBABILITY_RULE), None)
     row = UnitRow(
