@@ -25,8 +25,8 @@ def test_unit_report_reads_as_a_person_needs(bank: Any, tmp_path: Path) -> None:
     unit = bank.get_unit(actor(bank, "tech"), din)
     for needle in (
         unit.din_labelled, "Demo Public Cord Blood Bank", "FACT-NetCord", "A*02:01+A*01:01",
-        "maternal infectious disease markers negative", "1.05 x10^9 cells", "3.88 x10^6 cells", "97 %",
-        "81 %", "101 colonies", "74 mL", "QC release checklist: all criteria met", "[V] seen in a cited source",
+        "maternal infectious disease markers negative", "TNC (cells) 1.26 x10^9 1.05 x10^9", "3.88 x10^6", "97 %",
+        "81 %", "CFU (colonies)", "101", "74 mL", "QC release checklist: all criteria met", "[V] seen in a cited source",
         "[U] unverified", "NetCord-FACT", "decision support", "contact not recorded",
     ):  # fmt: skip
         assert needle in text, needle

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cordmatch.cli.common import JsonOpt, MacsOpt, console, err_console, load_macs, load_tables, print_json
@@ -35,29 +36,26 @@ def grade_table(result: object, title: str = "HLA match") -> Table:
     table.add_column("locus", no_wrap=True)
     table.add_column("patient", no_wrap=True)  # allele names never wrap
     table.add_column("donor", no_wrap=True)
-    table.add_column("grade", min_width=12, ratio=1)
-    table.add_column("reason", ratio=2)
+    table.add_column("grade, and why", min_width=len("antigen match, allele mismatch"))
     style = {"allele match": "green", "antigen match, allele mismatch": "yellow", "antigen mismatch": "red"}
     for locus, lg in result.loci.items():
         if not lg.positions:
-            table.add_row(locus, "", "", "[dim]not graded[/]", lg.note or "")
+            table.add_row(locus, "", "", f"[dim]not graded[/]\n{lg.note or ''}", end_section=True)
             continue
         for i, pg in enumerate(lg.positions):
             colour = style.get(pg.grade, "magenta")
-            table.add_row(f"{locus}" if i == 0 else "", pg.patient, pg.donor, f"[{colour}]{pg.grade}[/]", pg.reason)
-        table.add_row(
-            "", "", "", f"[bold]{locus} mismatches[/]", mismatch_counts(lg.allele, lg.antigen), end_section=True
-        )
-        if lg.note:
-            table.add_row("", "", "", "[dim]note[/]", lg.note)
+            why = f"[{colour}]{pg.grade}[/]\n[dim]{escape(pg.reason)}[/]"
+            table.add_row(f"{locus}" if i == 0 else "", pg.patient, pg.donor, why)
+        counts = f"[bold]{locus} mismatches:[/] {mismatch_counts(lg.allele, lg.antigen)}"
+        table.add_row("", "", "", counts + (f"\n[dim]{escape(lg.note)}[/]" if lg.note else ""), end_section=True)
     for name, mc in (("6 (A,B antigen; DRB1 allele)", result.match_6), ("8 (A,B,C,DRB1 allele)", result.match_8)):
         if mc.bidirectional is None:
-            val = f"[dim]n/a[/]: {mc.reason}"
+            val = f"[dim]n/a[/]: {escape(mc.reason or '')}"
         else:
             val = f"[bold]{mc.bidirectional}/{mc.out_of}[/]  (GvH {mc.gvh}/{mc.out_of}, HvG {mc.hvg}/{mc.out_of})"
             if mc.reason:
-                val += f" {mc.reason}"
-        table.add_row("match", "", "", name, val)
+                val += f" {escape(mc.reason)}"
+        table.add_row("match", "", "", f"{name}: {val}")
     return table
 
 

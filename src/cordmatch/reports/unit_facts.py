@@ -124,12 +124,12 @@ def counts_grid(unit: UnitOut) -> list[list[str]]:
     measure; a stage with nothing recorded says so."""
     fields = (
         ("volume", "volume_ml", millilitres),
-        ("TNC", "tnc", cells),
-        ("CD34+", "cd34", cells),
+        ("TNC (cells)", "tnc", number),
+        ("CD34+ (cells)", "cd34", number),
         ("viability", "viability_pct", percent),
         ("viable CD34+", "viable_cd34_pct", percent),
         ("viable CD45+", "viable_cd45_pct", percent),
-        ("CFU", "cfu", lambda v: f"{number(v)} colonies"),
+        ("CFU (colonies)", "cfu", number),
     )
     header = ["measure", *STAGE_NAMES.values()]
     rows = [header]
