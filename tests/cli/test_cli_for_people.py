@@ -131,7 +131,7 @@ def test_search_report_file(run_cli: Any, registry: str, tmp_path: Path) -> None
 )
 def test_bad_report_file_is_named_before_searching(run_cli: Any, registry: str, tmp_path: Path, target: str,
                                                    needle: str) -> None:  # fmt: skip
-    code, out, err = run_cli(["search", "--db", registry, "--patient", P, "--weight", "18",
+    code, _, err = run_cli(["search", "--db", registry, "--patient", P, "--weight", "18",
                               "--report", str(tmp_path / target)])  # fmt: skip
     assert code == 2 and needle in err and "Traceback" not in err
     assert not (tmp_path / target).exists()

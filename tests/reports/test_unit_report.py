@@ -26,7 +26,8 @@ def test_unit_report_reads_as_a_person_needs(bank: Any, tmp_path: Path) -> None:
     for needle in (
         unit.din_labelled, "Demo Public Cord Blood Bank", "FACT-NetCord", "A*02:01+A*01:01",
         "maternal infectious disease markers negative", "TNC (cells) 1.26 x10^9 1.05 x10^9", "3.88 x10^6", "97 %",
-        "81 %", "CFU (colonies)", "101", "74 mL", "QC release checklist: all criteria met", "[V] seen in a cited source",
+        "81 %", "CFU (colonies)", "101", "74 mL", "QC release checklist: all criteria met",
+        "[V] seen in a cited source",
         "[U] unverified", "NetCord-FACT", "decision support", "contact not recorded",
     ):  # fmt: skip
         assert needle in text, needle
