@@ -15,7 +15,7 @@ import typer
 
 from cordmatch.cli.common import JsonOpt, console, print_json
 from cordmatch.errors import InvalidInputError
-from cordmatch.reports.numbers import LEGEND, cells, threshold_text
+from cordmatch.reports.numbers import LEGEND, threshold_text
 
 if TYPE_CHECKING:
     from cordmatch.services.auth import Principal
@@ -191,23 +191,33 @@ def unit_list_cmd(
     token: TokenOpt = None,
 ) -> None:
     """List units, newest collection first."""
-    from rich.table import Column, Table
+    from rich.table import Table
 
     svc = _service(db)
     page = svc.list_units(_actor(svc, user, token), {"state": state, "bank_code": bank}, limit=limit, offset=offset)
     if as_json:
         print_json(_dump(page))
         return
-    table = Table("state", "bank", "collected", "TNC before cryo", "ABO/Rh", "HLA")
-    table.columns.insert(0, Column("DIN", no_wrap=True, min_width=14))
+    table = Table()
+    table.add_column("DIN", no_wrap=True, min_width=14)  # never wraps
+    table.add_column("state", no_wrap=True)
+    table.add_column("bank", no_wrap=True)
+    table.add_column("collected", no_wrap=True)
+    table.add_column("TNC before\ncryo (cells)", no_wrap=True, justify="right")
+    table.add_column("ABO/Rh", no_wrap=True)
+    # the other columns take about 75 characters: the GL strings only when there is room for them
+    with_hla = console.width >= 100
+    if with_hla:
+        table.add_column("HLA (in full: unit show)", no_wrap=True, overflow="ellipsis", max_width=console.width - 80)
     for u in page.items:
         pre = u.measurements.get("pre_cryo")
-        table.add_row(
-            u.din_labelled, u.state, u.bank_code, u.collected_at.date().isoformat(),
-            cells(pre.tnc) if pre and pre.tnc else "", f"{u.abo or ''} {u.rh or ''}", u.hla_gl or "",
-        )  # fmt: skip
+        row = [u.din_labelled, u.state, u.bank_code, u.collected_at.date().isoformat(),
+               number(pre.tnc) if pre and pre.tnc else "", f"{u.abo or ''} {u.rh or ''}"]  # fmt: skip
+        table.add_row(*row, *([u.hla_gl or "not typed"] if with_hla else []))
     console.print(table)
     console.print(f"{len(page.items)} of {page.total} (offset {page.offset})")
+    if not with_hla:
+        console.print("HLA typings: in a wider terminal, or with `bank unit show DIN`", highlight=False)
 
 
 @unit_app.command("show")

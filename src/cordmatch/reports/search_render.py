@@ -105,6 +105,6 @@ def render_html(report: SearchReport) -> str:
     """The report as a self-contained HTML print view (inline CSS, inline SVG plot)."""
     svg = curve_image(report, "svg")
     plot = svg.decode("utf-8") if svg else None
-    if plot and plot.startswith("<?xml"):
-        plot = plot.split("?>", 1)[1]
+    if plot and "<svg" in plot:
+        plot = plot[plot.index("<svg") :]  # inline: no XML declaration, no DOCTYPE (its DTD address)
     return _ENV.get_template("search_report.html").render(report=report, plot=plot)
