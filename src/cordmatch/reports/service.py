@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,31 @@ def unit_label(
     return render_label(label_data(unit, product, fin, donation_type, division), fmt)
 
 
-def search_report_files(outcome: dict[str, Any], ctx: ReportContext) -> SearchReport:
-    """The search report's content (render it with ``search_render.render_pdf`` or ``render_html``)."""
+def search_report(
+    backend: Callable[[Principal, Any], dict[str, Any]],
+    actor: Principal,
+    query: Any,
+    patient_ref: str | None = None,
+    now: datetime | None = None,
+) -> SearchReport:
+    """Search with ``backend`` (the app's search seam) and gather the report of the result: the default
+    thresholds (the backend searches with them), the release of the backend's nomenclature."""
+    from cordmatch.selection.settings import default_settings
+
+    outcome = backend(actor, query)
+    tables = getattr(backend, "tables", None)
+    if tables is None:
+        from cordmatch.imgt import default_nomenclature
+
+        tables = default_nomenclature()
+    ctx = ReportContext(
+        settings=default_settings(),
+        release=tables.release,
+        generated=now or datetime.now(UTC),
+        patient_ref=patient_ref,
+        registry="this bank's available units",
+        made_by=actor.username,
+        antibodies_given=query.antibodies is not None,
+        top=query.top,
+    )
     return build(outcome, ctx)

@@ -63,30 +63,13 @@ def _query(request: Request, user: Principal) -> SearchQuery:
 
 async def _report(request: Request, user: Principal) -> Any:
     """The search report's content for the query of ``request``."""
-    from cordmatch.reports.search_report import ReportContext, build
-    from cordmatch.selection.settings import default_settings
+    from cordmatch.reports.service import search_report
 
     backend = request.app.state.search_backend
     if backend is None:
         raise NotImplementedYetError(UNAVAILABLE)
     query = _query(request, user)
-    outcome = await _call(backend, user, query)
-    tables = getattr(backend, "tables", None)
-    if tables is None:
-        from cordmatch.imgt import default_nomenclature
-
-        tables = default_nomenclature()
-    ctx = ReportContext(
-        settings=default_settings(),
-        release=tables.release,
-        generated=datetime.now(UTC),
-        patient_ref=request.query_params.get("patient_ref") or None,
-        registry="this bank's available units",
-        made_by=user.username,
-        antibodies_given=query.antibodies is not None,
-        top=query.top,
-    )
-    return build(outcome, ctx)
+    return await _call(search_report, backend, user, query, request.query_params.get("patient_ref") or None)
 
 
 @router.get("/search/report.pdf")
