@@ -47,7 +47,7 @@ def render_pdf(report: SearchReport) -> bytes:
     ]
     if report.units:
         head = ["#", "unit", "8/8", "6/6", "TNC x10^7/kg", "CD34+ x10^5/kg", "ABO/Rh", "bank",
-                "engrafted by day 42", "cautions"]  # fmt: skip
+                "engrafted by day 42 (estimate)", "cautions"]  # fmt: skip
         rows: list[list[Any]] = [head]
         for u in report.units:
             rows.append([str(u.rank), u.unit_id, u.match_8, u.match_6, u.tnc, u.cd34, u.abo, u.bank, u.p42,
