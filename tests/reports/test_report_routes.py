@@ -119,3 +119,28 @@ def test_labels_refused_to_coordinators(client: Any) -> None:
     login(client, "coord")
     r = client.get(f"/units/{demo_din(1)}/label.pdf")
     assert r.status_code == 403 and "bank staff" in r.text
+
+
+def test_report_curves_agree_with_the_search(search_client: Any) -> None:
+    """The curves are the report's own estimates: for every unit they give the day-42 probability the
+    search stated in its engraftment check."""
+    from cordmatch.api.search import SearchQuery
+    from cordmatch.reports.service import search_report
+    from cordmatch.services.auth import Principal
+
+    app = search_client.app
+    coord = next(u for u in app.state.bank.list_users(_admin(app)) if u.username == "coord")
+    actor = Principal(coord.id, coord.username, coord.role, "x")
+    query = SearchQuery(patient_gl=PATIENT, weight_kg=18, antibodies="A*02:01,3000")
+    report = search_report(app.state.search_backend, actor, query)
+    assert report.curves
+    by_label = dict(report.curves)
+    for u in report.units:
+        est = by_label[f"#{u.rank} {u.unit_id}"]
+        assert u.p42 == f"{100 * est.p_engraft_day42:.0f} %", (u.unit_id, u.p42)
+
+
+def _admin(app: Any) -> Any:
+    from cordmatch.services.bank_demo import DEMO_PASSWORD
+
+    return app.state.bank.authenticate("admin", DEMO_PASSWORD)

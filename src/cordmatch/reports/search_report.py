@@ -8,6 +8,7 @@ lay it out. Engraftment estimates come from ``cordmatch.outcomes`` with the same
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -107,6 +108,19 @@ def _estimate(tnc: float, cd34: float | None, m8: int | None, m6: int | None, ds
         return None
 
 
+_P42 = re.compile(r"P\(engraft by day 42\) (\d+)%")
+
+
+def _p42(checks: Sequence[Mapping[str, str]], est: Any) -> str:
+    """The day-42 engraftment probability the search stated for the unit (its engraftment check), else the
+    report's own estimate, else "not estimated"."""
+    for c in checks:
+        m = _P42.search(c["value"]) if c["rule"] == ENGRAFTMENT_RULE else None
+        if m:
+            return f"{m.group(1)} %"
+    return fraction(est.p_engraft_day42) if est is not None else "not estimated"
+
+
 def _check(c: Mapping[str, str]) -> dict[str, str]:
     return {
         "verdict": c["verdict"],
@@ -136,7 +150,7 @@ def _unit_row(r: Mapping[str, Any]) -> tuple[UnitRow, Any]:
         cd34="n/a" if r.get("cd34_per_kg") is None else f"{r['cd34_per_kg']:.2f}",
         abo=abo if unit.get("abo") else "not typed",
         bank=str(unit.get("bank") or ""),
-        p42=fraction(est.p_engraft_day42) if est is not None else "not estimated",
+        p42=_p42(checks, est),
         cautions=[f"{c['rule']}: {threshold_text(c['value'])}" for c in checks if c["verdict"] in ("flag", "fail")],
         checks=[_check(c) for c in checks],
         probability=prob,
