@@ -8,6 +8,7 @@ Responses carry ``Cache-Control: no-store``: they hold patient and unit data.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,11 @@ from cordmatch.web.pages import _call, _guard, _status, _svc, _user, render
 router = APIRouter(include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store"}
 FIELD_NAMES = {"weight_kg": "weight (kg)", "top": "number of units", "patient_gl": "patient typing"}
+
+
+def _safe(din: str) -> str:
+    """A DIN as typed, reduced to DIN characters (for a file name in a header)."""
+    return re.sub(r"[^0-9A-Z*]", "", din.upper())[:16]
 
 
 def _problem(request: Request, user: Principal, exc: CordmatchError) -> Response:
@@ -110,7 +116,7 @@ async def unit_report(request: Request, din: str) -> Response:
         pdf = await _call(unit_report_pdf, _svc(request), user, din)
     except CordmatchError as exc:
         return _problem(request, user, exc)
-    headers = {**NO_STORE, "Content-Disposition": f'inline; filename="unit-{din.strip().upper()}-report.pdf"'}
+    headers = {**NO_STORE, "Content-Disposition": f'inline; filename="unit-{_safe(din)}-report.pdf"'}
     return Response(pdf, media_type="application/pdf", headers=headers)
 
 
@@ -123,7 +129,7 @@ async def _label(request: Request, din: str, fmt: str) -> Response:
     except CordmatchError as exc:
         return _problem(request, user, exc)
     media = "application/pdf" if fmt == "pdf" else "image/svg+xml"
-    headers = {**NO_STORE, "Content-Disposition": f'inline; filename="label-{din.strip().upper()}.{fmt}"'}
+    headers = {**NO_STORE, "Content-Disposition": f'inline; filename="label-{_safe(din)}.{fmt}"'}
     return Response(data, media_type=media, headers=headers)
 
 
