@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from cordmatch.bank.din import check_flag, parse_din
 from cordmatch.errors import InvalidInputError, PermissionDeniedError
@@ -83,3 +85,40 @@ def test_bad_label_fields_are_named(bank: Any, kw: dict[str, str], where: str) -
 def test_unknown_format_is_refused(bank: Any) -> None:
     with pytest.raises(InvalidInputError, match="PDF or SVG"):
         unit_label(bank, actor(bank, "tech"), demo_din(1), "png")
+
+
+def _unit(din: str, code: str, **over: Any) -> Any:
+    from datetime import UTC, datetime
+
+    from cordmatch.services.schemas import UnitOut
+
+    now = datetime(2026, 5, 1, 8, tzinfo=UTC)
+    data = {"din": din, "din_labelled": din, "product_code": code, "bank_code": "B", "bank_name": "Bank",
+            "accreditation": "none", "state": "available", "version": 1, "collected_at": now, "registered_at": now,
+            "collection_volume_ml": None, "abo": None, "rh": None, "idm_result": None, "idm_markers": None,
+            "sterility": None, "hb_screen": None, "segments": 0, "storage": None, "nima_gl": None,
+            "red_cell_depleted": None, "exceptional_release": False, "exceptional_reason": None,
+            "released_at": None, "hla_gl": None}  # fmt: skip
+    data.update(over)
+    return UnitOut(**data)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fin=st.from_regex(r"[A-Z][0-9]{4}", fullmatch=True),
+    year=st.integers(0, 99),
+    seq=st.integers(1, 999_999),
+    code=st.from_regex(r"[A-Z][0-9A-Z]{4}", fullmatch=True),
+)
+@example(fin="Z9999", year=26, seq=3, code="E0398")  # check character '*' (flag 96)
+def test_any_din_and_product_code_decode_back(tmp_path: Path, fin: str, year: int, seq: int, code: str) -> None:
+    """Whatever the DIN (check '*' or flag 96 included) and product code, the barcodes carry exactly the
+    ISBT 128 data structures."""
+    from cordmatch.bank.din import issue_din
+    from cordmatch.reports.label import label_data, render_label
+
+    need_tools()
+    din = str(issue_din(fin, year, seq))
+    pdf = render_label(label_data(_unit(din, code), "test product"), "pdf")
+    png = pdf_png(pdf, tmp_path, name=f"l{fin}{year}{seq}")
+    assert set(barcodes(png)) == {f"={din}{check_flag(din)}", f"=<{code}V00"}
