@@ -32,6 +32,11 @@ def test_print_view_fits_and_prints(tmp_path: Path) -> None:
             page = browser.new_page(viewport={"width": width, "height": 900})
             page.goto(page_file.as_uri())
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            # under its own Content-Security-Policy the styles apply and the plot (a data: image) loads
+            assert page.evaluate("getComputedStyle(document.querySelector('th')).backgroundColor") == (
+                "rgb(238, 238, 238)"
+            )
+            assert page.evaluate("document.querySelector('.plot img').naturalWidth") > 0
             page.screenshot(path=str(ARTIFACTS / f"search-print-{width}.png"), full_page=True)
             assert overflow <= 0, f"the print view overflows by {overflow} px at {width} px"
             sticking_out = page.evaluate(

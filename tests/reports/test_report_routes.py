@@ -71,7 +71,12 @@ def test_print_view_is_self_contained(search_client: Any) -> None:
     r = search_client.get("/search/print", params=QUERY)
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
     html = r.text
-    assert "Thresholds in force" in html and demo_din(1) in html and "<svg" in html
+    assert "Thresholds in force" in html and demo_din(1) in html and "data:image/svg+xml;base64," in html
+    assert (
+        "script-src" not in r.headers["content-security-policy"]
+        and "unsafe-inline" in r.headers["content-security-policy"]
+    )
+    assert "<script" not in html and "onclick" not in html
     assert "[V] seen in a cited source" in html
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "the print view loads nothing from outside"
     (ARTIFACTS / "search-print.html").write_text(html, encoding="utf-8")

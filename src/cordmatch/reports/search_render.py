@@ -101,10 +101,18 @@ def _when(report: SearchReport) -> datetime:
 _ENV = Environment(loader=PackageLoader("cordmatch.reports", "templates"), autoescape=select_autoescape())
 
 
+#: The print view's own Content-Security-Policy: no script at all, nothing from anywhere, its inline styles
+#: and the plot (a data: image) only.
+PRINT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
 def render_html(report: SearchReport) -> str:
-    """The report as a self-contained HTML print view (inline CSS, inline SVG plot)."""
+    """The report as a self-contained HTML print view (inline CSS; the plot as a data: SVG image)."""
+    import base64
+
     svg = curve_image(report, "svg")
-    plot = svg.decode("utf-8") if svg else None
-    if plot and "<svg" in plot:
-        plot = plot[plot.index("<svg") :]  # inline: no XML declaration, no DOCTYPE (its DTD address)
+    plot = "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii") if svg else None
     return _ENV.get_template("search_report.html").render(report=report, plot=plot)

@@ -98,12 +98,12 @@ async def search_report_pdf(request: Request) -> Response:
 async def search_print(request: Request) -> Response:
     user = _user(request)
     try:
-        from cordmatch.reports.search_render import render_html
+        from cordmatch.reports.search_render import PRINT_CSP, render_html
 
         html = await _call(render_html, await _report(request, user))
     except CordmatchError as exc:
         return _problem(request, user, exc)
-    return HTMLResponse(html, headers=NO_STORE)
+    return HTMLResponse(html, headers={**NO_STORE, "Content-Security-Policy": PRINT_CSP})
 
 
 @router.get("/units/{din}/report.pdf")
