@@ -51,6 +51,8 @@ def test_svg_label_barcodes_decode(bank: Any, tmp_path: Path) -> None:
         pytest.skip("MISSING /usr/bin/chromium: the SVG label is not rendered")
     from playwright.sync_api import sync_playwright
 
+    from cordmatch.reports.label import SVG_CSP
+
     din = demo_din(2)
     svg = unit_label(bank, actor(bank, "director"), din, "svg", donation_type="0", division="A1")
     _save("label-2.svg", svg)
@@ -63,7 +65,14 @@ def test_svg_label_barcodes_decode(bank: Any, tmp_path: Path) -> None:
             executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu"]
         )
         page = browser.new_page(viewport={"width": 400, "height": 400}, device_scale_factor=3)
-        page.goto(page_file.as_uri())
+        # served as the label routes serve it: with its own Content-Security-Policy
+        page.route(
+            "http://label.test/label.svg",
+            lambda route: route.fulfill(
+                status=200, body=svg, headers={"Content-Type": "image/svg+xml", "Content-Security-Policy": SVG_CSP}
+            ),
+        )
+        page.goto("http://label.test/label.svg")
         page.screenshot(path=str(png))
         browser.close()
     assert set(barcodes(png)) == {f"={din}{check_flag(din)}", "=<Z00010A1"}

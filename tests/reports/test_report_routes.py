@@ -118,6 +118,7 @@ def test_labels_for_bank_staff(client: Any, tmp_path: Path) -> None:
     assert set(barcodes(pdf_png(r.content, tmp_path))) == {f"={din}{check_flag(din)}", "=<Z0001V00"}
     r = client.get(f"/units/{din}/label.svg")
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml") and b"<svg" in r.content
+    assert "style-src 'unsafe-inline'" in r.headers["content-security-policy"]  # the drawing's styles apply
 
 
 def test_labels_refused_to_coordinators(client: Any) -> None:

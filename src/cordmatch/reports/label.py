@@ -34,6 +34,8 @@ BAR_WIDTH = 0.7  # points per narrow module (0.25 mm)
 BAR_HEIGHT = 10 * mm
 RELEASED = frozenset({"available", "reserved", "shipped", "infused"})
 FORMATS = ("pdf", "svg")
+#: Content-Security-Policy for serving the SVG label on its own: the drawing's inline styles, nothing else.
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,8 +128,12 @@ async def _label(request: Request, din: str, fmt: str) -> Response:
         data = await _call(unit_label, _svc(request), user, din, fmt)
     except CordmatchError as exc:
         return _problem(request, user, exc)
+    from cordmatch.reports.label import SVG_CSP
+
     media = "application/pdf" if fmt == "pdf" else "image/svg+xml"
     headers = {**NO_STORE, "Content-Disposition": f'inline; filename="label-{_safe(din)}.{fmt}"'}
+    if fmt == "svg":  # its inline styles must apply when the label is opened on its own
+        headers["Content-Security-Policy"] = SVG_CSP
     return Response(data, media_type=media, headers=headers)
 
 

@@ -60,5 +60,8 @@ def unit_label(
     from cordmatch.reports.service import unit_label as make
 
     data = make(svc, actor, din, fmt, donation_type, division)
+    from cordmatch.reports.label import SVG_CSP
+
     media = "application/pdf" if fmt == "pdf" else "image/svg+xml"
-    return Response(data, media_type=media, headers=NO_STORE)
+    headers = {**NO_STORE, "Content-Security-Policy": SVG_CSP} if fmt == "svg" else NO_STORE
+    return Response(data, media_type=media, headers=headers)
