@@ -92,7 +92,7 @@ def test_search_ids_never_wrap_in_80_columns(run_cli: Any, registry: str, narrow
     assert code == 0, err
     table = [line for line in _lines(out) if line.startswith("│")]
     ids = [line.split("│")[2].strip() for line in table if line.split("│")[1].strip().isdigit()]
-    assert len(ids) == 8 and all(re.fullmatch(r"CB\d{10}", i) for i in ids), ids
+    assert len(ids) == 8 and all(re.fullmatch(r"CB\d{10}|[A-Z]\d{12}", i) for i in ids), ids  # whole ids or DINs
     assert all(len(line) <= 80 for line in _lines(out))
     assert "sources: [V] seen in a cited source" in out.replace("\n", " ")
 
