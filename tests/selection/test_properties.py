@@ -13,6 +13,7 @@ from cordmatch.matching import grade
 from cordmatch.matching.coded import code_typing, grade_coded
 from cordmatch.selection import search
 from cordmatch.selection.model import FAIL
+from cordmatch.selection.settings import default_settings
 from selection.helpers import HLA, TODAY, patient, registry, unit
 
 MATCHES = sorted(HLA)
@@ -55,8 +56,10 @@ def test_adding_a_worse_unit_never_changes_the_top_result(tables, specs, worse):
         return
     top = before.results[0]
     m, tnc, cd34, acc = worse
-    # make it worse: a lower match group, or the same group with less TNC
-    extra = unit("W", m, min(tnc, top.tnc_per_kg - 0.01), cd34, accredited=acc)
+    # make it worse: a lower match group, or the same group with a TNC dose a whole tie band lower (within a
+    # band the tie-breakers decide, by design)
+    band = default_settings().value("tie_band_tnc")
+    extra = unit("W", m, min(tnc, top.tnc_per_kg - band - 0.01), cd34, accredited=acc)
     e_match = grade(parse_typing(HLA["8"], tables), parse_typing(extra.hla, tables)).match_8.bidirectional
     if (e_match or 0) > (top.match_8 or 0) or (e_match is None) != (top.match_8 is None):
         return

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cordmatch.matching.coded import CODED_LOCI
 from cordmatch.selection.crossmatch import AntibodyProfile
 from cordmatch.selection.index import UnitIndex
 
@@ -83,6 +84,8 @@ def locus_results(
     if profile is not None and not profile.empty:
         definite, possible = profile.coded_hits(g_ag, g_al)
         out |= definite.astype(np.uint16) << DSA_DEF
+        if CODED_LOCI[locus] in profile.coded_loci:  # untyped at a locus with antibodies: not assessed
+            possible = possible | (g_ag[:, 0] < 0)
     return out.astype(np.uint16), possible
 
 
@@ -112,6 +115,12 @@ class Graded:
 
     def dsa_definite(self) -> npt.NDArray[np.bool_]:
         return field(self.packed, DSA_DEF) > 0
+
+    def mm6_worst(self) -> npt.NDArray[np.int16]:
+        """Mismatches of 6 at worst: certain ones plus 2 for every unresolved or untyped locus."""
+        mm6 = field(self.packed, MM6).astype(np.int16) + 2 * field(self.packed, BAD6).astype(np.int16)
+        out: npt.NDArray[np.int16] = np.minimum(mm6, 6).astype(np.int16)
+        return out
 
 
 def grade_index(index: UnitIndex, p_ag: I16, p_al: I16, profile: AntibodyProfile | None = None) -> Graded:

@@ -34,6 +34,8 @@ def nima_antigens(gl: str, tables: NomenclatureTables) -> frozenset[int]:
 
 
 MAX_ALTERNATIVE_ROWS = 64
+#: loci beyond A, B, C, DRB1 whose typing the virtual crossmatch reads (kept per unit when typed)
+CROSSMATCH_LOCI = frozenset({"DRB3", "DRB4", "DRB5", "DQB1", "DQA1", "DPB1", "DPA1"})
 
 
 def alternative_codes(typing: HlaTyping, limit: int = MAX_ALTERNATIVE_ROWS) -> tuple[np.ndarray, np.ndarray] | None:
@@ -117,6 +119,7 @@ def columns_from_records(
     exact = np.zeros(n, dtype=np.bool_)
     typings: list[HlaTyping | None] = [None] * n
     alternatives: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n
+    extra_hla: list[str | None] = [None] * n
     cache: dict[str, tuple[HlaTyping, tuple[np.ndarray, np.ndarray] | None]] = {}
     locus_cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None] = {}
     for i, r in enumerate(records):
@@ -131,6 +134,8 @@ def columns_from_records(
                 raise InvalidInputError(f"unit {r.unit_id}: {exc.message}", where=exc.where) from None
             cache[r.hla] = (t, code_typing(t))
         t, coded = cache[r.hla]
+        if not CROSSMATCH_LOCI.isdisjoint(t.loci):
+            extra_hla[i] = r.hla
         if coded is None:
             exact[i] = True
             typings[i] = t
@@ -160,6 +165,7 @@ def columns_from_records(
         collected=np.array([date_code(r.collection_date) for r in records], dtype=np.uint16),
         exact=exact,
         alternatives=alternatives,
+        extra_hla=extra_hla,
     )
     return cols, typings
 
