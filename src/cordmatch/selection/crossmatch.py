@@ -120,7 +120,7 @@ def _epitope_ids(tables: NomenclatureTables) -> dict[tuple[str, str], tuple[froz
             continue
         ag = int(tables.allele_antigen[a])
         total[ag] = total.get(ag, 0) + 1
-        ep = bw_epitope(name)
+        ep = bw_epitope(tables.lgx_names[int(tables.allele_lgx[a])])  # by protein: same ARD, same epitope
         if ep is None:
             continue
         carriers.setdefault((ep, locus), set()).add(a)
