@@ -94,6 +94,14 @@ def search_command(
         list[str] | None, typer.Option("--set", help="Override one threshold: name=value (repeatable).")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every rule of every unit.")] = False,
+    research: Annotated[
+        bool,
+        typer.Option("--research", help="Rank grafts for an investigational use (registered research protocol only)."),
+    ] = False,
+    population: Annotated[
+        str | None,
+        typer.Option("--population", help="Patient population for match probabilities: CAU, AFA, API, HIS or mix."),
+    ] = None,
 ) -> None:
     """Search a registry for one patient: graded, filtered, ranked by the policy, every rule explained."""
     from cordmatch.errors import InvalidInputError
@@ -128,6 +136,8 @@ def search_command(
         diagnosis=diagnosis,
         malignant=malignant,
         abo=abo,
+        research=research,
+        population=population,
     )
     outcome = run_search(req, load_tables(), settings)
     if as_json:

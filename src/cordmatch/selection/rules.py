@@ -95,6 +95,7 @@ class UnitFacts:
     dsa_not_assessed: tuple[str, ...] = ()  # antibodies at a locus the unit is not typed at (DQ, DP)
     dsa_below: tuple[str, ...] = ()  # antibodies below the MFI threshold against the unit's antigens
     in_double: bool = False  # checks of a unit shown inside a double-unit graft
+    untyped_loci: tuple[str, ...] = ()  # of A, B, C, DRB1
 
 
 def abo_relation(patient: str | None, unit: str | None) -> str | None:
@@ -324,6 +325,17 @@ def unit_checks(
                 f"<= {max_age:g} years",
                 PASS if facts.age_years <= max_age else FLAG,
                 s["unit_age_max_years"].label,
+            )
+        )
+    if facts.untyped_loci:
+        out.append(
+            RuleCheck(
+                "unit typing",
+                ", ".join(f"HLA-{locus} not typed" for locus in facts.untyped_loci)
+                + ": its match there is unknown (not assumed to match)",
+                "A, B, C, DRB1 typed",
+                FLAG,
+                "Dehn 2019 (8-allele match: A, B, C, DRB1) [V]",
             )
         )
     if facts.graded_by != "coded":

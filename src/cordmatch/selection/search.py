@@ -442,6 +442,7 @@ def _facts(
         dsa_not_assessed=x.not_assessed,
         dsa_below=ctx.profile.below_names(typing, tables) if ctx.profile.below else (),
         in_double=in_double,
+        untyped_loci=tuple(locus for locus in CODED_LOCI if locus not in typing.loci),
     )
 
 

@@ -563,8 +563,9 @@ async def search_page(request: Request) -> Response:
     backend = request.app.state.search_backend
     q = request.query_params
     ctx: dict[str, Any] = {"available": backend is not None, "unavailable": UNAVAILABLE, "outcome": None}
-    fields = ("patient_gl", "weight_kg", "policy", "diagnosis", "abo", "top", "antibodies", "explain")
+    fields = ("patient_gl", "weight_kg", "policy", "diagnosis", "abo", "top", "antibodies", "explain", "population")
     ctx["form"] = {k: q.get(k, "") for k in fields}
+    ctx["form"]["research"] = q.get("research") in ("on", "true", "1")
     if not q.get("patient_gl"):
         return render(request, "search.html", ctx, user=user)
     if backend is None:
@@ -585,6 +586,8 @@ async def search_page(request: Request) -> Response:
             abo=q.get("abo") or None,
             antibodies=q.get("antibodies") or None,
             explain=q.get("explain") or None,
+            population=q.get("population") or None,
+            research=q.get("research") in ("on", "true", "1"),
         )
         ctx["outcome"] = await _call(backend, user, query)
     except CordmatchError as exc:
