@@ -84,3 +84,25 @@ def test_patient_needs_a_b_drb1(tables):  # type: ignore[no-untyped-def]
     p = Patient(parse_typing("A*02:01+A*01:01^B*08:01+B*44:02^DRB1*03:01+DRB1*04:01", tables), 10.0)
     out = search(idx, src, p, tables, today=TODAY)
     assert any("HLA-C not typed" in n for n in out.notes)
+
+
+def test_unresolved_units_ranked_by_probable_match_not_best_case(tables):  # type: ignore[no-untyped-def]
+    units = [unit("U8", "8", 3.1), unit("XX", "XX", 9.0), unit("U7", "7", 9.5), unit("U6", "6", 9.0)]
+    idx, src = registry(units, tables)
+    p = patient(tables)
+    assert ids(search(idx, src, p, tables, today=TODAY)) == ["U8", "XX", "U7", "U6"]
+
+    def unlikely(patient_typing, unit_typing):  # type: ignore[no-untyped-def]
+        return {"P(8/8)": 0.1, "P(>=7/8)": 0.3, "P(6/6)": 0.9}
+
+    def likely(patient_typing, unit_typing):  # type: ignore[no-untyped-def]
+        return {"P(8/8)": 0.9, "P(>=7/8)": 0.97, "P(6/6)": 0.99}
+
+    out = search(idx, src, p, tables, today=TODAY, probability=unlikely)
+    assert ids(out) == ["U8", "U7", "U6", "XX"]  # probable 6/8: just below a resolved 6/8
+    xx = out.results[-1]
+    assert any(c.rule.startswith("ranking of an unresolved") and "ranked as 6/8" in c.value for c in xx.checks)
+    assert ids(search(idx, src, p, tables, today=TODAY, probability=likely)) == ["U8", "XX", "U7", "U6"]
+    # the top of a short list is filled from further down when an unresolved unit drops
+    top2 = search(idx, src, p, tables, today=TODAY, probability=unlikely, top=2)
+    assert ids(top2) == ["U8", "U7"]

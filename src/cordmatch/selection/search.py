@@ -466,6 +466,7 @@ def _ranked(
         mg = grade(ctx.patient.typing, typing)
         facts = _facts(ctx, int(slot), rec, mg, typing, in_double)
         checks = list(unit_checks(facts, ctx.thresholds, ctx.settings, ctx.policy))
+        probable: int | None = None
         if probability is not None and (facts.graded_by != "coded" or facts.match_8 is None):
             probs = probability(ctx.patient.typing, typing)
             if probs:
@@ -479,6 +480,18 @@ def _ranked(
                         "NMDP 2007 haplotype frequencies (Maiers 2007) [V]",
                     )
                 )
+                if facts.match_8 is None:
+                    probable = probable_match_8(probs, 8 - facts.certain_mm8)
+                    checks.append(
+                        RuleCheck(
+                            "ranking of an unresolved typing",
+                            f"ranked as {probable}/8, its probable match (median of the match distribution in the "
+                            f"patient's population), not its best case {8 - facts.certain_mm8}/8",
+                            "",
+                            "info",
+                            "cordmatch (issue 10): never the best case",
+                        )
+                    )
         out.append(
             RankedUnit(
                 rank=start_rank + k,
@@ -488,9 +501,44 @@ def _ranked(
                 cd34_per_kg=facts.cd34_per_kg,
                 checks=tuple(checks),
                 graded_by=facts.graded_by,
+                probable_8=probable,
             )
         )
     return out
+
+
+def probable_match_8(probs: Mapping[str, float], upper: int) -> int:
+    """The median 8-allele match of an unresolved unit from P(8/8) and P(>=7/8) (<= 6 otherwise), capped at
+    its best case ``upper``."""
+    p8, p7 = probs.get("P(8/8)", 0.0), probs.get("P(>=7/8)", 0.0)
+    m = 8 if p8 >= 0.5 else 7 if p7 >= 0.5 else 6
+    return min(m, upper)
+
+
+def _component_weight(names: list[str], component: str) -> int:
+    """Multiplier of one component in a packed ranking key (see :func:`_key_lut`)."""
+    weight = 1
+    for name in reversed(names):
+        if name == component:
+            return weight
+        weight *= 32 if name == "match" else 2 if name == "c_match" else 4
+    return 0
+
+
+def _probable_keys(ctx: SearchContext, r: RankedUnit) -> tuple[float, ...]:
+    """Ranking key of a ranked unit (higher first), its match component taken from its probable match."""
+    slot = ctx.index.slot_of(r.unit.unit_id)
+    prefix, suffix = int(ctx.prefix[slot]), int(ctx.suffix[slot])
+    if r.probable_8 is not None:
+        before, after = _key_parts(ctx.policy)
+        mm = int(kernel.field(ctx.graded.packed[slot : slot + 1], kernel.MM8)[0])
+        unsure = int(kernel.field(ctx.graded.packed[slot : slot + 1], kernel.UNSURE8)[0] > 0)
+        old = max(0, min(31, 2 * (8 - mm) - unsure + 1))
+        new = max(0, min(31, 2 * r.probable_8 - 1 + 1))  # just below a resolved unit of that count
+        prefix -= (old - new) * _component_weight(before, "match") if "match" in before else 0
+        suffix -= (old - new) * _component_weight(after, "match") if "match" in after else 0
+    ties = int(_tie_bits(ctx, np.array([slot], dtype=np.int64))[0])
+    return (prefix, float(ctx.tnc_key[slot]), suffix, ties, float(ctx.index.tnc[slot]), -slot)
 
 
 def _final(
@@ -508,7 +556,18 @@ def _final(
         best = top_slots(ctx, want)
         ranked = _ranked(ctx, [int(s) for s in best], source, tables, probability)
         kept = [r for r in ranked if not any(c.verdict == FAIL for c in r.checks)]
-        if len(kept) >= top or len(best) < want:
+        if any(r.probable_8 is not None for r in kept):
+            # unresolved typings ranked by their probable match: they can only move down, so the list is final
+            # once its last unit ranks at or above the best case of every unit not fetched yet
+            keys = {r.unit.unit_id: _probable_keys(ctx, r) for r in kept}
+            kept.sort(key=lambda r: keys[r.unit.unit_id], reverse=True)
+            done = len(best) < want or (
+                len(kept) >= top
+                and keys[kept[top - 1].unit.unit_id] >= _probable_keys(ctx, replace(ranked[-1], probable_8=None))
+            )
+        else:
+            done = len(kept) >= top or len(best) < want
+        if done:
             break
         want *= 2
     for slot in (ctx.index.slot_of(r.unit.unit_id) for r in ranked if r not in kept):
