@@ -36,6 +36,10 @@ def field(packed: U16, shift: int) -> npt.NDArray[np.uint16]:
     return (packed >> np.uint16(shift)) & np.uint16(_WIDTH[shift])
 
 
+_ALL = np.arange(65536, dtype=np.uint32).astype(np.uint16)
+#: packed value -> 2 or more mismatches of 6 at worst (certain ones plus 2 per unresolved or untyped locus)
+_MISMATCHED6 = (field(_ALL, MM6).astype(np.int16) + 2 * field(_ALL, BAD6).astype(np.int16)) >= 2
+
 Side = list[Any]  # two positions: int16 arrays (G,) or numpy scalars
 
 
@@ -115,6 +119,11 @@ class Graded:
 
     def dsa_definite(self) -> npt.NDArray[np.bool_]:
         return field(self.packed, DSA_DEF) > 0
+
+    def mismatched6(self) -> npt.NDArray[np.bool_]:
+        """Units with 2 or more mismatches of 6 at worst (one look-up gather over the packed results)."""
+        out: npt.NDArray[np.bool_] = np.take(_MISMATCHED6, self.packed, mode="clip")
+        return out
 
     def mm6_worst(self) -> npt.NDArray[np.int16]:
         """Mismatches of 6 at worst: certain ones plus 2 for every unresolved or untyped locus."""

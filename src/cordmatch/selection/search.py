@@ -282,7 +282,7 @@ def _meets_single(index: UnitIndex, g: kernel.Graded, th: DoseThresholds) -> npt
     thr = np.float32(th.single_tnc * TNC_UNIT * w)
     out: npt.NDArray[np.bool_] = tnc > thr if th.single_tnc_strict else tnc >= thr
     if th.single_tnc_mismatched > th.single_tnc:
-        out &= (g.mm6_worst() < 2) | (tnc >= np.float32(th.single_tnc_mismatched * TNC_UNIT * w))
+        out &= ~g.mismatched6() | (tnc >= np.float32(th.single_tnc_mismatched * TNC_UNIT * w))
     out &= ~(index.cd34[:n] < np.float32(th.single_cd34 * CD34_UNIT * w))
     return out
 
