@@ -1,7 +1,10 @@
 """Vectorised grading of integer-coded typings (the hot path of registry search and benchmarks).
 
-A coded typing holds, for the loci A, B, C, DRB1 and each of the two positions, an *antigen id* (first
-field) and an *allele id* (lgx, P group at two fields) as int16. Codes:
+A coded typing holds, for the loci A, B, C, DRB1 and each of the two positions, an *antigen id* (WHO
+serologic antigen, ``tables.serology_names``) and an *allele id* (lgx, P group at two fields) as int16.
+Antigen ids are compared through ``tables.serology_relation`` (same / related through a broad / different),
+passed as ``relation``; without it antigen ids are compared for equality (stricter: a related or associated
+antigen then counts as a mismatch). Codes:
 - antigen id -1: locus not typed;
 - allele id -1: typed at antigen level only (the allele is unknown within the antigen).
 
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from cordmatch.hla.serology import MATCH as _MATCH
+from cordmatch.hla.serology import MISMATCH as _MISMATCH
 from cordmatch.hla.typing import HlaTyping
 
 CODED_LOCI = ("A", "B", "C", "DRB1")
@@ -72,27 +77,41 @@ def code_typing(typing: HlaTyping) -> tuple[Codes, Codes] | None:
 
 
 def _directional(
-    s_ag: Codes, s_al: Codes, t_ag: Codes, t_al: Codes
-) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8], npt.NDArray[np.bool_]]:
-    """Source positions the target certainly lacks, per locus: (antigen level, allele level, allele unsure)."""
+    s_ag: Codes, s_al: Codes, t_ag: Codes, t_al: Codes, relation: npt.NDArray[np.int8] | None
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Source positions the target certainly lacks, per locus: (antigen level, allele level, allele unsure,
+    antigen unsure)."""
     sa, sl = s_ag[..., :, :, None], s_al[..., :, :, None]
     ta, tl = t_ag[..., :, None, :], t_al[..., :, None, :]
-    same_ag = sa == ta  # (..., 4, 2, 2)
-    ag_absent = ~same_ag.any(-1)
+    if relation is None:
+        same_ag = sa == ta  # (..., 4, 2, 2)
+        differ_ag = ~same_ag
+    else:
+        rel = relation[np.maximum(sa, 0), np.maximum(ta, 0)]
+        typed = (sa >= 0) & (ta >= 0)
+        same_ag = typed & (rel == _MATCH)
+        differ_ag = ~typed | (rel == _MISMATCH)
+    ag_present = same_ag.any(-1)
+    ag_absent = differ_ag.all(-1)
+    ag_unsure = (~ag_present & ~ag_absent).any(-1)
     present = ((sl >= 0) & (sl == tl)).any(-1)
-    possible = (same_ag & ((sl < 0) | (tl < 0))).any(-1)
+    possible = (~differ_ag & ((sl < 0) | (tl < 0))).any(-1)
     al_absent = ~present & ~possible
     unsure = (~present & possible).any(-1)
-    return ag_absent.sum(-1, dtype=np.int8), al_absent.sum(-1, dtype=np.int8), unsure
+    return ag_absent.sum(-1, dtype=np.int8), al_absent.sum(-1, dtype=np.int8), unsure, ag_unsure
 
 
-def grade_coded(p_ag: Codes, p_al: Codes, d_ag: Codes, d_al: Codes) -> CodedCounts:
+def grade_coded(
+    p_ag: Codes, p_al: Codes, d_ag: Codes, d_al: Codes, relation: npt.NDArray[np.int8] | None = None
+) -> CodedCounts:
     """Grade coded patients against coded donors; shapes broadcast over leading axes (..., 4, 2).
 
     One patient (4, 2) against n units (n, 4, 2) gives arrays of length n; n pairs give n results.
+    ``relation`` is ``tables.serology_relation`` (WHO antigen relation); None compares antigen ids for
+    equality.
     """
-    gvh_ag, gvh_al, gvh_unsure = _directional(p_ag, p_al, d_ag, d_al)
-    hvg_ag, hvg_al, hvg_unsure = _directional(d_ag, d_al, p_ag, p_al)
+    gvh_ag, gvh_al, gvh_unsure, gvh_ag_unsure = _directional(p_ag, p_al, d_ag, d_al, relation)
+    hvg_ag, hvg_al, hvg_unsure, hvg_ag_unsure = _directional(d_ag, d_al, p_ag, p_al, relation)
     missing = (p_ag[..., 0] < 0) | (d_ag[..., 0] < 0)  # (..., 4)
     unsure = gvh_unsure | hvg_unsure | missing
     bi_al = np.maximum(gvh_al, hvg_al)
@@ -103,16 +122,21 @@ def grade_coded(p_ag: Codes, p_al: Codes, d_ag: Codes, d_al: Codes) -> CodedCoun
 
     gvh_bad, hvg_bad = gvh_unsure | missing, hvg_unsure | missing
     m6_missing = missing & _M6_USED
+    ag_unsure = gvh_ag_unsure | hvg_ag_unsure
 
     def six(a: npt.NDArray[np.int8], b: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
         return np.where(_M6_ANTIGEN, a, np.where(_M6_ALLELE, b, 0)).astype(np.int8)
+
+    def bad6(al_unsure: npt.NDArray[np.bool_], agu: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+        out: npt.NDArray[np.bool_] = m6_missing | (al_unsure & _M6_ALLELE) | (agu & _M6_ANTIGEN)
+        return out
 
     return CodedCounts(
         match_8=total(8, bi_al, unsure),
         match_8_gvh=total(8, gvh_al, gvh_bad),
         match_8_hvg=total(8, hvg_al, hvg_bad),
-        match_6=total(6, six(bi_ag, bi_al), m6_missing | (unsure & _M6_ALLELE)),
-        match_6_gvh=total(6, six(gvh_ag, gvh_al), m6_missing | (gvh_unsure & _M6_ALLELE)),
-        match_6_hvg=total(6, six(hvg_ag, hvg_al), m6_missing | (hvg_unsure & _M6_ALLELE)),
+        match_6=total(6, six(bi_ag, bi_al), bad6(unsure, ag_unsure)),
+        match_6_gvh=total(6, six(gvh_ag, gvh_al), bad6(gvh_unsure, gvh_ag_unsure)),
+        match_6_hvg=total(6, six(hvg_ag, hvg_al), bad6(hvg_unsure, hvg_ag_unsure)),
         locus_allele_mismatches=np.where(unsure, np.int8(-1), bi_al).astype(np.int8),
     )
