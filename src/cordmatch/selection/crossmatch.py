@@ -83,18 +83,26 @@ class ResolvedAntibody:
     proteins: frozenset[int]
     unknown_hit: frozenset[int] = frozenset()
     possible: frozenset[int] = frozenset()
+    alleles: frozenset[int] = frozenset()  # public epitopes: the expressed alleles carrying it
 
     @property
     def label(self) -> str:
         """``A2 (MFI 8000)``."""
         return f"{self.antibody.specificity} (MFI {self.antibody.mfi:g})"
 
-    def position_hit(self, antigens: frozenset[int], proteins: frozenset[int]) -> tuple[bool, bool]:
-        """(certainly hit, possibly hit) for one typed position (its antigen and protein ids)."""
+    def position_hit(
+        self, antigens: frozenset[int], proteins: frozenset[int], expressed: frozenset[int] = frozenset()
+    ) -> tuple[bool, bool]:
+        """(certainly hit, possibly hit) for one typed position (its antigen, protein and allele ids). A public
+        epitope certainly hits an antigen-level position when most of the position's alleles carry it."""
         if not antigens:
             return False, False
         sure = antigens <= self.antigens or (bool(proteins) and proteins <= self.proteins)
-        sure = sure or (len(proteins) != 1 and antigens <= self.unknown_hit)
+        if len(proteins) != 1 and not sure:
+            if self.alleles and expressed:
+                sure = 2 * len(expressed & self.alleles) > len(expressed)
+            else:
+                sure = antigens <= self.unknown_hit
         maybe = sure or bool(antigens & self.antigens) or bool(proteins & self.proteins)
         return sure, maybe
 
@@ -110,7 +118,8 @@ class Crossmatch:
 
 @lru_cache(maxsize=4)
 def _epitope_ids(tables: NomenclatureTables) -> dict[tuple[str, str], tuple[frozenset[int], ...]]:
-    """Per (epitope, locus): proteins carrying it, antigens mostly carrying it, antigens with any carrier."""
+    """Per (epitope, locus): proteins carrying it, antigens mostly carrying it, antigens with any carrier,
+    expressed alleles carrying it."""
     carriers: dict[tuple[str, str], set[int]] = {}
     count: dict[tuple[str, str, int], int] = {}
     total: dict[int, int] = {}
@@ -118,7 +127,7 @@ def _epitope_ids(tables: NomenclatureTables) -> dict[tuple[str, str], tuple[froz
         locus = name.split("*", 1)[0]
         if locus not in ("A", "B") or tables.allele_null[a]:
             continue
-        ag = int(tables.allele_antigen[a])
+        ag = int(tables.allele_serology[a])
         total[ag] = total.get(ag, 0) + 1
         ep = bw_epitope(tables.lgx_names[int(tables.allele_lgx[a])])  # by protein: same ARD, same epitope
         if ep is None:
@@ -130,7 +139,7 @@ def _epitope_ids(tables: NomenclatureTables) -> dict[tuple[str, str], tuple[froz
         prots = frozenset(int(tables.allele_lgx[a]) for a in alleles)
         ags = {ag for (e, lo, ag) in count if e == ep and lo == locus}
         mostly = frozenset(ag for ag in ags if 2 * count[(ep, locus, ag)] > total[ag])
-        out[(ep, locus)] = (prots, mostly, frozenset(ags))
+        out[(ep, locus)] = (prots, mostly, frozenset(ags), frozenset(alleles))
     return out
 
 
@@ -150,6 +159,8 @@ def resolve(ab: Antibody, tables: NomenclatureTables) -> list[ResolvedAntibody]:
         shape = shape_of(spec)
         if shape.kind == "allele" and len(shape.fields) == 1 and not shape.suffix:
             members = tables.family_members(f"{shape.locus}*{shape.fields[0]}")  # first field: A*02
+        elif shape.kind in ("serology", "xx"):
+            members = tables.grading_member_ids(spec)  # with its splits' and associated antigens' alleles
         else:
             members = tables.member_ids(spec)
     except InvalidInputError as exc:
@@ -161,7 +172,7 @@ def resolve(ab: Antibody, tables: NomenclatureTables) -> list[ResolvedAntibody]:
         by_locus.setdefault(tables.alleles[a].split("*", 1)[0], []).append(a)
     out = []
     for locus, alleles in by_locus.items():
-        ags = frozenset(int(tables.allele_antigen[a]) for a in alleles)
+        ags = frozenset(int(tables.allele_serology[a]) for a in alleles)
         prots = frozenset(int(tables.allele_lgx[a]) for a in alleles)
         if level == "antigen":
             out.append(ResolvedAntibody(ab, locus, level, ags, frozenset()))
@@ -184,7 +195,7 @@ def assess(antibodies: tuple[ResolvedAntibody, ...], typing: HlaTyping, tables: 
             continue
         every, some = True, False
         for pair in lt.alternatives:
-            hits = [r.position_hit(pos.antigens, pos.proteins) for pos in pair]
+            hits = [r.position_hit(pos.antigens, pos.proteins, pos.expressed) for pos in pair]
             every = every and any(h[0] for h in hits)
             some = some or any(h[1] for h in hits)
         if every:
@@ -234,7 +245,7 @@ class AntibodyProfile:
 
     @classmethod
     def build(cls, antibodies: tuple[Antibody, ...], tables: NomenclatureTables, threshold: float) -> AntibodyProfile:
-        ag_hit = np.zeros(len(tables.antigen_names) + 1, dtype=np.bool_)
+        ag_hit = np.zeros(len(tables.serology_names) + 1, dtype=np.bool_)
         ag_unknown = np.zeros_like(ag_hit)
         ag_possible = np.zeros_like(ag_hit)
         al_hit = np.zeros(len(tables.lgx_names) + 1, dtype=np.bool_)

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cordmatch.hla.serology import MATCH as _SAME
+from cordmatch.hla.serology import MISMATCH as _DIFFERENT
 from cordmatch.matching.coded import CODED_LOCI
 from cordmatch.selection.crossmatch import AntibodyProfile
 from cordmatch.selection.index import UnitIndex
@@ -43,43 +45,74 @@ _MISMATCHED6 = (field(_ALL, MM6).astype(np.int16) + 2 * field(_ALL, BAD6).astype
 Side = list[Any]  # two positions: int16 arrays (G,) or numpy scalars
 
 
-def _directional(s_ag: Side, s_al: Side, t_ag: Side, t_al: Side) -> tuple[Any, Any, Any]:
-    """Source positions the target certainly lacks (antigen level, allele level) and whether any source
-    position is unsettled at allele level: the rule of :func:`cordmatch.matching.coded.grade_coded`, written
-    out over the 2 x 2 positions so each step is one flat vector operation."""
+def _directional(
+    s_ag: Side, s_al: Side, t_ag: Side, t_al: Side, rel: list[list[Any]] | None
+) -> tuple[Any, Any, Any, Any]:
+    """Source positions the target certainly lacks (antigen level, allele level), whether any source position
+    is unsettled at allele level, and whether any is unsettled at antigen level (antigens related through a
+    broad): the rule of :func:`cordmatch.matching.coded.grade_coded`, written out over the 2 x 2 positions so
+    each step is one flat vector operation. ``rel[i][j]`` is the WHO relation of source position i and target
+    position j (0 same, 1 related, 2 different); None compares antigen ids for equality."""
     ag_count: Any = 0
     al_count: Any = 0
     unsure: Any = False
+    ag_unsure: Any = False
     t_unknown = [t_al[0] < 0, t_al[1] < 0]
     for i in (0, 1):
-        same0, same1 = s_ag[i] == t_ag[0], s_ag[i] == t_ag[1]
+        same: list[Any] = []
+        differ: list[Any] = []
+        for j in (0, 1):
+            if rel is None:
+                eq = s_ag[i] == t_ag[j]
+                same.append(eq)
+                differ.append(~eq)
+            else:
+                typed = (s_ag[i] >= 0) & (t_ag[j] >= 0)
+                same.append(typed & (rel[i][j] == _SAME))
+                differ.append(~typed | (rel[i][j] == _DIFFERENT))
         known = s_al[i] >= 0
         present = known & ((s_al[i] == t_al[0]) | (s_al[i] == t_al[1]))
-        possible = (same0 & (~known | t_unknown[0])) | (same1 & (~known | t_unknown[1]))
-        ag_count = ag_count + ~(same0 | same1)
+        possible = (~differ[0] & (~known | t_unknown[0])) | (~differ[1] & (~known | t_unknown[1]))
+        absent = differ[0] & differ[1]
+        ag_count = ag_count + absent
+        ag_unsure = ag_unsure | (~(same[0] | same[1]) & ~absent)
         al_count = al_count + (~present & ~possible)
         unsure = unsure | (~present & possible)
-    return ag_count, al_count, unsure
+    return ag_count, al_count, unsure, ag_unsure
+
+
+def _relations(relation: npt.NDArray[np.int8] | None, src: Side, tgt: Side) -> list[list[Any]] | None:
+    """WHO relation of every (source, target) position pair, as arrays (or scalars)."""
+    if relation is None:
+        return None
+    return [[relation[np.maximum(src[i], 0), np.maximum(tgt[j], 0)] for j in (0, 1)] for i in (0, 1)]
 
 
 def locus_results(
-    locus: int, p_ag: I16, p_al: I16, g_ag: I16, g_al: I16, profile: AntibodyProfile | None = None
+    locus: int,
+    p_ag: I16,
+    p_al: I16,
+    g_ag: I16,
+    g_al: I16,
+    profile: AntibodyProfile | None = None,
+    relation: npt.NDArray[np.int8] | None = None,
 ) -> tuple[U16, npt.NDArray[np.bool_]]:
     """Packed results of patient positions (2,) against genotypes (G, 2) at one locus, and the genotypes
-    that possibly (not definitely) carry a DSA target."""
+    that possibly (not definitely) carry a DSA target. ``relation`` is ``tables.serology_relation``."""
     G = len(g_ag)
     pa, pl = [p_ag[0], p_ag[1]], [p_al[0], p_al[1]]
     ga, gl = [g_ag[:, 0], g_ag[:, 1]], [g_al[:, 0], g_al[:, 1]]
-    gvh_ag, gvh_al, gvh_u = _directional(pa, pl, ga, gl)
-    hvg_ag, hvg_al, hvg_u = _directional(ga, gl, pa, pl)
+    gvh_ag, gvh_al, gvh_u, gvh_agu = _directional(pa, pl, ga, gl, _relations(relation, pa, ga))
+    hvg_ag, hvg_al, hvg_u, hvg_agu = _directional(ga, gl, pa, pl, _relations(relation, ga, pa))
     missing = (g_ag[:, 0] < 0) | (p_ag[0] < 0)
     unsure = np.asarray(gvh_u | hvg_u | missing)
+    ag_unsure = np.asarray(gvh_agu | hvg_agu)
     zero = np.uint16(0)
     bi_al = np.where(missing, zero, np.maximum(gvh_al, hvg_al).astype(np.uint16))
     bi_ag = np.where(missing, zero, np.maximum(gvh_ag, hvg_ag).astype(np.uint16))
     out = (bi_al << MM8) | (unsure.astype(np.uint16) << UNSURE8)
     if locus in (0, 1):
-        out |= (bi_ag << MM6) | (missing.astype(np.uint16) << BAD6)
+        out |= (bi_ag << MM6) | ((missing | ag_unsure).astype(np.uint16) << BAD6)
     elif locus == _DRB1:
         out |= (bi_al << MM6) | ((missing | unsure).astype(np.uint16) << BAD6)
     else:
@@ -132,14 +165,21 @@ class Graded:
         return out
 
 
-def grade_index(index: UnitIndex, p_ag: I16, p_al: I16, profile: AntibodyProfile | None = None) -> Graded:
-    """Grade every slot: one gather per id row (A, B-C pair, DRB1) from the per-genotype results, summed."""
+def grade_index(
+    index: UnitIndex,
+    p_ag: I16,
+    p_al: I16,
+    profile: AntibodyProfile | None = None,
+    relation: npt.NDArray[np.int8] | None = None,
+) -> Graded:
+    """Grade every slot: one gather per id row (A, B-C pair, DRB1) from the per-genotype results, summed.
+    ``relation`` is ``tables.serology_relation`` (WHO antigen relation; None: antigen ids compared equal)."""
     n = index.n
     total = np.empty(n, dtype=np.uint16)
     part = np.empty(n, dtype=np.uint16)
     possible: npt.NDArray[np.bool_] | None = None
     results: list[tuple[U16, npt.NDArray[np.bool_]]] = [
-        locus_results(li, p_ag[li], p_al[li], g.ag, g.al, profile) for li, g in enumerate(index.genotypes)
+        locus_results(li, p_ag[li], p_al[li], g.ag, g.al, profile, relation) for li, g in enumerate(index.genotypes)
     ]
     bc = index.bc
     rows = [

@@ -19,7 +19,7 @@ from cordmatch.selection.model import UnitRecord
 def _token_antigens(tok: str, tables: NomenclatureTables) -> frozenset[int]:
     members = np.asarray(tables.member_ids(tok), dtype=np.int64)
     expressed = members[~tables.allele_null[members]]
-    return frozenset(int(a) for a in np.unique(tables.allele_antigen[expressed]))
+    return frozenset(int(a) for a in np.unique(tables.allele_serology[expressed]))
 
 
 def nima_antigens(gl: str, tables: NomenclatureTables) -> frozenset[int]:

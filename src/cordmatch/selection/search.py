@@ -191,7 +191,7 @@ def prepare(
     p_ag, p_al = coded
     th = resolve_thresholds(settings, spec, patient.weight_kg, patient.malignant)
     profile = AntibodyProfile.build(patient.antibodies, tables, settings.value("dsa_mfi"))
-    g = kernel.grade_index(index, p_ag, p_al, profile)
+    g = kernel.grade_index(index, p_ag, p_al, profile, tables.serology_relation)
     exact_grades = _grade_exact(index, patient, profile, g, tables)
     if profile.extra:
         _extra_loci(index, profile, g, tables)
@@ -266,10 +266,10 @@ def _extra_loci(index: UnitIndex, profile: AntibodyProfile, g: kernel.Graded, ta
 
 def _drb1_carriers(tables: NomenclatureTables, families: frozenset[str]) -> npt.NDArray[np.bool_]:
     """Antigen ids (+1 shifted) of DRB1 antigens whose alleles belong to the given first-field groups."""
-    out = np.zeros(len(tables.antigen_names) + 1, dtype=np.bool_)
+    out = np.zeros(len(tables.serology_names) + 1, dtype=np.bool_)
     for a, name in enumerate(tables.alleles):
         if name.startswith("DRB1*") and drb1_family(name) in families:
-            out[int(tables.allele_antigen[a]) + 1] = True
+            out[int(tables.allele_serology[a]) + 1] = True
     return out
 
 
