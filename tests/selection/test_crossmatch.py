@@ -162,3 +162,11 @@ def test_dsa_against_double_units_is_checked(tables):  # type: ignore[no-untyped
     for d in out.double_units:  # "a" possibly carries DR53: never in a double graft
         assert "a" not in {d.first.unit.unit_id, d.second.unit.unit_id}
         assert all(c.verdict != FAIL for u in (d.first, d.second) for c in u.checks)
+
+
+def test_double_graft_says_when_dq_is_not_assessed(tables):  # type: ignore[no-untyped-def]
+    units = [_unit("a", "DRB1*01:01+DRB1*08:01", 2.0), _unit("b", "DRB1*01:01+DRB1*08:01^DQB1*02:01+DQB1*05:01", 2.0)]
+    out = _search(tables, units, (Antibody("DQB1*03:01", 4000.0),))
+    assert not out.results and out.double_units
+    xm = next(c for c in out.double_units[0].checks if c.rule.endswith("virtual crossmatch"))
+    assert xm.verdict == FLAG and "a: not assessed" in xm.value and "b:" not in xm.value

@@ -38,6 +38,7 @@ from cordmatch.selection.index import (
 )
 from cordmatch.selection.model import (
     FAIL,
+    FLAG,
     PASS,
     DoubleUnit,
     Explanation,
@@ -743,18 +744,30 @@ def _doubles(ctx: SearchContext, source: UnitSource, tables: NomenclatureTables)
                 PASS,
                 s["double_unit_to_unit_min_6"].label,
             ),
-            RuleCheck(
-                "double unit: both units pass the virtual crossmatch",
-                "no DSA against either unit",
-                f"MFI >= {s.value('dsa_mfi'):g}",
-                PASS,
-                f"Cutler 2011 [V]; {s['dsa_mfi'].label}",
-            ),
+            _double_crossmatch(a, b, s),
         )
         out.append(DoubleUnit(a, b, comb, cd, u2u.to_dict(), checks))
         if len(out) >= DOUBLE_SUGGESTIONS:
             break
     return out
+
+
+def _double_crossmatch(a: RankedUnit, b: RankedUnit, s: SelectionSettings) -> RuleCheck:
+    """Both units of a double graft against the patient's antibodies: no DSA (possible DSA never enters a
+    double), or antibodies not assessed on a unit (untyped DQ/DP), said per unit."""
+    unassessed = [
+        f"{u.unit.unit_id}: {c.value}"
+        for u in (a, b)
+        for c in u.checks
+        if c.rule.startswith("donor-specific") and c.value.startswith("not assessed")
+    ]
+    return RuleCheck(
+        "double unit: both units pass the virtual crossmatch",
+        "no DSA against either unit" + (f"; {'; '.join(unassessed)}" if unassessed else ""),
+        f"MFI >= {s.value('dsa_mfi'):g}",
+        FLAG if unassessed else PASS,
+        f"Cutler 2011 [V]; {s['dsa_mfi'].label}",
+    )
 
 
 def explain_unit(ctx: SearchContext, unit_id: str, source: UnitSource, tables: NomenclatureTables) -> Explanation:
