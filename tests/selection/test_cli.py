@@ -172,9 +172,12 @@ def test_antibodies_from_sim_patients_are_accepted(reg, capsys, tmp_path):  # ty
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     sensitised = [r for r in rows if r["antibodies"]]
-    first_field = [r for r in sensitised if any(":" not in a["specificity"] for a in r["antibodies"])]
+    first_field = [r for r in sensitised if any(":" not in a["specificity"] and "*" in a["specificity"]
+                                                for a in r["antibodies"])]  # fmt: skip
+    serologic = [r for r in sensitised if any("*" not in a["specificity"] for a in r["antibodies"])]
     assert first_field, "sim patients should emit first-field antibodies such as A*02"
-    for k, r in enumerate(first_field[:3]):
+    assert serologic, "sim patients should emit serologic antibodies such as A2 or Cw7"
+    for k, r in enumerate(first_field[:3] + serologic[:3]):
         ab = tmp_path / f"ab{k}.csv"
         ab.write_text("specificity,mfi\n" + "".join(f"{a['specificity']},{a['mfi']}\n" for a in r["antibodies"]))
         code, _, err = run(
