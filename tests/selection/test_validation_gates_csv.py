@@ -30,7 +30,7 @@ def test_gate(tables, row):  # type: ignore[no-untyped-def]
             build_patient(req, tables)
         assert row["expected_text"] in err.value.message and err.value.where == "--patient"
         return
-    p, notes = build_patient(req, tables)
+    p, _notes = build_patient(req, tables)
     out = gate_investigational(with_engraftment(search(idx, src, p, tables, today=TODAY)), req)
     text = row["expected_text"]
     if row["expected"] == "note":
