@@ -255,14 +255,23 @@ def _extra_loci(index: UnitIndex, profile: AntibodyProfile, g: kernel.Graded, ta
         by_genotype = carrier[gt.ag[:, 0].astype(np.intp) + 1] | carrier[gt.ag[:, 1].astype(np.intp) + 1]
         by_genotype |= gt.ag[:, 0] < 0  # DRB1 not typed: cannot be inferred
         extra_possible |= np.take(by_genotype, index.gid[2, :n], mode="clip")
+    seen: dict[str, Crossmatch] = {}  # units share their DRB1/DRB3/4/5/DQ/DP parts: assess each once
     for slot, gl in index.extra_hla.items():
-        x = assess(profile.extra, parse_typing(gl, tables), tables)
+        key = "^".join(sorted(p for p in gl.split("^") if p.strip().split("*", 1)[0] in _EXTRA_KEY_LOCI))
+        if "~" in gl or not key:  # phased across loci: the whole typing
+            key = gl
+        x = seen.get(key)
+        if x is None:
+            x = seen[key] = assess(profile.extra, parse_typing(key, tables), tables)
         extra_possible[slot] = bool(x.possible)
         if x.definite and kernel.field(g.packed[slot : slot + 1], kernel.DSA_DEF)[0] < 7:
             g.packed[slot] += np.uint16(1 << kernel.DSA_DEF)
     if g.dsa_possible is not None:
         extra_possible |= g.dsa_possible
     g.dsa_possible = extra_possible & ~g.dsa_definite()
+
+
+_EXTRA_KEY_LOCI = frozenset({"DRB1", "DRB3", "DRB4", "DRB5", "DQB1", "DQA1", "DPB1", "DPA1"})
 
 
 def _drb1_carriers(tables: NomenclatureTables, families: frozenset[str]) -> npt.NDArray[np.bool_]:
