@@ -37,6 +37,12 @@ class UnknownAlleleError(InvalidInputError):
     """A token that has the form of an HLA name but is not in the release."""
 
 
+def _unflatten(offsets: npt.NDArray[np.generic], values: npt.NDArray[np.generic]) -> list[list[int]]:
+    o = offsets.astype(np.int64).tolist()
+    v = values.astype(np.int32).tolist()
+    return [v[o[k] : o[k + 1]] for k in range(len(o) - 1)]
+
+
 def split_blob(blob: npt.NDArray[np.uint8]) -> list[str]:
     """Decode a newline-joined UTF-8 blob into its strings."""
     text = blob.tobytes().decode("utf-8")
@@ -68,11 +74,19 @@ class NomenclatureTables:
     serology_names: list[str]
     #: Relations of serology ids that are not "same id: 0, different ids: 2", as rows (x, y, relation).
     serology_pairs: IntArray
+    #: Ids below this are WHO antigens of alleles; the rest are *antigen sets* of low-resolution tokens
+    #: (``A2|A203|A210`` for A*02:XX), ``serology_sets[id - serology_real]`` their member ids.
+    serology_real: int
+    serology_sets: list[list[int]]
     allele_cwd: npt.NDArray[np.bool_]
-    #: Members used for grading low-resolution tokens (serology with its associated antigens, CWD filter);
+    #: Members used for grading serologic tokens (with their splits' and associated antigens' alleles);
     #: an empty range means the token's own members.
     grade_offsets: npt.NDArray[np.int64]
     grade_members: IntArray
+    #: Members whose antigens a serology or XX token stands for at antigen level (its CWD 2.0 alleles when
+    #: any carries the name); an empty range means the grading members.
+    antigen_offsets: npt.NDArray[np.int64]
+    antigen_members: IntArray
     #: Data lines of rel_ser_ser.txt (broad/split/associated antigens).
     rel_ser_ser: list[str]
     #: Optional data-provider hook for names outside the tables (old names, py-ard-only forms):
@@ -84,6 +98,7 @@ class NomenclatureTables:
     antigen_index: dict[str, int] = field(init=False)
     serology_index: dict[str, int] = field(init=False)
     serology_relation: npt.NDArray[np.int8] = field(init=False)
+    serology_set_index: dict[frozenset[int], int] = field(init=False)
     relations: SerologyRelations = field(init=False)
     _level_lists: dict[str, list[int]] = field(init=False, default_factory=dict)
     _level_texts: dict[str, list[str]] = field(init=False, default_factory=dict)
@@ -103,6 +118,7 @@ class NomenclatureTables:
         rel[p[:, 0], p[:, 1]] = p[:, 2]
         #: serology_relation[x, y]: 0 same antigen, 1 related through a broad, 2 different antigens.
         self.serology_relation = rel
+        self.serology_set_index = {frozenset(m): self.serology_real + k for k, m in enumerate(self.serology_sets)}
         self.relations = parse_rel_ser_ser(self.rel_ser_ser)
 
     # ----------------------------------------------------------------- building / serialising
@@ -132,9 +148,13 @@ class NomenclatureTables:
             allele_serology=arrays["allele_serology"].astype(np.int32),
             serology_names=split_blob(arrays["serology_names"].astype(np.uint8)),
             serology_pairs=arrays["serology_pairs"].astype(np.int32).reshape(-1, 3),
+            serology_real=int(arrays["serology_real"][0]),
+            serology_sets=_unflatten(arrays["serology_set_offsets"], arrays["serology_set_members"]),
             allele_cwd=arrays["allele_cwd"].astype(np.bool_),
             grade_offsets=arrays["grade_offsets"].astype(np.int64),
             grade_members=arrays["grade_members"].astype(np.int32),
+            antigen_offsets=arrays["antigen_offsets"].astype(np.int64),
+            antigen_members=arrays["antigen_members"].astype(np.int32),
             rel_ser_ser=split_blob(arrays["rel_ser_ser"].astype(np.uint8)),
             fallback=fallback,
         )
@@ -155,9 +175,14 @@ class NomenclatureTables:
             "allele_serology": self.allele_serology,
             "serology_names": join_blob(self.serology_names),
             "serology_pairs": self.serology_pairs,
+            "serology_real": np.array([self.serology_real], dtype=np.int64),
+            "serology_set_offsets": np.cumsum([0, *[len(m) for m in self.serology_sets]]).astype(np.int64),
+            "serology_set_members": np.array([x for m in self.serology_sets for x in m], dtype=np.int32),
             "allele_cwd": self.allele_cwd,
             "grade_offsets": self.grade_offsets,
             "grade_members": self.grade_members,
+            "antigen_offsets": self.antigen_offsets,
+            "antigen_members": self.antigen_members,
             "rel_ser_ser": join_blob(self.rel_ser_ser),
         }
         for lv, res in self.level_results.items():
@@ -212,14 +237,23 @@ class NomenclatureTables:
 
     def grading_member_ids(self, token: str) -> tuple[int, ...]:
         """Allele ids a token stands for when grading: a serologic antigen adds its splits' and associated
-        antigens' alleles (A2 -> A*02:03 via A203); serology and XX codes keep their CWD 2.0 alleles when
-        any carries the name (docs/adr/0002). Other tokens: :meth:`member_ids`."""
+        antigens' alleles (A2 -> A*02:03 via A203). Other tokens: :meth:`member_ids`."""
         i = self.name_id(token)
         if i is not None:
             a, b = int(self.grade_offsets[i]), int(self.grade_offsets[i + 1])
             if b > a:
                 return tuple(int(x) for x in self.grade_members[a:b])
         return self.member_ids(token)
+
+    def antigen_member_ids(self, token: str) -> tuple[int, ...]:
+        """Allele ids whose serologic antigens a token stands for at antigen level: for serology and XX
+        codes their CWD 2.0 alleles when any carries the name (docs/adr/0002), else the grading members."""
+        i = self.name_id(token)
+        if i is not None:
+            a, b = int(self.antigen_offsets[i]), int(self.antigen_offsets[i + 1])
+            if b > a:
+                return tuple(int(x) for x in self.antigen_members[a:b])
+        return self.grading_member_ids(token)
 
     def expand(self, token: str) -> list[str]:
         """Full allele names a token stands for, in release order."""
@@ -306,6 +340,13 @@ class NomenclatureTables:
     def associated_of(self, antigen: str) -> tuple[str, ...]:
         """Associated antigens of an antigen (``A2 -> A203, A210``)."""
         return tuple(self.relations.associated.get(antigen, ()))
+
+    def antigen_code(self, antigens: frozenset[int]) -> int | None:
+        """One id for a position's serologic antigens: the antigen itself, or the set id of a low-resolution
+        token with several (A*02:XX); None when the set is not one the tables hold (not codable)."""
+        if len(antigens) == 1:
+            return next(iter(antigens))
+        return self.serology_set_index.get(antigens)
 
     def antigen_relation(self, a: int, b: int) -> int:
         """Relation of two serology ids: 0 same antigen, 1 related (broad/split: cannot tell), 2 different."""

@@ -26,6 +26,7 @@ from cordmatch.hla.names import shape_of
 from cordmatch.hla.serology import (
     MATCH,
     MISMATCH,
+    RELATED,
     SerologyRelations,
     antigen_relation,
     parse_rel_dna_ser,
@@ -177,6 +178,52 @@ def _serology_codes(
     return sero_list, allele_serology, np.array(pairs, dtype=np.int32).reshape(-1, 3)
 
 
+def _antigen_sets(
+    token_members: list[list[int]],
+    alleles: list[str],
+    allele_serology: IntArray,
+    allele_null: npt.NDArray[np.bool_],
+    sero_list: list[str],
+    pairs: IntArray,
+) -> tuple[list[str], list[list[int]], IntArray]:
+    """Set ids for low-resolution tokens whose alleles carry several serologic antigens (``A*02:XX`` may be
+    A2, A203 or A210), so the vectorised grader codes them as one id; relation of a set to any id is the
+    aggregate over its members (all same -> same; all different -> different; else related), as the exact
+    grader compares positions. Returns (new names, their member ids, the extended relation pairs)."""
+    n = len(sero_list)
+    real = np.full((n, n), MISMATCH, dtype=np.int8)
+    np.fill_diagonal(real, MATCH)
+    real[pairs[:, 0], pairs[:, 1]] = pairs[:, 2]
+    sets: dict[tuple[int, ...], str] = {}
+    for ids in token_members:
+        expressed = sorted({int(allele_serology[i]) for i in ids if not allele_null[i]})
+        if len(expressed) > 1:
+            locus = alleles[ids[0]].split("*", 1)[0]
+            sets.setdefault(tuple(expressed), locus)
+    set_list = list(sets)
+    out: list[tuple[int, int, int]] = []
+
+    def agg(block: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
+        """Per column: MATCH when every row is, MISMATCH when every row is, else RELATED."""
+        return np.where((block == MATCH).all(0), MATCH, np.where((block == MISMATCH).all(0), MISMATCH, RELATED)).astype(
+            np.int8
+        )
+
+    for k, members in enumerate(set_list):
+        sid = n + k
+        rel = agg(real[list(members), :])  # other loci are MISMATCH in ``real``
+        for y in np.nonzero(rel != MISMATCH)[0].tolist():
+            out.extend([(sid, y, int(rel[y])), (y, sid, int(rel[y]))])
+        for j, other in enumerate(set_list):
+            if sets[other] == sets[members]:
+                r = int(agg(real[np.ix_(list(members), list(other))].reshape(-1, 1))[0])
+                if r != (MATCH if j == k else MISMATCH):
+                    out.append((sid, n + j, r))
+    names = ["|".join(sero_list[i] for i in members) for members in set_list]
+    extended = np.concatenate([pairs, np.array(out, dtype=np.int32).reshape(-1, 3)])
+    return names, [list(m) for m in set_list], extended
+
+
 def build_tables(work_dir: Path, release: str, progress: Progress | None = None) -> NomenclatureTables:
     """Run py-ard over the release's names (alleles, groups, serology, XX) and code the answers as arrays."""
     init_pyard(work_dir, release)  # builds py-ard's own database once
@@ -242,12 +289,14 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
         ids = [allele_index[x] for x in w.split("/") if x in allele_index] if w else []
         members.append(ids or guess[k])
 
-    # Grading members of low-resolution tokens (docs/adr/0002): a serologic antigen covers its splits and
-    # associated antigens (A2 -> A203, A210); serology and XX codes stand for their common and
-    # well-documented alleles (CWD 2.0) when any carries the name. Empty = the token's own members.
+    # Grading members of low-resolution tokens (docs/adr/0002): a serologic antigen covers its splits' and
+    # associated antigens' alleles (A2 -> A203, A210). At antigen level only, serology and XX codes stand
+    # for their common and well-documented alleles (CWD 2.0) when any carries the name; the allele level
+    # keeps every allele (a rare allele is never assumed away). Empty = the token's own members.
     relations = parse_rel_ser_ser(_release_lines(release, "rel_ser_ser.txt"))
     name_pos = {n: k for k, n in enumerate(names)}
     grading: list[list[int]] = [[] for _ in names]
+    antigen_level: list[list[int]] = [[] for _ in names]
     for k in range(sero_start, xx_end):
         ids = list(members[k])
         if k < sero_end:
@@ -256,10 +305,11 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
                 if j is not None:
                     ids.extend(members[j])
             ids = list(dict.fromkeys(ids))
+        if ids != members[k]:
+            grading[k] = ids
         common = [i for i in ids if _two_field(alleles[i]) in cwd]
-        chosen = common or ids
-        if chosen != members[k]:
-            grading[k] = chosen
+        if common and common != ids:
+            antigen_level[k] = common
 
     # Per allele: lgx id (allele match), first-field family id, WHO serologic antigen id, null and CWD flags.
     lgx_names: dict[str, int] = {}
@@ -286,6 +336,10 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
         allele_null,
         parse_rel_ser_ser(_release_lines(release, "rel_ser_ser.txt")),
     )
+    low_res = [antigen_level[k] or grading[k] or members[k] for k in range(sero_start, xx_end)]
+    set_names, set_members, rel_pairs = _antigen_sets(
+        low_res, alleles, allele_serology, allele_null, sero_list, rel_pairs
+    )
 
     def flat(lists: list[list[int]]) -> tuple[npt.NDArray[np.int64], IntArray]:
         offsets = np.zeros(len(lists) + 1, dtype=np.int64)
@@ -295,6 +349,7 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
 
     offsets, flat_members = flat(members)
     g_offsets, g_members = flat(grading)
+    a_offsets, a_members = flat(antigen_level)
     return NomenclatureTables(
         release=release,
         alleles=alleles,
@@ -309,10 +364,14 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
         level_results=results,
         level_blobs={lv: join_blob(list(texts[lv])) for lv in STORED_LEVELS},
         allele_serology=allele_serology,
-        serology_names=sero_list,
+        serology_names=sero_list + set_names,
         serology_pairs=rel_pairs,
+        serology_real=len(sero_list),
+        serology_sets=set_members,
         allele_cwd=allele_cwd,
         grade_offsets=g_offsets,
         grade_members=g_members,
+        antigen_offsets=a_offsets,
+        antigen_members=a_members,
         rel_ser_ser=[ln for ln in _release_lines(release, "rel_ser_ser.txt") if ln and not ln.startswith("#")],
     )

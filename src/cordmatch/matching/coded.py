@@ -8,7 +8,9 @@ antigen then counts as a mismatch). Codes:
 - antigen id -1: locus not typed;
 - allele id -1: typed at antigen level only (the allele is unknown within the antigen).
 
-Null positions are coded as homozygous for the other position. An allele list within one antigen
+Null positions are coded as homozygous for the other position. A low-resolution token whose alleles carry
+several WHO antigens (``A*02:XX``: A2, A203 or A210) has one *antigen set* id whose relation to every id
+is precomputed (``tables.antigen_code``). An allele list within one antigen
 (``DRB1*01:01/DRB1*01:02``) is coded as "allele unknown within the antigen", which is cautious: against a
 third allele of that antigen it counts as unresolved where the exact grader sees a sure mismatch (callers
 re-grade their shortlist exactly). Typings that do not fit this form
@@ -68,9 +70,10 @@ def code_typing(typing: HlaTyping) -> tuple[Codes, Codes] | None:
             return None
         presented = [p2, p2] if p1.is_null else [p1, p1] if p2.is_null else [p1, p2]
         for k, pos in enumerate(presented):
-            if len(pos.antigens) != 1:
+            code = pos.tables.antigen_code(pos.antigens)  # one antigen, or the set id of an XX/serology token
+            if code is None:
                 return None
-            ag[li, k] = next(iter(pos.antigens))
+            ag[li, k] = code
             if len(pos.proteins) == 1:
                 al[li, k] = next(iter(pos.proteins))
     return ag, al

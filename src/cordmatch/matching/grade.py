@@ -82,8 +82,8 @@ def _directional_antigen(src: Sequence[Position], tgt: Sequence[Position]) -> in
         s = sorted(p.antigens)
         if not s:
             continue
-        # present: whatever antigen the position is, some target position is certainly that antigen
-        if tgt_lists and all(any(bool((rel[x, t] == MATCH).all()) for t in tgt_lists) for x in s):
+        # present: one target position is certainly the same antigen, whichever the position is
+        if any(bool((rel[np.ix_(s, t)] == MATCH).all()) for t in tgt_lists):
             continue
         if all(bool((rel[np.ix_(s, t)] == MISMATCH).all()) for t in tgt_lists):
             count += 1
