@@ -115,8 +115,16 @@ def test_search_grades_equal_single_pair_grading(tables):  # type: ignore[no-unt
                 assert m8[slot] < 0 or int(m8[slot]) == g8
                 continue
             g = grade(p.typing, ut)
-            assert (None if m8[slot] < 0 else int(m8[slot])) == g.match_8.bidirectional, hla[uid]
-            assert (None if m6[slot] < 0 else int(m6[slot])) == g.match_6.bidirectional, hla[uid]
+            upper8 = 8 - int(ctx.graded.mm8()[slot])
+            for k, (mine, exact) in enumerate(
+                ((m8[slot], g.match_8.bidirectional), (m6[slot], g.match_6.bidirectional))
+            ):
+                if mine < 0 and exact is not None and coded is not None:
+                    # an antigen-set code (A*66:XX = A25|A26|A10|A34|A66) leaves the coded count unresolved
+                    # where grade() settles it (conservative, as grade_coded): never the other way round
+                    assert int((gc.match_8, gc.match_6)[k]) < 0 and (k == 1 or exact <= upper8), hla[uid]
+                    continue
+                assert (None if mine < 0 else int(mine)) == exact, hla[uid]
         # the ambiguous units (genotype alternatives) too
         for slot in np.unique(idx.alt_owner)[:40]:
             uid = idx.unit_id(int(slot))
@@ -128,9 +136,9 @@ def test_search_grades_equal_single_pair_grading(tables):  # type: ignore[no-unt
 
 @pytest.mark.xfail(
     strict=True,
-    reason="sim/registry.py codes an antigen-level unit (B*15:XX) with its haplotype's WHO antigen (B62) although "
-    "the XX code spans several serologic antigens since grading follows WHO serology; owner of sim/registry.py "
-    "to recode XX positions (or emit the serologic name) - reported by the selection branch",
+    reason="sim/registry.py: a 'list' unit whose allele list falls back to an XX code (C*03:XX, _sibling_list) "
+    "keeps its haplotype's single WHO antigen although the XX code is an antigen set; owner of sim/registry.py "
+    "to code it like the parser (reported by the selection branch)",
 )
 def test_sim_registry_codes_agree_with_their_gl_strings(tables):  # type: ignore[no-untyped-def]
     chunks, _ = _sim(tables)

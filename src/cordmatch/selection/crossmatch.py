@@ -181,6 +181,13 @@ def resolve(ab: Antibody, tables: NomenclatureTables) -> list[ResolvedAntibody]:
     return out
 
 
+def antigen_members(tables: NomenclatureTables, code: int) -> list[int]:
+    """The WHO antigen ids of a coded antigen id: itself, or the members of an antigen-set id (A*02:XX)."""
+    if code >= tables.serology_real:
+        return list(tables.serology_sets[code - tables.serology_real])
+    return [code]
+
+
 def assess(antibodies: tuple[ResolvedAntibody, ...], typing: HlaTyping, tables: NomenclatureTables) -> Crossmatch:
     """Exact crossmatch of one (possibly ambiguous) unit typing: an antibody is definite when it hits every
     genotype reading, possible when it hits some, or when an untyped DRB3/4/5 is implied by DRB1; not
@@ -265,6 +272,14 @@ class AntibodyProfile:
                 al_hit[[i + 1 for i in r.proteins]] = True
                 ag_unknown[[i + 1 for i in r.unknown_hit]] = True
                 ag_possible[[i + 1 for i in r.possible]] = True
+        # antigen-set ids (A*02:XX = A2|A203|A210): hit when every member is, possibly when any is
+        any_hit = ag_hit | ag_unknown | ag_possible
+        for k, members in enumerate(tables.serology_sets):
+            sid = tables.serology_real + k + 1
+            m = [x + 1 for x in members]
+            ag_hit[sid] = bool(ag_hit[m].all())
+            ag_unknown[sid] = bool((ag_hit[m] | ag_unknown[m]).all())
+            ag_possible[sid] = bool(any_hit[m].any())
         loci = frozenset(r.locus for r in active if r.locus in CODED_LOCI)
         return cls(threshold, tuple(active), tuple(below), tuple(extra), ag_hit, al_hit, ag_unknown, ag_possible, loci)
 
@@ -289,7 +304,9 @@ class AntibodyProfile:
         possible: npt.NDArray[np.bool_] = np.asarray((unknown & self.ag_possible[ai]).any(-1) & ~definite)
         return definite, possible
 
-    def coded_names(self, ag: npt.NDArray[np.int16], al: npt.NDArray[np.int16]) -> Crossmatch:
+    def coded_names(
+        self, ag: npt.NDArray[np.int16], al: npt.NDArray[np.int16], tables: NomenclatureTables
+    ) -> Crossmatch:
         """Antibodies (with MFI) against one unit's coded typing (4, 2) at A, B, C, DRB1."""
         definite: dict[str, None] = {}
         possible: dict[str, None] = {}
@@ -305,9 +322,14 @@ class AntibodyProfile:
                 a, b = int(a), int(b)
                 if a < 0:
                     continue
-                if a in r.antigens or (b >= 0 and b in r.proteins) or (b < 0 and a in r.unknown_hit):
+                members = set(antigen_members(tables, a))
+                if (
+                    members <= r.antigens
+                    or (b >= 0 and b in r.proteins)
+                    or (b < 0 and members <= (r.unknown_hit | r.antigens))
+                ):
                     definite[r.label] = None
-                elif b < 0 and a in r.possible:
+                elif b < 0 and members & (r.possible | r.antigens | r.unknown_hit):
                     possible[r.label] = None
         return Crossmatch(tuple(definite), tuple(k for k in possible if k not in definite), tuple(unknown))
 

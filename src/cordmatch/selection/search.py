@@ -25,7 +25,7 @@ from cordmatch.hla.typing import HlaTyping, parse_typing
 from cordmatch.matching import grade
 from cordmatch.matching.coded import CODED_LOCI, code_typing
 from cordmatch.selection import kernel
-from cordmatch.selection.crossmatch import AntibodyProfile, Crossmatch, assess
+from cordmatch.selection.crossmatch import AntibodyProfile, Crossmatch, antigen_members, assess
 from cordmatch.selection.epitopes import DRB_SECONDARY, drb1_family
 from cordmatch.selection.index import (
     ACCREDITED,
@@ -280,6 +280,8 @@ def _drb1_carriers(tables: NomenclatureTables, families: frozenset[str]) -> npt.
     for a, name in enumerate(tables.alleles):
         if name.startswith("DRB1*") and drb1_family(name) in families:
             out[int(tables.allele_serology[a]) + 1] = True
+    for k, members in enumerate(tables.serology_sets):  # an antigen set (DRB1*04:XX-like) carries it if any member does
+        out[tables.serology_real + k + 1] = bool(out[[x + 1 for x in members]].any())
     return out
 
 
@@ -387,7 +389,8 @@ def _nima_match(ctx: SearchContext, slot: int) -> bool | None:
         return None
     typing = ctx.patient.typing
     ag_u, _ = ctx.index.codes(slot)
-    unit_ags = {int(a) for a in ag_u.ravel() if a >= 0}
+    tables = ctx.tables
+    unit_ags = {int(m) for a in ag_u.ravel() if a >= 0 for m in (antigen_members(tables, int(a)) if tables else [a])}
     missing = set()
     for locus in ("A", "B", "DRB1"):
         lt = typing.loci.get(locus)
@@ -426,7 +429,7 @@ def _facts(
         graded_by = "exact" if slot in ctx.exact_grades else "genotype alternatives"
     else:
         ag, al = idx.codes(slot)
-        coded = ctx.profile.coded_names(ag, al)
+        coded = ctx.profile.coded_names(ag, al, tables)
         other = assess(ctx.profile.extra, typing, tables)
         x = Crossmatch(
             coded.definite + other.definite, coded.possible + other.possible, coded.not_assessed + other.not_assessed
