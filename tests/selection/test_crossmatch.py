@@ -170,3 +170,18 @@ def test_double_graft_says_when_dq_is_not_assessed(tables):  # type: ignore[no-u
     assert not out.results and out.double_units
     xm = next(c for c in out.double_units[0].checks if c.rule.endswith("virtual crossmatch"))
     assert xm.verdict == FLAG and "a: not assessed" in xm.value and "b:" not in xm.value
+
+
+@pytest.mark.parametrize(("spec", "want"), [("A2", "excluded"), ("A*02:01", "possible"), ("A*02", "excluded")])
+def test_antigen_set_coded_units(tables, spec, want):  # type: ignore[no-untyped-def]
+    # A*02:XX is coded as the antigen set A2|A203|A210: an antibody to A2 (with its associated antigens) or to
+    # the whole A*02 family hits it for certain; an allele antibody only possibly
+    xx = UnitRecord("xx", "A*02:XX+A*01:01^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*01:01+DRB1*08:01", 9e8, 2e6)
+    ok = UnitRecord("ok", "A*03:01+A*01:01^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*01:01+DRB1*08:01", 4e8, 2e6)
+    out = _search(tables, [xx, ok], (Antibody(spec, 5000.0),))
+    ids = [r.unit.unit_id for r in out.results]
+    if want == "excluded":
+        assert ids == ["ok"]
+    else:
+        assert ids == ["ok", "xx"]
+        assert _dsa(out.results[1])[0].value.startswith("possible")
