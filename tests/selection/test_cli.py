@@ -160,6 +160,7 @@ def test_investigational_use_ranks_nothing_without_research(reg, capsys):  # typ
     data = json.loads(out)
     assert data["results"] == [] and data["double_units"] == []
     assert any(n.startswith("INVESTIGATIONAL") and "--research" in n for n in data["notes"])
+    assert "investigational use" in err
     code, out, err = run([*base, "--research"], capsys)
     data = json.loads(out)
     assert data["results"]

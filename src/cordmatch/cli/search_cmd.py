@@ -145,7 +145,12 @@ def search_command(
     else:
         print_outcome(outcome, explain_all=verbose)
     if not outcome.results and not outcome.double_units:
-        err_console.print("[yellow]no unit passes the hard filters[/]")
+        gate = [n for n in outcome.notes if n.startswith("INVESTIGATIONAL")]
+        err_console.print(
+            "[yellow]investigational use: no graft ranked without --research[/]"
+            if gate
+            else "[yellow]no unit passes the hard filters[/]"
+        )
 
 
 def register(app: typer.Typer) -> None:
