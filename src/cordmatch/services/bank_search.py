@@ -102,6 +102,7 @@ class BankSearch:
         except InvalidInputError as exc:
             raise _api_error(exc) from None
         outcome = gate_investigational(with_engraftment(outcome), req)
+        outcome = replace(outcome, patient={**outcome.patient, "population": req.population, "research": req.research})
         if notes:
             outcome = replace(outcome, notes=(*outcome.notes, *notes))
         return outcome.to_dict()

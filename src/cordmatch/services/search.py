@@ -276,6 +276,7 @@ def run_search(
         probability=probability_grader(req.population),
     )
     outcome = gate_investigational(with_engraftment(outcome), req)
+    outcome = replace(outcome, patient={**outcome.patient, "population": req.population, "research": req.research})
     if notes:
         outcome = replace(outcome, notes=(*outcome.notes, *notes))
     return outcome
