@@ -538,9 +538,8 @@ def _component_weight(names: list[str], component: str) -> int:
     return 0
 
 
-def _probable_keys(ctx: SearchContext, r: RankedUnit) -> tuple[float, ...]:
+def _probable_keys(ctx: SearchContext, r: RankedUnit, slot: int) -> tuple[float, ...]:
     """Ranking key of a ranked unit (higher first), its match component taken from its probable match."""
-    slot = ctx.index.slot_of(r.unit.unit_id)
     prefix, suffix = int(ctx.prefix[slot]), int(ctx.suffix[slot])
     if r.probable_8 is not None:
         before, after = _key_parts(ctx.policy)
@@ -572,19 +571,22 @@ def _final(
         if any(r.probable_8 is not None for r in kept):
             # unresolved typings ranked by their probable match: they can only move down, so the list is final
             # once its last unit ranks at or above the best case of every unit not fetched yet
-            keys = {r.unit.unit_id: _probable_keys(ctx, r) for r in kept}
+            slot_of = {r.unit.unit_id: int(s) for r, s in zip(ranked, best, strict=True)}
+            keys = {r.unit.unit_id: _probable_keys(ctx, r, slot_of[r.unit.unit_id]) for r in kept}
             kept.sort(key=lambda r: keys[r.unit.unit_id], reverse=True)
             done = len(best) < want or (
                 len(kept) >= top
-                and keys[kept[top - 1].unit.unit_id] >= _probable_keys(ctx, replace(ranked[-1], probable_8=None))
+                and keys[kept[top - 1].unit.unit_id]
+                >= _probable_keys(ctx, replace(ranked[-1], probable_8=None), int(best[-1]))
             )
         else:
             done = len(kept) >= top or len(best) < want
         if done:
             break
         want *= 2
-    for slot in (ctx.index.slot_of(r.unit.unit_id) for r in ranked if r not in kept):
-        ctx.mask[slot] = False
+    for r, slot in zip(ranked, best, strict=True):
+        if any(c.verdict == FAIL for c in r.checks):
+            ctx.mask[int(slot)] = False
     return [replace(r, rank=i) for i, r in enumerate(kept[:top], start=1)]
 
 
