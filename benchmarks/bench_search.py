@@ -107,9 +107,11 @@ def main() -> None:
     t0 = time.perf_counter()
     index = UnitIndex(tables.release, capacity=args.units)
     raw_ag, raw_al, raw_tnc, hla = [], [], [], {}
+    gl_of_slot: dict[int, str] = {}  # the generated GL strings (the unit records of the full search)
     for chunk in generate_registry(args.units, 2026, "mix", tables):
         c = chunk.cols
-        index.add(c, [g if e else None for g, e in zip(chunk.hla, c.exact, strict=True)])
+        slots = index.add(c, [g if e else None for g, e in zip(chunk.hla, c.exact, strict=True)])
+        gl_of_slot.update(zip((int(x) for x in slots), chunk.hla, strict=True))
         raw_ag.append(c.ag)
         raw_al.append(c.al)
         raw_tnc.append(c.tnc)
@@ -143,11 +145,7 @@ def main() -> None:
             out = {}
             for uid in ids:
                 s = index.slot_of(uid)
-                ag_s, al_s = ag[s], al[s]
-                gl = _gl(ag_s, al_s, tables) if not index.flags[s] & 1024 else hla.get(uid)
-                if gl is None:
-                    continue
-                out[uid] = UnitRecord(uid, gl, float(index.tnc[s]), float(index.cd34[s]))
+                out[uid] = UnitRecord(uid, gl_of_slot[s], float(index.tnc[s]), float(index.cd34[s]))
             return out
 
     for sp in patients[:5]:

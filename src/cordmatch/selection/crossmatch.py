@@ -181,6 +181,11 @@ def resolve(ab: Antibody, tables: NomenclatureTables) -> list[ResolvedAntibody]:
     return out
 
 
+def _empty_profile(threshold: float, n_ag: int, n_al: int) -> AntibodyProfile:
+    z = np.zeros(n_ag, dtype=np.bool_)
+    return AntibodyProfile(threshold, (), (), (), z, np.zeros(n_al, dtype=np.bool_), z, z)
+
+
 def antigen_members(tables: NomenclatureTables, code: int) -> list[int]:
     """The WHO antigen ids of a coded antigen id: itself, or the members of an antigen-set id (A*02:XX)."""
     if code >= tables.serology_real:
@@ -252,6 +257,8 @@ class AntibodyProfile:
 
     @classmethod
     def build(cls, antibodies: tuple[Antibody, ...], tables: NomenclatureTables, threshold: float) -> AntibodyProfile:
+        if not antibodies:
+            return _empty_profile(threshold, len(tables.serology_names) + 1, len(tables.lgx_names) + 1)
         ag_hit = np.zeros(len(tables.serology_names) + 1, dtype=np.bool_)
         ag_unknown = np.zeros_like(ag_hit)
         ag_possible = np.zeros_like(ag_hit)

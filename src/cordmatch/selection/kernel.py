@@ -46,46 +46,52 @@ Side = list[Any]  # two positions: int16 arrays (G,) or numpy scalars
 
 
 def _directional(
-    s_ag: Side, s_al: Side, t_ag: Side, t_al: Side, rel: list[list[Any]] | None
+    s_ag: Side, s_al: Side, t_ag: Side, t_al: Side, rel: tuple[list[list[Any]], list[list[Any]]] | None
 ) -> tuple[Any, Any, Any, Any]:
     """Source positions the target certainly lacks (antigen level, allele level), whether any source position
     is unsettled at allele level, and whether any is unsettled at antigen level (antigens related through a
     broad): the rule of :func:`cordmatch.matching.coded.grade_coded`, written out over the 2 x 2 positions so
-    each step is one flat vector operation. ``rel[i][j]`` is the WHO relation of source position i and target
-    position j (0 same, 1 related, 2 different); None compares antigen ids for equality."""
+    each step is one flat vector operation. ``rel`` holds (same, different) of source position i and target
+    position j from the WHO relation; None compares antigen ids for equality."""
     ag_count: Any = 0
     al_count: Any = 0
     unsure: Any = False
     ag_unsure: Any = False
     t_unknown = [t_al[0] < 0, t_al[1] < 0]
     for i in (0, 1):
-        same: list[Any] = []
-        differ: list[Any] = []
-        for j in (0, 1):
-            if rel is None:
-                eq = s_ag[i] == t_ag[j]
-                same.append(eq)
-                differ.append(~eq)
-            else:
-                typed = (s_ag[i] >= 0) & (t_ag[j] >= 0)
-                same.append(typed & (rel[i][j] == _SAME))
-                differ.append(~typed | (rel[i][j] == _DIFFERENT))
+        if rel is None:
+            same = [s_ag[i] == t_ag[0], s_ag[i] == t_ag[1]]
+            differ = [~same[0], ~same[1]]
+        else:
+            same, differ = rel[0][i], rel[1][i]
         known = s_al[i] >= 0
         present = known & ((s_al[i] == t_al[0]) | (s_al[i] == t_al[1]))
         possible = (~differ[0] & (~known | t_unknown[0])) | (~differ[1] & (~known | t_unknown[1]))
         absent = differ[0] & differ[1]
         ag_count = ag_count + absent
-        ag_unsure = ag_unsure | (~(same[0] | same[1]) & ~absent)
+        if rel is not None:
+            ag_unsure = ag_unsure | (~(same[0] | same[1]) & ~absent)
         al_count = al_count + (~present & ~possible)
         unsure = unsure | (~present & possible)
     return ag_count, al_count, unsure, ag_unsure
 
 
-def _relations(relation: npt.NDArray[np.int8] | None, src: Side, tgt: Side) -> list[list[Any]] | None:
-    """WHO relation of every (source, target) position pair, as arrays (or scalars)."""
+def _relations(
+    relation: npt.NDArray[np.int8] | None, p_ag: Side, g_ag: Side
+) -> tuple[tuple[list[list[Any]], list[list[Any]]], tuple[list[list[Any]], list[list[Any]]]] | tuple[None, None]:
+    """(same, different) of every patient/genotype position pair from the WHO relation (symmetric), in the
+    orientation of each direction: (patient -> genotype, genotype -> patient). An untyped side is different."""
     if relation is None:
-        return None
-    return [[relation[np.maximum(src[i], 0), np.maximum(tgt[j], 0)] for j in (0, 1)] for i in (0, 1)]
+        return None, None
+    r = [
+        [np.where((g_ag[j] < 0) | (p_ag[i] < 0), _DIFFERENT, relation[max(int(p_ag[i]), 0)][np.maximum(g_ag[j], 0)])
+         for j in (0, 1)]
+        for i in (0, 1)
+    ]  # fmt: skip
+    same = [[r[i][j] == _SAME for j in (0, 1)] for i in (0, 1)]
+    diff = [[r[i][j] == _DIFFERENT for j in (0, 1)] for i in (0, 1)]
+    swap = [[same[j][i] for j in (0, 1)] for i in (0, 1)], [[diff[j][i] for j in (0, 1)] for i in (0, 1)]
+    return (same, diff), swap
 
 
 def locus_results(
@@ -102,11 +108,12 @@ def locus_results(
     G = len(g_ag)
     pa, pl = [p_ag[0], p_ag[1]], [p_al[0], p_al[1]]
     ga, gl = [g_ag[:, 0], g_ag[:, 1]], [g_al[:, 0], g_al[:, 1]]
-    gvh_ag, gvh_al, gvh_u, gvh_agu = _directional(pa, pl, ga, gl, _relations(relation, pa, ga))
-    hvg_ag, hvg_al, hvg_u, hvg_agu = _directional(ga, gl, pa, pl, _relations(relation, ga, pa))
+    rel_gvh, rel_hvg = _relations(relation, pa, ga)
+    gvh_ag, gvh_al, gvh_u, gvh_agu = _directional(pa, pl, ga, gl, rel_gvh)
+    hvg_ag, hvg_al, hvg_u, hvg_agu = _directional(ga, gl, pa, pl, rel_hvg)
     missing = (g_ag[:, 0] < 0) | (p_ag[0] < 0)
     unsure = np.asarray(gvh_u | hvg_u | missing)
-    ag_unsure = np.asarray(gvh_agu | hvg_agu)
+    ag_unsure = np.asarray(gvh_agu | hvg_agu) if relation is not None else np.zeros(G, dtype=np.bool_)
     zero = np.uint16(0)
     bi_al = np.where(missing, zero, np.maximum(gvh_al, hvg_al).astype(np.uint16))
     bi_ag = np.where(missing, zero, np.maximum(gvh_ag, hvg_ag).astype(np.uint16))

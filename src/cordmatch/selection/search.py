@@ -28,9 +28,13 @@ from cordmatch.selection import kernel
 from cordmatch.selection.crossmatch import AntibodyProfile, Crossmatch, antigen_members, assess
 from cordmatch.selection.epitopes import DRB_SECONDARY, drb1_family
 from cordmatch.selection.index import (
+    ABO_CODES,
+    ABO_KNOWN,
+    ABO_SHIFT,
     ACCREDITED,
     EXACT,
     LIVE,
+    NIMA,
     RBC_DEPLETED,
     SEGMENT,
     UnitIndex,
@@ -363,8 +367,14 @@ def top_slots(ctx: SearchContext, n_top: int, mask: npt.NDArray[np.bool_] | None
 def _tie_bits(ctx: SearchContext, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     idx = ctx.index
     f = idx.flags[slots].astype(np.int64)
-    nima = np.array([_nima_match(ctx, int(s)) is True for s in slots], dtype=np.int64)
-    abo = np.array([_abo(ctx, int(s)) == "identical" for s in slots], dtype=np.int64)
+    # vectorised: a tied band may hold many units; only units with a recorded NIMA need the Python check
+    nima = np.zeros(len(slots), dtype=np.int64)
+    for k in np.flatnonzero((f & NIMA) > 0):
+        nima[k] = _nima_match(ctx, int(slots[k])) is True
+    pa = ctx.patient.abo
+    abo = np.zeros(len(slots), dtype=np.int64)
+    if pa in ABO_CODES:
+        abo = (((f & ABO_KNOWN) > 0) & (((f >> ABO_SHIFT) & 3) == ABO_CODES[pa])).astype(np.int64)
     newer = idx.collected[slots].astype(np.int64)  # later date = larger
     bits = (
         (nima << 5)
