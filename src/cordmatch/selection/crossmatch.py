@@ -62,8 +62,11 @@ class ResolvedAntibody:
     antibody: Antibody
     locus: str
     level: str  # antigen | allele
+    #: antigen level: codes it certainly hits; allele level: codes of allele-unknown positions it may hit
     antigens: frozenset[int]
     proteins: frozenset[int]
+    #: antigen level: codes it possibly hits (related through a broad)
+    maybe: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -77,10 +80,18 @@ class AntibodyProfile:
     ag_hit: npt.NDArray[np.bool_]
     al_hit: npt.NDArray[np.bool_]
     ag_possible: npt.NDArray[np.bool_]
+    ag_maybe: npt.NDArray[np.bool_]
 
     @classmethod
     def build(cls, antibodies: tuple[Antibody, ...], tables: NomenclatureTables, threshold: float) -> AntibodyProfile:
-        ag_hit = np.zeros(len(tables.antigen_names) + 1, dtype=np.bool_)
+        """Antigen ids are WHO serologic antigen codes (``Position.antigens``, coded typings): an antigen-level
+        antibody definitely hits a code the WHO relation calls the same antigen (A2 hits A203 and A*02:XX)
+        and possibly hits a related one (a broad, a split, an XX code spanning it)."""
+        n_codes = len(tables.serology_names)
+        rel = tables.serology_relation
+        code_family = tables.coded_relation.code_family
+        ag_hit = np.zeros(n_codes + 1, dtype=np.bool_)
+        ag_maybe = np.zeros_like(ag_hit)
         ag_possible = np.zeros_like(ag_hit)
         al_hit = np.zeros(len(tables.lgx_names) + 1, dtype=np.bool_)
         active: list[ResolvedAntibody] = []
@@ -102,15 +113,25 @@ class AntibodyProfile:
             shape = shape_of(ab.specificity)
             level = "antigen" if shape.kind in ("serology", "xx") or len(shape.fields) == 1 else "allele"
             expressed = [a for a in members if not tables.allele_null[a]]
-            ags = frozenset(int(tables.allele_antigen[a]) for a in expressed)
+            own = sorted({int(tables.allele_serology[a]) for a in expressed})
             prots = frozenset(int(tables.allele_lgx[a]) for a in expressed)
+            cols = rel[:, own] if own else np.full((n_codes, 1), 2, dtype=np.int8)
+            same = (cols == 0).any(1)
+            related = (cols == 1).any(1) & ~same
             if level == "antigen":
-                ag_hit[[i + 1 for i in ags]] = True
+                ag_hit[1:] |= same
+                ag_maybe[1:] |= related
+                ags = frozenset(np.flatnonzero(same).tolist())
+                maybe = frozenset(np.flatnonzero(related).tolist())
             else:
                 al_hit[[i + 1 for i in prots]] = True
-                ag_possible[[i + 1 for i in ags]] = True
-            active.append(ResolvedAntibody(ab, locus, level, ags, prots))
-        return cls(threshold, tuple(active), tuple(below), tuple(skipped), ag_hit, al_hit, ag_possible)
+                families = {int(tables.lgx_family[p]) for p in prots}
+                xx_of_family = np.isin(code_family, list(families)) & (code_family >= 0)
+                ag_possible[1:] |= same | related | xx_of_family
+                ags = frozenset(np.flatnonzero(same | related | xx_of_family).tolist())
+                maybe = frozenset()
+            active.append(ResolvedAntibody(ab, locus, level, ags, prots, maybe))
+        return cls(threshold, tuple(active), tuple(below), tuple(skipped), ag_hit, al_hit, ag_possible, ag_maybe)
 
     @property
     def empty(self) -> bool:
@@ -123,7 +144,9 @@ class AntibodyProfile:
         ai = ag.astype(np.intp) + 1
         li = al.astype(np.intp) + 1
         definite: npt.NDArray[np.bool_] = np.asarray((self.ag_hit[ai] | self.al_hit[li]).any(-1))
-        possible: npt.NDArray[np.bool_] = np.asarray(((al < 0) & self.ag_possible[ai]).any(-1) & ~definite)
+        possible: npt.NDArray[np.bool_] = np.asarray(
+            (((al < 0) & self.ag_possible[ai]) | self.ag_maybe[ai]).any(-1) & ~definite
+        )
         return definite, possible
 
     def coded_names(self, ag: npt.NDArray[np.int16], al: npt.NDArray[np.int16]) -> tuple[list[str], list[str]]:
@@ -136,6 +159,8 @@ class AntibodyProfile:
             if r.level == "antigen":
                 if any(a in r.antigens for a, _ in pairs):
                     definite.append(label)
+                elif any(a in r.maybe for a, _ in pairs):
+                    possible.append(label)
             elif any(b >= 0 and b in r.proteins for _, b in pairs):
                 definite.append(label)
             elif any(b < 0 and a in r.antigens for a, b in pairs):
@@ -160,7 +185,7 @@ class AntibodyProfile:
                     target = r.antigens if r.level == "antigen" else r.proteins
                     if vals and vals <= target:
                         hit_all = True
-                    if vals & target:
+                    if vals & (target | r.maybe):
                         hit_any = True
                 every = every and hit_all
                 some = some or hit_any

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cordmatch.hla.tables import CodedRelation
 from cordmatch.selection.crossmatch import AntibodyProfile
 from cordmatch.selection.index import UnitIndex
 
@@ -38,35 +39,72 @@ def field(packed: U16, shift: int) -> npt.NDArray[np.uint16]:
 Side = list[Any]  # two positions: int16 arrays (G,) or numpy scalars
 
 
-def _directional(s_ag: Side, s_al: Side, t_ag: Side, t_al: Side) -> tuple[Any, Any, Any]:
-    """Source positions the target certainly lacks (antigen level, allele level) and whether any source
-    position is unsettled at allele level: the rule of :func:`cordmatch.matching.coded.grade_coded`, written
-    out over the 2 x 2 positions so each step is one flat vector operation."""
+def _same_differ(a: Any, b: Any, rel: CodedRelation | None) -> tuple[Any, Any]:
+    """Antigen codes certainly the same / certainly different: equality, or the WHO relation
+    (``tables.coded_relation``: 0 same, 1 related, 2 different) when given."""
+    if rel is None:
+        same = a == b
+        return same, ~same
+    r = rel.matrix[np.maximum(a, 0), np.maximum(b, 0)]
+    typed = (a >= 0) & (b >= 0)
+    return typed & (r == 0), ~typed | (r == 2)
+
+
+def _family(ag: Any, al: Any, rel: CodedRelation) -> Any:
+    """First-field family of a position: its protein's, or the family of the XX code it is (-1 else)."""
+    return np.where(al >= 0, rel.lgx_family[np.maximum(al, 0)], rel.code_family[np.maximum(ag, 0)])
+
+
+def _directional(
+    s_ag: Side, s_al: Side, t_ag: Side, t_al: Side, rel: CodedRelation | None = None
+) -> tuple[Any, Any, Any, Any]:
+    """Source positions the target certainly lacks (antigen level, allele level), whether any source
+    position is unsettled at allele level, and whether any is unsettled at antigen level: the rule of
+    :func:`cordmatch.matching.coded.grade_coded`, written out over the 2 x 2 positions so each step is one
+    flat vector operation."""
     ag_count: Any = 0
     al_count: Any = 0
     unsure: Any = False
+    ag_unsure: Any = False
     t_unknown = [t_al[0] < 0, t_al[1] < 0]
+    t_fam = [_family(t_ag[j], t_al[j], rel) for j in (0, 1)] if rel is not None else None
     for i in (0, 1):
-        same0, same1 = s_ag[i] == t_ag[0], s_ag[i] == t_ag[1]
+        same0, diff0 = _same_differ(s_ag[i], t_ag[0], rel)
+        same1, diff1 = _same_differ(s_ag[i], t_ag[1], rel)
         known = s_al[i] >= 0
         present = known & ((s_al[i] == t_al[0]) | (s_al[i] == t_al[1]))
-        possible = (same0 & (~known | t_unknown[0])) | (same1 & (~known | t_unknown[1]))
-        ag_count = ag_count + ~(same0 | same1)
+        poss = [~diff0 & (~known | t_unknown[0]), ~diff1 & (~known | t_unknown[1])]
+        if rel is not None and t_fam is not None:
+            s_fam = _family(s_ag[i], s_al[i], rel)
+            for j in (0, 1):  # an XX code may share a protein with its own family only (grade_coded)
+                rule = (s_ag[i] >= 0) & (t_ag[j] >= 0) & (~known | t_unknown[j]) & (s_fam >= 0) & (t_fam[j] >= 0)
+                poss[j] = np.where(rule, s_fam == t_fam[j], poss[j])
+        possible = poss[0] | poss[1]
+        absent = diff0 & diff1
+        ag_count = ag_count + absent
+        ag_unsure = ag_unsure | (~(same0 | same1) & ~absent)
         al_count = al_count + (~present & ~possible)
         unsure = unsure | (~present & possible)
-    return ag_count, al_count, unsure
+    return ag_count, al_count, unsure, ag_unsure
 
 
 def locus_results(
-    locus: int, p_ag: I16, p_al: I16, g_ag: I16, g_al: I16, profile: AntibodyProfile | None = None
+    locus: int,
+    p_ag: I16,
+    p_al: I16,
+    g_ag: I16,
+    g_al: I16,
+    profile: AntibodyProfile | None = None,
+    relation: CodedRelation | None = None,
 ) -> tuple[U16, npt.NDArray[np.bool_]]:
     """Packed results of patient positions (2,) against genotypes (G, 2) at one locus, and the genotypes
     that possibly (not definitely) carry a DSA target."""
     G = len(g_ag)
     pa, pl = [p_ag[0], p_ag[1]], [p_al[0], p_al[1]]
     ga, gl = [g_ag[:, 0], g_ag[:, 1]], [g_al[:, 0], g_al[:, 1]]
-    gvh_ag, gvh_al, gvh_u = _directional(pa, pl, ga, gl)
-    hvg_ag, hvg_al, hvg_u = _directional(ga, gl, pa, pl)
+    gvh_ag, gvh_al, gvh_u, gvh_agu = _directional(pa, pl, ga, gl, relation)
+    hvg_ag, hvg_al, hvg_u, hvg_agu = _directional(ga, gl, pa, pl, relation)
+    ag_unsure = np.asarray(gvh_agu | hvg_agu)
     missing = (g_ag[:, 0] < 0) | (p_ag[0] < 0)
     unsure = np.asarray(gvh_u | hvg_u | missing)
     zero = np.uint16(0)
@@ -74,7 +112,7 @@ def locus_results(
     bi_ag = np.where(missing, zero, np.maximum(gvh_ag, hvg_ag).astype(np.uint16))
     out = (bi_al << MM8) | (unsure.astype(np.uint16) << UNSURE8)
     if locus in (0, 1):
-        out |= (bi_ag << MM6) | (missing.astype(np.uint16) << BAD6)
+        out |= (bi_ag << MM6) | ((missing | ag_unsure).astype(np.uint16) << BAD6)
     elif locus == _DRB1:
         out |= (bi_al << MM6) | ((missing | unsure).astype(np.uint16) << BAD6)
     else:
@@ -114,14 +152,21 @@ class Graded:
         return field(self.packed, DSA_DEF) > 0
 
 
-def grade_index(index: UnitIndex, p_ag: I16, p_al: I16, profile: AntibodyProfile | None = None) -> Graded:
-    """Grade every slot: one gather per id row (A, B-C pair, DRB1) from the per-genotype results, summed."""
+def grade_index(
+    index: UnitIndex,
+    p_ag: I16,
+    p_al: I16,
+    profile: AntibodyProfile | None = None,
+    relation: CodedRelation | None = None,
+) -> Graded:
+    """Grade every slot: one gather per id row (A, B-C pair, DRB1) from the per-genotype results, summed.
+    ``relation`` is ``tables.coded_relation`` (WHO antigen relation); None compares codes for equality."""
     n = index.n
     total = np.empty(n, dtype=np.uint16)
     part = np.empty(n, dtype=np.uint16)
     possible: npt.NDArray[np.bool_] | None = None
     results: list[tuple[U16, npt.NDArray[np.bool_]]] = [
-        locus_results(li, p_ag[li], p_al[li], g.ag, g.al, profile) for li, g in enumerate(index.genotypes)
+        locus_results(li, p_ag[li], p_al[li], g.ag, g.al, profile, relation) for li, g in enumerate(index.genotypes)
     ]
     bc = index.bc
     rows = [
