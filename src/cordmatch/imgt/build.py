@@ -343,8 +343,8 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
     low_res: list[tuple[list[int], int]] = []
     for k in range(sero_start, xx_end):
         ag_members = antigen_level[k] or grading[k] or members[k]
-        family = antigen_names.get(names[k][: -len(":XX")], -1) if k >= sero_end else -1
-        low_res.append((ag_members, family))
+        fam_id = antigen_names.get(names[k][: -len(":XX")], -1) if k >= sero_end else -1
+        low_res.append((ag_members, fam_id))
     set_names, set_members, set_family, rel_pairs = _antigen_sets(
         low_res, alleles, allele_serology, allele_null, sero_list, rel_pairs
     )
