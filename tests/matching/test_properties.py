@@ -142,7 +142,7 @@ def test_coded_grading_equals_exact_grading(tables, p, d) -> None:  # type: igno
     pc, dc = code_typing(pt), code_typing(dt)
     if pc is None or dc is None:
         return
-    c = grade_coded(pc[0], pc[1], dc[0], dc[1], tables.serology_relation)
+    c = grade_coded(pc[0], pc[1], dc[0], dc[1], tables.coded_relation)
     r = grade(pt, dt)
 
     def v(x: int | None) -> int:

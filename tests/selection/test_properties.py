@@ -106,7 +106,7 @@ def test_search_grades_equal_single_pair_grading(tables):  # type: ignore[no-unt
             ut = parse_typing(hla[uid], tables)
             coded = code_typing(ut)
             if coded is not None:  # the vectorised contract: equal to grade_coded for every codable unit
-                gc = grade_coded(p_ag, p_al, *coded, tables.serology_relation)
+                gc = grade_coded(p_ag, p_al, *coded, tables.coded_relation)
                 assert int(m8[slot]) == int(gc.match_8) and int(m6[slot]) == int(gc.match_6), hla[uid]
             if "/" in hla[uid]:
                 # an allele list within one antigen codes as 'allele unknown': the coded count may be

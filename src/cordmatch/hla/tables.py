@@ -37,6 +37,21 @@ class UnknownAlleleError(InvalidInputError):
     """A token that has the form of an HLA name but is not in the release."""
 
 
+@dataclass(frozen=True)
+class CodedRelation:
+    """The WHO antigen relation for integer-coded grading (``tables.coded_relation``).
+
+    ``matrix[x, y]``: 0 same antigen, 1 related (cannot tell), 2 different; ``code_family[x]``: the
+    first-field family an XX code stands for (all its alleles), else -1; ``lgx_family[l]``: a protein's
+    family. An allele-unknown position of an XX code may share a protein with a position of the same
+    family only; other allele-unknown positions may share one with any position not of a different antigen.
+    """
+
+    matrix: npt.NDArray[np.int8]
+    code_family: IntArray
+    lgx_family: IntArray
+
+
 def _unflatten(offsets: npt.NDArray[np.generic], values: npt.NDArray[np.generic]) -> list[list[int]]:
     o = offsets.astype(np.int64).tolist()
     v = values.astype(np.int32).tolist()
@@ -74,10 +89,14 @@ class NomenclatureTables:
     serology_names: list[str]
     #: Relations of serology ids that are not "same id: 0, different ids: 2", as rows (x, y, relation).
     serology_pairs: IntArray
-    #: Ids below this are WHO antigens of alleles; the rest are *antigen sets* of low-resolution tokens
-    #: (``A2|A203|A210`` for A*02:XX), ``serology_sets[id - serology_real]`` their member ids.
+    #: Ids below this are WHO antigens of alleles; the rest code XX codes (``A2|A203|A210 (A*02)`` for
+    #: A*02:XX), ``serology_sets[id - serology_real]`` their antigen ids.
     serology_real: int
     serology_sets: list[list[int]]
+    #: First-field family id (``allele_antigen``) of each set id that codes an XX code, else -1.
+    serology_set_family: IntArray
+    #: First-field family id of each lgx protein.
+    lgx_family: IntArray
     allele_cwd: npt.NDArray[np.bool_]
     #: Members used for grading serologic tokens (with their splits' and associated antigens' alleles);
     #: an empty range means the token's own members.
@@ -98,7 +117,8 @@ class NomenclatureTables:
     antigen_index: dict[str, int] = field(init=False)
     serology_index: dict[str, int] = field(init=False)
     serology_relation: npt.NDArray[np.int8] = field(init=False)
-    serology_set_index: dict[frozenset[int], int] = field(init=False)
+    serology_set_index: dict[tuple[frozenset[int], int], int] = field(init=False)
+    coded_relation: CodedRelation = field(init=False)
     relations: SerologyRelations = field(init=False)
     _level_lists: dict[str, list[int]] = field(init=False, default_factory=dict)
     _level_texts: dict[str, list[str]] = field(init=False, default_factory=dict)
@@ -118,7 +138,14 @@ class NomenclatureTables:
         rel[p[:, 0], p[:, 1]] = p[:, 2]
         #: serology_relation[x, y]: 0 same antigen, 1 related through a broad, 2 different antigens.
         self.serology_relation = rel
-        self.serology_set_index = {frozenset(m): self.serology_real + k for k, m in enumerate(self.serology_sets)}
+        self.serology_set_index = {
+            (frozenset(m), int(self.serology_set_family[j])): self.serology_real + j
+            for j, m in enumerate(self.serology_sets)
+        }
+        code_family = np.full(k, -1, dtype=np.int32)
+        code_family[self.serology_real :] = self.serology_set_family
+        #: What the vectorised graders need: the relation, and the family of each code and each protein.
+        self.coded_relation = CodedRelation(rel, code_family, self.lgx_family.astype(np.int32))
         self.relations = parse_rel_ser_ser(self.rel_ser_ser)
 
     # ----------------------------------------------------------------- building / serialising
@@ -150,6 +177,8 @@ class NomenclatureTables:
             serology_pairs=arrays["serology_pairs"].astype(np.int32).reshape(-1, 3),
             serology_real=int(arrays["serology_real"][0]),
             serology_sets=_unflatten(arrays["serology_set_offsets"], arrays["serology_set_members"]),
+            serology_set_family=arrays["serology_set_family"].astype(np.int32),
+            lgx_family=arrays["lgx_family"].astype(np.int32),
             allele_cwd=arrays["allele_cwd"].astype(np.bool_),
             grade_offsets=arrays["grade_offsets"].astype(np.int64),
             grade_members=arrays["grade_members"].astype(np.int32),
@@ -178,6 +207,8 @@ class NomenclatureTables:
             "serology_real": np.array([self.serology_real], dtype=np.int64),
             "serology_set_offsets": np.cumsum([0, *[len(m) for m in self.serology_sets]]).astype(np.int64),
             "serology_set_members": np.array([x for m in self.serology_sets for x in m], dtype=np.int32),
+            "serology_set_family": self.serology_set_family,
+            "lgx_family": self.lgx_family,
             "allele_cwd": self.allele_cwd,
             "grade_offsets": self.grade_offsets,
             "grade_members": self.grade_members,
@@ -341,12 +372,13 @@ class NomenclatureTables:
         """Associated antigens of an antigen (``A2 -> A203, A210``)."""
         return tuple(self.relations.associated.get(antigen, ()))
 
-    def antigen_code(self, antigens: frozenset[int]) -> int | None:
-        """One id for a position's serologic antigens: the antigen itself, or the set id of a low-resolution
-        token with several (A*02:XX); None when the set is not one the tables hold (not codable)."""
-        if len(antigens) == 1:
-            return next(iter(antigens))
-        return self.serology_set_index.get(antigens)
+    def antigen_code(self, antigens: frozenset[int], family: int = -1) -> int | None:
+        """One id for a position's serologic antigens: the antigen itself, or (``family`` >= 0) the id of an
+        XX code of that first-field family (A*02:XX = A2|A203|A210 of A*02); None when there is no such id
+        (several antigens outside an XX code: the position is not codable, it is graded exactly)."""
+        if family >= 0:
+            return self.serology_set_index.get((antigens, family))
+        return next(iter(antigens)) if len(antigens) == 1 else None
 
     def antigen_relation(self, a: int, b: int) -> int:
         """Relation of two serology ids: 0 same antigen, 1 related (broad/split: cannot tell), 2 different."""

@@ -179,28 +179,32 @@ def _serology_codes(
 
 
 def _antigen_sets(
-    token_members: list[list[int]],
+    tokens: list[tuple[list[int], int]],
     alleles: list[str],
     allele_serology: IntArray,
     allele_null: npt.NDArray[np.bool_],
     sero_list: list[str],
     pairs: IntArray,
-) -> tuple[list[str], list[list[int]], IntArray]:
-    """Set ids for low-resolution tokens whose alleles carry several serologic antigens (``A*02:XX`` may be
-    A2, A203 or A210), so the vectorised grader codes them as one id; relation of a set to any id is the
-    aggregate over its members (all same -> same; all different -> different; else related), as the exact
-    grader compares positions. Returns (new names, their member ids, the extended relation pairs)."""
+) -> tuple[list[str], list[list[int]], list[int], IntArray]:
+    """Code ids for XX codes, so the vectorised grader codes such a position with one id: one per
+    (antigens, first-field family) (``A*02:XX``: A2|A203|A210 of A*02). The relation of such an id to any
+    id is the aggregate over its antigens (all same -> same; all different -> different; else related), as
+    the exact grader compares positions. Serologic tokens with several antigens get none (graded exactly).
+
+    ``tokens`` holds (antigen-level members, family id; -1 for serology). Returns (new names, their antigen ids,
+    their family ids, the extended relation pairs)."""
     n = len(sero_list)
     real = np.full((n, n), MISMATCH, dtype=np.int8)
     np.fill_diagonal(real, MATCH)
     real[pairs[:, 0], pairs[:, 1]] = pairs[:, 2]
-    sets: dict[tuple[int, ...], str] = {}
-    for ids in token_members:
+    sets: dict[tuple[tuple[int, ...], int], str] = {}
+    for ids, family in tokens:
         expressed = sorted({int(allele_serology[i]) for i in ids if not allele_null[i]})
-        if len(expressed) > 1:
+        if expressed and family >= 0:
             locus = alleles[ids[0]].split("*", 1)[0]
-            sets.setdefault(tuple(expressed), locus)
-    set_list = list(sets)
+            sets.setdefault((tuple(expressed), family), locus)
+    keys = list(sets)
+    set_list = [k[0] for k in keys]
     out: list[tuple[int, int, int]] = []
 
     def agg(block: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
@@ -215,13 +219,13 @@ def _antigen_sets(
         for y in np.nonzero(rel != MISMATCH)[0].tolist():
             out.extend([(sid, y, int(rel[y])), (y, sid, int(rel[y]))])
         for j, other in enumerate(set_list):
-            if sets[other] == sets[members]:
+            if sets[keys[j]] == sets[keys[k]]:
                 r = int(agg(real[np.ix_(list(members), list(other))].reshape(-1, 1))[0])
                 if r != (MATCH if j == k else MISMATCH):
                     out.append((sid, n + j, r))
     names = ["|".join(sero_list[i] for i in members) for members in set_list]
     extended = np.concatenate([pairs, np.array(out, dtype=np.int32).reshape(-1, 3)])
-    return names, [list(m) for m in set_list], extended
+    return names, [list(m) for m in set_list], [k[1] for k in keys], extended
 
 
 def build_tables(work_dir: Path, release: str, progress: Progress | None = None) -> NomenclatureTables:
@@ -336,10 +340,15 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
         allele_null,
         parse_rel_ser_ser(_release_lines(release, "rel_ser_ser.txt")),
     )
-    low_res = [antigen_level[k] or grading[k] or members[k] for k in range(sero_start, xx_end)]
-    set_names, set_members, rel_pairs = _antigen_sets(
+    low_res: list[tuple[list[int], int]] = []
+    for k in range(sero_start, xx_end):
+        ag_members = antigen_level[k] or grading[k] or members[k]
+        fam_id = antigen_names.get(names[k][: -len(":XX")], -1) if k >= sero_end else -1
+        low_res.append((ag_members, fam_id))
+    set_names, set_members, set_family, rel_pairs = _antigen_sets(
         low_res, alleles, allele_serology, allele_null, sero_list, rel_pairs
     )
+    lgx_family = np.array([antigen_names.get(name.split(":", 1)[0], -1) for name in lgx_names], dtype=np.int32)
 
     def flat(lists: list[list[int]]) -> tuple[npt.NDArray[np.int64], IntArray]:
         offsets = np.zeros(len(lists) + 1, dtype=np.int64)
@@ -364,10 +373,13 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
         level_results=results,
         level_blobs={lv: join_blob(list(texts[lv])) for lv in STORED_LEVELS},
         allele_serology=allele_serology,
-        serology_names=sero_list + set_names,
+        serology_names=sero_list
+        + [f"{nm} ({list(antigen_names)[f]})" if f >= 0 else nm for nm, f in zip(set_names, set_family, strict=True)],
         serology_pairs=rel_pairs,
         serology_real=len(sero_list),
         serology_sets=set_members,
+        serology_set_family=np.array(set_family, dtype=np.int32),
+        lgx_family=lgx_family,
         allele_cwd=allele_cwd,
         grade_offsets=g_offsets,
         grade_members=g_members,

@@ -28,7 +28,8 @@ import numpy.typing as npt
 
 from cordmatch.hla.serology import MATCH as _MATCH
 from cordmatch.hla.serology import MISMATCH as _MISMATCH
-from cordmatch.hla.typing import HlaTyping
+from cordmatch.hla.tables import CodedRelation
+from cordmatch.hla.typing import HlaTyping, Position
 
 CODED_LOCI = ("A", "B", "C", "DRB1")
 #: Level used for each coded locus in the 6 count (A, B antigen; DRB1 allele); C is not counted.
@@ -55,6 +56,20 @@ class CodedCounts:
     locus_allele_mismatches: npt.NDArray[np.int8]
 
 
+def position_code(pos: Position) -> tuple[int, int] | None:
+    """(antigen code, allele code) of one presented position, or None when it is not codable."""
+    t = pos.tables
+    if len(pos.proteins) == 1:
+        code = t.antigen_code(pos.antigens)
+        return None if code is None else (code, next(iter(pos.proteins)))
+    families = {tok.split(":", 1)[0] for tok in pos.tokens}
+    if all(tok.endswith(":XX") for tok in pos.tokens) and len(families) == 1:
+        code = t.antigen_code(pos.antigens, t.antigen_index.get(families.pop(), -1))
+    else:
+        code = t.antigen_code(pos.antigens)
+    return None if code is None else (code, UNKNOWN_ALLELE)
+
+
 def code_typing(typing: HlaTyping) -> tuple[Codes, Codes] | None:
     """(antigen ids, allele ids), each shaped (4, 2), or None when the typing is not codable."""
     ag = np.full((4, 2), NOT_TYPED, dtype=np.int16)
@@ -70,48 +85,58 @@ def code_typing(typing: HlaTyping) -> tuple[Codes, Codes] | None:
             return None
         presented = [p2, p2] if p1.is_null else [p1, p1] if p2.is_null else [p1, p2]
         for k, pos in enumerate(presented):
-            code = pos.tables.antigen_code(pos.antigens)  # one antigen, or the set id of an XX/serology token
-            if code is None:
+            coded = position_code(pos)
+            if coded is None:
                 return None
-            ag[li, k] = code
-            if len(pos.proteins) == 1:
-                al[li, k] = next(iter(pos.proteins))
+            ag[li, k], al[li, k] = coded
     return ag, al
 
 
+Relation = CodedRelation | npt.NDArray[np.int8] | None
+
+
 def _directional(
-    s_ag: Codes, s_al: Codes, t_ag: Codes, t_al: Codes, relation: npt.NDArray[np.int8] | None
+    s_ag: Codes, s_al: Codes, t_ag: Codes, t_al: Codes, relation: Relation
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Source positions the target certainly lacks, per locus: (antigen level, allele level, allele unsure,
     antigen unsure)."""
     sa, sl = s_ag[..., :, :, None], s_al[..., :, :, None]
     ta, tl = t_ag[..., :, None, :], t_al[..., :, None, :]
+    typed = (sa >= 0) & (ta >= 0)
     if relation is None:
         same_ag = sa == ta  # (..., 4, 2, 2)
         differ_ag = ~same_ag
     else:
-        rel = relation[np.maximum(sa, 0), np.maximum(ta, 0)]
-        typed = (sa >= 0) & (ta >= 0)
+        matrix = relation.matrix if isinstance(relation, CodedRelation) else relation
+        rel = matrix[np.maximum(sa, 0), np.maximum(ta, 0)]
         same_ag = typed & (rel == _MATCH)
         differ_ag = ~typed | (rel == _MISMATCH)
     ag_present = same_ag.any(-1)
     ag_absent = differ_ag.all(-1)
     ag_unsure = (~ag_present & ~ag_absent).any(-1)
-    present = ((sl >= 0) & (sl == tl)).any(-1)
-    possible = (~differ_ag & ((sl < 0) | (tl < 0))).any(-1)
-    al_absent = ~present & ~possible
-    unsure = (~present & possible).any(-1)
+    both_known = (sl >= 0) & (tl >= 0)
+    present = both_known & (sl == tl)
+    possible = ~differ_ag & ~both_known
+    if isinstance(relation, CodedRelation):
+        # an XX code stands for every allele of its family: it may share a protein with any position of
+        # that family (whatever the antigen), and with no other
+        s_fam = np.where(sl >= 0, relation.lgx_family[np.maximum(sl, 0)], relation.code_family[np.maximum(sa, 0)])
+        t_fam = np.where(tl >= 0, relation.lgx_family[np.maximum(tl, 0)], relation.code_family[np.maximum(ta, 0)])
+        family_rule = typed & ~both_known & (s_fam >= 0) & (t_fam >= 0)
+        possible = np.where(family_rule, s_fam == t_fam, possible)
+    present_any = present.any(-1)
+    possible_any = possible.any(-1)
+    al_absent = ~present_any & ~possible_any
+    unsure = (~present_any & possible_any).any(-1)
     return ag_absent.sum(-1, dtype=np.int8), al_absent.sum(-1, dtype=np.int8), unsure, ag_unsure
 
 
-def grade_coded(
-    p_ag: Codes, p_al: Codes, d_ag: Codes, d_al: Codes, relation: npt.NDArray[np.int8] | None = None
-) -> CodedCounts:
+def grade_coded(p_ag: Codes, p_al: Codes, d_ag: Codes, d_al: Codes, relation: Relation = None) -> CodedCounts:
     """Grade coded patients against coded donors; shapes broadcast over leading axes (..., 4, 2).
 
     One patient (4, 2) against n units (n, 4, 2) gives arrays of length n; n pairs give n results.
-    ``relation`` is ``tables.serology_relation`` (WHO antigen relation); None compares antigen ids for
-    equality.
+    ``relation`` is ``tables.coded_relation`` (WHO antigen relation and families; exact for XX codes),
+    ``tables.serology_relation`` (the relation only) or None (antigen ids compared for equality).
     """
     gvh_ag, gvh_al, gvh_unsure, gvh_ag_unsure = _directional(p_ag, p_al, d_ag, d_al, relation)
     hvg_ag, hvg_al, hvg_unsure, hvg_ag_unsure = _directional(d_ag, d_al, p_ag, p_al, relation)

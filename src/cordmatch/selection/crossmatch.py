@@ -104,6 +104,8 @@ class ResolvedAntibody:
             else:
                 sure = antigens <= self.unknown_hit
         maybe = sure or bool(antigens & self.antigens) or bool(proteins & self.proteins)
+        if len(proteins) != 1 and self.level != "epitope":  # allele unknown: a related antigen may be hit
+            maybe = maybe or bool(antigens & self.possible)
         return sure, maybe
 
 
@@ -171,13 +173,24 @@ def resolve(ab: Antibody, tables: NomenclatureTables) -> list[ResolvedAntibody]:
     for a in expressed:
         by_locus.setdefault(tables.alleles[a].split("*", 1)[0], []).append(a)
     out = []
+    rel = tables.coded_relation
     for locus, alleles in by_locus.items():
-        ags = frozenset(int(tables.allele_serology[a]) for a in alleles)
+        own = sorted({int(tables.allele_serology[a]) for a in alleles})
         prots = frozenset(int(tables.allele_lgx[a]) for a in alleles)
+        # codes the WHO relation calls the same antigen (A2: A203, A*02:XX) or related (a broad, a split, an XX
+        # code spanning it), over every code of the tables (antigen-set codes included)
+        cols = rel.matrix[:, own]
+        same = (cols == 0).any(1)
+        related = (cols == 1).any(1) & ~same
         if level == "antigen":
-            out.append(ResolvedAntibody(ab, locus, level, ags, frozenset()))
+            ags = frozenset(np.flatnonzero(same).tolist())
+            maybe = frozenset(np.flatnonzero(related).tolist())
+            out.append(ResolvedAntibody(ab, locus, level, ags, frozenset(), frozenset(), maybe))
         else:
-            out.append(ResolvedAntibody(ab, locus, level, frozenset(), prots, frozenset(), ags))
+            families = {int(rel.lgx_family[p]) for p in prots}
+            xx_of_family = np.isin(rel.code_family, list(families)) & (rel.code_family >= 0)
+            maybe = frozenset(np.flatnonzero(same | related | xx_of_family).tolist())
+            out.append(ResolvedAntibody(ab, locus, level, frozenset(), prots, frozenset(), maybe))
     return out
 
 
@@ -284,9 +297,9 @@ class AntibodyProfile:
         for k, members in enumerate(tables.serology_sets):
             sid = tables.serology_real + k + 1
             m = [x + 1 for x in members]
-            ag_hit[sid] = bool(ag_hit[m].all())
-            ag_unknown[sid] = bool((ag_hit[m] | ag_unknown[m]).all())
-            ag_possible[sid] = bool(any_hit[m].any())
+            ag_hit[sid] |= bool(ag_hit[m].all())
+            ag_unknown[sid] |= bool((ag_hit[m] | ag_unknown[m]).all())
+            ag_possible[sid] |= bool(any_hit[m].any())
         loci = frozenset(r.locus for r in active if r.locus in CODED_LOCI)
         return cls(threshold, tuple(active), tuple(below), tuple(extra), ag_hit, al_hit, ag_unknown, ag_possible, loci)
 
@@ -336,7 +349,7 @@ class AntibodyProfile:
                     or (b < 0 and members <= (r.unknown_hit | r.antigens))
                 ):
                     definite[r.label] = None
-                elif b < 0 and members & (r.possible | r.antigens | r.unknown_hit):
+                elif b < 0 and (a in r.possible or members & (r.possible | r.antigens | r.unknown_hit)):
                     possible[r.label] = None
         return Crossmatch(tuple(definite), tuple(k for k in possible if k not in definite), tuple(unknown))
 

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cordmatch.hla.serology import MATCH as _SAME
-from cordmatch.hla.serology import MISMATCH as _DIFFERENT
+from cordmatch.hla.tables import CodedRelation
 from cordmatch.matching.coded import CODED_LOCI
 from cordmatch.selection.crossmatch import AntibodyProfile
 from cordmatch.selection.index import UnitIndex
@@ -45,53 +44,53 @@ _MISMATCHED6 = (field(_ALL, MM6).astype(np.int16) + 2 * field(_ALL, BAD6).astype
 Side = list[Any]  # two positions: int16 arrays (G,) or numpy scalars
 
 
+def _same_differ(a: Any, b: Any, rel: CodedRelation | None) -> tuple[Any, Any]:
+    """Antigen codes certainly the same / certainly different: equality, or the WHO relation
+    (``tables.coded_relation``: 0 same, 1 related, 2 different) when given."""
+    if rel is None:
+        same = a == b
+        return same, ~same
+    r = rel.matrix[np.maximum(a, 0), np.maximum(b, 0)]
+    typed = (a >= 0) & (b >= 0)
+    return typed & (r == 0), ~typed | (r == 2)
+
+
+def _family(ag: Any, al: Any, rel: CodedRelation) -> Any:
+    """First-field family of a position: its protein's, or the family of the XX code it is (-1 else)."""
+    return np.where(al >= 0, rel.lgx_family[np.maximum(al, 0)], rel.code_family[np.maximum(ag, 0)])
+
+
 def _directional(
-    s_ag: Side, s_al: Side, t_ag: Side, t_al: Side, rel: tuple[list[list[Any]], list[list[Any]]] | None
+    s_ag: Side, s_al: Side, t_ag: Side, t_al: Side, rel: CodedRelation | None = None
 ) -> tuple[Any, Any, Any, Any]:
-    """Source positions the target certainly lacks (antigen level, allele level), whether any source position
-    is unsettled at allele level, and whether any is unsettled at antigen level (antigens related through a
-    broad): the rule of :func:`cordmatch.matching.coded.grade_coded`, written out over the 2 x 2 positions so
-    each step is one flat vector operation. ``rel`` holds (same, different) of source position i and target
-    position j from the WHO relation; None compares antigen ids for equality."""
+    """Source positions the target certainly lacks (antigen level, allele level), whether any source
+    position is unsettled at allele level, and whether any is unsettled at antigen level: the rule of
+    :func:`cordmatch.matching.coded.grade_coded`, written out over the 2 x 2 positions so each step is one
+    flat vector operation."""
     ag_count: Any = 0
     al_count: Any = 0
     unsure: Any = False
     ag_unsure: Any = False
     t_unknown = [t_al[0] < 0, t_al[1] < 0]
+    t_fam = [_family(t_ag[j], t_al[j], rel) for j in (0, 1)] if rel is not None else None
     for i in (0, 1):
-        if rel is None:
-            same = [s_ag[i] == t_ag[0], s_ag[i] == t_ag[1]]
-            differ = [~same[0], ~same[1]]
-        else:
-            same, differ = rel[0][i], rel[1][i]
+        same0, diff0 = _same_differ(s_ag[i], t_ag[0], rel)
+        same1, diff1 = _same_differ(s_ag[i], t_ag[1], rel)
         known = s_al[i] >= 0
         present = known & ((s_al[i] == t_al[0]) | (s_al[i] == t_al[1]))
-        possible = (~differ[0] & (~known | t_unknown[0])) | (~differ[1] & (~known | t_unknown[1]))
-        absent = differ[0] & differ[1]
+        poss = [~diff0 & (~known | t_unknown[0]), ~diff1 & (~known | t_unknown[1])]
+        if rel is not None and t_fam is not None:
+            s_fam = _family(s_ag[i], s_al[i], rel)
+            for j in (0, 1):  # an XX code may share a protein with its own family only (grade_coded)
+                rule = (s_ag[i] >= 0) & (t_ag[j] >= 0) & (~known | t_unknown[j]) & (s_fam >= 0) & (t_fam[j] >= 0)
+                poss[j] = np.where(rule, s_fam == t_fam[j], poss[j])
+        possible = poss[0] | poss[1]
+        absent = diff0 & diff1
         ag_count = ag_count + absent
-        if rel is not None:
-            ag_unsure = ag_unsure | (~(same[0] | same[1]) & ~absent)
+        ag_unsure = ag_unsure | (~(same0 | same1) & ~absent)
         al_count = al_count + (~present & ~possible)
         unsure = unsure | (~present & possible)
     return ag_count, al_count, unsure, ag_unsure
-
-
-def _relations(
-    relation: npt.NDArray[np.int8] | None, p_ag: Side, g_ag: Side
-) -> tuple[tuple[list[list[Any]], list[list[Any]]], tuple[list[list[Any]], list[list[Any]]]] | tuple[None, None]:
-    """(same, different) of every patient/genotype position pair from the WHO relation (symmetric), in the
-    orientation of each direction: (patient -> genotype, genotype -> patient). An untyped side is different."""
-    if relation is None:
-        return None, None
-    r = [
-        [np.where((g_ag[j] < 0) | (p_ag[i] < 0), _DIFFERENT, relation[max(int(p_ag[i]), 0)][np.maximum(g_ag[j], 0)])
-         for j in (0, 1)]
-        for i in (0, 1)
-    ]  # fmt: skip
-    same = [[r[i][j] == _SAME for j in (0, 1)] for i in (0, 1)]
-    diff = [[r[i][j] == _DIFFERENT for j in (0, 1)] for i in (0, 1)]
-    swap = [[same[j][i] for j in (0, 1)] for i in (0, 1)], [[diff[j][i] for j in (0, 1)] for i in (0, 1)]
-    return (same, diff), swap
 
 
 def locus_results(
@@ -101,19 +100,18 @@ def locus_results(
     g_ag: I16,
     g_al: I16,
     profile: AntibodyProfile | None = None,
-    relation: npt.NDArray[np.int8] | None = None,
+    relation: CodedRelation | None = None,
 ) -> tuple[U16, npt.NDArray[np.bool_]]:
     """Packed results of patient positions (2,) against genotypes (G, 2) at one locus, and the genotypes
-    that possibly (not definitely) carry a DSA target. ``relation`` is ``tables.serology_relation``."""
+    that possibly (not definitely) carry a DSA target."""
     G = len(g_ag)
     pa, pl = [p_ag[0], p_ag[1]], [p_al[0], p_al[1]]
     ga, gl = [g_ag[:, 0], g_ag[:, 1]], [g_al[:, 0], g_al[:, 1]]
-    rel_gvh, rel_hvg = _relations(relation, pa, ga)
-    gvh_ag, gvh_al, gvh_u, gvh_agu = _directional(pa, pl, ga, gl, rel_gvh)
-    hvg_ag, hvg_al, hvg_u, hvg_agu = _directional(ga, gl, pa, pl, rel_hvg)
+    gvh_ag, gvh_al, gvh_u, gvh_agu = _directional(pa, pl, ga, gl, relation)
+    hvg_ag, hvg_al, hvg_u, hvg_agu = _directional(ga, gl, pa, pl, relation)
+    ag_unsure = np.asarray(gvh_agu | hvg_agu)
     missing = (g_ag[:, 0] < 0) | (p_ag[0] < 0)
     unsure = np.asarray(gvh_u | hvg_u | missing)
-    ag_unsure = np.asarray(gvh_agu | hvg_agu) if relation is not None else np.zeros(G, dtype=np.bool_)
     zero = np.uint16(0)
     bi_al = np.where(missing, zero, np.maximum(gvh_al, hvg_al).astype(np.uint16))
     bi_ag = np.where(missing, zero, np.maximum(gvh_ag, hvg_ag).astype(np.uint16))
@@ -177,10 +175,10 @@ def grade_index(
     p_ag: I16,
     p_al: I16,
     profile: AntibodyProfile | None = None,
-    relation: npt.NDArray[np.int8] | None = None,
+    relation: CodedRelation | None = None,
 ) -> Graded:
     """Grade every slot: one gather per id row (A, B-C pair, DRB1) from the per-genotype results, summed.
-    ``relation`` is ``tables.serology_relation`` (WHO antigen relation; None: antigen ids compared equal)."""
+    ``relation`` is ``tables.coded_relation`` (WHO antigen relation); None compares codes for equality."""
     n = index.n
     total = np.empty(n, dtype=np.uint16)
     part = np.empty(n, dtype=np.uint16)

@@ -10,7 +10,7 @@ import numpy as np
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.hla.typing import HlaTyping, parse_typing
-from cordmatch.matching.coded import CODED_LOCI, code_typing
+from cordmatch.matching.coded import CODED_LOCI, code_typing, position_code
 from cordmatch.selection.index import UnitColumns, UnitIndex, date_code, pack_flags
 from cordmatch.selection.model import UnitRecord
 
@@ -19,7 +19,7 @@ from cordmatch.selection.model import UnitRecord
 def _token_antigens(tok: str, tables: NomenclatureTables) -> frozenset[int]:
     members = np.asarray(tables.member_ids(tok), dtype=np.int64)
     expressed = members[~tables.allele_null[members]]
-    return frozenset(int(a) for a in np.unique(tables.allele_serology[expressed]))
+    return frozenset(int(a) for a in np.unique(tables.allele_serology[expressed]))  # WHO antigen codes
 
 
 def nima_antigens(gl: str, tables: NomenclatureTables) -> frozenset[int]:
@@ -52,10 +52,11 @@ def alternative_codes(typing: HlaTyping, limit: int = MAX_ALTERNATIVE_ROWS) -> t
             if p1.is_null and p2.is_null:
                 return None
             shown = (p2, p2) if p1.is_null else (p1, p1) if p2.is_null else (p1, p2)
-            if any(len(p.antigens) != 1 for p in shown):
+            codes = [position_code(p) for p in shown]  # as code_typing codes a position
+            if any(c is None for c in codes):
                 return None
-            ag = tuple(next(iter(p.antigens)) for p in shown)
-            al = tuple(next(iter(p.proteins)) if len(p.proteins) == 1 else -1 for p in shown)
+            ag = tuple(c[0] for c in codes if c is not None)
+            al = tuple(c[1] for c in codes if c is not None)
             alts.append((ag, al))
         per_locus.append(alts)
     rows: list[list[tuple[tuple[int, ...], tuple[int, ...]]]] = [[]]

@@ -191,7 +191,7 @@ def prepare(
     p_ag, p_al = coded
     th = resolve_thresholds(settings, spec, patient.weight_kg, patient.malignant)
     profile = AntibodyProfile.build(patient.antibodies, tables, settings.value("dsa_mfi"))
-    g = kernel.grade_index(index, p_ag, p_al, profile, tables.serology_relation)
+    g = kernel.grade_index(index, p_ag, p_al, profile, tables.coded_relation)
     exact_grades = _grade_exact(index, patient, profile, g, tables)
     if profile.extra:
         _extra_loci(index, profile, g, tables)

@@ -86,7 +86,7 @@ def _xx_code(token: str, tables: NomenclatureTables) -> int:
     expressed = frozenset(
         int(tables.allele_serology[a]) for a in tables.antigen_member_ids(token) if not tables.allele_null[a]
     )
-    code = tables.antigen_code(expressed)
+    code = tables.antigen_code(expressed, tables.antigen_index.get(token.split(":", 1)[0], -1))
     return -1 if code is None else code
 
 
