@@ -185,3 +185,20 @@ def test_antigen_set_coded_units(tables, spec, want):  # type: ignore[no-untyped
     else:
         assert ids == ["ok", "xx"]
         assert _dsa(out.results[1])[0].value.startswith("possible")
+
+
+@pytest.mark.parametrize(
+    ("spec", "unit_b", "want"),
+    [
+        ("B62", "B15+B8", "possible"),  # a broad-typed unit may carry the split
+        ("B62", "B*15:XX+B*08:01", "possible"),
+        ("B62", "B*15:01+B*08:01", "definite"),  # B*15:01 is B62
+        ("B62", "B*15:17+B*08:01", "none"),  # B*15:17 is B63: a sibling split, not B62
+        ("B15", "B*15:01+B*08:01", "definite"),  # the broad covers its splits
+    ],
+)
+def test_who_serology_relations_in_the_crossmatch(tables, spec, unit_b, want):  # type: ignore[no-untyped-def]
+    profile = AntibodyProfile.build((Antibody(spec, 5000.0),), tables, 1000)
+    x = assess(profile.active, parse_typing(unit_b, tables), tables)
+    got = "definite" if x.definite else "possible" if x.possible else "none"
+    assert got == want
