@@ -61,26 +61,42 @@ def _family(ag: Any, al: Any, rel: CodedRelation) -> Any:
 
 
 def _directional(
-    s_ag: Side, s_al: Side, t_ag: Side, t_al: Side, rel: CodedRelation | None = None
+    s_ag: Side,
+    s_al: Side,
+    t_ag: Side,
+    t_al: Side,
+    rel: CodedRelation | None = None,
+    pre: tuple[list[list[Any]], list[list[Any]], list[Any], list[Any]] | None = None,
 ) -> tuple[Any, Any, Any, Any]:
     """Source positions the target certainly lacks (antigen level, allele level), whether any source
     position is unsettled at allele level, and whether any is unsettled at antigen level: the rule of
     :func:`cordmatch.matching.coded.grade_coded`, written out over the 2 x 2 positions so each step is one
-    flat vector operation."""
+    flat vector operation. ``pre`` = (same[i][j], different[i][j], source families, target families) computed
+    once for both directions (the relation is symmetric); else they are computed here from ``rel``."""
     ag_count: Any = 0
     al_count: Any = 0
     unsure: Any = False
     ag_unsure: Any = False
     t_unknown = [t_al[0] < 0, t_al[1] < 0]
-    t_fam = [_family(t_ag[j], t_al[j], rel) for j in (0, 1)] if rel is not None else None
+    if pre is None and rel is not None:
+        sd = [[_same_differ(s_ag[i], t_ag[j], rel) for j in (0, 1)] for i in (0, 1)]
+        pre = (
+            [[sd[i][j][0] for j in (0, 1)] for i in (0, 1)],
+            [[sd[i][j][1] for j in (0, 1)] for i in (0, 1)],
+            [_family(s_ag[i], s_al[i], rel) for i in (0, 1)],
+            [_family(t_ag[j], t_al[j], rel) for j in (0, 1)],
+        )
     for i in (0, 1):
-        same0, diff0 = _same_differ(s_ag[i], t_ag[0], rel)
-        same1, diff1 = _same_differ(s_ag[i], t_ag[1], rel)
+        if pre is None:
+            same0, diff0 = _same_differ(s_ag[i], t_ag[0], None)
+            same1, diff1 = _same_differ(s_ag[i], t_ag[1], None)
+        else:
+            (same0, same1), (diff0, diff1) = pre[0][i], pre[1][i]
         known = s_al[i] >= 0
         present = known & ((s_al[i] == t_al[0]) | (s_al[i] == t_al[1]))
         poss = [~diff0 & (~known | t_unknown[0]), ~diff1 & (~known | t_unknown[1])]
-        if rel is not None and t_fam is not None:
-            s_fam = _family(s_ag[i], s_al[i], rel)
+        if pre is not None:
+            s_fam, t_fam = pre[2][i], pre[3]
             for j in (0, 1):  # an XX code may share a protein with its own family only (grade_coded)
                 rule = (s_ag[i] >= 0) & (t_ag[j] >= 0) & (~known | t_unknown[j]) & (s_fam >= 0) & (t_fam[j] >= 0)
                 poss[j] = np.where(rule, s_fam == t_fam[j], poss[j])
@@ -91,6 +107,27 @@ def _directional(
         al_count = al_count + (~present & ~possible)
         unsure = unsure | (~present & possible)
     return ag_count, al_count, unsure, ag_unsure
+
+
+def _precomputed(
+    pa: Side, pl: Side, ga: Side, gl: Side, rel: CodedRelation
+) -> tuple[tuple[list[list[Any]], list[list[Any]], list[Any], list[Any]], ...]:
+    """(same, different, families) of every patient/genotype position pair, once per locus: one row of the
+    (symmetric) relation per patient position gathered at the genotype codes; both directions' views."""
+    rows = [rel.matrix[max(int(pa[i]), 0)] for i in (0, 1)]
+    same: list[list[Any]] = [[None, None], [None, None]]
+    diff: list[list[Any]] = [[None, None], [None, None]]
+    for i in (0, 1):
+        for j in (0, 1):
+            r = rows[i][np.maximum(ga[j], 0)]
+            typed = (pa[i] >= 0) & (ga[j] >= 0)
+            same[i][j] = typed & (r == 0)
+            diff[i][j] = ~typed | (r == 2)
+    p_fam = [_family(pa[i], pl[i], rel) for i in (0, 1)]
+    g_fam = [_family(ga[j], gl[j], rel) for j in (0, 1)]
+    swap_same = [[same[j][i] for j in (0, 1)] for i in (0, 1)]
+    swap_diff = [[diff[j][i] for j in (0, 1)] for i in (0, 1)]
+    return (same, diff, p_fam, g_fam), (swap_same, swap_diff, g_fam, p_fam)
 
 
 def locus_results(
@@ -107,8 +144,9 @@ def locus_results(
     G = len(g_ag)
     pa, pl = [p_ag[0], p_ag[1]], [p_al[0], p_al[1]]
     ga, gl = [g_ag[:, 0], g_ag[:, 1]], [g_al[:, 0], g_al[:, 1]]
-    gvh_ag, gvh_al, gvh_u, gvh_agu = _directional(pa, pl, ga, gl, relation)
-    hvg_ag, hvg_al, hvg_u, hvg_agu = _directional(ga, gl, pa, pl, relation)
+    pre_gvh, pre_hvg = _precomputed(pa, pl, ga, gl, relation) if relation is not None else (None, None)
+    gvh_ag, gvh_al, gvh_u, gvh_agu = _directional(pa, pl, ga, gl, relation, pre_gvh)
+    hvg_ag, hvg_al, hvg_u, hvg_agu = _directional(ga, gl, pa, pl, relation, pre_hvg)
     ag_unsure = np.asarray(gvh_agu | hvg_agu)
     missing = (g_ag[:, 0] < 0) | (p_ag[0] < 0)
     unsure = np.asarray(gvh_u | hvg_u | missing)
