@@ -41,9 +41,10 @@ def test_relations() -> None:
     assert rel.covered("B16") == ["B16", "B38", "B39", "B3901", "B3902"]
     fam = {"B*15": {"B62", "B63"}}
     assert antigen_relation("B15/B70", "B62", rel, fam) == RELATED
-    assert antigen_relation("B*15", "B63", rel, fam) == RELATED
-    assert antigen_relation("B*15", "B39", rel, fam) == MISMATCH
-    assert antigen_relation("B*83", "B*15", rel, fam) == MISMATCH
+    assert antigen_relation("B*15:99", "B63", rel, fam) == RELATED  # a protein without WHO serology
+    assert antigen_relation("B*15:99", "B39", rel, fam) == MISMATCH
+    assert antigen_relation("B*83:01", "B*15:99", rel, fam) == MISMATCH
+    assert antigen_relation("C*16:06", "C*16:01", rel, {}) == RELATED  # unknown serology, one first field
 
 
 def test_release_serology_api(tables) -> None:  # type: ignore[no-untyped-def]

@@ -126,20 +126,22 @@ def parse_rel_ser_ser(lines: Iterable[str]) -> SerologyRelations:
 
 
 def antigen_relation(a: str, b: str, relations: SerologyRelations, family_names: Mapping[str, set[str]]) -> int:
-    """Relation between two *antigen ids* (names joined by ``/``, or a first-field fallback ``B*83``).
+    """Relation between two *antigen ids* (names joined by ``/``, or a protein without WHO serology,
+    named by its lgx, ``C*16:06``).
 
     Two ids with several names relate as the pairs of their names do: all MATCH -> MATCH, all MISMATCH ->
-    MISMATCH, else RELATED. A fallback family (no WHO assignment) is RELATED to a name that some allele of
-    that family carries (or a relative of it), else a MISMATCH; two different fallbacks are a MISMATCH.
+    MISMATCH, else RELATED. A protein without serology is RELATED to another such protein of its first
+    field and to a name that some allele of its first field carries (or a relative of it), else a MISMATCH:
+    an unknown serology is never assumed to be the same antigen, nor a different one within its family.
     """
     if a == b:
         return MATCH
     fa, fb = "*" in a, "*" in b
-    if fa and fb:
-        return MISMATCH
+    if fa and fb:  # two proteins (or families) without serology: unknown within one first field
+        return RELATED if a.split(":", 1)[0] == b.split(":", 1)[0] else MISMATCH
     if fa or fb:
         fam, other = (a, b) if fa else (b, a)
-        carried = family_names.get(fam, set())
+        carried = family_names.get(fam.split(":", 1)[0], set())
         for name in other.split("/"):
             if any(relations.name_relation(name, c) != MISMATCH for c in carried):
                 return RELATED

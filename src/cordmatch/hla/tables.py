@@ -7,7 +7,7 @@ Coding:
 - every allele has an *lgx id* (its P group at two fields, the antigen recognition site protein: equal lgx
   ids mean an allele match), a *family id* (``allele_antigen``: its first field, ``A*02``) and a
   *serology id* (``allele_serology``: its WHO serologic antigen from rel_dna_ser.txt, ``B62``, ``B15/B70``,
-  or the first field ``B*83`` where WHO assigns none); ``serology_relation[x, y]`` says whether two
+  or the protein itself, ``C*16:06``, where WHO assigns none); ``serology_relation[x, y]`` says whether two
   serology ids are the same antigen (0), related through a broad (1) or different antigens (2);
 - every known token (full alleles, truncated names, G and P groups, serology, XX codes) has a *name id*,
   its members (allele ids, as py-ard's W reduction lists them) and its reduction at each level.
@@ -353,7 +353,7 @@ class NomenclatureTables:
         return None if "*" in name else name
 
     def serology_id_name(self, serology_id: int) -> str:
-        """Name of a serology id (a WHO antigen, several joined by ``/``, or a first-field fallback ``B*83``)."""
+        """Name of a serology id (a WHO antigen, several joined by ``/``, or a protein without serology)."""
         return self.serology_names[serology_id]
 
     def broad_of(self, antigen: str) -> str | None:

@@ -131,6 +131,14 @@ def _reduce_all(
     return results, texts, who
 
 
+#: Loci whose proteins without WHO serology are each their own unknown antigen (the loci the 6 count
+#: grades); elsewhere the first field stands in, which keeps the relation table small (C has ~1,200
+#: proteins without serology; DPB1 has none with any).
+_PROTEIN_FALLBACK_LOCI = frozenset({"A", "B", "DRB1"})
+#: Loci the vectorised grader codes (cordmatch.matching.coded.CODED_LOCI): XX codes get code ids there.
+_CODED_LOCI = frozenset({"A", "B", "C", "DRB1"})
+
+
 def _serology_codes(
     release: str,
     alleles: list[str],
@@ -143,7 +151,8 @@ def _serology_codes(
 
     Serology is a property of the protein: an allele takes the assignment of its lgx group (P group at two
     fields), the firmest WHO column first (unambiguous, then possible, then assumed), the most frequent
-    within that column; a group with none falls back to its first field (``B*83``, ``DPB1*01``).
+    within that column; a group with none is its own unknown antigen (``C*16:06``), related to the antigens
+    of its first field.
     """
     assigned = parse_rel_dna_ser(_release_lines(release, "rel_dna_ser.txt"))
     votes: dict[int, Counter[tuple[int, str]]] = {}
@@ -160,9 +169,13 @@ def _serology_codes(
     family_names: dict[str, set[str]] = {}
     by_locus: dict[str, set[int]] = {}
     for i, a in enumerate(alleles):
-        # a P group's first field: DPB1*1529:01 is in DPB1*01:01P, so its fallback antigen is DPB1*01
-        family = lgx_names[int(allele_lgx[i])].split(":", 1)[0]
-        sero = best.get(int(allele_lgx[i])) or family
+        # without WHO serology the protein itself (its lgx, e.g. C*16:06) stands in; its family is the P
+        # group's first field (DPB1*1529:01 is in DPB1*01:01P)
+        protein = lgx_names[int(allele_lgx[i])].rstrip("NLSQCA")
+        family = protein.split(":", 1)[0]
+        # loci without WHO serology (DPB1, DQA1, ...): the first field, to keep the relation table small
+        unknown = protein if family.split("*", 1)[0] in _PROTEIN_FALLBACK_LOCI else family
+        sero = best.get(int(allele_lgx[i])) or unknown
         allele_serology[i] = names.setdefault(sero, len(names))
         if "*" not in sero:
             family_names.setdefault(family, set()).update(sero.split("/"))
@@ -200,8 +213,8 @@ def _antigen_sets(
     sets: dict[tuple[tuple[int, ...], int], str] = {}
     for ids, family in tokens:
         expressed = sorted({int(allele_serology[i]) for i in ids if not allele_null[i]})
-        if expressed and family >= 0:
-            locus = alleles[ids[0]].split("*", 1)[0]
+        locus = alleles[ids[0]].split("*", 1)[0] if ids else ""
+        if expressed and family >= 0 and locus in _CODED_LOCI:
             sets.setdefault((tuple(expressed), family), locus)
     keys = list(sets)
     set_list = [k[0] for k in keys]

@@ -23,6 +23,7 @@ import numpy as np
 
 from cordmatch.hla.loci import GRADED_LOCI, MATCH_6_LOCI, MATCH_8_LOCI
 from cordmatch.hla.serology import MATCH, MISMATCH
+from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.hla.typing import GenotypePair, HlaTyping, LocusTyping, Position
 from cordmatch.matching.model import (
     ALLELE_MATCH,
@@ -74,18 +75,26 @@ def _directional(src: Sequence[Position], tgt: Sequence[Position], level: str) -
     return count
 
 
+def _relations(tables: NomenclatureTables, a: frozenset[int], b: frozenset[int]) -> set[int]:
+    """The WHO relations of every antigen pair of two positions (a set of MATCH / RELATED / MISMATCH)."""
+    rel = tables.serology_relation
+    if len(a) == 1 and len(b) == 1:  # the common case: one antigen each
+        return {int(rel[next(iter(a)), next(iter(b))])}
+    return {int(r) for r in np.unique(rel[np.ix_(sorted(a), sorted(b))])}
+
+
 def _directional_antigen(src: Sequence[Position], tgt: Sequence[Position]) -> int | None:
-    rel = src[0].tables.serology_relation
-    tgt_lists = [sorted(p.antigens) for p in tgt if p.antigens]
+    tables = src[0].tables
+    targets = [p.antigens for p in tgt if p.antigens]
     count = 0
     for p in src:
-        s = sorted(p.antigens)
-        if not s:
+        if not p.antigens:
             continue
+        found = [_relations(tables, p.antigens, t) for t in targets]
         # present: one target position is certainly the same antigen, whichever the position is
-        if any(bool((rel[np.ix_(s, t)] == MATCH).all()) for t in tgt_lists):
+        if any(r == {MATCH} for r in found):
             continue
-        if all(bool((rel[np.ix_(s, t)] == MISMATCH).all()) for t in tgt_lists):
+        if all(r == {MISMATCH} for r in found):
             count += 1
         else:
             return None
@@ -104,10 +113,10 @@ def _compare_antigens(p: Position, d: Position) -> str:
     """match when every antigen pair is the same antigen, mismatch when every pair differs, else unresolved."""
     if not p.antigens or not d.antigens:
         return "mismatch"
-    rel = p.tables.serology_relation[np.ix_(sorted(p.antigens), sorted(d.antigens))]
-    if bool((rel == MATCH).all()):
+    found = _relations(p.tables, p.antigens, d.antigens)
+    if found == {MATCH}:
         return "match"
-    if bool((rel == MISMATCH).all()):
+    if found == {MISMATCH}:
         return "mismatch"
     return "unresolved"
 
