@@ -16,7 +16,8 @@ def hits(tables, antibody: str, a_locus: str) -> tuple[bool, bool]:  # type: ign
     coded = code_typing(parse_typing(a_locus + REST, tables))
     assert coded is not None
     definite, possible = profile.coded_hits(coded[0][0], coded[1][0])
-    exact_def, exact_pos = profile.typing_names(parse_typing(a_locus + REST, tables))
+    exact = profile.typing_names(parse_typing(a_locus + REST, tables), tables)  # the selection's Crossmatch
+    exact_def, exact_pos = exact.definite, exact.possible
     assert bool(definite) == bool(exact_def) and bool(possible) == bool(exact_pos), (antibody, a_locus)
     return bool(definite), bool(possible)
 
