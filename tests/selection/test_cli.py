@@ -198,3 +198,10 @@ def test_heavy_patient_gets_double_units_with_double_only_units(reg, capsys):  #
         for d in data["double_units"]:
             assert all(c["verdict"] != "fail" for u in d["units"] for c in u["checks"])
             assert d["combined_tnc_per_kg"] > 3.5
+
+
+def test_unknown_antibody_name_names_the_file_and_line(reg, capsys, tmp_path):  # type: ignore[no-untyped-def]
+    ab = tmp_path / "ab.csv"
+    ab.write_text("specificity,mfi\nA*02,3000\nDR99,4000\n")
+    code, _, err = run(["search", "--db", reg, "--patient", PATIENT, "--weight", "20", "--antibodies", str(ab)], capsys)
+    assert code == 2 and "DR99" in err and "ab.csv line 3" in err and "Traceback" not in err

@@ -66,7 +66,7 @@ def parse_antibodies(text: str, source: str = "antibodies") -> tuple[Antibody, .
             raise InvalidInputError(f"field MFI: {mfi_text!r} is not a number", where=f"{source} line {n}") from None
         if not np.isfinite(mfi) or mfi < 0:
             raise InvalidInputError(f"field MFI: {mfi_text!r} must be >= 0", where=f"{source} line {n}")
-        out.append(Antibody(spec, mfi, n))
+        out.append(Antibody(spec, mfi, n, source))
     return tuple(out)
 
 
@@ -148,7 +148,7 @@ def _epitope_ids(tables: NomenclatureTables) -> dict[tuple[str, str], tuple[froz
 def resolve(ab: Antibody, tables: NomenclatureTables) -> list[ResolvedAntibody]:
     """The antibody per locus it hits (a public epitope hits A and B); InvalidInputError for unknown names."""
     spec = ab.specificity.strip()
-    where = f"antibodies line {ab.line}" if ab.line else spec
+    where = f"{ab.source} line {ab.line}" if ab.line else spec
     epitope = spec.upper().replace("BW", "Bw")
     if epitope in PUBLIC_EPITOPES:
         ids = _epitope_ids(tables)

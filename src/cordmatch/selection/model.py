@@ -44,6 +44,7 @@ class Antibody:
     specificity: str
     mfi: float
     line: int | None = None
+    source: str = "antibodies"  # where it was read (a file name), for error messages
 
 
 @dataclass(frozen=True, slots=True)
