@@ -192,6 +192,18 @@ def main() -> None:
     print(f"load average at end: {os.getloadavg()[0]:.2f} (other processes share the 2 cores)")
 
 
+_CODE_FAMILY: dict[int, int] = {}
+
+
+def _family_of_code(code: int, tables) -> int:  # type: ignore[no-untyped-def]
+    """First-field family of an antigen code: an XX code's own, else that of an allele carrying it."""
+    if not _CODE_FAMILY:
+        for i in range(len(tables.alleles)):
+            _CODE_FAMILY.setdefault(int(tables.allele_serology[i]), int(tables.allele_antigen[i]))
+    fam = int(tables.coded_relation.code_family[code])
+    return fam if fam >= 0 else _CODE_FAMILY[code]
+
+
 def _gl(ag_s, al_s, tables) -> str | None:  # type: ignore[no-untyped-def]
     """A GL string for coded units (two-field where the allele is known, XX otherwise)."""
     parts = []
@@ -203,7 +215,7 @@ def _gl(ag_s, al_s, tables) -> str | None:  # type: ignore[no-untyped-def]
             if al_s[li, k] >= 0:
                 toks.append(tables.lgx_names[int(al_s[li, k])])
             else:
-                toks.append(tables.antigen_names[int(ag_s[li, k])] + ":XX")
+                toks.append(tables.antigen_names[_family_of_code(int(ag_s[li, k]), tables)] + ":XX")
         parts.append("+".join(toks))
     return "^".join(parts)
 

@@ -32,6 +32,8 @@ def test_mac_with_a_name_absent_from_the_release_keeps_the_rest(tables, run_cli,
     assert data["loci"]["C"]["allele"]["gvh_mismatches"] == 1  # C*04:01 is not the patient's C*07:01
     code, out, err = run_cli(["hla", "reduce", "C*04:AB", "--to", "lgx", "--macs", str(macs), "--json"])
     assert code == 0 and json.loads(out)["reduced"] == "C*04:01" and "C*04:02" in err
+    code, out, err = run_cli(["hla", "validate", donor, "--macs", str(macs), "--json"])
+    assert code == 0 and "C*04:02" in json.loads(out)["warnings"][0]
     macs.write_text("CODE\tSUBTYPE\nZQ\t02/998\n")
     code, _, err = run_cli(["grade", "--patient", P, "--donor", P.replace("C*07:01", "C*04:ZQ"), "--macs", str(macs)])
     assert code == 2 and "none of its alleles" in err

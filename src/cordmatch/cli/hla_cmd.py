@@ -69,8 +69,10 @@ def validate_cmd(
     tables = load_tables()
     parsed = parse_typing(typing, tables, load_macs(macs))
     loci = {locus: lt.gl() for locus, lt in parsed.loci.items()}
+    for note in parsed.warnings:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
     if as_json:
-        print_json({"valid": True, "release": tables.release, "loci": loci})
+        print_json({"valid": True, "release": tables.release, "loci": loci, "warnings": list(parsed.warnings)})
     else:
         console.print(f"[green]valid[/] on IPD-IMGT/HLA {tables.release}: " + ", ".join(loci), highlight=False)
 
