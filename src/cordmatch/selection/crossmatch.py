@@ -117,6 +117,9 @@ class AntibodyProfile:
             prots = frozenset(int(tables.allele_lgx[a]) for a in expressed)
             cols = rel[:, own] if own else np.full((n_codes, 1), 2, dtype=np.int8)
             same = (cols == 0).any(1)
+            for k, members in enumerate(tables.serology_sets):  # an XX code that may carry the antigen
+                if same[members].any():
+                    same[tables.serology_real + k] = True
             related = (cols == 1).any(1) & ~same
             if level == "antigen":
                 ag_hit[1:] |= same
@@ -183,7 +186,9 @@ class AntibodyProfile:
                 for pos in pair:
                     vals = pos.antigens if r.level == "antigen" else pos.proteins
                     target = r.antigens if r.level == "antigen" else r.proteins
-                    if vals and vals <= target:
+                    # antigen level: a position that may carry the antigen counts (as a first-field
+                    # typing did), never only "possible"
+                    if vals and (vals & target if r.level == "antigen" else vals <= target):
                         hit_all = True
                     if vals & (target | r.maybe):
                         hit_any = True
