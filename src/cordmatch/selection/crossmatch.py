@@ -117,8 +117,8 @@ class AntibodyProfile:
             prots = frozenset(int(tables.allele_lgx[a]) for a in expressed)
             cols = rel[:, own] if own else np.full((n_codes, 1), 2, dtype=np.int8)
             same = (cols == 0).any(1)
-            for k, members in enumerate(tables.serology_sets):  # an XX code that may carry the antigen
-                if same[members].any():
+            for k, set_ids in enumerate(tables.serology_sets):  # an XX code that may carry the antigen
+                if same[set_ids].any():
                     same[tables.serology_real + k] = True
             related = (cols == 1).any(1) & ~same
             if level == "antigen":
