@@ -30,7 +30,11 @@ def test_atlas_antigen_match_cases(case: dict[str, str], tables) -> None:  # typ
     lg = g.loci[case["locus"]]
     got = (lg.antigen.gvh, lg.antigen.hvg)
     assert got == (_int(case["antigen_gvh"]), _int(case["antigen_hvg"])), case["case"]
-    if case["agreement"] == "agrees":  # the peer's verdict in our terms
+    assert (lg.allele.gvh, lg.allele.hvg) == (_int(case["allele_gvh"]), _int(case["allele_hvg"])), case["case"]
+    if case["peer_expected"].startswith("locus score count"):  # positions matched at allele level
+        assert lg.allele.bidirectional is not None
+        assert 2 - lg.allele.bidirectional == int(case["peer_expected"].rsplit(" ", 1)[1])
+    elif case["agreement"] == "agrees":  # the peer's verdict in our terms
         if case["peer_expected"] == "match":
             assert got == (0, 0)
         elif case["peer_expected"] == "mismatch":

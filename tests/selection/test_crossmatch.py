@@ -190,8 +190,9 @@ def test_antigen_set_coded_units(tables, spec, want):  # type: ignore[no-untyped
 @pytest.mark.parametrize(
     ("spec", "unit_b", "want"),
     [
-        ("B62", "B15+B8", "possible"),  # a broad-typed unit may carry the split
-        ("B62", "B*15:XX+B*08:01", "possible"),
+        # a unit that may carry the antigen is a DSA (as a first-field typing was): excluded, never only flagged
+        ("B62", "B15+B8", "definite"),
+        ("B62", "B*15:XX+B*08:01", "definite"),
         ("B62", "B*15:01+B*08:01", "definite"),  # B*15:01 is B62
         ("B62", "B*15:17+B*08:01", "none"),  # B*15:17 is B63: a sibling split, not B62
         ("B15", "B*15:01+B*08:01", "definite"),  # the broad covers its splits

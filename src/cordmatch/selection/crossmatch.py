@@ -97,7 +97,9 @@ class ResolvedAntibody:
         epitope certainly hits an antigen-level position when most of the position's alleles carry it."""
         if not antigens:
             return False, False
-        sure = antigens <= self.antigens or (bool(proteins) and proteins <= self.proteins)
+        # antigen level: a position that may carry the antigen counts (as a first-field typing did)
+        sure = bool(antigens & self.antigens) if self.level == "antigen" else antigens <= self.antigens
+        sure = sure or (bool(proteins) and proteins <= self.proteins)
         if len(proteins) != 1 and not sure:
             if self.alleles and expressed:
                 sure = 2 * len(expressed & self.alleles) > len(expressed)
@@ -181,6 +183,9 @@ def resolve(ab: Antibody, tables: NomenclatureTables) -> list[ResolvedAntibody]:
         # code spanning it), over every code of the tables (antigen-set codes included)
         cols = rel.matrix[:, own]
         same = (cols == 0).any(1)
+        for k, set_ids in enumerate(tables.serology_sets):  # an XX code that may carry the antigen
+            if same[set_ids].any():
+                same[tables.serology_real + k] = True
         related = (cols == 1).any(1) & ~same
         if level == "antigen":
             ags = frozenset(np.flatnonzero(same).tolist())
@@ -297,7 +302,7 @@ class AntibodyProfile:
         for k, members in enumerate(tables.serology_sets):
             sid = tables.serology_real + k + 1
             m = [x + 1 for x in members]
-            ag_hit[sid] |= bool(ag_hit[m].all())
+            ag_hit[sid] |= bool(ag_hit[m].any())  # antigen level: a code that may carry it is a DSA
             ag_unknown[sid] |= bool((ag_hit[m] | ag_unknown[m]).all())
             ag_possible[sid] |= bool(any_hit[m].any())
         loci = frozenset(r.locus for r in active if r.locus in CODED_LOCI)
@@ -344,7 +349,8 @@ class AntibodyProfile:
                     continue
                 members = set(antigen_members(tables, a))
                 if (
-                    members <= r.antigens
+                    a in r.antigens
+                    or (members & r.antigens if r.level == "antigen" else members <= r.antigens)
                     or (b >= 0 and b in r.proteins)
                     or (b < 0 and members <= (r.unknown_hit | r.antigens))
                 ):
