@@ -23,6 +23,7 @@ from cordmatch.bank.product_codes import ProductCodeTable, validate_code
 from cordmatch.bank.qc import DEFAULT_CRITERIA, Criterion, ReleaseDecision, criteria_from_json, evaluate
 from cordmatch.bank.roles import Permission, Role
 from cordmatch.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from cordmatch.plausibility import check_number
 from cordmatch.services import bank_validate as v
 from cordmatch.services.auth import SYSTEM, Principal
 from cordmatch.services.bank_base import DEFAULT_RESERVATION_DAYS, QC_SETTING
@@ -300,6 +301,7 @@ class BankService(UserServices):
             raise InvalidInputError(f"unknown bank {reg.bank_code!r}", where="bank_code")
         collected_at = v.check_collected_at(reg.collected_at, self.clock())
         volume = v.check_nonneg(reg.collection_volume_ml, "collection_volume_ml")
+        check_number(volume, "volume_ml", "collection_volume_ml")
         collection = v.check_measurement(reg.collection, prefix="collection.") if reg.collection else None
         tests = v.check_tests(reg.tests) if reg.tests else TestResultsIn()
         hla = v.check_typing(reg.hla_gl) if reg.hla_gl else None

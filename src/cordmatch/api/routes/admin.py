@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from cordmatch.api.deps import Actor, Bank
 from cordmatch.api.models import (
@@ -19,7 +19,7 @@ from cordmatch.api.models import (
     UserIn,
     UserPatch,
 )
-from cordmatch.api.paging import MAX_LIMIT, page_of
+from cordmatch.api.paging import MAX_ID, MAX_LIMIT, MAX_OFFSET, page_of
 from cordmatch.api.problems import NotAuthenticatedError
 from cordmatch.bank.product_codes import ProductCodeTable
 from cordmatch.errors import PermissionDeniedError
@@ -53,7 +53,7 @@ def users(
     request: Request,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     return page_of(svc.list_users(actor), request, response, limit, offset)
 
@@ -74,7 +74,7 @@ def issue_token(svc: Bank, actor: Actor, body: TokenIn) -> TokenOut:
 
 
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a token")
-def revoke_token(svc: Bank, actor: Actor, token_id: int) -> Response:
+def revoke_token(svc: Bank, actor: Actor, token_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
     svc.revoke_token(actor, token_id)
     return Response(status_code=204)
 
