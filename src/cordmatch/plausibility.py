@@ -35,7 +35,7 @@ class Range:
 
 RANGES: dict[str, Range] = {
     # patient
-    "weight_kg": Range(0.3, 350.0, "kg", "[U] a preterm neonate to the heaviest adults", low_open=False),
+    "weight_kg": Range(0.3, 350.0, "kg", "[U] a preterm neonate to the heaviest adults"),
     # volumes
     "volume_ml": Range(0.0, 1000.0, "mL", "[U] a cord blood collection is < ~300 mL; bag + anticoagulant < 1 L"),
     # cell counts of a unit (absolute numbers of cells)
@@ -46,11 +46,10 @@ RANGES: dict[str, Range] = {
     "segments": Range(0, 50, "segments", "[U] attached segments of a bag (usually 1..3)"),
     # doses per kg of patient weight
     "tnc_per_kg": Range(
-        0.0,
+        0.01,
         1000.0,
         "x10^7 cells/kg",
-        "[U] cord blood TNC doses are ~1..20 x10^7/kg",
-        low_open=True,
+        "[U] cord blood TNC doses are ~1..20 x10^7/kg; below 0.01 (1e5 cells/kg) is no graft",
         hint_if_above="this looks like cells/kg; give the dose in x10^7 cells/kg (e.g. 2.5e7 cells/kg -> 2.5)",
     ),
     "cd34_per_kg": Range(
@@ -62,7 +61,7 @@ RANGES: dict[str, Range] = {
     ),
     # time
     "token_days": Range(1, 3650, "days", "[U] an API token lives at most ten years"),
-    "reservation_days": Range(1, 3650, "days", "[U] a reservation is held at most ten years"),
+    "reservation_days": Range(1, 365, "days", "[U] a reservation is held at most a year (bank policy)"),
     "days": Range(0, 36500, "days", "[U] follow-up and durations within a century"),
     "year": Range(1900, 2200, "", "[U] dates between 1900 and 2200"),
     # antibodies (single-antigen bead assays)
@@ -70,6 +69,7 @@ RANGES: dict[str, Range] = {
     # counts that index things
     "id": Range(1, 2**53, "", "an identifier"),
     "count": Range(0, 2**31 - 1, "", "a count"),
+    "match_grade": Range(0, 8, "of 8 alleles", "an HLA match count (of 6 or of 8)"),
 }
 
 # Longest accepted text per kind of field (characters); anything longer is refused, not truncated.

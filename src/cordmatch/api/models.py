@@ -7,7 +7,17 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cordmatch.services.schemas import Code, Gl, MeasurementIn, Name, Password, Reason, ReservationDays, TokenDays, UnitOut
+from cordmatch.services.schemas import (
+    Code,
+    Gl,
+    MeasurementIn,
+    Name,
+    Password,
+    Reason,
+    ReservationDays,
+    TokenDays,
+    UnitOut,
+)
 
 
 class _In(BaseModel):

@@ -24,6 +24,7 @@ from cordmatch.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from cordmatch.services.throttle import BusyError, ThrottledError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("cordmatch.api")
@@ -65,14 +66,6 @@ class NotAuthenticatedError(CordmatchError):
     """No (or no valid) credentials: answered 401 with ``WWW-Authenticate: Bearer``."""
 
 
-class TooManyRequestsError(CordmatchError):
-    """Throttled (too many failed log-ins or token requests): 429 with ``Retry-After``."""
-
-    def __init__(self, message: str, *, where: str | None = None, retry_after: int = 60) -> None:
-        super().__init__(message, where=where)
-        self.retry_after = retry_after
-
-
 class NotImplementedYetError(CordmatchError):
     """A capability that this build does not have (answered 501)."""
 
@@ -105,8 +98,10 @@ def status_of(exc: CordmatchError) -> int:
         return 401
     if isinstance(exc, NotImplementedYetError):
         return 501
-    if isinstance(exc, TooManyRequestsError):
+    if isinstance(exc, ThrottledError):
         return 429
+    if isinstance(exc, BusyError):
+        return 503
     if isinstance(exc, PermissionDeniedError):
         return 403
     if isinstance(exc, NotFoundError):
@@ -162,8 +157,10 @@ def install(app: FastAPI) -> None:
     async def _cordmatch(request: Request, exc: CordmatchError) -> JSONResponse:
         status = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if isinstance(exc, TooManyRequestsError):
+        if isinstance(exc, ThrottledError):
             headers = {"Retry-After": str(exc.retry_after)}
+        elif isinstance(exc, BusyError):
+            headers = {"Retry-After": str(RETRY_AFTER_S)}
         return problem(status, exc.message, errors=errors_of(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -23,7 +23,7 @@ from cordmatch.bank.product_codes import ProductCodeTable, validate_code
 from cordmatch.bank.qc import DEFAULT_CRITERIA, Criterion, ReleaseDecision, criteria_from_json, evaluate
 from cordmatch.bank.roles import Permission, Role
 from cordmatch.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
-from cordmatch.plausibility import check_number
+from cordmatch.plausibility import check_length, check_number
 from cordmatch.services import bank_validate as v
 from cordmatch.services.auth import SYSTEM, Principal
 from cordmatch.services.bank_base import DEFAULT_RESERVATION_DAYS, QC_SETTING
@@ -726,6 +726,7 @@ class BankService(UserServices):
         """Reserve an available unit for a patient (one active reservation per unit; ends after ``days``)."""
         self._require(actor, P.RESERVE)
         patient_ref = v.check_text(patient_ref, "patient_ref", max_len=100)
+        check_length(note, "reason", "note")
         if actor.role == Role.COORDINATOR and centre and centre != actor.centre:
             raise PermissionDeniedError(
                 f"{actor.username} reserves for {actor.centre}, not for {centre}", where="centre"

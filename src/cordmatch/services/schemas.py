@@ -24,6 +24,16 @@ def _checked_datetime(value: datetime) -> datetime:
     return value
 
 
+def _past_datetime(value: datetime) -> datetime:
+    """A time of an event that happened: not before 1900, and year > 2200 is plainly in the future."""
+    r = RANGES["year"]
+    if value.year < r.low:
+        raise ValueError(f"year {value.year} is before {r.low:g}")
+    if value.year > r.high:
+        raise ValueError(f"{value.isoformat()} is in the future")
+    return value
+
+
 def _aware_utc(value: datetime) -> datetime:
     """A filter bound without a time zone is taken as UTC (said in the API description)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
@@ -36,7 +46,7 @@ Gl = Annotated[str, StringConstraints(max_length=TEXT_LIMITS["gl"])]
 Reason = Annotated[str, StringConstraints(max_length=TEXT_LIMITS["reason"])]
 Password = Annotated[str, StringConstraints(max_length=1000)]
 Segments = Annotated[int, Field(le=int(RANGES["segments"].high))]  # negative: refused by check_tests
-Stamp = Annotated[datetime, AfterValidator(_checked_datetime)]
+Stamp = Annotated[datetime, AfterValidator(_past_datetime)]
 FilterStamp = Annotated[datetime, AfterValidator(_checked_datetime), AfterValidator(_aware_utc)]
 TokenDays = Annotated[
     int, Field(ge=int(RANGES["token_days"].low), le=int(RANGES["token_days"].high), description="lifetime, days")

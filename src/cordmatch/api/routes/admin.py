@@ -24,6 +24,7 @@ from cordmatch.api.problems import NotAuthenticatedError
 from cordmatch.bank.product_codes import ProductCodeTable
 from cordmatch.errors import PermissionDeniedError
 from cordmatch.services.schemas import BankOut, TokenOut, UserOut
+from cordmatch.services.throttle import BusyError, ThrottledError
 
 router = APIRouter(tags=["users and configuration"])
 
@@ -33,9 +34,12 @@ class UserPage(PageOut[UserOut]):
 
 
 @router.post("/auth/token", response_model=TokenOut, status_code=201, summary="Log in: a new API token")
-def login(svc: Bank, body: LoginIn) -> TokenOut:
+def login(svc: Bank, body: LoginIn, request: Request) -> TokenOut:
+    client = request.client.host if request.client else None
     try:
-        principal = svc.authenticate(body.username, body.password)
+        principal = svc.authenticate(body.username, body.password, client=client)
+    except (ThrottledError, BusyError):
+        raise
     except PermissionDeniedError as exc:
         raise NotAuthenticatedError(exc.message, where="password") from None
     return svc.issue_token(principal, body.name, days=body.days)

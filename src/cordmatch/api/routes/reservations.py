@@ -54,7 +54,9 @@ def expire(svc: Bank, actor: Actor) -> ExpiredOut:
 
 
 @router.post("/{reservation_id}/cancel", response_model=ReservationOut, summary="Cancel (unit available again)")
-def cancel(svc: Bank, actor: Actor, reservation_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: CancelIn) -> ReservationOut:
+def cancel(
+    svc: Bank, actor: Actor, reservation_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: CancelIn
+) -> ReservationOut:
     return svc.cancel_reservation(actor, reservation_id, body.reason)
 
 
@@ -64,5 +66,7 @@ def ct_request(svc: Bank, actor: Actor, reservation_id: Annotated[int, Path(ge=1
 
 
 @router.post("/{reservation_id}/ct-result", response_model=ReservationOut, summary="Record confirmatory typing")
-def ct_result(svc: Bank, actor: Actor, reservation_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: CtResultIn) -> ReservationOut:
+def ct_result(
+    svc: Bank, actor: Actor, reservation_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: CtResultIn
+) -> ReservationOut:
     return svc.record_confirmatory_typing(actor, reservation_id, body.gl, lab=body.lab)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from cordmatch.api.deps import Actor, Bank
 from cordmatch.api.models import ImportOut
 from cordmatch.errors import InvalidInputError
-from cordmatch.services.bank_csv import COLUMNS, export_units_csv, import_units_csv
 from cordmatch.plausibility import MAX_IMPORT_BYTES, TEXT_LIMITS
+from cordmatch.services.bank_csv import COLUMNS, export_units_csv, import_units_csv
 from cordmatch.services.schemas import UnitFilter, parse_model
 
 router = APIRouter(prefix="/units", tags=["import and export"])
