@@ -41,6 +41,11 @@ class ProcessingIn(_In):
     red_cell_depleted: bool
 
 
+class CorrectionIn(_In):
+    values: MeasurementIn
+    reason: Reason = Field(description="why the released unit's counts are corrected (audited)")
+
+
 class TypingIn(_In):
     gl: Gl = Field(description="HLA typing as a GL string")
     kind: Code = "initial"

@@ -147,6 +147,7 @@ class ReservationOut(BaseModel):
     ct_requested_at: datetime | None
     exceptional_release: bool
     note: str | None
+    alert: str | None = None  # set when the unit's counts were corrected after reservation: review it
 
 
 class UnitOut(BaseModel):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from cordmatch.api.deps import Actor, Bank
 from cordmatch.api.models import (
+    CorrectionIn,
     DiscardIn,
     NoteIn,
     ProcessingIn,
@@ -105,9 +106,20 @@ def processing(svc: Bank, actor: Actor, din: str, body: ProcessingIn) -> UnitOut
     return svc.record_processing(actor, din, body.values, red_cell_depleted=body.red_cell_depleted)
 
 
-@router.put("/{din}/measurements/{stage}", response_model=UnitOut, summary="Record or correct a stage's counts")
+@router.put(
+    "/{din}/measurements/{stage}", response_model=UnitOut, summary="Record or correct a stage's counts before release"
+)
 def measurement(svc: Bank, actor: Actor, din: str, stage: Stage, body: MeasurementIn) -> UnitOut:
     return svc.record_measurement(actor, din, stage, body)
+
+
+@router.post(
+    "/{din}/measurements/{stage}/correction",
+    response_model=UnitOut,
+    summary="Correct a released unit's counts (audited, reason required; re-runs the release check, alerts the holder)",
+)
+def correction(svc: Bank, actor: Actor, din: str, stage: Stage, body: CorrectionIn) -> UnitOut:
+    return svc.correct_measurement(actor, din, stage, body.values, reason=body.reason)
 
 
 @router.post("/{din}/tests", response_model=UnitOut, summary="Test results (fields left out are unchanged)")
