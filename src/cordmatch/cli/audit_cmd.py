@@ -20,7 +20,7 @@ def verify_cmd(db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")
     """Walk the chain; exit 0 when intact, else exit 2 naming the first broken link."""
     from cordmatch.store import audit, open_store
 
-    with open_store(db) as store, store.transaction() as s:
+    with open_store(db, create=False) as store, store.read() as s:
         report = audit.verify(s)
     if as_json:
         print_json({"ok": report.ok, "rows": report.rows, "head": report.head,

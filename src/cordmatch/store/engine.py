@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cordmatch.errors import CordmatchError, InvalidInputError
@@ -46,8 +46,15 @@ def resolve_url(url_or_path: str | os.PathLike[str] | None) -> str:
             url = url.set(drivername="postgresql+psycopg")
         return url.render_as_string(hide_password=False)
     path = Path(text).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for in-memory databases and other engines)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
 
 
 class Store:
@@ -126,12 +133,26 @@ def open_store(
     migrate: bool = True,
     pool_size: int | None = None,
     echo: bool = False,
+    create: bool = True,
 ) -> Store:
     """Open the store at ``url_or_path`` (URL, SQLite path, or None = ``$CORDMATCH_DB`` / default file).
 
-    Runs the shipped Alembic migrations to the newest revision unless ``migrate=False``.
+    Runs the shipped Alembic migrations to the newest revision unless ``migrate=False``. ``create=False``
+    (commands that only read: verify, search) makes a missing SQLite file an error instead of creating it.
     """
     url = resolve_url(url_or_path)
+    path = _sqlite_path(url)
+    if path is not None:
+        if path.is_dir():
+            raise CordmatchError(f"--db {path} is a directory, not a database file", where="--db")
+        if not path.exists():
+            if not create:
+                raise CordmatchError(f"no database at {path} (check --db; nothing was created)", where="--db")
+            try:
+                if "://" not in str(url_or_path or ""):  # a plain file path: make its folder (URLs as given)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CordmatchError(f"cannot create {path.parent}: {exc.strerror}", where="--db") from None
     engine = create_store_engine(url, pool_size=pool_size, echo=echo)
     try:
         if migrate:
@@ -141,7 +162,7 @@ def open_store(
         else:
             with engine.connect():
                 pass
-    except OperationalError as exc:
+    except DBAPIError as exc:  # unreachable server, a file that is no database (/etc/passwd), no permission
         engine.dispose()
         shown = engine.url.render_as_string(hide_password=True)
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
