@@ -63,3 +63,29 @@ def test_implausible_numbers_are_refused_with_the_field(api: Api) -> None:
     for body, field in cases:
         assert_problem(c.post("/api/v1/units", json=body, headers=tech), 422, field)
     assert c.get("/api/v1/units", headers=tech).json()["total"] == 0
+
+
+def test_a_writer_blocked_by_a_long_sqlite_transaction_gets_503_with_retry_after(tmp_path: Any) -> None:
+    import sqlite3
+
+    from api.conftest import PASSWORD, make_api
+    from cordmatch.store import open_store
+
+    db = tmp_path / "busy.sqlite3"
+    store = open_store(str(db), busy_s=0.3)
+    try:
+        api = make_api(store)
+        blocker = sqlite3.connect(db, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # e.g. a long CSV import holding the write lock
+        try:
+            r = api.client.post("/api/v1/auth/token", json={"username": "tech", "password": PASSWORD})
+            body = assert_problem(r, 503)
+            assert int(r.headers["Retry-After"]) > 0 and "nothing was changed" in body["detail"]
+            assert api.client.get("/api/v1/units", headers=api.as_("tech")).status_code == 200  # reads go on
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        r = api.client.post("/api/v1/auth/token", json={"username": "tech", "password": PASSWORD})
+        assert r.status_code == 201  # and once the lock is gone, writers proceed
+    finally:
+        store.close()

@@ -21,6 +21,8 @@ from cordmatch.errors import CordmatchError, InvalidInputError
 
 DB_ENV = "CORDMATCH_DB"
 DEFAULT_FILE = "cordmatch.sqlite3"
+BUSY_ENV = "CORDMATCH_DB_BUSY_TIMEOUT"  # seconds a SQLite writer waits for the write lock
+DEFAULT_BUSY_S = 30.0
 
 
 def default_url() -> str:
@@ -98,15 +100,28 @@ class Store:
         self.close()
 
 
-def _sqlite_engine(url: str, **kw: Any) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kw)
+def busy_timeout_s() -> float:
+    """How long a SQLite writer waits for another's lock before giving up (then the API answers 503)."""
+    raw = os.environ.get(BUSY_ENV, "")
+    try:
+        value = float(raw) if raw else DEFAULT_BUSY_S
+    except ValueError:
+        raise InvalidInputError(f"${BUSY_ENV} must be a number of seconds, got {raw!r}", where=BUSY_ENV) from None
+    if not 0 <= value <= 3600:
+        raise InvalidInputError(f"${BUSY_ENV} must be 0..3600 s, got {value:g}", where=BUSY_ENV)
+    return value
+
+
+def _sqlite_engine(url: str, busy_s: float | None = None, **kw: Any) -> Engine:
+    wait = busy_timeout_s() if busy_s is None else busy_s
+    engine = create_engine(url, connect_args={"timeout": wait, "check_same_thread": False}, **kw)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
         if ":memory:" not in url and url != "sqlite://":
             cur.execute("PRAGMA journal_mode=WAL")
         cur.close()
@@ -118,9 +133,11 @@ def _sqlite_engine(url: str, **kw: Any) -> Engine:
     return engine
 
 
-def create_store_engine(url: str, *, pool_size: int | None = None, echo: bool = False) -> Engine:
+def create_store_engine(
+    url: str, *, pool_size: int | None = None, echo: bool = False, busy_s: float | None = None
+) -> Engine:
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, echo=echo)
+        return _sqlite_engine(url, busy_s, echo=echo)
     kw: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
     if pool_size is not None:
         kw.update(pool_size=pool_size, max_overflow=max(10, pool_size // 5))
@@ -134,10 +151,12 @@ def open_store(
     pool_size: int | None = None,
     echo: bool = False,
     create: bool = True,
+    busy_s: float | None = None,
 ) -> Store:
     """Open the store at ``url_or_path`` (URL, SQLite path, or None = ``$CORDMATCH_DB`` / default file).
 
-    Runs the shipped Alembic migrations to the newest revision unless ``migrate=False``. ``create=False``
+    Runs the shipped Alembic migrations to the newest revision unless ``migrate=False``. ``busy_s``: how
+    long a SQLite writer waits for the write lock (default ``$CORDMATCH_DB_BUSY_TIMEOUT`` or 30). ``create=False``
     (commands that only read: verify, search) makes a missing SQLite file an error instead of creating it.
     """
     url = resolve_url(url_or_path)
@@ -153,7 +172,7 @@ def open_store(
                     path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise CordmatchError(f"cannot create {path.parent}: {exc.strerror}", where="--db") from None
-    engine = create_store_engine(url, pool_size=pool_size, echo=echo)
+    engine = create_store_engine(url, pool_size=pool_size, echo=echo, busy_s=busy_s)
     try:
         if migrate:
             from cordmatch.store.migrate import upgrade
