@@ -36,13 +36,12 @@ IMPORTER = textwrap.dedent(
     url, path = sys.argv[1], sys.argv[2]
     store = open_store(url)
     svc = BankService(store)
-    tech = svc.authenticate("tech", "%s")
+    tech = svc.authenticate("tech", "PASSWORD")
     print("importing", flush=True)
     result = import_units_csv(svc, tech, open(path, encoding="utf-8").read())
     print("imported", result.imported, flush=True)
     """
-    % PASSWORD
-)
+).replace("PASSWORD", PASSWORD)
 
 
 def write_csv(path: Path, rows: int, facility: str) -> None:
@@ -111,10 +110,9 @@ def run_import(url: str, csv: Path, kill_after: float | None) -> tuple[float, bo
 
 def one_engine(name: str, url: str, csv: Path, rows: int, kills: list[float]) -> bool:
     seed(url)
-    _, ok0, rows0 = state(url)
     print(f"\n{name}: a complete import of {rows:,} rows first (to time the kill moments)")
     full_s, ok = run_import(url, csv, None)
-    units, chain_ok, audit_rows = state(url)
+    units, chain_ok, _ = state(url)
     print(f"  complete import: {full_s:.1f} s, exit ok {ok}, units {units:,}, audit intact {chain_ok}")
     good = ok and units == rows and chain_ok
     # a second store of the same engine for the kills: the file's DINs exist in the first
@@ -128,7 +126,7 @@ def _kills(name: str, url: str, csv: Path, rows: int, kills: list[float], full_s
         seed(fresh)
         for frac in kills:
             at = frac * full_s
-            took, killed = run_import(fresh, csv, at)
+            _, killed = run_import(fresh, csv, at)
             units, chain_ok, audit_rows = state(fresh)
             partial = units not in (0, rows)
             print(f"  kill -9 at {frac:.0%} ({at:.1f} s): killed {killed}, units stored {units:,} "
