@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_api as b  # noqa: E402  (the seeding, server and check helpers)
+import bench_api as b
 
 
 def restart_postgres() -> float:
