@@ -158,7 +158,7 @@ def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportRes
     try:
         _check_rows(svc, reader, issues, parsed)
     except csv.Error as exc:  # e.g. a cell longer than the csv module's own limit, a stray quote
-        issues.append(ImportIssue(reader.line_num, "file", f"not readable as CSV: {exc}"))
+        issues.append(ImportIssue(reader.line_num + 1, "file", f"not readable as CSV: {exc}"))
     if issues:
         raise CsvImportError(issues)
     if not parsed:
