@@ -5,9 +5,11 @@ fresh PostgreSQL schema (dropped at the end).
 
 Run::
 
-    python benchmarks/fault_import_kill.py [--rows 50000] [--kills 0.2 0.5 0.8 0.95] [--engine both]
+    python benchmarks/fault_import_kill.py [--rows 50000] [--check-kill 5] [--write-kills 0 2 10] [--engine both]
 
-The kill moments are fractions of the duration of a complete import measured first on each engine.
+Kill moments: ``--check-kill`` s after start (while the file is being checked), then each of
+``--write-kills`` s after the import announced its single write transaction (rows being written).
+``--complete`` also runs one import to the end and times it.
 """
 
 from __future__ import annotations
@@ -30,15 +32,20 @@ TYPING = "A*01:01+A*02:01^B*07:02+B*08:01^DRB1*15:01+DRB1*03:01"
 IMPORTER = textwrap.dedent(
     """
     import sys
+    from cordmatch.services import bank_csv
     from cordmatch.services.bank import BankService
-    from cordmatch.services.bank_csv import import_units_csv
     from cordmatch.store import open_store
     url, path = sys.argv[1], sys.argv[2]
     store = open_store(url)
     svc = BankService(store)
     tech = svc.authenticate("tech", "PASSWORD")
-    print("importing", flush=True)
-    result = import_units_csv(svc, tech, open(path, encoding="utf-8").read())
+    write = bank_csv._write_import
+    def announced(*args, **kw):
+        print("writing", flush=True)
+        return write(*args, **kw)
+    bank_csv._write_import = announced
+    print("checking", flush=True)
+    result = bank_csv.import_units_csv(svc, tech, open(path, encoding="utf-8").read())
     print("imported", result.imported, flush=True)
     """
 ).replace("PASSWORD", PASSWORD)
@@ -87,73 +94,46 @@ def state(url: str) -> tuple[int, bool, int]:
     return units, report.ok, report.rows
 
 
-def run_import(url: str, csv: Path, kill_after: float | None) -> tuple[float, bool]:
-    """Import in a subprocess; kill -9 it ``kill_after`` s after it started (None = let it finish)."""
+def run_import(url: str, csv: Path, kill: tuple[str, float] | None) -> tuple[float, str]:
+    """Import in a subprocess; ``kill`` = (phase, s): kill -9 it that many seconds after it printed
+    ``phase`` ("checking" or "writing"); None = let it finish. Returns (seconds, what happened)."""
     env = {**os.environ, "CORDMATCH_DB_BUSY_TIMEOUT": "600"}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", IMPORTER, url, str(csv)], env=env,
+    proc = subprocess.Popen([sys.executable, "-c", IMPORTER, url, str(csv)], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-    if kill_after is None:
-        out, _ = proc.communicate()
-        ok = proc.returncode == 0
-        if not ok:
-            print(out.decode()[-2000:])
-        return time.perf_counter() - t0, ok
-    try:
-        proc.wait(timeout=kill_after)
-        return time.perf_counter() - t0, False  # finished before the kill
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        return time.perf_counter() - t0, True
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        text = raw.strip()
+        if kill is not None and text == kill[0]:
+            time.sleep(kill[1])
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return time.perf_counter() - t0, f"killed {kill[1]:g} s into {kill[0]}"
+        if text.startswith("imported"):
+            break
+    proc.wait()
+    took = time.perf_counter() - t0
+    return took, "completed" if proc.returncode == 0 else f"exit {proc.returncode}"
 
 
-def one_engine(name: str, url: str, csv: Path, rows: int, kills: list[float]) -> bool:
+def one_engine(name: str, url: str, csv: Path, rows: int, kills: list[tuple[str, float]], complete: bool) -> bool:
     seed(url)
-    print(f"\n{name}: a complete import of {rows:,} rows first (to time the kill moments)")
-    full_s, ok = run_import(url, csv, None)
-    units, chain_ok, _ = state(url)
-    print(f"  complete import: {full_s:.1f} s, exit ok {ok}, units {units:,}, audit intact {chain_ok}")
-    good = ok and units == rows and chain_ok
-    # a second store of the same engine for the kills: the file's DINs exist in the first
-    return good and _kills(name, url, csv, rows, kills, full_s)
-
-
-def _kills(name: str, url: str, csv: Path, rows: int, kills: list[float], full_s: float) -> bool:
     good = True
-    fresh = _fresh(name, url)
-    try:
-        seed(fresh)
-        for frac in kills:
-            at = frac * full_s
-            _, killed = run_import(fresh, csv, at)
-            units, chain_ok, audit_rows = state(fresh)
-            partial = units not in (0, rows)
-            print(f"  kill -9 at {frac:.0%} ({at:.1f} s): killed {killed}, units stored {units:,} "
-                  f"(partial: {partial}), audit chain intact {chain_ok} ({audit_rows} rows)")  # fmt: skip
-            good = good and not partial and chain_ok
-            if units == rows:
-                print("  (the import had committed before the kill; later kills test nothing new)")
-                break
-    finally:
-        _drop(name, fresh)
+    print(f"\n{name}: kill -9 during a {rows:,}-row import")
+    for kill in kills:
+        took, what = run_import(url, csv, kill)
+        units, chain_ok, audit_rows = state(url)
+        partial = units not in (0, rows)
+        print(f"  {what} ({took:.1f} s after start): units stored {units:,} (partial: {partial}), "
+              f"audit chain intact {chain_ok} ({audit_rows} rows)")  # fmt: skip
+        good = good and not partial and chain_ok and units == 0
+    if complete:
+        took, what = run_import(url, csv, None)
+        units, chain_ok, audit_rows = state(url)
+        print(f"  complete import: {what} in {took:.1f} s, units {units:,}, audit chain intact {chain_ok}")
+        good = good and units == rows and chain_ok
     return good
-
-
-_made: list[str] = []
-
-
-def _fresh(name: str, url: str) -> str:
-    if name == "sqlite":
-        return url.replace(".sqlite3", "-kills.sqlite3")
-    schema, fresh = _schema()
-    _made.append(schema)
-    return fresh
-
-
-def _drop(name: str, url: str) -> None:
-    if name != "sqlite":
-        _drop_schema(_made.pop())
 
 
 def _schema() -> tuple[str, str]:
@@ -175,20 +155,24 @@ def _drop_schema(schema: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=50_000)
-    ap.add_argument("--kills", type=float, nargs="+", default=[0.2, 0.5, 0.8, 0.95])
+    ap.add_argument("--check-kill", type=float, default=5.0, help="s after start, while checking")
+    ap.add_argument("--write-kills", type=float, nargs="*", default=[0.0, 2.0, 10.0],
+                    help="s after the write transaction began")  # fmt: skip
+    ap.add_argument("--complete", action="store_true", help="also run one import to the end")
     ap.add_argument("--engine", choices=("sqlite", "postgresql", "both"), default="both")
     a = ap.parse_args()
+    kills = [("checking", a.check_kill)] + [("writing", w) for w in a.write_kills]
     good = True
     with tempfile.TemporaryDirectory() as d:
         csv = Path(d) / "units.csv"
         write_csv(csv, a.rows, "F0001")
         print(f"CSV: {a.rows:,} rows, {csv.stat().st_size / 1e6:.1f} MB")
         if a.engine in ("sqlite", "both"):
-            good = one_engine("sqlite", f"sqlite:///{d}/fault.sqlite3", csv, a.rows, a.kills) and good
+            good = one_engine("sqlite", f"sqlite:///{d}/fault.sqlite3", csv, a.rows, kills, a.complete) and good
         if a.engine in ("postgresql", "both"):
             schema, url = _schema()
             try:
-                good = one_engine("postgresql", url, csv, a.rows, a.kills) and good
+                good = one_engine("postgresql", url, csv, a.rows, kills, a.complete) and good
             finally:
                 _drop_schema(schema)
     print("\nresult:", "0 partial imports, chains intact" if good else "FAILED")
