@@ -42,9 +42,9 @@ def test_reservation_expires(world: World) -> None:
 
 
 def test_reserve_needs_available_unit(world: World) -> None:
-    from .conftest import good_registration
-
     from cordmatch.errors import NotFoundError
+
+    from .conftest import good_registration
 
     world.svc.register_unit(world.tech, good_registration())
     with pytest.raises(NotFoundError, match="no unit"):  # a centre cannot tell an unlisted unit exists
