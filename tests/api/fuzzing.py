@@ -22,6 +22,7 @@ DINS = ("G123498654321", "G123498654322")
 class FuzzReport:
     sent: int = 0
     unsendable: int = 0
+    unsatisfiable: list[str] = field(default_factory=list)
     by_class: collections.Counter[int] = field(default_factory=collections.Counter)
     server_errors: list[tuple[str, int, str, str]] = field(default_factory=list)
     not_problem_json: list[tuple[str, int, str]] = field(default_factory=list)
@@ -86,3 +87,4 @@ def _run(
     except Exception as exc:  # an operation whose schema admits no case at all
         if type(exc).__name__ != "Unsatisfiable":
             raise
+        report.unsatisfiable.append(label)
