@@ -25,7 +25,7 @@ ACCOUNT_FAILURES = "5/15minutes"  # failed log-ins per account
 ADDRESS_FAILURES = "30/15minutes"  # failed log-ins per client address (many accounts from one place)
 TOKENS_PER_USER = "30/hour"  # API tokens one user may create
 HASH_SLOTS = 4  # argon2 hashes computed at once (each takes ~64 MiB with the default parameters)
-HASH_WAIT_S = 10.0  # how long a log-in waits for a hashing slot before answering 503
+HASH_WAIT_S = 30.0  # how long a log-in waits for a hashing slot before answering 503
 
 
 class ThrottledError(PermissionDeniedError):

@@ -96,14 +96,15 @@ class UserServices(ServiceBase):
         locked = self.throttle.locked(username, client)
         if locked is not None:
             raise locked
-        with self._read() as s:
+        with self._read() as s:  # no database connection is held while argon2 works (it may wait for a slot)
             user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
-            stored = user.password_hash if user is not None else _dummy_hash()
-            matches = verify_password(stored, password)  # same work whether or not the user exists or is active
-            if user is None or not user.active or not matches:
-                self._login_failed(username, client)
-                raise PermissionDeniedError("unknown user or wrong password", where="login")
-            principal = Principal(user.id, user.username, role_of(user.role), user.centre)
+            found = (user.password_hash, user.active, user.id, user.username, user.role, user.centre) if user else None
+        stored = found[0] if found else _dummy_hash()
+        matches = verify_password(stored, password)  # same work whether or not the user exists or is active
+        if found is None or not found[1] or not matches:
+            self._login_failed(username, client)
+            raise PermissionDeniedError("unknown user or wrong password", where="login")
+        principal = Principal(found[2], found[3], role_of(found[4]), found[5])
         self.throttle.succeeded(username)
         if needs_rehash(stored):
             self._rehash(principal, password)
