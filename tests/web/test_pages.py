@@ -253,3 +253,22 @@ def test_engraftment_plot_is_an_svg_and_bad_numbers_are_named(client: Any) -> No
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", (bad, r.text)
     r = client.get("/plots/engraftment.svg", params={"tnc": "2.5e7"})  # cells/kg typed where x10^7/kg is asked
     assert r.status_code == 422 and "x10^7" in r.json()["detail"] and r.json()["errors"][0]["field"] == "tnc"
+
+
+def test_released_unit_counts_are_corrected_with_a_reason_and_the_holder_is_alerted(client: Any) -> None:
+    login(client, "tech")
+    page = client.get(f"/units/{RESERVED}").text
+    assert "Correct counts" in page and 'name="correction"' in page
+    token = csrf_of(page)
+    r = client.post(f"/units/{RESERVED}/measurement", data={"csrf": token, "stage": "pre_cryo", "tnc": "1.0e8"})
+    assert r.status_code == 409 and "correction" in alert_text(r.text)  # a plain recording is refused
+    r = client.post(f"/units/{RESERVED}/measurement",
+                    data={"csrf": token, "stage": "pre_cryo", "tnc": "1.0e8", "correction": "1"})  # fmt: skip
+    assert r.status_code == 422 and "reason" in alert_text(r.text)  # no correction without a reason
+    r = client.post(f"/units/{RESERVED}/measurement", data={"csrf": token, "stage": "pre_cryo", "tnc": "1.0e8",
+                                                           "correction": "1", "reason": "recount"},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303, r.text
+    page = client.get(f"/units/{RESERVED}").text
+    assert "Counts corrected after reservation" in page and "recount" in page
+    assert "counts corrected" in client.get("/reservations").text

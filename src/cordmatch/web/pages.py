@@ -404,6 +404,8 @@ def _measurement(svc: BankService, user: Principal, din: str, form: FormData) ->
     values = f.measurement(form)
     if not values:
         raise InvalidInputError("enter at least one count", where="tnc")
+    if f.checkbox(form, "correction"):  # a released unit: audited correction with a reason
+        return svc.correct_measurement(user, din, stage, values, reason=f.text(form, "reason") or "")
     return svc.record_measurement(user, din, stage, values)
 
 
