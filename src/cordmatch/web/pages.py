@@ -185,7 +185,7 @@ async def login(request: Request) -> Response:
             raise InvalidInputError("enter your password", where="password")
         client = request.client.host if request.client else None
         principal = await _call(svc.authenticate, username, password, client=client)
-        token = await _call(svc.issue_token, principal, "web session", days=SESSION_DAYS)
+        token = await _call(svc.issue_token, principal, "web session", days=SESSION_DAYS, throttled=True)
     except CordmatchError as exc:
         status = 401 if type(exc) is PermissionDeniedError and exc.where == "login" else _status(exc)
         ctx = {"next": next_url, "form": {"username": f.text(await request.form(), "username") or ""}}

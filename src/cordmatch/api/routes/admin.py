@@ -42,7 +42,7 @@ def login(svc: Bank, body: LoginIn, request: Request) -> TokenOut:
         raise
     except PermissionDeniedError as exc:
         raise NotAuthenticatedError(exc.message, where="password") from None
-    return svc.issue_token(principal, body.name, days=body.days)
+    return svc.issue_token(principal, body.name, days=body.days, throttled=True)
 
 
 @router.get("/me", response_model=MeOut, summary="Who am I")
@@ -74,7 +74,7 @@ def patch_user(svc: Bank, actor: Actor, username: str, body: UserPatch) -> UserO
 
 @router.post("/tokens", response_model=TokenOut, status_code=201, summary="Issue an API token (shown once)")
 def issue_token(svc: Bank, actor: Actor, body: TokenIn) -> TokenOut:
-    return svc.issue_token(actor, body.name, days=body.days, for_user=body.for_user)
+    return svc.issue_token(actor, body.name, days=body.days, for_user=body.for_user, throttled=True)
 
 
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a token")
