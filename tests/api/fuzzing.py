@@ -66,10 +66,14 @@ def _run(
     def call(case: Any, who: str) -> None:
         try:
             r = case.call(headers={**(case.headers or {}), **headers[who]})
-        except Exception as exc:  # a request the client cannot even send (an over-long URL) is no server fault
-            if type(exc).__name__ != "InvalidURL":
-                raise
-            report.unsendable += 1
+        except Exception as exc:  # the test client re-raises what the app raised: a server error
+            if type(exc).__name__ == "InvalidURL":  # a request the client cannot even send is no server fault
+                report.unsendable += 1
+                return
+            what = f"{case.method} {case.formatted_path} query={case.query} body={str(case.body)[:300]}"
+            report.sent += 1
+            report.by_class[5] += 1
+            report.server_errors.append((label, 500, what, f"{type(exc).__name__}: {exc}"[:300]))
             return
         report.sent += 1
         report.by_class[r.status_code // 100] += 1

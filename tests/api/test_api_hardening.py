@@ -89,3 +89,8 @@ def test_a_writer_blocked_by_a_long_sqlite_transaction_gets_503_with_retry_after
         assert r.status_code == 201  # and once the lock is gone, writers proceed
     finally:
         store.close()
+
+
+def test_unreadable_csv_import_is_422(api: Api) -> None:
+    headers = {**api.as_("tech"), "content-type": "text/csv"}
+    assert_problem(api.client.post("/api/v1/units/import", content=b"\r0", headers=headers), 422)

@@ -50,3 +50,10 @@ def test_overlong_cells_and_implausible_numbers_are_line_issues(world: World) ->
         import_units_csv(svc, tech, huge)
     assert exc2.value.issues[0].line == 2
     assert svc.list_units(tech).total == 0
+
+
+@pytest.mark.parametrize("text", ["\r0", "a\rb,c\n", '"unclosed\n', "din\r\n\r"])
+def test_unreadable_csv_is_an_import_error(world: World, text: str) -> None:
+    with pytest.raises(CsvImportError) as exc:
+        import_units_csv(world.svc, world.tech, text)
+    assert exc.value.issues[0].line >= 1

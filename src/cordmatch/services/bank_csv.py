@@ -147,7 +147,10 @@ def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportRes
     """Register every unit of the CSV ``text`` in one transaction, or none (CsvImportError lists why)."""
     svc._require(actor, Permission.UNIT_WRITE)
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise CsvImportError([ImportIssue(1, "header", f"not readable as CSV: {exc}")]) from None
     unknown = [h for h in header if h not in COLUMNS]
     missing = [h for h in REQUIRED if h not in header]
     if not header or unknown or missing:
