@@ -272,3 +272,13 @@ def test_released_unit_counts_are_corrected_with_a_reason_and_the_holder_is_aler
     page = client.get(f"/units/{RESERVED}").text
     assert "Counts corrected after reservation" in page and "recount" in page
     assert "counts corrected" in client.get("/reservations").text
+
+
+def test_login_page_is_throttled(client: Any) -> None:
+    for _ in range(5):
+        token = csrf_of(client.get("/login").text)
+        r = client.post("/login", data={"csrf": token, "username": "director", "password": "nope nope"})
+        assert r.status_code == 401
+    token = csrf_of(client.get("/login").text)
+    r = client.post("/login", data={"csrf": token, "username": "director", "password": "nope nope"})
+    assert r.status_code == 429 and "too many failed log-ins" in alert_text(r.text)
