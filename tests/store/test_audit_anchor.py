@@ -111,6 +111,11 @@ def test_postgres_application_role_cannot_alter_the_audit_table(pg_schema_url: s
         with open_store(pg_schema_url) as owner:  # migrations as the owner (here: postgres)
             _fill(owner, 2)
             grant_application_role(owner, app_role)
+        from cordmatch.cli.main import main
+
+        with pytest.raises(SystemExit) as exit_:  # the CLI form of the same grant (idempotent)
+            main(["bank", "grant-app-role", app_role, "--db", pg_schema_url])
+        assert not exit_.value.code
         app_url = pg_schema_url.replace("postgres@", f"{app_role}@", 1)
         with open_store(app_url) as app:
             _fill(app, 1)  # the application appends ...
