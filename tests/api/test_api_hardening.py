@@ -94,3 +94,22 @@ def test_a_writer_blocked_by_a_long_sqlite_transaction_gets_503_with_retry_after
 def test_unreadable_csv_import_is_422(api: Api) -> None:
     headers = {**api.as_("tech"), "content-type": "text/csv"}
     assert_problem(api.client.post("/api/v1/units/import", content=b"\r0", headers=headers), 422)
+
+
+def test_long_antibody_texts_are_refused_quickly(store: Any) -> None:
+    import time
+
+    from api.conftest import make_api
+
+    api = make_api(store, search_backend="auto")
+    body = {"patient_gl": "A*01:01+A*02:01^B*07:02+B*08:01^DRB1*15:01+DRB1*03:01", "weight_kg": 20,
+            "antibodies": "A2 5000, " * 120_000}  # fmt: skip
+    t = time.perf_counter()
+    assert_problem(api.client.post("/api/v1/search", json=body, headers=api.as_("coord")), 413, "body")
+    body["antibodies"] = "A2 5000, " * 600  # 5,400 characters: under the body limit, over the field limit
+    r = api.client.post("/api/v1/search", json=body, headers=api.as_("coord"))
+    assert r.status_code == 422, r.text
+    assert time.perf_counter() - t < 10
+    body["weight_kg"] = 1e-320
+    body["antibodies"] = None
+    assert api.client.post("/api/v1/search", json=body, headers=api.as_("coord")).status_code == 422
