@@ -105,6 +105,7 @@ def search_command(
 ) -> None:
     """Search a registry for one patient: graded, filtered, ranked by the policy, every rule explained."""
     from cordmatch.errors import InvalidInputError
+    from cordmatch.plausibility import TEXT_LIMITS
     from cordmatch.selection.settings import default_settings, parse_assignments, settings_from_toml
     from cordmatch.services.search import SearchRequest, run_search
 
@@ -121,6 +122,10 @@ def search_command(
     ab_text = None
     if antibodies is not None:
         try:
+            if antibodies.stat().st_size > 4 * TEXT_LIMITS["antibodies"]:
+                raise InvalidInputError(
+                    f"antibody file is larger than {4 * TEXT_LIMITS['antibodies']} bytes", where=str(antibodies)
+                )
             ab_text = antibodies.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInputError(f"cannot read antibody file: {exc}", where=str(antibodies)) from None

@@ -18,6 +18,7 @@ from functools import lru_cache
 from cordmatch.errors import CordmatchError, InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.hla.typing import HlaTyping, parse_typing
+from cordmatch.plausibility import check_length, check_number
 from cordmatch.selection.crossmatch import parse_antibodies
 from cordmatch.selection.index import UnitIndex
 from cordmatch.selection.model import FLAG, INFO, Antibody, Patient, RankedUnit, RuleCheck, SearchOutcome
@@ -230,6 +231,9 @@ def build_patient(req: SearchRequest, tables: NomenclatureTables) -> tuple[Patie
     notes: list[str] = []
     if not (req.weight_kg > 0):
         raise InvalidInputError(f"weight must be a positive number of kg, got {req.weight_kg:g}", where="--weight")
+    check_number(req.weight_kg, "weight_kg", "--weight")
+    check_length(req.patient_gl, "gl", "--patient")
+    check_length(req.antibodies_text, "antibodies", "antibodies")  # a long text would tie up the search
     try:
         typing = parse_typing(req.patient_gl, tables)
     except InvalidInputError as exc:
