@@ -117,9 +117,18 @@ def search_command(
     patient_ref: Annotated[
         str | None, typer.Option("--patient-ref", help="Patient reference printed on the report.")
     ] = None,
+    research: Annotated[
+        bool,
+        typer.Option("--research", help="Rank grafts for an investigational use (registered research protocol only)."),
+    ] = False,
+    population: Annotated[
+        str | None,
+        typer.Option("--population", help="Patient population for match probabilities: CAU, AFA, API, HIS or mix."),
+    ] = None,
 ) -> None:
     """Search a registry for one patient: graded, filtered, ranked by the policy, every rule explained."""
     from cordmatch.errors import InvalidInputError
+    from cordmatch.plausibility import TEXT_LIMITS
     from cordmatch.selection.settings import default_settings, parse_assignments, settings_from_toml
     from cordmatch.services.search import SearchRequest, run_search
 
@@ -138,9 +147,16 @@ def search_command(
         from cordmatch.reports.files import format_of
 
         report_format = format_of(report, ("pdf", "html"), "--report")  # before the search: fail fast
+        folder = report.parent if str(report.parent) else Path(".")
+        if not folder.is_dir():
+            raise InvalidInputError(f"cannot write {report}: folder {folder} does not exist", where="--report")
     ab_text = None
     if antibodies is not None:
         try:
+            if antibodies.stat().st_size > 4 * TEXT_LIMITS["antibodies"]:
+                raise InvalidInputError(
+                    f"antibody file is larger than {4 * TEXT_LIMITS['antibodies']} bytes", where=str(antibodies)
+                )
             ab_text = antibodies.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInputError(f"cannot read antibody file: {exc}", where=str(antibodies)) from None
@@ -156,6 +172,8 @@ def search_command(
         diagnosis=diagnosis,
         malignant=malignant,
         abo=abo,
+        research=research,
+        population=population,
     )
     tables = load_tables()
     outcome = run_search(req, tables, settings)
@@ -167,7 +185,12 @@ def search_command(
     else:
         print_outcome(outcome, explain_all=verbose)
     if not outcome.results and not outcome.double_units:
-        err_console.print("[yellow]no unit passes the hard filters[/]")
+        gate = [n for n in outcome.notes if n.startswith("INVESTIGATIONAL")]
+        err_console.print(
+            "[yellow]investigational use: no graft ranked without --research[/]"
+            if gate
+            else "[yellow]no unit passes the hard filters[/]"
+        )
 
 
 def _write_report(
