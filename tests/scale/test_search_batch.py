@@ -85,7 +85,8 @@ def test_bad_inputs_are_clear(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="not a partitioned registry"):
         read_manifest(tmp_path)
     bad = tmp_path / "p.jsonl"
-    bad.write_text('{"hla": "A*02:01+A*01:01", "weight_kg": 20}\n{"hla": "A*99:99+A*01:01", "weight_kg": 20}\n')
+    good = "A*02:01+A*01:01^B*07:02+B*08:01^DRB1*15:01+DRB1*03:01"
+    bad.write_text(f'{{"hla": "{good}", "weight_kg": 20}}\n{{"hla": "A*99:99+A*01:01", "weight_kg": 20}}\n')
     with pytest.raises(InvalidInputError, match="patient 2") as exc:
         load_patients(bad)
     assert exc.value.where is not None and "p.jsonl:2" in exc.value.where

@@ -12,6 +12,7 @@ from typing import Literal
 from fastapi import FastAPI
 
 from cordmatch.api import problems
+from cordmatch.api.headers import SecurityHeaders
 from cordmatch.api.nul_guard import NulGuard
 from cordmatch.api.search import SearchBackend, discover_backend
 from cordmatch.store.engine import Store
@@ -19,6 +20,7 @@ from cordmatch.store.types import utcnow
 
 API_PREFIX = "/api/v1"
 SECRET_ENV = "CORDMATCH_SECRET"  # signs the pages' CSRF tokens; shared by all worker processes
+SECURE_COOKIES_ENV = "CORDMATCH_SECURE_COOKIES"  # "1": Secure cookies + HSTS (serve --secure-cookies)
 DESCRIPTION = (
     "Cord blood bank and unit search. Decision support: it explains, people decide.\n\n"
     "Authenticate with `POST /api/v1/auth/token` and send `Authorization: Bearer <token>`. "
@@ -43,7 +45,7 @@ def create_app(
     is the search seam ("auto" = whatever this build provides). ``secret`` signs the pages' CSRF tokens
     (``$CORDMATCH_SECRET``, else random per process). ``web=False`` serves the API only.
     """
-    from cordmatch.api.routes import admin, reservations, search, transfer, units
+    from cordmatch.api.routes import admin, reports, reservations, search, transfer, units
     from cordmatch.services.bank import BankService
     from cordmatch.store import open_store
 
@@ -72,12 +74,15 @@ def create_app(
     app.state.secure_cookies = secure_cookies
     problems.install(app)
     app.add_middleware(NulGuard)
+    app.add_middleware(SecurityHeaders, hsts=secure_cookies)
     # transfer first: /units/export.csv must win over /units/{din}
-    for module in (transfer, units, reservations, admin, search):
+    for module in (transfer, units, reservations, admin, search, reports):
         app.include_router(module.router, prefix=API_PREFIX)
     if web:
         from cordmatch.web.pages import install as install_pages
+        from cordmatch.web.report_routes import router as report_router
 
+        app.include_router(report_router)  # reports and labels (before the pages' /units/{din} routes)
         install_pages(app)
     return app
 
@@ -89,4 +94,5 @@ def app_from_env() -> FastAPI:
     from cordmatch.store import open_store
 
     pool = os.environ.get("CORDMATCH_DB_POOL")
-    return create_app(store=open_store(None, pool_size=int(pool) if pool else None))
+    secure = os.environ.get(SECURE_COOKIES_ENV) == "1"
+    return create_app(store=open_store(None, pool_size=int(pool) if pool else None), secure_cookies=secure)

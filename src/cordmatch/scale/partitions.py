@@ -192,7 +192,7 @@ def export_store(target: str, directory: str | os.PathLike[str], partitions: int
     from cordmatch.store.engine import open_store
 
     partition_sizes(0, partitions)  # check the count before reading anything
-    store = open_store(target)
+    store = open_store(target, create=False)  # a typo is an error, never a new empty database
     chunks: list[RegistryChunk] = []
     cache: dict[str, Any] = {}
     try:

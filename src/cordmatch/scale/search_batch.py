@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -36,7 +37,7 @@ from cordmatch.selection.settings import SelectionSettings
 from cordmatch.services.search import SearchRequest
 
 #: Counts that are sums over partitions.
-SUMMED = ("units", "passing_filters", "graded_exactly", "meeting_single_unit_dose")
+SUMMED = ("units", "passing_filters", "graded_exactly", "meeting_single_unit_dose", "double_only")
 
 
 @dataclass(frozen=True)
@@ -95,14 +96,16 @@ def _patient(req: SearchRequest, tables: Any) -> Any:
 def search_partition(
     path: str, patients: Sequence[BatchPatient], want: int, settings: SelectionSettings | None, today: dt.date
 ) -> list[PartitionHits]:
-    """Stage 1 (a worker): every patient's candidates in one partition: its ``want`` best units passing the
-    filters (before the exact checks), its best double-unit candidates, one unit reaching the single-unit
-    dose, and its first unit (so that the merged registry is never empty)."""
+    """Stage 1 (a worker): every patient's candidates in one partition: its final top units (the exact checks
+    and the ranking of unresolved typings by their probable match, as one process does), every unit those
+    checks dropped, its best double-unit candidates, and its first unit (so the merge is never empty)."""
     from cordmatch.imgt import default_nomenclature
-    from cordmatch.selection.search import DOUBLE_CANDIDATES, _double_mask, _meets_single, prepare, top_slots
+    from cordmatch.selection.doubles import DOUBLE_CANDIDATES, _double_mask
+    from cordmatch.selection.search import _final, prepare, top_slots
+    from cordmatch.services.search import probability_grader
 
     tables = default_nomenclature()
-    index, _, table = partition_index(path)
+    index, source, table = partition_index(path)
     out: list[PartitionHits] = []
     for bp in patients:
         if index is None:
@@ -110,22 +113,22 @@ def search_partition(
             continue
         req = bp.request
         ctx = prepare(index, _patient(req, tables), tables, policy=req.policy, settings=settings, today=today)
+        before = ctx.mask.copy()
+        kept = _final(ctx, max(want // 2, 1), source, tables, probability_grader())
         n = index.n
-        ranked = top_slots(ctx, want)
-        passing = int(np.count_nonzero(ctx.mask))
-        eligible = ctx.mask if not ctx.policy.require_single_dose else _double_mask(ctx, single=False)
-        single_ok = eligible & _meets_single(index.tnc[:n], ctx.thresholds)
+        wanted = np.asarray([r.unit.unit_id for r in kept], dtype=np.bytes_)
+        kept_slots = np.flatnonzero(np.isin(index.ids[:n], wanted)) if len(wanted) else np.zeros(0, np.int64)
+        dropped = np.flatnonzero(before & ~ctx.mask)
         doubles = top_slots(ctx, DOUBLE_CANDIDATES, _double_mask(ctx))
-        rows = sorted({0, *ranked.tolist(), *doubles.tolist(), *np.flatnonzero(single_ok)[:1].tolist()})
-        at = {r: i for i, r in enumerate(rows)}
+        rows = sorted({0, *kept_slots.tolist(), *dropped.tolist(), *doubles.tolist()})
         counts = {
             "units": len(index),
-            "passing_filters": passing,
+            "passing_filters": int(np.count_nonzero(ctx.mask)),
             "graded_exactly": len(ctx.exact_grades),
-            "meeting_single_unit_dose": int(np.count_nonzero(single_ok)),
+            "meeting_single_unit_dose": int(np.count_nonzero(ctx.mask)),
+            "double_only": int(np.count_nonzero(ctx.acceptable & ~ctx.mask)),
         }
-        picked = table.take(np.array(rows, dtype=np.int64))
-        out.append(PartitionHits(picked, [at[int(r)] for r in ranked], passing <= want, counts))
+        out.append(PartitionHits(table.take(np.array(rows, dtype=np.int64)), [], True, counts))
     return out
 
 
@@ -157,11 +160,10 @@ def rank_candidates(
     tables: Any,
 ) -> SearchOutcome | None:
     """The search outcome of a patient from the candidates of all partitions (what run_search gives on the
-    whole registry), or None when a partition that was not exhausted had all its ranked candidates above the
-    last unit listed (it may hold more units that rank above it)."""
+    whole registry); the counts are the partitions' sums."""
     import pyarrow as pa
 
-    from cordmatch.selection.search import _double_mask, _meets_single, prepare, search, top_slots
+    from cordmatch.selection.search import search
     from cordmatch.services.registry import index_from_table
     from cordmatch.services.search import build_patient, probability_grader, with_engraftment
 
@@ -172,30 +174,34 @@ def rank_candidates(
     index, source = index_from_table(cand, tables)
     outcome = search(index, source, patient, tables, policy=req.policy, top=top, settings=settings, today=today,
                      probability=probability_grader())  # fmt: skip
-    ctx = prepare(index, patient, tables, policy=req.policy, settings=settings, today=today)  # before the checks
-    order = top_slots(ctx, max(int(np.count_nonzero(ctx.mask)), 1))
-    pos = np.full(index.n, np.iinfo(np.int64).max, dtype=np.int64)
-    pos[order] = np.arange(len(order))
-    last = np.iinfo(np.int64).max
-    if len(outcome.results) >= top:
-        last = int(pos[index.slot_of(outcome.results[-1].unit.unit_id)])
-    offset = 0
-    for p in parts:
-        if not p.exhausted and p.ranked and max(int(pos[offset + r]) for r in p.ranked) < last:
-            return None
-        offset += p.rows.num_rows
-    n = index.n
-    eligible = ctx.mask if not ctx.policy.require_single_dose else _double_mask(ctx, single=False)
-    single_before = int(np.count_nonzero(eligible & _meets_single(index.tnc[:n], ctx.thresholds)))
-    dropped = int(np.count_nonzero(ctx.mask)) - outcome.counts["passing_filters"]  # by the exact checks
     counts = {name: sum(p.counts[name] for p in parts) for name in SUMMED}
-    counts["passing_filters"] -= dropped
-    counts["meeting_single_unit_dose"] -= single_before - outcome.counts["meeting_single_unit_dose"]
     outcome = with_engraftment(outcome)
-    outcome = replace(outcome, counts={**outcome.counts, **counts})
+    outcome = replace(outcome, counts={**outcome.counts, **counts}, notes=_double_only_note(outcome.notes, counts))
     if notes:
         outcome = replace(outcome, notes=(*outcome.notes, *notes))
     return outcome
+
+
+_DOUBLE_ONLY = re.compile(r"^[\d,]+ unit\(s\) pass the HLA and antibody rules but are below the single-unit dose")
+
+
+def _double_only_note(notes: tuple[str, ...], counts: dict[str, int]) -> tuple[str, ...]:
+    """The search's "N unit(s) ... double only" note with the registry-wide N (the merged registry holds only
+    the candidates); the note's wording is the selection search's."""
+    n = counts.get("double_only", 0)
+    out = []
+    for note in notes:
+        m = _DOUBLE_ONLY.match(note)
+        if m is None:
+            out.append(note)
+        elif n:
+            out.append(f"{n:,}" + note[note.index(" unit(s)") :])
+    if n and not any(_DOUBLE_ONLY.match(x) for x in notes):
+        out.append(
+            f"{n:,} unit(s) pass the HLA and antibody rules but are below the single-unit dose: "
+            "double only (not ranked as single grafts, no single-unit engraftment estimate)"
+        )
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- driver side
@@ -227,7 +233,7 @@ def search_batch(
     if not workers:
         raise InvalidInputError("the Dask cluster has no workers", where="scheduler")
     size = batch_size or max(1, -(-len(patients) // (2 * len(workers))))
-    want = max(2 * top, top + 10)
+    want = 2 * top  # stage 1 keeps want // 2 = top final units per partition
     results: list[dict[str, Any] | None] = [None] * len(patients)
     pending = list(range(len(patients)))
     rounds = 0

@@ -24,7 +24,7 @@ from cordmatch.store.engine import Store
 
 # Where the search service names a CLI option, the API names its field.
 _FIELDS = {"--patient": "patient_gl", "--weight": "weight_kg", "--abo": "abo", "--top": "top",
-           "--policy": "policy", "--explain": "explain"}  # fmt: skip
+           "--policy": "policy", "--explain": "explain", "--population": "population"}  # fmt: skip
 
 
 class BankSearch:
@@ -62,6 +62,7 @@ class BankSearch:
         from cordmatch.services.search import (
             SearchRequest,
             build_patient,
+            gate_investigational,
             probability_grader,
             with_engraftment,
         )
@@ -79,6 +80,8 @@ class BankSearch:
             diagnosis=query.diagnosis,
             malignant=query.malignant,
             abo=query.abo,
+            research=query.research,
+            population=query.population,
         )
         try:
             settings = default_settings()
@@ -86,10 +89,12 @@ class BankSearch:
             patient, notes = build_patient(req, self.tables)
             index, source = self.index()
             outcome = search(index, source, patient, self.tables, policy=req.policy, top=req.top,
-                             settings=settings, explain=req.explain, probability=probability_grader())  # fmt: skip
+                             settings=settings, explain=req.explain,
+                             probability=probability_grader(req.population))  # fmt: skip
         except InvalidInputError as exc:
             raise _api_error(exc) from None
-        outcome = with_engraftment(outcome)
+        outcome = gate_investigational(with_engraftment(outcome), req)
+        outcome = replace(outcome, patient={**outcome.patient, "population": req.population, "research": req.research})
         if notes:
             outcome = replace(outcome, notes=(*outcome.notes, *notes))
         return outcome.to_dict()

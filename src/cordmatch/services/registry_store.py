@@ -220,4 +220,5 @@ def open_store_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIn
     from cordmatch.services.store_index import open_store_index
     from cordmatch.store.engine import open_store
 
-    return open_store_index(open_store(target), tables)
+    # a typo in --db is an error, never a new empty database
+    return open_store_index(open_store(target, create=False), tables)

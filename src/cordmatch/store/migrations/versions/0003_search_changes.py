@@ -1,7 +1,7 @@
 """search change log: every write that can change a unit's search data logs the unit id
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-29
 
 Triggers (SQLite and PostgreSQL) append ``(seq, unit_id)`` to ``search_changes`` when a unit is inserted,
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
