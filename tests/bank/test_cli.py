@@ -64,7 +64,12 @@ def test_bank_cli_journey(tmp_path: Path, run_cli) -> None:  # type: ignore[no-u
     assert code == 0 and "imported 1" in out, err
     code, _, err = run_cli(["bank", "import", str(csv_path), "--db", db, "--user", "tech"])
     assert code == 2 and "line 2" in err and "already registered" in err
-    for state in ("received", "processed", "cryopreserved", "quarantine"):
+    assert run_cli(["bank", "unit", "move", "G123426000001", "received", "--db", db, "--user", "tech"])[0] == 0
+    # received -> processed needs the post-processing counts (issue 12): refused without them
+    code, _, err = run_cli(["bank", "unit", "move", "G123426000001", "processed", "--db", db, "--user", "tech"])
+    assert code == 2 and "post-processing counts" in err and "Traceback" not in err
+    _record_post_processing_counts(db, "G123426000001")
+    for state in ("processed", "cryopreserved", "quarantine"):
         assert run_cli(["bank", "unit", "move", "G123426000001", state, "--db", db, "--user", "tech"])[0] == 0
     code, _, err = run_cli(["bank", "release", "G123426000001", "--db", db, "--user", "tech"])
     assert code == 2 and "technician may not unit.release" in err
@@ -106,3 +111,16 @@ def test_bank_demo(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-
     assert code == 0 and "8 units" in out, err
     code, _, err = run_cli(["bank", "demo", "--db", db])
     assert code == 2 and "users exist already" in err
+
+
+def _record_post_processing_counts(db: str, din: str) -> None:
+    """Post-processing counts through the services (the CLI has no command for them yet)."""
+    from cordmatch.services.bank import BankService
+    from cordmatch.store import open_store
+
+    store = open_store(db)
+    try:
+        svc = BankService(store)
+        svc.record_measurement(svc.authenticate("tech", PW), din, "post_processing", {"tnc": 1.3e9})
+    finally:
+        store.close()

@@ -581,9 +581,24 @@ class BankService(UserServices):
                     f"unit {unit.din}: {cur.value} -> {tgt.value} is done by '{GUARDED[(cur, tgt)]}'",
                     where="state",
                 )
+            if (cur, tgt) == (S.RECEIVED, S.PROCESSED) and not self._has_tnc(s, unit.id, "post_processing"):
+                raise ConflictError(
+                    f"unit {unit.din}: record the post-processing counts (at least the TNC) to move it to processed",
+                    where="tnc",
+                )
             unit.state = tgt.value
 
         return self._change(actor, din, f"unit.state.{tgt.value}", mutate, reason=reason)
+
+    @staticmethod
+    def _has_tnc(s: Session, unit_id: int, stage: str) -> bool:
+        """Whether the unit has a TNC count recorded for ``stage``."""
+        found = s.scalar(
+            select(Measurement.id).where(
+                Measurement.unit_id == unit_id, Measurement.stage == stage, Measurement.tnc.is_not(None)
+            )
+        )
+        return found is not None
 
     def discard(self, actor: Principal, din: str, reason: str, *, research: bool = False) -> UnitOut:
         """Discard a unit (or release it for research); the reason is required and audited."""

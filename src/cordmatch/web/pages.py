@@ -337,6 +337,7 @@ async def _unit_ctx(request: Request, user: Principal, din: str) -> dict[str, An
         s
         for s in unit.allowed_next
         if (state_of(unit.state), state_of(s)) not in GUARDED and s not in ("discarded", "research")
+        and (unit.state, s) != ("received", "processed")  # the processing form asks for its counts
     ]
     return {
         "unit": unit,
