@@ -30,6 +30,7 @@ from cordmatch.services.auth import Principal
 from cordmatch.services.bank import BankService
 from cordmatch.services.schemas import STAGES, UnitFilter
 from cordmatch.web import forms as f
+from cordmatch.web import present
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -54,6 +55,10 @@ def _stamp(value: object) -> str:
 
 
 templates.env.filters["stamp"] = _stamp
+templates.env.filters["num"] = present.number
+templates.env.filters["cells"] = present.cells
+templates.env.filters["field_label"] = present.field_label
+templates.env.filters["human"] = present.human_message
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
 SESSION_DAYS = 1
@@ -103,9 +108,9 @@ def render(
         "can": (lambda p: allows(user.role, Permission(p))) if user else (lambda p: False),
     }
     if isinstance(error, CordmatchError):
-        context["error"], context["error_field"] = error.message, (error.where or "")
+        context["error"], context["error_field"] = present.human_message(error.message), (error.where or "")
     elif error:
-        context["error"] = error
+        context["error"] = present.human_message(error)
     context.update(ctx or {})
     response = templates.TemplateResponse(request, name, context, status_code=status)
     if new:
@@ -281,7 +286,7 @@ async def _new_ctx(request: Request, user: Principal) -> dict[str, Any]:
 async def new_unit_page(request: Request) -> Response:
     user = _user(request)
     if not allows(user.role, Permission.UNIT_WRITE):
-        denied = PermissionDeniedError(f"{user.username} with role {user.role.value} may not register units")
+        denied = PermissionDeniedError(f"{user.username} with role {user.role.value} may not unit.write")
         return render(request, "error.html", {}, user=user, status=403, error=denied)
     return render(request, "unit_new.html", await _new_ctx(request, user), user=user)
 
@@ -557,27 +562,59 @@ async def ct_request(request: Request, reservation_id: int) -> Response:
 
 
 # ---------------------------------------------------------------------------------------------- search
+SEARCH_FIELDS = ("patient_gl", "weight_kg", "policy", "diagnosis", "abo", "top", "antibodies", "explain")
+SEARCH_REPORT_PATH = "/search/report.pdf"  # built by the reports branch; linked once the route exists
+
+
+def _has_route(request: Request, path: str) -> bool:
+    return any(getattr(r, "path", None) == path for r in request.app.routes)
+
+
 @router.get("/search", response_class=HTMLResponse)
 @_guard
 async def search_page(request: Request) -> Response:
     user = _user(request)
     backend = request.app.state.search_backend
     q = request.query_params
-    ctx: dict[str, Any] = {"available": backend is not None, "unavailable": UNAVAILABLE, "outcome": None}
-    fields = ("patient_gl", "weight_kg", "policy", "diagnosis", "abo", "top", "antibodies", "explain")
-    ctx["form"] = {k: q.get(k, "") for k in fields}
+    ctx: dict[str, Any] = {"available": backend is not None, "unavailable": UNAVAILABLE, "view": None}
+    ctx["form"] = {k: q.get(k, "") for k in SEARCH_FIELDS}
+    ctx["compare_dins"] = compare = list(dict.fromkeys(q.getlist("compare")))
+    ctx["compare"], ctx["compare_rules"] = [], []
     if not q.get("patient_gl"):
         return render(request, "search.html", ctx, user=user)
     if backend is None:
         return render(request, "search.html", ctx, user=user, status=501, error=UNAVAILABLE)
+    query_string = urlencode({k: v for k, v in ctx["form"].items() if v})
+    if _has_route(request, SEARCH_REPORT_PATH):
+        ctx["report_url"] = f"{SEARCH_REPORT_PATH}?{query_string}"
     try:
         if not allows(user.role, Permission.UNIT_SEARCH):
-            raise PermissionDeniedError(f"{user.username} may not search", where="role")
-        weight = f.number(q, "weight_kg")
-        if weight is None:
-            raise InvalidInputError("enter the patient's weight in kg", where="weight_kg")
-        top = f.integer(q, "top")
-        query = SearchQuery(
+            raise PermissionDeniedError(f"{user.username} with role {user.role.value} may not unit.search", where="role")
+        query = _search_query(q)
+        outcome = await _call(backend, user, query)
+    except CordmatchError as exc:
+        return render(request, "search.html", ctx, user=user, status=_status(exc), error=exc)
+    ctx["view"] = view = present.search_view(outcome)
+    if compare:
+        chosen = [r for r in view["rows"] if r.dins[0] in compare]
+        if not 2 <= len(compare) <= 3:
+            err = InvalidInputError("select two or three units to compare side by side", where="compare")
+            return render(request, "search.html", ctx, user=user, status=422, error=err)
+        ctx["compare"] = chosen
+        ctx["compare_rules"] = list(dict.fromkeys(c["rule"] for r in chosen for c in r.checks))
+    return render(request, "search.html", ctx, user=user)
+
+
+def _search_query(q: Any) -> SearchQuery:
+    """The API's SearchQuery from the page's query string; a bad value names the field, in words."""
+    from pydantic import ValidationError
+
+    weight = f.number(q, "weight_kg")
+    if weight is None:
+        raise InvalidInputError("enter the patient's weight in kg", where="weight_kg")
+    top = f.integer(q, "top")
+    try:
+        return SearchQuery(
             patient_gl=q.get("patient_gl", ""),
             weight_kg=weight,
             policy=q.get("policy") or "nmdp",
@@ -587,18 +624,11 @@ async def search_page(request: Request) -> Response:
             antibodies=q.get("antibodies") or None,
             explain=q.get("explain") or None,
         )
-        ctx["outcome"] = await _call(backend, user, query)
-    except CordmatchError as exc:
-        return render(request, "search.html", ctx, user=user, status=_status(exc), error=exc)
-    except ValueError as exc:  # pydantic ValidationError of SearchQuery
-        field = "weight_kg"
-        errs = getattr(exc, "errors", None)
-        if callable(errs):
-            first = errs()[0]
-            field = ".".join(str(p) for p in first.get("loc", ())) or field
-        err = InvalidInputError(f"{field}: {str(exc).splitlines()[-1].strip()}", where=field)
-        return render(request, "search.html", ctx, user=user, status=422, error=err)
-    return render(request, "search.html", ctx, user=user)
+    except ValidationError as exc:  # the message, never the library's URL
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first.get("loc", ())) or "weight_kg"
+        msg = str(first.get("msg", "not valid")).removeprefix("Input ").removeprefix("Value error, ")
+        raise InvalidInputError(msg[:1].lower() + msg[1:], where=name) from None
 
 
 # ---------------------------------------------------------------------------------------------- plots

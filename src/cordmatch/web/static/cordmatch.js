@@ -8,3 +8,11 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+// Print view: open every folded reason first, so that the printout has them.
+document.addEventListener("click", function (event) {
+  var target = event.target;
+  if (target && target.matches && target.matches("[data-print]")) {
+    document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+    window.print();
+  }
+});
