@@ -666,7 +666,8 @@ class BankService(UserServices):
             before = self._snapshot(self._unit_out(s, unit))
             decision = evaluate(criteria, self._qc_values(s, unit))
             if not decision.passed and reason is None:
-                listed = "; ".join(f"{f.text}: {f.verdict} (value {f.value})" for f in decision.failures)
+                listed = "; ".join(f"{f.text}: {f.verdict}" + ("" if f.value is None else f" (value {f.value})")
+                                   for f in decision.failures)  # fmt: skip
                 raise ConflictError(
                     f"unit {unit.din} does not meet the release criteria: {listed}. "
                     "Give an exceptional-release reason to release it anyway.",

@@ -59,6 +59,8 @@ templates.env.filters["num"] = present.number
 templates.env.filters["cells"] = present.cells
 templates.env.filters["field_label"] = present.field_label
 templates.env.filters["human"] = present.human_message
+templates.env.filters["plain"] = present.machine_to_human
+templates.env.globals["not_fields"] = present.NOT_FIELDS
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
 SESSION_DAYS = 1
@@ -341,7 +343,8 @@ async def _unit_ctx(request: Request, user: Principal, din: str) -> dict[str, An
     plain = [
         s
         for s in unit.allowed_next
-        if (state_of(unit.state), state_of(s)) not in GUARDED and s not in ("discarded", "research")
+        if (state_of(unit.state), state_of(s)) not in GUARDED
+        and s not in ("discarded", "research")
         and (unit.state, s) != ("received", "processed")  # the processing form asks for its counts
     ]
     return {
@@ -589,7 +592,9 @@ async def search_page(request: Request) -> Response:
         ctx["report_url"] = f"{SEARCH_REPORT_PATH}?{query_string}"
     try:
         if not allows(user.role, Permission.UNIT_SEARCH):
-            raise PermissionDeniedError(f"{user.username} with role {user.role.value} may not unit.search", where="role")
+            raise PermissionDeniedError(
+                f"{user.username} with role {user.role.value} may not unit.search", where="role"
+            )
         query = _search_query(q)
         outcome = await _call(backend, user, query)
     except CordmatchError as exc:

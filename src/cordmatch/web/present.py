@@ -73,6 +73,9 @@ PERMISSION_WORDS: dict[str, str] = {
     "audit.read": "read the audit trail",
 }
 
+#: ``where`` values that are no form field (the error summary names no field for them).
+NOT_FIELDS = frozenset({"role", "csrf", "login", "state", "qc", "unit", "din_lookup", "reservation", "compare"})
+
 _CLI_FLAGS = {
     "--explain UNIT": 'a DIN in "Explain a unit"',
     "--explain": '"Explain a unit"',
@@ -120,9 +123,14 @@ def human_message(text: str, *, role: str | None = None) -> str:
     return machine_to_human(text)
 
 
+_FLOAT = re.compile(r"(?<![\w*:.^])(\d+\.\d+(?:e[+-]?\d+)?|\d+e[+-]?\d+|\d{6,})(?![\w*]|\.\d)")
+
+
 def machine_to_human(text: str) -> str:
-    """``x10^7/kg`` -> ``×10⁷/kg``, ``>=`` -> ``≥``, ``<=`` -> ``≤``."""
+    """``x10^7/kg`` -> ``×10⁷/kg``, ``>=`` -> ``≥``, ``<=`` -> ``≤``, ``900000000.0`` -> ``9 ×10⁸``,
+    ``70.0`` -> ``70`` (HLA names, DINs and other identifiers are left alone)."""
     text = re.sub(r"x10\^(\d)", lambda m: "×10" + "⁰¹²³⁴⁵⁶⁷⁸⁹"[int(m[1])], text)
+    text = _FLOAT.sub(lambda m: number(float(m[1])), text)
     return text.replace(">=", "≥").replace("<=", "≤")
 
 
@@ -224,7 +232,7 @@ def _short(check: dict[str, str]) -> str:
     if rule == "ABO":
         return "ABO " + value.split(": ", 1)[-1].replace("patient or unit ABO ", "")
     if rule == "unit age":
-        return f"unit age {value}"
+        return value if "unknown" in value else f"unit age {value}"
     if rule == "mismatches (of 8)":
         return f"{value} mismatches of 8"
     return _SHORT.get(rule, f"{rule}: {value}")
@@ -323,15 +331,19 @@ def _human_check(c: dict[str, str]) -> dict[str, str]:
     return {k: machine_to_human(str(v)) for k, v in c.items()}
 
 
+def _worst(values: list[Any]) -> int | None:
+    """The lower of the units' match counts; None when any is unknown (never assume the best)."""
+    known = [int(v) for v in values if v is not None]
+    return None if not values or len(known) < len(values) else min(known)
+
+
 def double_row(d: dict[str, Any], index: int, *, patient_abo_known: bool = True) -> Row:
     """A double-unit graft as a table row: both DINs, the combined dose, the pair's own checks."""
     members = [result_row(u, patient_abo_known=patient_abo_known) for u in d.get("units") or []]
     checks = [dict(c) for c in d.get("checks") or []]
     p42, median = _engraftment(checks)
-    worst8 = [(u.get("match_8") or {}).get("bidirectional") for u in d.get("units") or []]
-    worst6 = [(u.get("match_6") or {}).get("bidirectional") for u in d.get("units") or []]
-    m8 = None if None in worst8 or not worst8 else min(worst8)
-    m6 = None if None in worst6 or not worst6 else min(worst6)
+    m8 = _worst([(u.get("match_8") or {}).get("bidirectional") for u in d.get("units") or []])
+    m6 = _worst([(u.get("match_6") or {}).get("bidirectional") for u in d.get("units") or []])
     return Row(
         key=f"double-{index}",
         rank=f"D{index}",
@@ -348,8 +360,9 @@ def double_row(d: dict[str, Any], index: int, *, patient_abo_known: bool = True)
         median=median,
         checks=[_human_check(c) for c in checks],
         reasons=[machine_to_human(s) for s in d.get("reasons") or []],
-        plot_query=_plot(float(d.get("combined_tnc_per_kg") or 0.0), d.get("combined_cd34_per_kg"), m8, m6,
-                         double=True),  # fmt: skip
+        plot_query=_plot(
+            float(d.get("combined_tnc_per_kg") or 0.0), d.get("combined_cd34_per_kg"), m8, m6, double=True
+        ),
         double=True,
         members=members,
     )
@@ -386,7 +399,9 @@ def search_view(outcome: dict[str, Any]) -> dict[str, Any]:
     patient = outcome.get("patient") or {}
     abo_known = bool(patient.get("abo"))
     rows = [result_row(r, patient_abo_known=abo_known) for r in outcome.get("results") or []]
-    doubles = [double_row(d, i + 1, patient_abo_known=abo_known) for i, d in enumerate(outcome.get("double_units") or [])]
+    doubles = [
+        double_row(d, i + 1, patient_abo_known=abo_known) for i, d in enumerate(outcome.get("double_units") or [])
+    ]
     indication, notes = split_notes(list(outcome.get("notes") or []))
     if not abo_known and rows:
         notes.insert(0, "Patient ABO not given: ABO compatibility is not assessed for any unit.")
