@@ -66,6 +66,8 @@ def test_processed_needs_the_post_processing_counts(world: World) -> None:
     with pytest.raises(ConflictError, match="post-processing counts") as refused:
         svc.transition(world.tech, DIN, "processed")
     assert refused.value.where == "tnc" and svc.get_unit(world.tech, DIN).state == "received"
+    with pytest.raises(InvalidInputError, match="TNC count is required"):
+        svc.record_processing(world.tech, DIN, {"volume_ml": 25.0}, red_cell_depleted=True)
     svc.record_measurement(world.tech, DIN, "post_processing", {"volume_ml": 25.0})  # no TNC: still refused
     with pytest.raises(ConflictError, match="post-processing counts"):
         svc.transition(world.tech, DIN, "processed")

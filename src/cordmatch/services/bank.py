@@ -491,6 +491,8 @@ class BankService(UserServices):
         """Record the post-processing counts and RBC depletion, and move received -> processed."""
         self._require(actor, P.UNIT_WRITE)
         m = v.check_measurement(parse_model(MeasurementIn, values))
+        if m.tnc is None:
+            raise InvalidInputError("the post-processing TNC count is required to record processing", where="tnc")
 
         def mutate(s: Session, unit: Unit) -> None:
             check_transition(unit.state, S.PROCESSED, din=unit.din)

@@ -79,6 +79,16 @@ def install(app: FastAPI) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+# The reports branch's routes; the pages link to them once they exist in the app.
+SEARCH_REPORT_PATH = "/search/report.pdf"
+UNIT_REPORT_PATH = "/units/{din}/report.pdf"
+UNIT_LABEL_PATH = "/units/{din}/label.pdf"
+
+
+def _has_route(request: Request, path: str) -> bool:
+    return any(getattr(r, "path", None) == path for r in request.app.routes)
+
+
 def _svc(request: Request) -> BankService:
     return bank_service(request)
 
@@ -126,6 +136,11 @@ def _status(exc: CordmatchError) -> int:
     from cordmatch.api.problems import status_of
 
     return status_of(exc)
+
+
+def _on_field(exc: CordmatchError, service_name: str, form_name: str) -> CordmatchError:
+    """The error pointed at the form's field when the service names the same value differently."""
+    return type(exc)(exc.message, where=form_name) if exc.where == service_name else exc
 
 
 def _back(url: str, msg: str) -> RedirectResponse:
@@ -332,6 +347,66 @@ async def new_unit(request: Request) -> Response:
     return _back(f"/units/{out.din}", f"unit {out.din_labelled} registered")
 
 
+# ---------------------------------------------------------------------------------------------- CSV import
+MAX_IMPORT_BYTES = 5_000_000
+
+
+async def _import_ctx(request: Request) -> dict[str, Any]:
+    from cordmatch.services.bank_csv import COLUMNS, REQUIRED
+
+    return {"columns": COLUMNS, "required": REQUIRED, "issues": [], "imported": None}
+
+
+@router.get("/units/import", response_class=HTMLResponse)
+@_guard
+async def import_page(request: Request) -> Response:
+    user = _user(request)
+    if not allows(user.role, Permission.UNIT_WRITE):
+        denied = PermissionDeniedError(f"{user.username} with role {user.role.value} may not unit.write", where="role")
+        return render(request, "error.html", {}, user=user, status=403, error=denied)
+    return render(request, "import.html", await _import_ctx(request), user=user)
+
+
+@router.post("/units/import", response_class=HTMLResponse)
+@_guard
+async def import_units(request: Request) -> Response:
+    """All or nothing: the per-line report of a refused file, or the list of the units registered."""
+    from cordmatch.services.bank_csv import CsvImportError, import_units_csv
+
+    user = _user(request)
+    ctx = await _import_ctx(request)
+    try:
+        form = await _form(request)
+        text = await _csv_text(form)
+        result = await _call(import_units_csv, _svc(request), user, text)
+    except CsvImportError as exc:
+        ctx["issues"] = exc.issues
+        return render(request, "import.html", ctx, user=user, status=422, error=exc)
+    except CordmatchError as exc:
+        return render(request, "import.html", ctx, user=user, status=_status(exc), error=exc)
+    ctx["imported"] = result.dins
+    return render(request, "import.html", ctx, user=user)
+
+
+async def _csv_text(form: FormData) -> str:
+    """The uploaded file's (or the pasted) CSV text; an empty, too large or non-UTF-8 file is named."""
+    upload = form.get("file")
+    raw: bytes = b""
+    if upload is not None and not isinstance(upload, str):
+        raw = await upload.read(MAX_IMPORT_BYTES + 1)
+    if not raw:
+        pasted = form.get("csv")
+        raw = pasted.encode("utf-8") if isinstance(pasted, str) else b""
+    if not raw.strip():
+        raise InvalidInputError("choose a CSV file (or paste its text)", where="file")
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise InvalidInputError(f"the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB", where="file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"the file is not UTF-8 text (byte {exc.start})", where="file") from None
+
+
 async def _unit_ctx(request: Request, user: Principal, din: str) -> dict[str, Any]:
     svc = _svc(request)
     unit = await _call(svc.get_unit, user, din)
@@ -354,6 +429,9 @@ async def _unit_ctx(request: Request, user: Principal, din: str) -> dict[str, An
         "stages": STAGES,
         "abos": ABO,
         "can_discard": any(s in unit.allowed_next for s in ("discarded", "research")),
+        # the reports branch's unit report and bag label: linked once their routes exist
+        "unit_report_url": f"/units/{unit.din}/report.pdf" if _has_route(request, UNIT_REPORT_PATH) else None,
+        "unit_label_url": f"/units/{unit.din}/label.pdf" if _has_route(request, UNIT_LABEL_PATH) else None,
     }
 
 
@@ -429,7 +507,10 @@ def _typing(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
     gl = f.text(form, "gl")
     if not gl:
         raise InvalidInputError("enter the typing as a GL string", where="gl")
-    return svc.record_typing(user, din, gl, kind=f.text(form, "kind") or "initial", lab=f.text(form, "lab"))
+    try:
+        return svc.record_typing(user, din, gl, kind=f.text(form, "kind") or "initial", lab=f.text(form, "lab"))
+    except CordmatchError as exc:
+        raise _on_field(exc, "hla_gl", "gl") from None
 
 
 def _storage(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
@@ -479,6 +560,50 @@ for _path, _fn, _done in (
     router.add_api_route(
         f"/units/{{din}}/{_path}", _unit_action(_fn, _done), methods=["POST"], response_class=HTMLResponse
     )
+
+
+# ---------------------------------------------------------------------------------------------- match probability
+PROBABILITY_POPULATIONS = (("", "US mix (CAU, HIS, AFA, API)"), ("CAU", "CAU"), ("HIS", "HIS"), ("AFA", "AFA"),
+                           ("API", "API"))  # fmt: skip
+
+
+@router.get("/units/{din}/probability", response_class=HTMLResponse)
+@_guard
+async def probability_page(request: Request, din: str) -> Response:
+    """P(0/1/2 mismatches) per locus and the 8/8, 6/6 distributions of a patient and this unit
+    (services.probability; imputed from haplotype frequencies)."""
+    user = _user(request)
+    q = request.query_params
+    form = {"patient_gl": q.get("patient_gl", ""), "population": q.get("population", "")}
+    try:
+        unit = await _call(_svc(request).get_unit, user, din)
+    except CordmatchError as exc:
+        return render(request, "error.html", {}, user=user, status=_status(exc), error=exc)
+    ctx: dict[str, Any] = {"unit": unit, "form": form, "result": None, "populations": PROBABILITY_POPULATIONS}
+    if not form["patient_gl"]:
+        return render(request, "probability.html", ctx, user=user)
+    try:
+        if not unit.hla_gl:
+            raise InvalidInputError(f"unit {unit.din_labelled} has no HLA typing recorded", where="unit")
+        ctx["result"] = await _call(_match_probability, form["patient_gl"], unit.hla_gl, form["population"])
+    except CordmatchError as exc:
+        return render(request, "probability.html", ctx, user=user, status=_status(exc), error=exc)
+    return render(request, "probability.html", ctx, user=user)
+
+
+def _match_probability(patient_gl: str, unit_gl: str, population: str) -> dict[str, Any]:
+    from cordmatch.errors import CordmatchError as _Err
+    from cordmatch.services.probability import match_probability, parse_population
+    from cordmatch.sim.haplotypes import MIX_WEIGHTS
+
+    pop: Any = parse_population(population) if population.strip() else MIX_WEIGHTS
+    try:
+        result = match_probability(patient_gl, unit_gl, pop)
+    except _Err as exc:  # the patient's typing is the only thing typed on this page
+        if exc.where in (None, "", "--population", "population"):
+            raise
+        raise InvalidInputError(exc.message, where="patient_gl") from None
+    return result.to_dict()
 
 
 # ---------------------------------------------------------------------------------------------- release
@@ -564,13 +689,28 @@ async def ct_request(request: Request, reservation_id: int) -> Response:
     return _back("/reservations", f"confirmatory typing requested for reservation {reservation_id}")
 
 
+@router.post("/reservations/{reservation_id}/ct-result", response_class=HTMLResponse)
+@_guard
+async def ct_result(request: Request, reservation_id: int) -> Response:
+    """Record the confirmatory typing of a reserved unit (it supersedes the unit's typing, history kept)."""
+    user = _user(request)
+    form: FormData | None = None
+    try:
+        form = await _form(request)
+        gl = f.text(form, "gl")
+        if not gl:
+            raise InvalidInputError("enter the confirmatory typing as a GL string", where="gl")
+        await _call(_svc(request).record_confirmatory_typing, user, reservation_id, gl, lab=f.text(form, "lab"))
+    except CordmatchError as exc:
+        exc = _on_field(exc, "hla_gl", "gl")
+        items = await _call(_svc(request).list_reservations, user, status="active")
+        ctx = {"items": items, "status": "active", "failed_id": reservation_id, "form": dict(form) if form else {}}
+        return render(request, "reservations.html", ctx, user=user, status=_status(exc), error=exc)
+    return _back("/reservations", f"confirmatory typing recorded for reservation {reservation_id}")
+
+
 # ---------------------------------------------------------------------------------------------- search
 SEARCH_FIELDS = ("patient_gl", "weight_kg", "policy", "diagnosis", "abo", "top", "antibodies", "explain")
-SEARCH_REPORT_PATH = "/search/report.pdf"  # built by the reports branch; linked once the route exists
-
-
-def _has_route(request: Request, path: str) -> bool:
-    return any(getattr(r, "path", None) == path for r in request.app.routes)
 
 
 @router.get("/search", response_class=HTMLResponse)
