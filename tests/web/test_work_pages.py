@@ -33,7 +33,8 @@ def test_csv_import_reports_every_bad_line_and_writes_nothing(client: Any) -> No
     assert "3" in lines and "4" in lines and "2" not in lines
     assert "Nothing imported" in r.text
     assert client.get("/api/v1/units").json()["total"] == before  # all or nothing
-    good = f"{HEADER}\nX999926000101,Z0001,DEMO,2026-01-05T10:00:00Z,80,\nX999926000102,Z0001,DEMO,2026-01-06T10:00:00Z,75,\n"
+    good = (f"{HEADER}\nX999926000101,Z0001,DEMO,2026-01-05T10:00:00Z,80,\n"
+            "X999926000102,Z0001,DEMO,2026-01-06T10:00:00Z,75,\n")  # fmt: skip
     r = _post_csv(client, good)
     assert r.status_code == 200 and "2 units imported" in r.text and 'href="/units/X999926000101"' in r.text
     assert client.get("/api/v1/units").json()["total"] == before + 2
