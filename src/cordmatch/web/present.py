@@ -123,7 +123,8 @@ def human_message(text: str, *, role: str | None = None) -> str:
     return machine_to_human(text)
 
 
-_FLOAT = re.compile(r"(?<![\w*:.^])(\d+\.\d+(?:e[+-]?\d+)?|\d+e[+-]?\d+|\d{6,})(?![\w*]|\.\d)")
+#: Machine numbers: long fractions (float noise), a bare ``.0``, e-notation, or six digits and more.
+_FLOAT = re.compile(r"(?<![\w*:.^])(\d+\.\d{4,}|\d+\.0|\d+(?:\.\d+)?e[+-]?\d+|\d{6,}(?:\.\d+)?)(?![\w*]|\.\d)")
 
 
 def machine_to_human(text: str) -> str:
