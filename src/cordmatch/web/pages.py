@@ -381,7 +381,12 @@ async def import_units(request: Request) -> Response:
         result = await _call(import_units_csv, _svc(request), user, text)
     except CsvImportError as exc:
         ctx["issues"] = exc.issues
-        return render(request, "import.html", ctx, user=user, status=422, error=exc)
+        n = len(exc.issues)
+        summary = InvalidInputError(
+            f"nothing imported: {n} problem{'' if n == 1 else 's'} in the file, each listed below with its line",
+            where="file",
+        )
+        return render(request, "import.html", ctx, user=user, status=422, error=summary)
     except CordmatchError as exc:
         return render(request, "import.html", ctx, user=user, status=_status(exc), error=exc)
     ctx["imported"] = result.dins
