@@ -124,6 +124,8 @@ def render(
     elif error:
         context["error"] = present.human_message(error)
     context.update(ctx or {})
+    if name == "error.html":
+        context["error_field"] = None  # no form on the page: nothing to link to
     response = templates.TemplateResponse(request, name, context, status_code=status)
     if new:
         response.set_cookie(
