@@ -99,7 +99,7 @@ def field_label(name: str | None) -> str:
         return _CLI_FLAGS.get(name, name.lstrip("-"))
     head, _, last = name.rpartition(".")
     if head:
-        return f"{head.replace('_', ' ')} {field_label(last)}".strip()
+        return f"{head.replace('.', ' ').replace('_', ' ')} {field_label(last)}".strip()
     return name.replace("_", " ")
 
 
