@@ -156,10 +156,10 @@ def page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def shot(page: Any, name: str) -> None:
-    """A full-page screenshot saved as test-artifacts/<name>.png."""
+def shot(page: Any, name: str, *, full_page: bool = True) -> None:
+    """A screenshot (the whole page, or the window) saved as test-artifacts/<name>.png."""
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
 
 
 def log_in(page: Any, base: str, username: str) -> None:

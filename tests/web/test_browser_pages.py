@@ -68,10 +68,10 @@ def test_api_docs_render_with_the_network_blocked(live_server: str, page: Any) -
     page.goto(f"{live_server}/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("cordmatch")
     expect(page.locator(".opblock-tag").first).to_be_visible()
-    shot(page, "docs-swagger-offline")
+    shot(page, "docs-swagger-offline", full_page=False)
     page.goto(f"{live_server}/redoc")
     expect(page.locator(".api-info h1")).to_contain_text("cordmatch", timeout=20_000)
-    shot(page, "docs-redoc-offline")
+    shot(page, "docs-redoc-offline", full_page=False)
     assert page.outside_requests == [], page.outside_requests
 
 
@@ -156,3 +156,18 @@ def test_coordinator_sees_match_probability_per_locus(live_server: str, page: An
         expect(table.locator("th", has_text=locus).first).to_be_visible()
     expect(page.locator("dl.facts")).to_contain_text("P(8/8)")
     shot(page, "coord-probability")
+
+
+def test_login_page_fits_and_a_wrong_password_is_named(live_server: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{live_server}/units/{AVAILABLE}")
+    assert "/login" in page.url
+    page.get_by_label("User name").fill("coord")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
+    shot(page, "anonymous-login-error")
+    for width in (1280, 768):
+        page.set_viewport_size({"width": width, "height": 900})
+        assert overflow(page) <= 0
