@@ -98,3 +98,10 @@ def test_indication_in_one_line_with_details() -> None:
     assert indication is not None and len(indication.details) == 2
     assert indication.summary == "2 settings match the diagnosis; ASTCT categories: N, S"
     assert len(rest) == 1 and "--explain" not in rest[0]
+
+
+def test_audit_actions_in_words() -> None:
+    assert present.action_words("unit.state.received") == "moved to received"
+    assert present.action_words("unit.measure.pre_cryo") == "pre cryo counts recorded"
+    assert present.action_words("unit.release") == "released (QC checklist passed)"
+    assert present.action_words("something.new") == "something.new"

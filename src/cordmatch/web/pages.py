@@ -60,6 +60,7 @@ templates.env.filters["cells"] = present.cells
 templates.env.filters["field_label"] = present.field_label
 templates.env.filters["human"] = present.human_message
 templates.env.filters["plain"] = present.machine_to_human
+templates.env.filters["action_words"] = present.action_words
 templates.env.globals["not_fields"] = present.NOT_FIELDS
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25

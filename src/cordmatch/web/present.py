@@ -135,6 +135,36 @@ def machine_to_human(text: str) -> str:
     return text.replace(">=", "≥").replace("<=", "≤")
 
 
+#: Audit trail actions in words (the code stays visible next to them).
+ACTION_WORDS: dict[str, str] = {
+    "unit.register": "registered",
+    "unit.process": "processing recorded (received → processed)",
+    "unit.tests": "test results recorded",
+    "unit.storage": "storage position set",
+    "unit.nima": "NIMA recorded",
+    "unit.release": "released (QC checklist passed)",
+    "unit.release.exceptional": "exceptional release",
+    "unit.reserve": "reserved",
+    "unit.unreserve": "reservation cancelled",
+    "unit.reservation_expired": "reservation expired",
+    "unit.ct_request": "confirmatory typing requested",
+    "unit.ship": "shipped",
+    "unit.infuse": "infusion recorded",
+    "units.import": "imported from CSV",
+}
+
+
+def action_words(action: str) -> str:
+    """``unit.state.received`` -> "moved to received"; ``unit.measure.pre_cryo`` -> "pre cryo counts recorded"."""
+    if action in ACTION_WORDS:
+        return ACTION_WORDS[action]
+    for prefix, words in (("unit.state.", "moved to {}"), ("unit.measure.", "{} counts recorded"),
+                          ("unit.typing.", "{} HLA typing recorded")):  # fmt: skip
+        if action.startswith(prefix):
+            return words.format(action.removeprefix(prefix).replace("_", " "))
+    return action
+
+
 # ---------------------------------------------------------------------------------------------- numbers
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
