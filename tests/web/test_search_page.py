@@ -141,3 +141,21 @@ def test_a_technician_sees_no_reserve_buttons_and_bad_input_has_no_library_words
     r = tech.get("/search", params={**PATIENT, "weight_kg": "-3"})
     assert r.status_code == 422 and "pydantic" not in r.text and "http" not in r.text.split("<main")[1]
     assert "Weight (kg)" in r.text and "greater than 0" in r.text
+
+
+def test_report_links_appear_once_the_report_routes_exist(coord: TestClient) -> None:
+    from fastapi.responses import Response
+
+    html = coord.get("/search", params=PATIENT).text
+    assert "/search/report.pdf" not in html and "data-print" in html  # not built yet: the browser prints
+    app: Any = coord.app
+
+    async def stub() -> Response:
+        return Response(b"%PDF-")
+
+    for path in ("/search/report.pdf", "/search/print", "/units/{din}/report.pdf", "/units/{din}/label.pdf"):
+        app.add_api_route(path, stub)
+    html = coord.get("/search", params=PATIENT).text
+    assert 'href="/search/report.pdf?patient_gl=' in html and 'href="/search/print?patient_gl=' in html
+    unit = coord.get(f"/units/{A}").text
+    assert f'href="/units/{A}/report.pdf"' in unit and f'href="/units/{A}/label.pdf"' in unit

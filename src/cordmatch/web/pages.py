@@ -82,6 +82,7 @@ def install(app: FastAPI) -> None:
 # ---------------------------------------------------------------------------------------------- helpers
 # The reports branch's routes; the pages link to them once they exist in the app.
 SEARCH_REPORT_PATH = "/search/report.pdf"
+SEARCH_PRINT_PATH = "/search/print"
 UNIT_REPORT_PATH = "/units/{din}/report.pdf"
 UNIT_LABEL_PATH = "/units/{din}/label.pdf"
 
@@ -738,6 +739,8 @@ async def search_page(request: Request) -> Response:
     query_string = urlencode({k: v for k, v in ctx["form"].items() if v})
     if _has_route(request, SEARCH_REPORT_PATH):
         ctx["report_url"] = f"{SEARCH_REPORT_PATH}?{query_string}"
+    if _has_route(request, SEARCH_PRINT_PATH):
+        ctx["print_url"] = f"{SEARCH_PRINT_PATH}?{query_string}"
     try:
         if not allows(user.role, Permission.UNIT_SEARCH):
             raise PermissionDeniedError(
