@@ -105,3 +105,12 @@ def test_audit_actions_in_words() -> None:
     assert present.action_words("unit.measure.pre_cryo") == "pre cryo counts recorded"
     assert present.action_words("unit.release") == "released (QC checklist passed)"
     assert present.action_words("something.new") == "something.new"
+
+
+def test_an_unresolved_count_shows_its_estimated_probability() -> None:
+    r = {"rank": 1, "unit_id": "U1", "match_8": {"bidirectional": None}, "match_6": {"bidirectional": None},
+         "tnc_per_kg": 4.0, "checks": [_check("match probability (unresolved typing)",
+                                              "P(8/8) 0.42, P(>=7/8) 0.90, P(6/6) 0.50", "info")]}  # fmt: skip
+    row = present.result_row(r)
+    assert row.match_8 == "?/8 (P(8/8) 42%)" and row.match_6 == "?/6"
+    assert present.result_row({**r, "checks": []}).match_8 == "?/8"

@@ -90,6 +90,7 @@ def test_one_row_per_unit_with_badges_and_folded_reasons(coord: TestClient) -> N
     assert 'class="badge' not in single[0]  # nothing to caution
     assert html.count('<tr class="reasons-row">') == 4 and "<details open" not in html  # folded
     assert "TNC dose, single unit" in html and "≥ 3" in html
+    assert f'href="/units/{A}/probability?patient_gl=A%2A01%3A01' in html  # per-locus probability, one click
     # the indication in one line, details behind it; plain words, the [V]/[U] legend
     assert re.search(r'<details class="indication"><summary>Indication: 2 settings match the diagnosis; '
                      r'ASTCT categories: S, S</summary>', html)  # fmt: skip

@@ -309,9 +309,17 @@ def _engraftment(checks: list[dict[str, str]]) -> tuple[str, str]:
     return (p[1] if p else "not estimated"), (f"median day {med[1]}" if med else "")
 
 
-def _match(grade: dict[str, Any] | None, out_of: int) -> str:
+_P88 = re.compile(r"P\(8/8\) (\d(?:\.\d+)?)")
+
+
+def _match(grade: dict[str, Any] | None, out_of: int, checks: list[dict[str, str]] | None = None) -> str:
+    """``7/8``; unresolved: ``?/8``, with the estimated P(8/8) when the search gave one."""
     value = (grade or {}).get("bidirectional")
-    return f"{value}/{out_of}" if value is not None else f"?/{out_of}"
+    if value is not None:
+        return f"{value}/{out_of}"
+    c = _check(checks or [], "match probability (unresolved typing)") if out_of == 8 else None
+    p = _P88.search(c.get("value", "")) if c else None
+    return f"?/8 (P(8/8) {float(p[1]):.0%})" if p else f"?/{out_of}"
 
 
 def _age(checks: list[dict[str, str]]) -> str:
@@ -342,7 +350,7 @@ def result_row(r: dict[str, Any], *, patient_abo_known: bool = True) -> Row:
         key=str(r["unit_id"]),
         rank=str(r.get("rank", "")),
         dins=[str(r["unit_id"])],
-        match_8=_match(r.get("match_8"), 8),
+        match_8=_match(r.get("match_8"), 8, checks),
         match_6=_match(r.get("match_6"), 6),
         tnc=dose(r.get("tnc_per_kg")),
         cd34=dose(r.get("cd34_per_kg")),
