@@ -751,6 +751,7 @@ async def search_page(request: Request) -> Response:
     except CordmatchError as exc:
         return render(request, "search.html", ctx, user=user, status=_status(exc), error=exc)
     ctx["view"] = view = present.search_view(outcome)
+    ctx["now"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     ctx["probability_query"] = urlencode({"patient_gl": ctx["form"]["patient_gl"]})
     if compare:
         chosen = [r for r in view["rows"] if r.dins[0] in compare]

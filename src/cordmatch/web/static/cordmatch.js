@@ -13,6 +13,10 @@ document.addEventListener("click", function (event) {
   var target = event.target;
   if (target && target.matches && target.matches("[data-print]")) {
     document.querySelectorAll("details").forEach(function (d) { d.open = true; });
-    window.print();
+    var images = Array.prototype.slice.call(document.querySelectorAll("img"));
+    images.forEach(function (img) { img.loading = "eager"; });
+    Promise.all(images.map(function (img) {
+      return img.complete ? null : new Promise(function (done) { img.onload = img.onerror = done; });
+    })).then(function () { window.print(); });
   }
 });
