@@ -171,3 +171,18 @@ def test_login_page_fits_and_a_wrong_password_is_named(live_server: str, page: A
     for width in (1280, 768):
         page.set_viewport_size({"width": width, "height": 900})
         assert overflow(page) <= 0
+
+
+def test_search_print_view_keeps_the_table_and_drops_the_forms(live_server: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    log_in(page, live_server, "coord")
+    page.goto(live_server + SEARCH)
+    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    page.emulate_media(media="print")
+    expect(page.locator("table.results-table").first).to_be_visible()
+    expect(page.locator("table.rules").first).to_be_visible()  # the reasons are printed
+    expect(page.locator("form[role=search]")).to_be_hidden()
+    expect(page.locator("#reserve-form")).to_be_hidden()
+    expect(page.locator(".print-only").first).to_contain_text("Patient typing")
+    shot(page, "coord-search-print")
