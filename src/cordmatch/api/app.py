@@ -13,14 +13,13 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from cordmatch.api import problems
+from cordmatch.api.docs import DOCS_ASSETS_URL, install_docs
 from cordmatch.api.nul_guard import NulGuard
 from cordmatch.api.search import SearchBackend, discover_backend
 from cordmatch.store.engine import Store
 from cordmatch.store.types import utcnow
 
 API_PREFIX = "/api/v1"
-DOCS_URL, REDOC_URL = "/docs", "/redoc"
-DOCS_ASSETS_URL = "/static-docs"  # Swagger UI and ReDoc scripts, served by the app itself
 SECRET_ENV = "CORDMATCH_SECRET"  # signs the pages' CSRF tokens; shared by all worker processes
 DESCRIPTION = (
     "Cord blood bank and unit search. Decision support: it explains, people decide.\n\n"
@@ -59,10 +58,10 @@ def create_app(
         if own_store:
             opened.close()
 
-    # /docs (Swagger UI) and /redoc from the assets shipped in fastapi-offline: no CDN, works offline
+    # /docs (Swagger UI) and /redoc: fastapi-offline's shipped assets, our pages (api/docs.py); no CDN
     app = FastAPIOffline(
-        docs_url=DOCS_URL,
-        redoc_url=None,  # ours below: the same assets, and a policy that keeps ReDoc's logo from the internet
+        docs_url=None,
+        redoc_url=None,
         static_url=DOCS_ASSETS_URL,
         lifespan=lifespan,
         title="cordmatch",
@@ -70,7 +69,7 @@ def create_app(
         description=DESCRIPTION,
         openapi_url="/openapi.json",
     )
-    _install_redoc(app)
+    install_docs(app, app.title)
     app.state.store = opened
     app.state.bank = BankService(opened, clock=clock)
     app.state.search_backend = discover_backend(opened) if search_backend == "auto" else search_backend
@@ -86,31 +85,6 @@ def create_app(
 
         install_pages(app)
     return app
-
-
-#: ReDoc (fastapi-offline's bundle) would fetch its "API docs by Redocly" logo from a CDN: the page may load
-#: only from this server (and blob:/data: for its worker and inline images).
-REDOC_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' blob:; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
-)
-
-
-def _install_redoc(app: FastAPI) -> None:
-    from fastapi.openapi.docs import get_redoc_html
-    from fastapi.responses import HTMLResponse
-
-    @app.get(REDOC_URL, include_in_schema=False)
-    async def redoc() -> HTMLResponse:
-        page = get_redoc_html(
-            openapi_url="/openapi.json",
-            title="cordmatch API (ReDoc)",
-            redoc_js_url=f"{DOCS_ASSETS_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{DOCS_ASSETS_URL}/favicon.png",
-            with_google_fonts=False,
-        )
-        page.headers["Content-Security-Policy"] = REDOC_POLICY
-        return page
 
 
 def app_from_env() -> FastAPI:
