@@ -160,3 +160,17 @@ def test_report_links_appear_once_the_report_routes_exist(coord: TestClient) -> 
     assert 'href="/search/report.pdf?patient_gl=' in html and 'href="/search/print?patient_gl=' in html
     unit = coord.get(f"/units/{A}").text
     assert f'href="/units/{A}/report.pdf"' in unit and f'href="/units/{A}/label.pdf"' in unit
+
+
+def test_explain_takes_the_din_as_the_unit_list_shows_it(coord: TestClient) -> None:
+    seen: list[str | None] = []
+    app: Any = coord.app
+    app.state.search_backend = lambda actor, query: seen.append(query.explain) or backend(actor, query)
+    labelled = coord.get("/units").text.split(f'href="/units/{A}">')[1].split("<")[0]
+    assert labelled != A and labelled.startswith(A)  # the list shows the check character
+    assert coord.get("/search", params={**PATIENT, "explain": labelled}).status_code == 200
+    assert coord.get("/search", params={**PATIENT, "explain": "CB-000042"}).status_code == 200
+    assert seen == [A, "CB-000042"]
+    wrong = A + ("Q" if not labelled.endswith("Q") else "R")
+    r = coord.get("/search", params={**PATIENT, "explain": wrong})
+    assert r.status_code == 422 and 'id="f-explain"' in r.text and "check character" in r.text

@@ -763,6 +763,25 @@ async def search_page(request: Request) -> Response:
     return render(request, "search.html", ctx, user=user)
 
 
+def _unit_id(text: str) -> str:
+    """A DIN as the index holds it (spaces and check character dropped: the unit list shows them), or the
+    text as typed when it is no DIN (other registries' ids); a wrong check character is refused."""
+    from cordmatch.bank.din import parse_din
+
+    text = text.strip()
+    if not text:
+        return text
+    compact = text.replace(" ", "")
+    try:
+        return str(parse_din(compact))
+    except InvalidInputError as exc:
+        try:
+            parse_din(compact[:13])  # 13 good characters: what follows is a wrong check character
+        except InvalidInputError:
+            return text
+        raise InvalidInputError(exc.message, where="explain") from None
+
+
 def _search_query(q: Any) -> SearchQuery:
     """The API's SearchQuery from the page's query string; a bad value names the field, in words."""
     from pydantic import ValidationError
@@ -780,7 +799,7 @@ def _search_query(q: Any) -> SearchQuery:
             diagnosis=q.get("diagnosis") or None,
             abo=q.get("abo") or None,
             antibodies=q.get("antibodies") or None,
-            explain=q.get("explain") or None,
+            explain=_unit_id(q.get("explain") or "") or None,
         )
     except ValidationError as exc:  # the message, never the library's URL
         first = exc.errors()[0]
