@@ -30,6 +30,9 @@ def test_machine_notation_becomes_plain() -> None:
         "TNC before cryopreservation (cells) ≥ 9 ×10⁸"
     )
     assert present.machine_to_human("5.25 x10^7/kg (threshold > 1.5)") == "5.25 ×10⁷/kg (threshold > 1.5)"
+    assert (
+        present.machine_to_human("IOM 2005 (8-9 x 10^8) [V]; (>= 40-50 mL)") == "IOM 2005 (8-9 ×10⁸) [V]; (≥ 40-50 mL)"
+    )
     # identifiers are left alone: HLA names, DINs, dates
     for text in ("A*24:02:01:01+A*03:01:01:02N", "Z999926000006U", "2026-11-29", "127.0.0.1"):
         assert present.machine_to_human(text) == text

@@ -130,7 +130,7 @@ _FLOAT = re.compile(r"(?<![\w*:.^])(\d+\.\d{4,}|\d+\.0|\d+(?:\.\d+)?e[+-]?\d+|\d
 def machine_to_human(text: str) -> str:
     """``x10^7/kg`` -> ``×10⁷/kg``, ``>=`` -> ``≥``, ``<=`` -> ``≤``, ``900000000.0`` -> ``9 ×10⁸``,
     ``70.0`` -> ``70`` (HLA names, DINs and other identifiers are left alone)."""
-    text = re.sub(r"x10\^(\d)", lambda m: "×10" + "⁰¹²³⁴⁵⁶⁷⁸⁹"[int(m[1])], text)
+    text = re.sub(r"\bx ?10\^(-?\d+)", lambda m: "×10" + m[1].translate(_SUPERSCRIPT), text)
     text = _FLOAT.sub(lambda m: number(float(m[1])), text)
     return text.replace(">=", "≥").replace("<=", "≤")
 
