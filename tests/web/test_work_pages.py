@@ -99,3 +99,11 @@ def test_processing_needs_its_counts(client: Any) -> None:
     r = client.post(f"/units/{COLLECTED}/processing", data={"csrf": token, "volume_ml": "25"})
     assert r.status_code == 422 and re.search(r'id="f-p-tnc"[^>]*aria-invalid="true"', r.text)
     assert client.get(f"/api/v1/units/{COLLECTED}").json()["state"] == "received"
+
+
+def test_unit_filter_takes_a_din_as_labelled_or_spaced(client: Any) -> None:
+    login(client, "tech")
+    labelled = client.get("/units").text.split(f'href="/units/{AVAILABLE}">')[1].split("<")[0]
+    for typed in (labelled, f"{AVAILABLE[:5]} {AVAILABLE[5:7]} {AVAILABLE[7:]}", AVAILABLE[:9]):
+        html = client.get("/units", params={"text": typed}).text
+        assert f'href="/units/{AVAILABLE}"' in html, typed

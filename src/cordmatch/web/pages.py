@@ -268,7 +268,7 @@ async def units(request: Request) -> Response:
             state=filt["state"] or None,
             bank_code=filt["bank_code"] or None,
             abo=filt["abo"] or None,
-            din_prefix=filt["text"] or None,
+            din_prefix=_din_prefix(filt["text"]) or None,
         )
         page = await _call(svc.list_units, user, filters, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
     except CordmatchError as exc:
@@ -293,6 +293,17 @@ async def units(request: Request) -> Response:
         "next_url": link(page_no + 1) if page_no < pages else None,
     }
     return render(request, "units.html", ctx, user=user, error=error, status=_status(error) if error else 200)
+
+
+def _din_prefix(text: str) -> str:
+    """The start of a DIN as stored: spaces dropped, a whole labelled DIN without its check character."""
+    from cordmatch.bank.din import parse_din
+
+    compact = text.replace(" ", "")
+    try:
+        return str(parse_din(compact)) if len(compact) >= 13 else compact
+    except InvalidInputError:
+        return compact
 
 
 async def _new_ctx(request: Request, user: Principal) -> dict[str, Any]:
