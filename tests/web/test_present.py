@@ -65,13 +65,14 @@ def test_cautions_show_every_fail_flag_and_unknown() -> None:
         _check("NIMA match (tie-breaker)", "NIMA not recorded", "info"),
         _check("ABO", "unit ?: patient or unit ABO unknown", "info"),
         _check("attached segment", "present", "pass"),
+        _check("HLA match (6: A, B antigen; DRB1 allele)", "n/a", "info"),
     ]
     badges = {(c.text, c.level) for c in present.cautions(checks)}
     assert ("HLA unresolved: confirm typing", "warn") in badges
     assert ("DSA: A*02:01", "bad") in badges
     assert ("RBC replete", "warn") in badges and ("CD34+ not recorded", "warn") in badges
     assert ("collection date unknown", "unknown") in badges
-    assert ("ABO unknown", "unknown") in badges
+    assert ("ABO unknown", "unknown") in badges and ("6/6 count unknown", "unknown") in badges
     assert not any("NIMA" in t for t, _ in badges) and not any("segment" in t for t, _ in badges)
     # the unit's ABO is unknown: shown even when the patient's ABO was not given
     assert any(c.text == "ABO unknown" for c in present.cautions(checks, patient_abo_known=False))

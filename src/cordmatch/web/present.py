@@ -255,7 +255,9 @@ _NO_BADGE = ("NIMA match (tie-breaker)", "estimated neutrophil engraftment")
 def _short(check: dict[str, str]) -> str:
     rule, value = check.get("rule", ""), check.get("value", "")
     if rule.startswith("HLA match"):
-        return "HLA unresolved: confirm typing" if "unresolved" in value else f"HLA {value}"
+        if "unresolved" in value:
+            return "HLA unresolved: confirm typing"
+        return "6/6 count unknown" if value == "n/a" else f"HLA {value}"
     if rule.startswith("donor-specific antibodies"):
         return ("possible DSA: " if value.startswith("possible") else "DSA: ") + value.split(" (")[0].removeprefix(
             "possible: "
