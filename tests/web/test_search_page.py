@@ -174,3 +174,16 @@ def test_explain_takes_the_din_as_the_unit_list_shows_it(coord: TestClient) -> N
     wrong = A + ("Q" if not labelled.endswith("Q") else "R")
     r = coord.get("/search", params={**PATIENT, "explain": wrong})
     assert r.status_code == 422 and 'id="f-explain"' in r.text and "check character" in r.text
+
+
+def test_compare_keeps_every_search_field(coord: TestClient) -> None:
+    seen: list[Any] = []
+    app: Any = coord.app
+    app.state.search_backend = lambda actor, query: seen.append(query) or backend(actor, query)
+    html = coord.get("/search", params={**PATIENT, "population": "AFA", "research": "on"}).text
+    hidden = dict(
+        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html.split('id="compare-form"')[1])
+    )
+    assert hidden["population"] == "AFA" and hidden["research"] == "on" and hidden["diagnosis"] == "AML"
+    coord.get("/search", params={**hidden, "compare": [A, B]})
+    assert seen[-1].population == "AFA" and seen[-1].research is True
