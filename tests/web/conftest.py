@@ -111,25 +111,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, seeded_db: Path, table
 
 
 # ---------------------------------------------------------------------------------------------- browser
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's chromium through Playwright, one for the whole session (nothing downloads a browser)."""
-    import os
-
-    from playwright.sync_api import sync_playwright
-
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+CHROMIUM = "/usr/bin/chromium"  # the `browser` fixture (tests/conftest.py) is one chromium for the session
 
 
 @pytest.fixture
