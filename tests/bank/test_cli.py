@@ -68,8 +68,19 @@ def test_bank_cli_journey(tmp_path: Path, run_cli) -> None:  # type: ignore[no-u
     # received -> processed needs the post-processing counts (issue 12): refused without them
     code, _, err = run_cli(["bank", "unit", "move", "G123426000001", "processed", "--db", db, "--user", "tech"])
     assert code == 2 and "post-processing counts" in err and "Traceback" not in err
-    _record_post_processing_counts(db, "G123426000001")
-    for state in ("processed", "cryopreserved", "quarantine"):
+    # a processing step without its TNC is refused, naming the field
+    code, _, err = run_cli(["bank", "unit", "process", "G123426000001", "--db", db, "--user", "tech"])
+    assert code == 2 and "TNC" in err and "Traceback" not in err
+    code, out, err = run_cli(["bank", "unit", "process", "G123426000001", "--tnc", "1.3e9", "--cd34", "5e6",
+                              "--volume", "25", "--db", db, "--user", "tech"])  # fmt: skip
+    assert code == 0 and "processed" in out, err
+    code, out, err = run_cli(["bank", "unit", "counts", "G123426000001", "--stage", "pre_cryo", "--tnc", "1.2e9",
+                              "--db", db, "--user", "tech"])  # fmt: skip
+    assert code == 0 and "pre_cryo counts recorded" in out, err
+    code, _, err = run_cli(["bank", "unit", "counts", "G123426000001", "--stage", "thawed", "--tnc", "1e9",
+                            "--db", db, "--user", "tech"])  # fmt: skip
+    assert code == 2 and "stage" in err and "Traceback" not in err
+    for state in ("cryopreserved", "quarantine"):
         assert run_cli(["bank", "unit", "move", "G123426000001", state, "--db", db, "--user", "tech"])[0] == 0
     code, _, err = run_cli(["bank", "release", "G123426000001", "--db", db, "--user", "tech"])
     assert code == 2 and "technician may not unit.release" in err
@@ -111,16 +122,3 @@ def test_bank_demo(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-
     assert code == 0 and "8 units" in out, err
     code, _, err = run_cli(["bank", "demo", "--db", db])
     assert code == 2 and "users exist already" in err
-
-
-def _record_post_processing_counts(db: str, din: str) -> None:
-    """Post-processing counts through the services (the CLI has no command for them yet)."""
-    from cordmatch.services.bank import BankService
-    from cordmatch.store import open_store
-
-    store = open_store(db)
-    try:
-        svc = BankService(store)
-        svc.record_measurement(svc.authenticate("tech", PW), din, "post_processing", {"tnc": 1.3e9})
-    finally:
-        store.close()
