@@ -44,6 +44,7 @@ def _register_commands() -> None:
     from cordmatch.cli import (
         audit_cmd,
         bank_cmd,
+        coverage_cmd,
         demo_cmd,
         din_cmd,
         grade_cmd,
@@ -69,6 +70,7 @@ def _register_commands() -> None:
         search_cmd,
         serve_cmd,
         sim_cmd,
+        coverage_cmd,
     ):
         module.register(app)
 

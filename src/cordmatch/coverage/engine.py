@@ -1,0 +1,381 @@
+"""Coverage engine: many patients against one coded registry, counted per match level (pure numpy).
+
+Per patient and genotype of each locus the selection kernel (:func:`cordmatch.selection.kernel.locus_results`)
+gives the certain mismatches and whether the locus is settled; here each locus becomes a *worst-case* code:
+
+- ``w6``: mismatches counted for the 6-locus grade (A, B antigen; DRB1 allele), 2 when the locus is untyped
+  or (DRB1) not settled at allele level;
+- ``w8``: allele mismatches of 8 (A, B, C, DRB1), the certain ones plus one per position whose allele is not
+  known (at most 2), 2 when the locus is untyped;
+- ``dsa``: the unit carries a definite or possible target of a patient antibody at or above the MFI threshold.
+
+A unit counts at ``>= k/6`` only when ``6 - sum(w6) >= k`` and no locus has a DSA (likewise for ``/8``): a
+grade reached only if the unknown alleles happened to match is never counted (clinical safety: no best case).
+Ambiguous units with coded genotype alternatives take the worst of their alternatives; units only gradable
+exactly (not coded) count as untyped. Patients are processed in blocks of ``block``: one gather of a block's
+codes per unit chunk, and one histogram of the (w6, w8, dsa, dose) keys per patient.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from cordmatch.errors import InvalidInputError
+from cordmatch.selection import kernel
+from cordmatch.selection.crossmatch import AntibodyProfile
+from cordmatch.selection.index import EXACT, LIVE, UnitIndex
+from cordmatch.selection.rules import CD34_UNIT, TNC_UNIT, resolve_thresholds
+from cordmatch.selection.settings import PolicySpec, SelectionSettings
+
+#: Match levels reported, in order: at least k of 6 (A, B antigen, DRB1 allele), at least k of 8 alleles.
+LEVELS = ("4/6", "5/6", "6/6", "6/8", "7/8", "8/8")
+_LEVEL_SCALE = ((6, 4), (6, 5), (6, 6), (8, 6), (8, 7), (8, 8))
+W8_SHIFT, DSA_SHIFT = 4, 8
+KEY_BINS = 1 << 11  # w6 (4 bits) | w8 (4 bits) | dsa loci (3 bits)
+DOUBLE_MIN_6 = 4  # each unit of a double graft at least 4/6 (Eurocord, NMDP-algo)
+_C, _DRB1 = 2, 3
+
+I16 = npt.NDArray[np.int16]
+U16 = npt.NDArray[np.uint16]
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+
+
+def _level_luts() -> npt.NDArray[np.bool_]:
+    """(levels, KEY_BINS): whether a summed key counts at each level (worst case, no DSA)."""
+    keys = np.arange(KEY_BINS)
+    w6, w8, dsa = keys & 0xF, (keys >> W8_SHIFT) & 0xF, keys >> DSA_SHIFT
+    rows = [(dsa == 0) & ((w6 if scale == 6 else w8) <= scale - k) for scale, k in _LEVEL_SCALE]
+    return np.stack(rows)
+
+
+LEVEL_LUT = _level_luts()
+
+
+@dataclass(frozen=True)
+class DoseRule:
+    """Dose thresholds per kg of one policy (x10^7 TNC/kg, x10^5 CD34+/kg), by diagnosis class.
+
+    ``single[c]``: (TNC minimum, strict) for malignant class c (0 = not malignant, 1 = malignant, 2 = not
+    known), from :func:`cordmatch.selection.rules.resolve_thresholds`. A unit has the single-unit dose when
+    TNC/kg meets that minimum and its CD34+/kg, when recorded, is not below the search pre-filter.
+    """
+
+    single: tuple[tuple[float, bool], tuple[float, bool], tuple[float, bool]]
+    prefilter_tnc: float
+    prefilter_cd34: float
+    double_each_tnc: float
+    double_each_cd34: float
+    double_combined_tnc: float
+    source: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: SelectionSettings, policy: PolicySpec) -> DoseRule:
+        single = tuple(
+            (th.single_tnc, th.single_tnc_strict)
+            for th in (resolve_thresholds(settings, policy, 1.0, m) for m in (False, True, None))
+        )
+        return cls(
+            single=single,  # type: ignore[arg-type]
+            prefilter_tnc=settings.value("prefilter_tnc_min"),
+            prefilter_cd34=settings.value("prefilter_cd34_min"),
+            double_each_tnc=settings.value("double_each_tnc_min"),
+            double_each_cd34=settings.value("double_each_cd34_min"),
+            double_combined_tnc=settings.value("double_combined_tnc_min"),
+            source=policy.name,
+        )
+
+
+@dataclass
+class CoverageIndex:
+    """The live units of a registry for coverage: genotype ids (3, N) ordered by TNC descending, doses, and
+    the coded genotype alternatives of ambiguous units (worst alternative counts)."""
+
+    genotypes: list[tuple[I16, I16]]  # per locus (A, B, C, DRB1): (G, 2) antigen and allele ids
+    pair_b: npt.NDArray[np.intp]
+    pair_c: npt.NDArray[np.intp]
+    gid: npt.NDArray[np.intp]  # (3, N): A genotype, (B, C) pair, DRB1 genotype
+    tnc: F32  # cells
+    cd34: F32  # cells, NaN = not recorded
+    alt_pos: npt.NDArray[np.int64]  # (O,) positions (into gid, ascending) of units with genotype alternatives
+    alt_perm: npt.NDArray[np.int64]  # (O,) owner order (as in alt_start) -> ascending positions
+    alt_start: npt.NDArray[np.int64]  # (O,) first row of each owner in alt_gid
+    alt_gid: npt.NDArray[np.int64]  # (4, R) per-locus genotype ids of the alternative rows
+    slots: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))  # index slot of each
+    exact_only: int = 0  # units not coded (graded exactly by the search): counted as untyped here
+    _caps: dict[tuple[str, float, float], F32] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return int(self.gid.shape[1])
+
+    @classmethod
+    def from_unit_index(cls, index: UnitIndex, subset: npt.NDArray[np.int64] | None = None) -> CoverageIndex:
+        """The live units of ``index`` (or of the slots in ``subset``), ordered by TNC descending."""
+        n = index.n
+        slots = np.flatnonzero((index.flags[:n] & LIVE) != 0) if subset is None else np.asarray(subset, np.int64)
+        if subset is not None and len(slots) and not bool(((index.flags[slots] & LIVE) != 0).all()):
+            raise InvalidInputError("the subset names withdrawn or unused slots", where="subset")
+        order = slots[np.argsort(-index.tnc[slots], kind="stable")]
+        pos_of = np.full(n, -1, dtype=np.int64)
+        pos_of[order] = np.arange(len(order))
+        owner = index.alt_owner
+        keep = pos_of[owner] >= 0 if len(owner) else np.zeros(0, dtype=np.bool_)
+        owner, alt_gid = owner[keep], index.alt_gid[:, keep]
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.zeros(0, np.int64)
+        exact = (index.flags[order] & EXACT) != 0
+        owner_pos = pos_of[owner[starts]] if len(owner) else np.zeros(0, np.int64)
+        perm = np.argsort(owner_pos, kind="stable")
+        return cls(
+            genotypes=[(g.ag, g.al) for g in index.genotypes],
+            pair_b=index.bc.b,
+            pair_c=index.bc.c,
+            gid=np.ascontiguousarray(index.gid[:, order]),
+            tnc=index.tnc[order].copy(),
+            cd34=index.cd34[order].copy(),
+            alt_pos=owner_pos[perm],
+            alt_perm=perm,
+            alt_start=starts.astype(np.int64),
+            alt_gid=alt_gid,
+            slots=order,
+            exact_only=int(exact.sum()) - len(starts),
+        )
+
+    def capacity(self, kind: str, tnc_min: float, cd34_min: float) -> F32:
+        """Per unit, the heaviest patient (kg) it doses: min(TNC / tnc_min, CD34+ / cd34_min when recorded)."""
+        key = (kind, tnc_min, cd34_min)
+        if key not in self._caps:
+            cap = self.tnc / np.float32(tnc_min * TNC_UNIT)
+            if cd34_min > 0:
+                by_cd34 = self.cd34 / np.float32(cd34_min * CD34_UNIT)
+                cap = np.where(np.isnan(by_cd34), cap, np.minimum(cap, by_cd34))
+            self._caps[key] = cap.astype(np.float32)
+        return self._caps[key]
+
+
+@dataclass
+class CoveragePatients:
+    """Coded patients: typing (P, 4, 2) antigen and allele ids, weight (kg), diagnosis class, antibodies."""
+
+    ag: I16
+    al: I16
+    weight_kg: F64
+    malignant: npt.NDArray[np.int8]  # 0 no, 1 yes, 2 not known
+    profiles: Sequence[AntibodyProfile | None]
+    population: Sequence[str]
+
+    def __len__(self) -> int:
+        return len(self.ag)
+
+    def take(self, rows: npt.NDArray[np.int64]) -> CoveragePatients:
+        return CoveragePatients(
+            self.ag[rows],
+            self.al[rows],
+            self.weight_kg[rows],
+            self.malignant[rows],
+            [self.profiles[int(r)] for r in rows],
+            [self.population[int(r)] for r in rows],
+        )
+
+
+@dataclass
+class PatientCoverage:
+    """Per patient: units at or above each level (LEVELS order) without and with the single-unit dose, and
+    whether a double graft exists (None when dose was not assessed)."""
+
+    count: npt.NDArray[np.int64]  # (P, 6)
+    count_dose: npt.NDArray[np.int64] | None  # (P, 6)
+    double: npt.NDArray[np.bool_] | None  # (P,)
+    population: list[str]
+
+    def __len__(self) -> int:
+        return len(self.count)
+
+    @staticmethod
+    def concat(parts: Sequence[PatientCoverage]) -> PatientCoverage:
+        dose = all(p.count_dose is not None for p in parts) and len(parts) > 0
+        return PatientCoverage(
+            np.concatenate([p.count for p in parts]) if parts else np.zeros((0, 6), np.int64),
+            np.concatenate([p.count_dose for p in parts if p.count_dose is not None]) if dose else None,
+            np.concatenate([p.double for p in parts if p.double is not None]) if dose else None,
+            [x for p in parts for x in p.population],
+        )
+
+
+def locus_codes(locus: int, p_ag: I16, p_al: I16, g_ag: I16, g_al: I16, profile: AntibodyProfile | None = None) -> U16:
+    """Worst-case codes (w6 | w8 << 4 | dsa << 8) of one patient locus (2,) against genotypes (G, 2)."""
+    packed, possible = kernel.locus_results(locus, p_ag, p_al, g_ag, g_al, profile)
+    mm8 = kernel.field(packed, kernel.MM8).astype(np.uint16)
+    unsure = kernel.field(packed, kernel.UNSURE8) > 0
+    missing = (g_ag[:, 0] < 0) | (p_ag[0] < 0)
+    unknown = ((g_al < 0) & (g_ag >= 0)).sum(axis=1) + int(((p_al < 0) & (p_ag >= 0)).sum())
+    two = np.uint16(2)
+    w8 = np.where(missing, two, np.where(unsure, np.minimum(two, mm8 + unknown.astype(np.uint16)), mm8))
+    if locus == _C:
+        w6 = np.zeros_like(w8)
+    elif locus == _DRB1:
+        w6 = w8
+    else:
+        w6 = np.where(missing, two, kernel.field(packed, kernel.MM6).astype(np.uint16))
+    dsa = (kernel.field(packed, kernel.DSA_DEF) > 0) | possible
+    out: U16 = (w6 | (w8 << np.uint16(W8_SHIFT)) | (dsa.astype(np.uint16) << np.uint16(DSA_SHIFT))).astype(np.uint16)
+    return out
+
+
+def _block_codes(cidx: CoverageIndex, pats: CoveragePatients, rows: range) -> list[U16]:
+    """Per locus (G, B) codes of a block of patients."""
+    out = []
+    for li, (g_ag, g_al) in enumerate(cidx.genotypes):
+        cols = [locus_codes(li, pats.ag[r, li], pats.al[r, li], g_ag, g_al, pats.profiles[r]) for r in rows]
+        out.append(np.stack(cols, axis=1))
+    return out
+
+
+def _alt_keys(cidx: CoverageIndex, codes: list[U16]) -> U16:
+    """(O, B) keys of the units with genotype alternatives: the worst alternative, field by field."""
+    rows = sum(codes[li][cidx.alt_gid[li]].astype(np.int32) for li in range(4))
+    assert isinstance(rows, np.ndarray)
+    fields = [(rows >> s) & m for s, m in ((0, 0xF), (W8_SHIFT, 0xF), (DSA_SHIFT, 0x7))]
+    worst = [np.maximum.reduceat(f, cidx.alt_start, axis=0) for f in fields]
+    keys = (worst[0] | (worst[1] << W8_SHIFT) | (worst[2] << DSA_SHIFT)).astype(np.uint16)
+    out: U16 = keys[cidx.alt_perm]
+    return out
+
+
+def _chunk_keys(cidx: CoverageIndex, codes: list[U16], pair: U16, alt: U16 | None, s: int, e: int) -> U16:
+    key: U16 = np.take(codes[0], cidx.gid[0, s:e], axis=0, mode="clip")
+    key += np.take(pair, cidx.gid[1, s:e], axis=0, mode="clip")
+    key += np.take(codes[3], cidx.gid[2, s:e], axis=0, mode="clip")
+    if alt is not None and len(cidx.alt_pos):
+        lo, hi = np.searchsorted(cidx.alt_pos, [s, e])
+        if hi > lo:
+            key[cidx.alt_pos[lo:hi] - s] = alt[lo:hi]
+    return key
+
+
+def _single_caps(cidx: CoverageIndex, pats: CoveragePatients, rows: range, dose: DoseRule) -> tuple[F32, F64]:
+    """Per patient of the block: the capacity array to compare against, and the weight (strict: nudged up)."""
+    classes = {int(pats.malignant[r]) for r in rows}
+    if len(classes) != 1:
+        raise AssertionError("blocks hold one diagnosis class")  # evaluate() groups patients by class
+    tnc_min, strict = dose.single[classes.pop()]
+    tnc_min = max(tnc_min, dose.prefilter_tnc)
+    cap = cidx.capacity("single", tnc_min, dose.prefilter_cd34)
+    w = pats.weight_kg[list(rows)].astype(np.float64)
+    if strict or tnc_min == dose.prefilter_tnc:  # "must exceed": a unit exactly at the threshold fails
+        w = np.nextafter(w.astype(np.float32), np.float32(np.inf)).astype(np.float64)
+    return cap, w
+
+
+def evaluate(
+    cidx: CoverageIndex,
+    pats: CoveragePatients,
+    dose: DoseRule | None = None,
+    *,
+    block: int = 16,
+    unit_chunk: int = 1 << 17,
+) -> PatientCoverage:
+    """Units per level for every patient (see module doc); with ``dose``, also with the single-unit dose and
+    whether a double graft of two units >= 4/6 exists. Deterministic; patients are independent."""
+    P = len(pats)
+    count = np.zeros((P, len(LEVELS)), dtype=np.int64)
+    count_dose = np.zeros((P, len(LEVELS)), dtype=np.int64) if dose is not None else None
+    double = np.zeros(P, dtype=np.bool_) if dose is not None else None
+    # blocks of one diagnosis class (the single-unit minimum depends on it under some policies)
+    order = np.argsort(pats.malignant, kind="stable") if dose is not None else np.arange(P)
+    starts: list[int] = []
+    i = 0
+    while i < P:
+        starts.append(i)
+        j = min(i + block, P)
+        if dose is not None:
+            same = pats.malignant[order[i:j]] == pats.malignant[order[i]]
+            j = i + int(np.argmin(same)) if not same.all() else j
+        i = j
+    bounds = [*starts, P]
+    for s0, s1 in itertools.pairwise(bounds):
+        idx = order[s0:s1]
+        sub = pats.take(idx)
+        c, cd, dbl = _evaluate_block(cidx, sub, dose, unit_chunk)
+        count[idx] = c
+        if count_dose is not None and double is not None and cd is not None and dbl is not None:
+            count_dose[idx] = cd
+            double[idx] = dbl
+    return PatientCoverage(count, count_dose, double, list(pats.population))
+
+
+def _evaluate_block(
+    cidx: CoverageIndex, pats: CoveragePatients, dose: DoseRule | None, unit_chunk: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64] | None, npt.NDArray[np.bool_] | None]:
+    B = len(pats)
+    rows = range(B)
+    codes = _block_codes(cidx, pats, rows)
+    pair = (codes[1][cidx.pair_b] + codes[2][cidx.pair_c]).astype(np.uint16)
+    alt = _alt_keys(cidx, codes) if len(cidx.alt_pos) else None
+    hist = np.zeros(2 * B * KEY_BINS, dtype=np.int64)
+    col = (np.arange(B, dtype=np.int32) * (2 * KEY_BINS))[None, :]
+    need = np.full(B, 2, dtype=np.int64)  # double graft: units still to find (TNC descending order)
+    found_tnc = np.zeros(B, dtype=np.float64)
+    if dose is not None:
+        cap, w = _single_caps(cidx, pats, rows, dose)
+        w32 = w.astype(np.float32)
+        cap2 = cidx.capacity("double", dose.double_each_tnc, dose.double_each_cd34)
+    n = len(cidx)
+    dose_bit = np.uint16(KEY_BINS)
+    for s in range(0, n, unit_chunk):
+        e = min(n, s + unit_chunk)
+        key = _chunk_keys(cidx, codes, pair, alt, s, e)
+        if dose is not None:
+            if need.any():
+                _double_step(key, cap2[s:e], w32, cidx.tnc[s:e], need, found_tnc)
+            key |= np.multiply(cap[s:e, None] >= w32[None, :], dose_bit, dtype=np.uint16)
+        full = np.add(key, col, dtype=np.int32)
+        hist += np.bincount(full.ravel(), minlength=len(hist))
+    h = hist.reshape(B, 2, KEY_BINS)
+    lut = LEVEL_LUT.T.astype(np.int64)
+    count = (h.sum(axis=1) @ lut).astype(np.int64)
+    if dose is None:
+        return count, None, None
+    count_dose = (h[:, 1, :] @ lut).astype(np.int64)
+    double = (need == 0) & (found_tnc > dose.double_combined_tnc * TNC_UNIT * pats.weight_kg)
+    return count, count_dose, double
+
+
+_OK46 = LEVEL_LUT[0]
+
+
+def _double_step(key: U16, cap2: F32, w: F32, tnc: F32, need: npt.NDArray[np.int64], found_tnc: F64) -> None:
+    """Units sorted by TNC descending: the first two eligible units of each patient are its largest pair."""
+    for j in np.flatnonzero(need > 0):
+        ok = np.flatnonzero(_OK46[key[:, j]] & (cap2 >= w[j]))[: need[j]]
+        found_tnc[j] += float(tnc[ok].astype(np.float64).sum())
+        need[j] -= len(ok)
+
+
+def served_matrix(
+    cidx: CoverageIndex, pats: CoveragePatients, level: str, dose: DoseRule | None = None
+) -> npt.NDArray[np.bool_]:
+    """(P, N) whether unit n serves patient p at ``level`` or better (worst case, no DSA; with ``dose``,
+    also the single-unit dose). Meant for small indexes (candidate units)."""
+    if level not in LEVELS:
+        raise InvalidInputError(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}", where="level")
+    lut = LEVEL_LUT[LEVELS.index(level)]
+    out = np.zeros((len(pats), len(cidx)), dtype=np.bool_)
+    for s in range(0, len(pats), 64):
+        rows = range(s, min(s + 64, len(pats)))
+        sub = pats.take(np.arange(rows.start, rows.stop))
+        codes = _block_codes(cidx, sub, range(len(sub)))
+        pair = (codes[1][cidx.pair_b] + codes[2][cidx.pair_c]).astype(np.uint16)
+        alt = _alt_keys(cidx, codes) if len(cidx.alt_pos) else None
+        ok = lut[_chunk_keys(cidx, codes, pair, alt, 0, len(cidx))]  # (N, B)
+        if dose is not None:
+            for cls in np.unique(sub.malignant):
+                m = sub.malignant == cls
+                cap, w = _single_caps(cidx, sub.take(np.flatnonzero(m)), range(int(m.sum())), dose)
+                ok[:, m] &= cap[:, None] >= w[None, :]
+        out[s : rows.stop] = ok.T
+    return out
