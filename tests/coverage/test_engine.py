@@ -1,0 +1,168 @@
+"""Coverage engine: counts equal the selection kernel's grades for resolved units, never count a best case,
+DSA and dose rules, double grafts, genotype alternatives, independence from block and chunk sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tests.coverage.conftest import PATIENT, coded_patients
+
+from cordmatch.coverage.engine import LEVELS, CoverageIndex, DoseRule, evaluate, served_matrix
+from cordmatch.errors import InvalidInputError
+from cordmatch.selection import kernel
+from cordmatch.selection.index import EXACT
+from cordmatch.selection.model import UnitRecord
+from cordmatch.selection.records import build_index
+from cordmatch.selection.settings import default_settings
+from cordmatch.services.coverage import simulate_patients
+
+NMDP = DoseRule.from_settings(default_settings(), default_settings().policy("nmdp"))
+LEVEL_K = {"4/6": (6, 4), "5/6": (6, 5), "6/6": (6, 6), "6/8": (8, 6), "7/8": (8, 7), "8/8": (8, 8)}
+
+
+def _resolved_slots(index):  # type: ignore[no-untyped-def]
+    n = index.n
+    out = []
+    for s in range(n):
+        if index.flags[s] & EXACT:
+            continue
+        _, al = index.codes(s)
+        if (al >= 0).all():
+            out.append(s)
+    return np.array(out, dtype=np.int64)
+
+
+def test_counts_equal_the_kernel_for_allele_typed_units(tables, small_registry):  # type: ignore[no-untyped-def]
+    sim = simulate_patients(24, 5, "mix", tables)
+    pats = sim.coded
+    slots = _resolved_slots(small_registry)
+    assert len(slots) > 1000
+    cidx = CoverageIndex.from_unit_index(small_registry, slots)
+    cov = evaluate(cidx, pats, NMDP, block=5, unit_chunk=700)
+    tnc, cd34 = small_registry.tnc[slots], small_registry.cd34[slots]
+    for p in range(len(pats)):
+        g = kernel.grade_index(small_registry, pats.ag[p], pats.al[p], pats.profiles[p])
+        dsa = g.dsa_definite()[slots]
+        if g.dsa_possible is not None:
+            dsa |= g.dsa_possible[slots]
+        m6, m8 = g.match_6()[slots], g.match_8()[slots]
+        assert (m6 >= 0).all() and (m8 >= 0).all()
+        w = pats.weight_kg[p]
+        dose = (tnc >= 3.0e7 * w) & ~(cd34 < 1.0e5 * w)  # NMDP: 3.0 x10^7/kg whatever the diagnosis
+        for i, level in enumerate(LEVELS):
+            scale, k = LEVEL_K[level]
+            ok = ((m6 if scale == 6 else m8) >= k) & ~dsa
+            assert cov.count[p, i] == ok.sum(), (p, level)
+            assert cov.count_dose is not None and cov.count_dose[p, i] == (ok & dose).sum(), (p, level)
+
+
+def test_never_more_than_the_best_case(tables, small_registry):  # type: ignore[no-untyped-def]
+    pats = simulate_patients(16, 8, "CAU", tables).coded
+    cov = evaluate(CoverageIndex.from_unit_index(small_registry), pats, None)
+    for p in range(len(pats)):
+        g = kernel.grade_index(small_registry, pats.ag[p], pats.al[p], pats.profiles[p])
+        best8 = 8 - g.mm8().astype(int)
+        best6 = 6 - kernel.field(g.packed, kernel.MM6).astype(int)
+        clean = ~g.dsa_definite()
+        for i, level in enumerate(LEVELS):
+            scale, k = LEVEL_K[level]
+            assert cov.count[p, i] <= (((best6 if scale == 6 else best8) >= k) & clean).sum()
+
+
+def _index(tables, typings, tnc=3e9, cd34=None):  # type: ignore[no-untyped-def]
+    records = [UnitRecord(f"U{i}", gl, tnc, cd34) for i, gl in enumerate(typings)]
+    return build_index(records, tables)
+
+
+def _levels(cov, p=0):  # type: ignore[no-untyped-def]
+    return {lv: int(cov.count[p, i]) for i, lv in enumerate(LEVELS)}
+
+
+def test_antigen_level_unit_is_not_counted_at_allele_level(tables):  # type: ignore[no-untyped-def]
+    unit = "A*01:XX+A*02:XX^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"
+    cov = evaluate(CoverageIndex.from_unit_index(_index(tables, [unit])), coded_patients(tables, [PATIENT]))
+    assert _levels(cov) == {"4/6": 1, "5/6": 1, "6/6": 1, "6/8": 1, "7/8": 0, "8/8": 0}
+
+
+def test_one_unknown_allele_costs_one_in_the_worst_case(tables):  # type: ignore[no-untyped-def]
+    unit = "A*01:01+A*02:XX^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"
+    cov = evaluate(CoverageIndex.from_unit_index(_index(tables, [unit])), coded_patients(tables, [PATIENT]))
+    assert _levels(cov) == {"4/6": 1, "5/6": 1, "6/6": 1, "6/8": 1, "7/8": 1, "8/8": 0}
+
+
+def test_untyped_locus_is_the_worst_case(tables):  # type: ignore[no-untyped-def]
+    no_c = "A*01:01+A*02:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01"
+    no_dr = "A*01:01+A*02:01^B*08:01+B*07:02^C*07:01+C*07:02"
+    cov = evaluate(CoverageIndex.from_unit_index(_index(tables, [no_c])), coded_patients(tables, [PATIENT]))
+    assert _levels(cov) == {"4/6": 1, "5/6": 1, "6/6": 1, "6/8": 1, "7/8": 0, "8/8": 0}
+    cov = evaluate(CoverageIndex.from_unit_index(_index(tables, [no_dr])), coded_patients(tables, [PATIENT]))
+    assert _levels(cov) == {"4/6": 1, "5/6": 0, "6/6": 0, "6/8": 1, "7/8": 0, "8/8": 0}
+
+
+def test_definite_and_possible_dsa_are_not_counted(tables):  # type: ignore[no-untyped-def]
+    unit = "A*01:01+A*03:01^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"
+    xx = "A*01:01+A*03:XX^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"
+    cidx = CoverageIndex.from_unit_index(_index(tables, [unit, xx]))
+    pats = coded_patients(
+        tables, [PATIENT] * 3, antibodies=[[], [("A*03:01", 5000)], [("A*03:01", 500)]]
+    )  # no antibody; allele-level DSA (definite on U0, possible on the XX unit); below the MFI threshold
+    cov = evaluate(cidx, pats)
+    assert cov.count[0, LEVELS.index("5/6")] == 2
+    assert cov.count[1].sum() == 0
+    assert cov.count[2, LEVELS.index("5/6")] == 2
+
+
+def test_single_dose_and_double_graft(tables):  # type: ignore[no-untyped-def]
+    unit = PATIENT
+    # 60 kg: single needs >= 1.8e9 TNC; double needs each >= 9e8 and together > 2.1e9
+    cidx = CoverageIndex.from_unit_index(_index(tables, [unit, unit], tnc=1.2e9))
+    pats = coded_patients(tables, [PATIENT, PATIENT], weights=[60.0, 35.0])
+    cov = evaluate(cidx, pats, NMDP)
+    assert cov.count_dose is not None and cov.double is not None
+    assert cov.count_dose[0, 0] == 0 and bool(cov.double[0])  # 2 x 1.2e9 = 2.4e9 > 2.1e9
+    assert cov.count_dose[1, 0] == 2  # 1.2e9 / 35 kg = 3.4e7/kg
+    one = CoverageIndex.from_unit_index(_index(tables, [unit], tnc=1.2e9))
+    assert not bool(evaluate(one, pats, NMDP).double[0])  # type: ignore[index]
+    low_cd34 = CoverageIndex.from_unit_index(_index(tables, [unit], tnc=3e9, cd34=1e6))  # 0.17e5/kg at 60 kg
+    assert evaluate(low_cd34, pats, NMDP).count_dose[0, 0] == 0  # type: ignore[index]
+
+
+def test_eurocord_non_malignant_needs_more_than_five(tables):  # type: ignore[no-untyped-def]
+    s = default_settings()
+    euro = DoseRule.from_settings(s, s.policy("eurocord"))
+    cidx = CoverageIndex.from_unit_index(_index(tables, [PATIENT], tnc=2.0e9))
+    pats = coded_patients(tables, [PATIENT, PATIENT], weights=[40.0, 40.0], malignant=[0, 1])
+    cov = evaluate(cidx, pats, euro)  # 2e9 / 40 kg = exactly 5.0e7/kg: must exceed 5 (non-malignant)
+    assert cov.count_dose is not None
+    assert cov.count_dose[0, 0] == 0 and cov.count_dose[1, 0] == 1
+
+
+def test_genotype_alternatives_take_the_worst(tables):  # type: ignore[no-untyped-def]
+    amb = "A*01:01+A*02:01|A*01:01+A*02:05^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"
+    index = _index(tables, [amb])
+    assert len(index.alt_owner) > 0
+    cov = evaluate(CoverageIndex.from_unit_index(index), coded_patients(tables, [PATIENT]))
+    assert _levels(cov) == {"4/6": 1, "5/6": 1, "6/6": 1, "6/8": 1, "7/8": 1, "8/8": 0}
+
+
+def test_same_answer_for_any_block_and_chunk(tables, small_registry):  # type: ignore[no-untyped-def]
+    pats = simulate_patients(40, 2, "mix", tables).coded
+    cidx = CoverageIndex.from_unit_index(small_registry)
+    a = evaluate(cidx, pats, NMDP)
+    b = evaluate(cidx, pats, NMDP, block=3, unit_chunk=257)
+    assert np.array_equal(a.count, b.count) and np.array_equal(a.count_dose, b.count_dose)  # type: ignore[arg-type]
+    assert np.array_equal(a.double, b.double)  # type: ignore[arg-type]
+    # more units never serve fewer patients
+    half = CoverageIndex.from_unit_index(small_registry, np.arange(0, small_registry.n, 2))
+    assert (evaluate(half, pats, NMDP).count <= a.count).all()
+
+
+def test_served_matrix_agrees_with_counts(tables, small_registry):  # type: ignore[no-untyped-def]
+    pats = simulate_patients(10, 4, "CAU", tables).coded
+    cidx = CoverageIndex.from_unit_index(small_registry, np.arange(200))
+    m = served_matrix(cidx, pats, "5/6", NMDP)
+    cov = evaluate(cidx, pats, NMDP)
+    assert cov.count_dose is not None
+    assert np.array_equal(m.sum(axis=1), cov.count_dose[:, 1])
+    with pytest.raises(InvalidInputError, match="unknown level"):
+        served_matrix(cidx, pats, "9/10")
