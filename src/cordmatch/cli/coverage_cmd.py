@@ -59,79 +59,43 @@ def coverage_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Which share of simulated patients the registry serves at >= 4/6 ... 8/8, with and without the dose."""
-    from cordmatch.coverage.engine import LEVELS, CoverageIndex
     from cordmatch.scale.cluster import ClusterSpec
     from cordmatch.selection.settings import default_settings
     from cordmatch.services import coverage as svc
+    from cordmatch.services.coverage_query import CoverageQuery, run_query
     from cordmatch.services.search import load_registry
 
-    pops = svc.populations_for(population)
-    svc.check_count(patients)
-    if level not in LEVELS:
-        raise InvalidInputError(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}", where="--level")
     if weight_kg is not None and weights is not None:
         raise InvalidInputError("give --weight-kg or --weights, not both", where="--weights")
-    if no_dose and (weight_kg is not None or weights is not None):
+    if no_dose and weights is not None:
         raise InvalidInputError("--no-dose does not take a weight", where="--no-dose")
-    if underserved < 0:
-        raise InvalidInputError(f"--underserved must be >= 0, got {underserved}", where="--underserved")
     if plot is not None and plot.suffix.lower() not in (".svg", ".png"):
         raise InvalidInputError("the plot file must end in .svg or .png", where="--plot")
     if plot is not None and sizes is None:
         raise InvalidInputError("--plot draws the --sizes curve: give --sizes", where="--plot")
-    size_list = svc.parse_sizes(sizes) if sizes is not None else None
-    weight_values = svc.parse_weights(_read(weights, "weights"), str(weights)) if weights is not None else None
+    q = CoverageQuery(population, patients, seed, weight_kg, no_dose, policy, sizes, level, underserved)
     settings = default_settings()
-    dose = svc.dose_rule(settings, policy, no_dose)
+    try:
+        q.check(settings)
+    except InvalidInputError as exc:
+        raise InvalidInputError(exc.message, where=f"--{(exc.where or '').replace('_', '-')}") from None
+    weight_values = svc.parse_weights(_read(weights, "weights"), str(weights)) if weights is not None else None
     cluster = ClusterSpec(scheduler=scheduler) if scheduler else ClusterSpec(workers=workers) if workers else None
     tables = load_tables()
-    cand_records = (
-        svc.parse_candidates(_read(candidates, "candidates"), tables, str(candidates)) if candidates else None
-    )
+    cand_records = None
+    if candidates is not None:
+        cand_records = svc.parse_candidates(_read(candidates, "candidates"), tables, str(candidates))
     index, _ = load_registry(registry, tables)
-    if len(index) == 0:
-        raise InvalidInputError("the registry is empty: no units to assess", where="--registry")
-    cidx = CoverageIndex.from_unit_index(index)
-    sims, covs, reports = [], [], []
-    for k, pop in enumerate(pops):
-        sim = svc.simulate_patients(
-            patients, seed + k, pop, tables, settings, weight_kg=weight_kg, weights=weight_values
-        )
-        cov = svc.run_coverage(cidx, sim.coded, dose, cluster)
-        sims.append(sim)
-        covs.append(cov)
-        reports.append(svc.report(cov, pop, cidx, dose, by_population=True))
-    out: dict[str, Any] = dict(reports[0]) if len(reports) == 1 else _combined(reports, covs, cidx, dose)
+    out = run_query(
+        index, tables, q, settings=settings, cluster=cluster, weights=weight_values, candidates=cand_records
+    )
     out["registry"] = registry
-    out["seed"] = seed
-    if size_list is not None:
-        out["sizes"] = svc.size_curve(index, sims[0].coded, size_list, seed, dose, cluster)
-        if plot is not None:
-            svc.write_plot(out["sizes"], plot, f"{registry}: {pops[0]} patients")
-    if underserved:
-        out["underserved"] = [
-            row
-            for sim, cov in zip(sims, covs, strict=True)
-            for row in svc.underserved_table(sim, cov, level, underserved)
-        ]
-        out["underserved"].sort(key=lambda r: -r["patients_unserved"])
-        out["underserved"] = out["underserved"][:underserved]
-    if cand_records is not None:
-        out["recruitment"] = svc.recruitment(cand_records, sims, covs, tables, level, dose)
+    if plot is not None:
+        svc.write_plot(out["sizes"], plot, f"{registry}: {q.population} patients")
     if as_json:
         print_json(out)
     else:
         _print(out)
-
-
-def _combined(reports: list[dict[str, Any]], covs: list[Any], cidx: Any, dose: Any) -> dict[str, Any]:
-    from cordmatch.coverage.engine import PatientCoverage
-    from cordmatch.services import coverage as svc
-
-    merged = PatientCoverage.concat(covs)
-    out = svc.report(merged, ",".join(r["population"] for r in reports), cidx, dose, by_population=False)
-    out["by_population"] = reports
-    return out
 
 
 def _pct(x: float | None) -> str:
