@@ -87,7 +87,7 @@ def test_curve_plot_underserved_recruitment(run_cli, registry, tmp_path):  # typ
         (["--population", "EUR"], "unknown population"),
         (["--patients", "0"], "number of patients"),
         (["--sizes", "10,abc"], "not a bank size"),
-        (["--sizes", "999999"], "bank size 999999"),
+        (["--sizes", "999999"], "bank size 999,999"),
         (["--level", "9/10"], "unknown level"),
         (["--weight-kg", "-3"], "weight"),
         (["--policy", "nope"], "nope"),

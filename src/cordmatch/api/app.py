@@ -43,7 +43,7 @@ def create_app(
     is the search seam ("auto" = whatever this build provides). ``secret`` signs the pages' CSRF tokens
     (``$CORDMATCH_SECRET``, else random per process). ``web=False`` serves the API only.
     """
-    from cordmatch.api.routes import admin, reservations, search, transfer, units
+    from cordmatch.api.routes import admin, coverage, reservations, search, transfer, units
     from cordmatch.services.bank import BankService
     from cordmatch.store import open_store
 
@@ -73,7 +73,7 @@ def create_app(
     problems.install(app)
     app.add_middleware(NulGuard)
     # transfer first: /units/export.csv must win over /units/{din}
-    for module in (transfer, units, reservations, admin, search):
+    for module in (transfer, units, reservations, admin, search, coverage):
         app.include_router(module.router, prefix=API_PREFIX)
     if web:
         from cordmatch.web.pages import install as install_pages

@@ -39,7 +39,14 @@ class CoverageQuery:
     underserved: int = 0
 
     def check(self, settings: SelectionSettings, max_patients: int = svc.MAX_PATIENTS) -> list[str]:
-        """Raise InvalidInputError naming the field; returns the populations."""
+        """Raise InvalidInputError naming the field (``patients``, ``sizes``...); returns the populations."""
+        try:
+            return self._check(settings, max_patients)
+        except InvalidInputError as exc:
+            where = (exc.where or "").lstrip("-").replace("-", "_")
+            raise InvalidInputError(exc.message, where=where) from None
+
+    def _check(self, settings: SelectionSettings, max_patients: int) -> list[str]:
         pops = svc.populations_for(self.population)
         svc.check_count(self.patients)
         if self.patients > max_patients:
@@ -81,6 +88,11 @@ def run_query(
         raise InvalidInputError(f"at most {max_sizes} bank sizes per request", where="sizes")
     if len(index) == 0:
         raise InvalidInputError("the registry is empty: no units to assess", where="registry")
+    live = len(index)
+    if size_list is not None and max(size_list) > live:
+        raise InvalidInputError(
+            f"bank size {max(size_list):,} is more than the registry's {live:,} units", where="sizes"
+        )
     dose = svc.dose_rule(settings, q.policy, q.no_dose)
     cidx = CoverageIndex.from_unit_index(index)
     sims, covs, reports = [], [], []
