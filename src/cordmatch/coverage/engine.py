@@ -3,8 +3,8 @@
 Per patient and genotype of each locus the selection kernel (:func:`cordmatch.selection.kernel.locus_results`)
 gives the certain mismatches and whether the locus is settled; here each locus becomes a *worst-case* code:
 
-- ``w6``: mismatches counted for the 6-locus grade (A, B antigen; DRB1 allele), 2 when the locus is untyped
-  or (DRB1) not settled at allele level;
+- ``w6``: mismatches counted for the 6-locus grade (A, B antigen; DRB1 allele, as ``w8``), 2 when the locus
+  is untyped;
 - ``w8``: allele mismatches of 8 (A, B, C, DRB1), the certain ones plus one per position whose allele is not
   known (at most 2), 2 when the locus is untyped;
 - ``dsa``: the unit carries a definite or possible target of a patient antibody at or above the MFI threshold.
@@ -13,7 +13,8 @@ A unit counts at ``>= k/6`` only when ``6 - sum(w6) >= k`` and no locus has a DS
 grade reached only if the unknown alleles happened to match is never counted (clinical safety: no best case).
 Ambiguous units with coded genotype alternatives take the worst of their alternatives; units only gradable
 exactly (not coded) count as untyped. Patients are processed in blocks of ``block``: one gather of a block's
-codes per unit chunk, and one histogram of the (w6, w8, dsa, dose) keys per patient.
+codes per unit chunk, and one histogram of the (w6, w8, dsa) keys per patient, split at the patient's
+dose prefix (units ordered by single-unit capacity: those that dose a patient of weight w come first).
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ class CoverageIndex:
     slots: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))  # index slot of each
     exact_only: int = 0  # units not coded (graded exactly by the search): counted as untyped here
     _caps: dict[tuple[str, float, float], F32] = field(default_factory=dict, repr=False)
+    _orders: dict[tuple[str, float, float], tuple[CoverageIndex, F32]] = field(default_factory=dict, repr=False)
+    _tnc_order: npt.NDArray[np.int64] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.gid.shape[1])
@@ -144,6 +147,45 @@ class CoverageIndex:
             slots=order,
             exact_only=int(exact.sum()) - len(starts),
         )
+
+    def reordered(self, perm: npt.NDArray[np.int64]) -> CoverageIndex:
+        """The same units in the order ``perm`` (positions into this index)."""
+        inv = np.empty(len(perm), dtype=np.int64)
+        inv[perm] = np.arange(len(perm))
+        owner_pos = np.empty(len(self.alt_pos), dtype=np.int64)
+        owner_pos[self.alt_perm] = self.alt_pos
+        new_pos = inv[owner_pos]
+        alt_perm = np.argsort(new_pos, kind="stable")
+        return CoverageIndex(
+            genotypes=self.genotypes,
+            pair_b=self.pair_b,
+            pair_c=self.pair_c,
+            gid=np.ascontiguousarray(self.gid[:, perm]),
+            tnc=self.tnc[perm],
+            cd34=self.cd34[perm],
+            alt_pos=new_pos[alt_perm],
+            alt_perm=alt_perm,
+            alt_start=self.alt_start,
+            alt_gid=self.alt_gid,
+            slots=self.slots[perm],
+            exact_only=self.exact_only,
+        )
+
+    def by_capacity(self, tnc_min: float, cd34_min: float) -> tuple[CoverageIndex, F32]:
+        """This index ordered by single-unit capacity (kg) descending, and those capacities: the units that
+        dose a patient of weight w are a prefix (cached per threshold pair)."""
+        key = ("order", tnc_min, cd34_min)
+        if key not in self._orders:
+            cap = self.capacity("single", tnc_min, cd34_min)
+            perm = np.argsort(-cap, kind="stable")
+            self._orders[key] = (self.reordered(perm), cap[perm])
+        return self._orders[key]
+
+    def tnc_order(self) -> npt.NDArray[np.int64]:
+        """Positions by TNC descending (cached)."""
+        if self._tnc_order is None:
+            self._tnc_order = np.argsort(-self.tnc, kind="stable")
+        return self._tnc_order
 
     def capacity(self, kind: str, tnc_min: float, cd34_min: float) -> F32:
         """Per unit, the heaviest patient (kg) it doses: min(TNC / tnc_min, CD34+ / cd34_min when recorded)."""
@@ -257,18 +299,22 @@ def _chunk_keys(cidx: CoverageIndex, codes: list[U16], pair: U16, alt: U16 | Non
     return key
 
 
-def _single_caps(cidx: CoverageIndex, pats: CoveragePatients, rows: range, dose: DoseRule) -> tuple[F32, F64]:
-    """Per patient of the block: the capacity array to compare against, and the weight (strict: nudged up)."""
-    classes = {int(pats.malignant[r]) for r in rows}
+def _single_rule(pats: CoveragePatients, dose: DoseRule) -> tuple[float, bool]:
+    """The single-unit TNC minimum of a block (one diagnosis class) and whether the dose must exceed it."""
+    classes = {int(c) for c in pats.malignant}
     if len(classes) != 1:
         raise AssertionError("blocks hold one diagnosis class")  # evaluate() groups patients by class
     tnc_min, strict = dose.single[classes.pop()]
-    tnc_min = max(tnc_min, dose.prefilter_tnc)
-    cap = cidx.capacity("single", tnc_min, dose.prefilter_cd34)
-    w = pats.weight_kg[list(rows)].astype(np.float64)
-    if strict or tnc_min == dose.prefilter_tnc:  # "must exceed": a unit exactly at the threshold fails
-        w = np.nextafter(w.astype(np.float32), np.float32(np.inf)).astype(np.float64)
-    return cap, w
+    if tnc_min <= dose.prefilter_tnc:  # the pre-filter (must exceed) then decides
+        return dose.prefilter_tnc, True
+    return tnc_min, strict
+
+
+def _dosed_prefix(cap_desc: F32, w: F64, strict: bool) -> npt.NDArray[np.int64]:
+    """Per patient: how many units (capacity descending) dose weight ``w`` (cap >= w, or > w when strict)."""
+    w32 = w.astype(np.float32)
+    side = "left" if strict else "right"
+    return np.searchsorted(-cap_desc, -w32, side=side).astype(np.int64)  # type: ignore[call-overload,no-any-return]
 
 
 def evaluate(
@@ -277,7 +323,7 @@ def evaluate(
     dose: DoseRule | None = None,
     *,
     block: int = 16,
-    unit_chunk: int = 1 << 17,
+    unit_chunk: int = 1 << 15,
 ) -> PatientCoverage:
     """Units per level for every patient (see module doc); with ``dose``, also with the single-unit dose and
     whether a double graft of two units >= 4/6 exists. Deterministic; patients are independent."""
@@ -312,48 +358,60 @@ def _evaluate_block(
     cidx: CoverageIndex, pats: CoveragePatients, dose: DoseRule | None, unit_chunk: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64] | None, npt.NDArray[np.bool_] | None]:
     B = len(pats)
-    rows = range(B)
-    codes = _block_codes(cidx, pats, rows)
+    codes = _block_codes(cidx, pats, range(B))
     pair = (codes[1][cidx.pair_b] + codes[2][cidx.pair_c]).astype(np.uint16)
-    alt = _alt_keys(cidx, codes) if len(cidx.alt_pos) else None
-    hist = np.zeros(2 * B * KEY_BINS, dtype=np.int64)
-    col = (np.arange(B, dtype=np.int32) * (2 * KEY_BINS))[None, :]
-    need = np.full(B, 2, dtype=np.int64)  # double graft: units still to find (TNC descending order)
-    found_tnc = np.zeros(B, dtype=np.float64)
-    if dose is not None:
-        cap, w = _single_caps(cidx, pats, rows, dose)
-        w32 = w.astype(np.float32)
-        cap2 = cidx.capacity("double", dose.double_each_tnc, dose.double_each_cd34)
+    hist = np.zeros((B, 2, KEY_BINS), dtype=np.int64)  # [:, 1]: units with the single-unit dose
     n = len(cidx)
-    dose_bit = np.uint16(KEY_BINS)
+    prefix = np.zeros(B, dtype=np.int64)
+    order = cidx
+    if dose is not None:
+        tnc_min, strict = _single_rule(pats, dose)
+        order, cap_desc = cidx.by_capacity(tnc_min, dose.prefilter_cd34)
+        prefix = _dosed_prefix(cap_desc, pats.weight_kg, strict)
+    alt = _alt_keys(order, codes) if len(order.alt_pos) else None
     for s in range(0, n, unit_chunk):
         e = min(n, s + unit_chunk)
-        key = _chunk_keys(cidx, codes, pair, alt, s, e)
-        if dose is not None:
-            if need.any():
-                _double_step(key, cap2[s:e], w32, cidx.tnc[s:e], need, found_tnc)
-            key |= np.multiply(cap[s:e, None] >= w32[None, :], dose_bit, dtype=np.uint16)
-        full = np.add(key, col, dtype=np.int32)
-        hist += np.bincount(full.ravel(), minlength=len(hist))
-    h = hist.reshape(B, 2, KEY_BINS)
+        key = _chunk_keys(order, codes, pair, alt, s, e)
+        cut = np.clip(prefix - s, 0, e - s)
+        for j in range(B):
+            k = int(cut[j])
+            if k:
+                hist[j, 1] += np.bincount(key[:k, j], minlength=KEY_BINS)
+            if k < e - s:
+                hist[j, 0] += np.bincount(key[k:, j], minlength=KEY_BINS)
     lut = LEVEL_LUT.T.astype(np.int64)
-    count = (h.sum(axis=1) @ lut).astype(np.int64)
+    count = (hist.sum(axis=1) @ lut).astype(np.int64)
     if dose is None:
         return count, None, None
-    count_dose = (h[:, 1, :] @ lut).astype(np.int64)
-    double = (need == 0) & (found_tnc > dose.double_combined_tnc * TNC_UNIT * pats.weight_kg)
+    count_dose = (hist[:, 1, :] @ lut).astype(np.int64)
+    double = _doubles(cidx, codes, pair, pats.weight_kg, dose)
     return count, count_dose, double
 
 
 _OK46 = LEVEL_LUT[0]
+_SCAN = 4096
 
 
-def _double_step(key: U16, cap2: F32, w: F32, tnc: F32, need: npt.NDArray[np.int64], found_tnc: F64) -> None:
-    """Units sorted by TNC descending: the first two eligible units of each patient are its largest pair."""
-    for j in np.flatnonzero(need > 0):
-        ok = np.flatnonzero(_OK46[key[:, j]] & (cap2 >= w[j]))[: need[j]]
-        found_tnc[j] += float(tnc[ok].astype(np.float64).sum())
-        need[j] -= len(ok)
+def _doubles(cidx: CoverageIndex, codes: list[U16], pair: U16, w: F64, dose: DoseRule) -> npt.NDArray[np.bool_]:
+    """Per patient: two units >= 4/6 (worst case, no DSA), each with the per-unit double minimums, together
+    above the combined TNC minimum. The two largest eligible TNCs decide: units are scanned by TNC
+    descending until two are found or no later unit can reach the per-unit minimum. Units with genotype
+    alternatives are not used here (conservative)."""
+    by_tnc = cidx.tnc_order()
+    cap2 = cidx.capacity("double", dose.double_each_tnc, dose.double_each_cd34)
+    out = np.zeros(len(w), dtype=np.bool_)
+    for j in range(len(w)):
+        floor = np.float32(dose.double_each_tnc * TNC_UNIT * w[j])
+        found: list[float] = []
+        for s in range(0, len(by_tnc), _SCAN):
+            idx = by_tnc[s : s + _SCAN]
+            key = codes[0][cidx.gid[0, idx], j] + pair[cidx.gid[1, idx], j] + codes[3][cidx.gid[2, idx], j]
+            ok = np.flatnonzero(_OK46[key] & (cap2[idx] >= np.float32(w[j])))[: 2 - len(found)]
+            found.extend(float(cidx.tnc[i]) for i in idx[ok])
+            if len(found) == 2 or cidx.tnc[idx[-1]] < floor:
+                break
+        out[j] = len(found) == 2 and sum(found) > dose.double_combined_tnc * TNC_UNIT * w[j]
+    return out
 
 
 def served_matrix(
@@ -375,7 +433,9 @@ def served_matrix(
         if dose is not None:
             for cls in np.unique(sub.malignant):
                 m = sub.malignant == cls
-                cap, w = _single_caps(cidx, sub.take(np.flatnonzero(m)), range(int(m.sum())), dose)
-                ok[:, m] &= cap[:, None] >= w[None, :]
+                tnc_min, strict = _single_rule(sub.take(np.flatnonzero(m)), dose)
+                cap = cidx.capacity("single", tnc_min, dose.prefilter_cd34)
+                w = sub.weight_kg[m].astype(np.float32)
+                ok[:, m] &= (cap[:, None] > w[None, :]) if strict else (cap[:, None] >= w[None, :])
         out[s : rows.stop] = ok.T
     return out
