@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.coverage.conftest import PATIENT, coded_patients
 
 from cordmatch.coverage.engine import LEVELS, CoverageIndex, DoseRule, evaluate, served_matrix
@@ -70,7 +72,8 @@ def test_never_more_than_the_best_case(tables, small_registry):  # type: ignore[
 
 
 def _index(tables, typings, tnc=3e9, cd34=None):  # type: ignore[no-untyped-def]
-    records = [UnitRecord(f"U{i}", gl, tnc, cd34) for i, gl in enumerate(typings)]
+    tncs = tnc if isinstance(tnc, list) else [tnc] * len(typings)
+    records = [UnitRecord(f"U{i}", gl, t, cd34) for i, (gl, t) in enumerate(zip(typings, tncs, strict=True))]
     return build_index(records, tables)
 
 
@@ -166,3 +169,47 @@ def test_served_matrix_agrees_with_counts(tables, small_registry):  # type: igno
     assert np.array_equal(m.sum(axis=1), cov.count_dose[:, 1])
     with pytest.raises(InvalidInputError, match="unknown level"):
         served_matrix(cidx, pats, "9/10")
+
+
+def test_dose_thresholds_at_the_boundary(tables):  # type: ignore[no-untyped-def]
+    # NMDP single unit: TNC/kg >= 3.0 (exactly 3.0 counts); double: each must exceed the 1.5 pre-filter
+    pats = coded_patients(tables, [PATIENT], weights=[60.0])
+    exact = evaluate(CoverageIndex.from_unit_index(_index(tables, [PATIENT], tnc=1.8e9)), pats, NMDP)
+    assert exact.count_dose[0, 0] == 1  # type: ignore[index]
+    # 2.5 + 1.5 = 4.0/kg > 3.5, but the second unit does not exceed the 1.5 pre-filter: no double
+    at_prefilter = CoverageIndex.from_unit_index(_index(tables, [PATIENT] * 2, tnc=[1.5e9, 9.0e8]))
+    assert not bool(evaluate(at_prefilter, pats, NMDP).double[0])  # type: ignore[index]
+    above = CoverageIndex.from_unit_index(_index(tables, [PATIENT] * 2, tnc=[1.5e9, 9.1e8]))
+    assert bool(evaluate(above, pats, NMDP).double[0])  # type: ignore[index]
+
+
+def test_untyped_patient_locus_is_never_served_at_its_level(tables):  # type: ignore[no-untyped-def]
+    no_drb1 = "A*01:01+A*02:01^B*08:01+B*07:02^C*07:01+C*07:02"
+    cov = evaluate(CoverageIndex.from_unit_index(_index(tables, [PATIENT])), coded_patients(tables, [no_drb1]))
+    assert _levels(cov) == {"4/6": 1, "5/6": 0, "6/6": 0, "6/8": 1, "7/8": 0, "8/8": 0}
+
+
+@settings(max_examples=25, deadline=None)
+@given(masks=st.lists(st.tuples(st.integers(0, 39), st.integers(0, 3)), min_size=1, max_size=30))
+def test_less_typing_information_never_serves_more(tables, masks):  # type: ignore[no-untyped-def]
+    """Property: replacing alleles by their antigen (``A*02:01`` -> ``A*02:XX``) never raises a count."""
+    from cordmatch.services.coverage import simulate_patients
+
+    sim = simulate_patients(40, 13, "CAU", tables)
+    units = [_gl(tables, sim, i) for i in range(40)]
+    masked = list(units)
+    for unit, locus in masks:
+        parts = masked[unit].split("^")
+        a, b = parts[locus].split("+")
+        parts[locus] = f"{a.split(':')[0]}:XX+{b}"
+        masked[unit] = "^".join(parts)
+    pats = simulate_patients(12, 14, "CAU", tables).coded
+    full = evaluate(CoverageIndex.from_unit_index(_index(tables, units)), pats)
+    less = evaluate(CoverageIndex.from_unit_index(_index(tables, masked)), pats)
+    assert (less.count <= full.count).all()
+
+
+def _gl(tables, sim, i):  # type: ignore[no-untyped-def]
+    names = sim.tables["CAU"].names
+    h1, h2 = (names[int(h)].split("~") for h in sim.haplotypes[i])
+    return "^".join(f"{x}+{y}" for x, y in zip(h1, h2, strict=True))

@@ -398,15 +398,20 @@ def _doubles(cidx: CoverageIndex, codes: list[U16], pair: U16, w: F64, dose: Dos
     descending until two are found or no later unit can reach the per-unit minimum. Units with genotype
     alternatives are not used here (conservative)."""
     by_tnc = cidx.tnc_order()
-    cap2 = cidx.capacity("double", dose.double_each_tnc, dose.double_each_cd34)
+    # each unit: the per-unit double minimums and the search pre-filter (TNC must exceed it)
+    tnc_min = max(dose.double_each_tnc, dose.prefilter_tnc)
+    strict = dose.double_each_tnc <= dose.prefilter_tnc
+    cap2 = cidx.capacity("double", tnc_min, max(dose.double_each_cd34, dose.prefilter_cd34))
     out = np.zeros(len(w), dtype=np.bool_)
     for j in range(len(w)):
-        floor = np.float32(dose.double_each_tnc * TNC_UNIT * w[j])
+        floor = np.float32(tnc_min * TNC_UNIT * w[j])
+        wj = np.float32(w[j])
         found: list[float] = []
         for s in range(0, len(by_tnc), _SCAN):
             idx = by_tnc[s : s + _SCAN]
             key = codes[0][cidx.gid[0, idx], j] + pair[cidx.gid[1, idx], j] + codes[3][cidx.gid[2, idx], j]
-            ok = np.flatnonzero(_OK46[key] & (cap2[idx] >= np.float32(w[j])))[: 2 - len(found)]
+            dosed = cap2[idx] > wj if strict else cap2[idx] >= wj
+            ok = np.flatnonzero(_OK46[key] & dosed)[: 2 - len(found)]
             found.extend(float(cidx.tnc[i]) for i in idx[ok])
             if len(found) == 2 or cidx.tnc[idx[-1]] < floor:
                 break
