@@ -110,3 +110,14 @@ def test_bad_files_name_the_line(run_cli, registry, tmp_path):  # type: ignore[n
     assert code == 2 and "line 2" in err and "hla" in err
     code, _, err = run_cli(["coverage", "--registry", str(tmp_path / "none.parquet"), "--patients", "10"])
     assert code == 2 and "does not exist" in err
+
+
+def test_single_candidate_option(run_cli, registry):  # type: ignore[no-untyped-def]
+    gl = "A*01:01+A*02:01^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"
+    code, out, err = run_cli(
+        ["coverage", "--registry", registry, "--population", "CAU", "--patients", "30", "--candidate", gl, "--json"]
+    )
+    assert code == 0, err
+    assert json.loads(out)["recruitment"]["candidates"][0]["unit_id"] == "candidate-1"
+    code, _, err = run_cli(["coverage", "--registry", registry, "--patients", "5", "--candidate", "A*01:01+B*99"])
+    assert code == 2 and "--candidate 1" in err

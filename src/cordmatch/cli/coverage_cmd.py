@@ -44,6 +44,9 @@ def coverage_command(
     underserved: Annotated[
         int, typer.Option("--underserved", help="Show the N haplotypes most often left without a unit.")
     ] = 0,
+    candidate: Annotated[
+        list[str] | None, typer.Option("--candidate", help="A candidate unit's typing (GL string); repeatable.")
+    ] = None,
     candidates: Annotated[
         Path | None, typer.Option("--candidates", help="CSV of candidate units (unit_id,hla[,tnc,cd34]) to rank.")
     ] = None,
@@ -85,6 +88,12 @@ def coverage_command(
     cand_records = None
     if candidates is not None:
         cand_records = svc.parse_candidates(_read(candidates, "candidates"), tables, str(candidates))
+    for i, gl in enumerate(candidate or [], start=1):
+        try:
+            one = svc.parse_candidates(f"unit_id,hla\ncandidate-{i},{gl}\n", tables)
+        except InvalidInputError as exc:
+            raise InvalidInputError(exc.message, where=f"--candidate {i}") from None
+        cand_records = [*(cand_records or []), *one]
     index, _ = load_registry(registry, tables)
     out = run_query(
         index, tables, q, settings=settings, cluster=cluster, weights=weight_values, candidates=cand_records
