@@ -213,6 +213,17 @@ class CoveragePatients:
     def __len__(self) -> int:
         return len(self.ag)
 
+    @staticmethod
+    def concat(parts: Sequence[CoveragePatients]) -> CoveragePatients:
+        return CoveragePatients(
+            np.concatenate([p.ag for p in parts]),
+            np.concatenate([p.al for p in parts]),
+            np.concatenate([p.weight_kg for p in parts]),
+            np.concatenate([p.malignant for p in parts]),
+            [x for p in parts for x in p.profiles],
+            [x for p in parts for x in p.population],
+        )
+
     def take(self, rows: npt.NDArray[np.int64]) -> CoveragePatients:
         return CoveragePatients(
             self.ag[rows],

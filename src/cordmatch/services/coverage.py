@@ -12,7 +12,8 @@ import csv
 import io
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,17 +159,30 @@ def run_coverage(
     dose: DoseRule | None,
     cluster: ClusterSpec | None = None,
     chunk: int = CHUNK_PATIENTS,
+    client: Any = None,
 ) -> PatientCoverage:
-    """Evaluate in-process, or on Dask in chunks of ``chunk`` patients (same result either way)."""
-    if cluster is None:
+    """Evaluate in-process, or on Dask (an open ``client``, else one opened for ``cluster``) in chunks of
+    ``chunk`` patients; the chunks are gathered in order, so the result is the same either way."""
+    if client is None and cluster is None:
         return evaluate(cidx, pats, dose)
+    if client is None:
+        with open_client(cluster) as opened:  # type: ignore[arg-type]
+            return run_coverage(cidx, pats, dose, chunk=chunk, client=opened)
     bounds = [*list(range(0, len(pats), chunk)), len(pats)]
     parts = [pats.take(np.arange(a, b)) for a, b in itertools.pairwise(bounds)]
+    remote = client.scatter(cidx, broadcast=True)
+    futures = client.map(evaluate, [remote] * len(parts), parts, [dose] * len(parts), pure=False)
+    return PatientCoverage.concat(client.gather(futures))
+
+
+@contextmanager
+def maybe_client(cluster: ClusterSpec | None) -> Iterator[Any]:
+    """A Dask client for ``cluster`` (closed on exit), or None to run in-process."""
+    if cluster is None:
+        yield None
+        return
     with open_client(cluster) as client:
-        remote = client.scatter(cidx, broadcast=True)  # type: ignore[no-untyped-call]
-        futures = client.map(evaluate, [remote] * len(parts), parts, [dose] * len(parts), pure=False)
-        results = client.gather(futures)  # type: ignore[no-untyped-call]
-    return PatientCoverage.concat(results)
+        yield client
 
 
 def dose_rule(settings: SelectionSettings, policy: str, no_dose: bool) -> DoseRule | None:
@@ -218,6 +232,7 @@ def size_curve(
     seed: int,
     dose: DoseRule | None,
     cluster: ClusterSpec | None = None,
+    client: Any = None,
 ) -> list[dict[str, Any]]:
     """Coverage against bank size: nested random subsets (seeded) of the registry's live units."""
     live = np.flatnonzero(index.live)
@@ -230,7 +245,7 @@ def size_curve(
     rows = []
     for size in sorted(set(sizes)):
         cidx = CoverageIndex.from_unit_index(index, perm[:size])
-        rows.append({"units": size, **summarise(run_coverage(cidx, pats, dose, cluster), "")})
+        rows.append({"units": size, **summarise(run_coverage(cidx, pats, dose, cluster, client=client), "")})
         rows[-1].pop("population")
     return rows
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cordmatch.coverage.engine import LEVELS, CoverageIndex, PatientCoverage
+from cordmatch.coverage.engine import LEVELS, CoverageIndex, CoveragePatients, PatientCoverage
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.scale.cluster import ClusterSpec
@@ -96,14 +96,19 @@ def run_query(
     dose = svc.dose_rule(settings, q.policy, q.no_dose)
     cidx = CoverageIndex.from_unit_index(index)
     sims, covs, reports = [], [], []
-    for k, pop in enumerate(pops):
-        sim = svc.simulate_patients(
-            q.patients, q.seed + k, pop, tables, settings, weight_kg=q.weight_kg, weights=weights
-        )
-        cov = svc.run_coverage(cidx, sim.coded, dose, cluster)
-        sims.append(sim)
-        covs.append(cov)
-        reports.append(svc.report(cov, pop, cidx, dose, by_population=True))
+    with svc.maybe_client(cluster) as client:
+        for k, pop in enumerate(pops):
+            sim = svc.simulate_patients(
+                q.patients, q.seed + k, pop, tables, settings, weight_kg=q.weight_kg, weights=weights
+            )
+            cov = svc.run_coverage(cidx, sim.coded, dose, client=client)
+            sims.append(sim)
+            covs.append(cov)
+            reports.append(svc.report(cov, pop, cidx, dose, by_population=True))
+        sizes_rows = None
+        if size_list:
+            everyone = CoveragePatients.concat([x.coded for x in sims])
+            sizes_rows = svc.size_curve(index, everyone, size_list, q.seed, dose, client=client)
     if len(reports) == 1:
         out = dict(reports[0])
     else:
@@ -111,8 +116,8 @@ def run_query(
         out["by_population"] = reports
     out["seed"] = q.seed
     out["policy"] = q.policy
-    if size_list is not None:
-        out["sizes"] = svc.size_curve(index, sims[0].coded, size_list, q.seed, dose, cluster)
+    if sizes_rows is not None:
+        out["sizes"] = sizes_rows
     if q.underserved:
         rows = [r for sim, cov in zip(sims, covs, strict=True) for r in svc.underserved_table(sim, cov, q.level, 10**9)]
         rows.sort(key=lambda r: (-r["patients_unserved"], -r["frequency"]))
