@@ -112,6 +112,7 @@ class CoverageIndex:
     _caps: dict[tuple[str, float, float], F32] = field(default_factory=dict, repr=False)
     _orders: dict[tuple[str, float, float], tuple[CoverageIndex, F32]] = field(default_factory=dict, repr=False)
     _tnc_order: npt.NDArray[np.int64] | None = field(default=None, repr=False)
+    _lists: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.gid.shape[1])
@@ -180,6 +181,19 @@ class CoverageIndex:
             perm = np.argsort(-cap, kind="stable")
             self._orders[key] = (self.reordered(perm), cap[perm])
         return self._orders[key]
+
+    def locus_lists(self) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+        """Per locus A, B, DRB1: positions sorted by that locus' genotype id, and each genotype's offset
+        (CSR, cached): the units carrying given genotypes without a scan."""
+        if self._lists is None:
+            rows = [self.gid[0], self.pair_b[self.gid[1]], self.gid[2]]
+            sizes = [len(self.genotypes[0][0]), len(self.genotypes[1][0]), len(self.genotypes[3][0])]
+            self._lists = []
+            for g, size in zip(rows, sizes, strict=True):
+                offsets = np.zeros(size + 1, dtype=np.int64)
+                offsets[1:] = np.cumsum(np.bincount(g, minlength=size))
+                self._lists.append((np.argsort(g, kind="stable").astype(np.int64), offsets))
+        return self._lists
 
     def tnc_order(self) -> npt.NDArray[np.int64]:
         """Positions by TNC descending (cached)."""
@@ -335,6 +349,7 @@ def evaluate(
     *,
     block: int = 16,
     unit_chunk: int = 1 << 15,
+    method: str = "sparse",
 ) -> PatientCoverage:
     """Units per level for every patient (see module doc); with ``dose``, also with the single-unit dose and
     whether a double graft of two units >= 4/6 exists. Deterministic; patients are independent."""
@@ -357,7 +372,10 @@ def evaluate(
     for s0, s1 in itertools.pairwise(bounds):
         idx = order[s0:s1]
         sub = pats.take(idx)
-        c, cd, dbl = _evaluate_block(cidx, sub, dose, unit_chunk)
+        if method == "sparse":
+            c, cd, dbl = _evaluate_block_sparse(cidx, sub, dose)
+        else:
+            c, cd, dbl = _evaluate_block(cidx, sub, dose, unit_chunk)
         count[idx] = c
         if count_dose is not None and double is not None and cd is not None and dbl is not None:
             count_dose[idx] = cd
@@ -397,6 +415,69 @@ def _evaluate_block(
     count_dose = (hist[:, 1, :] @ lut).astype(np.int64)
     double = _doubles(cidx, codes, pair, pats.weight_kg, dose)
     return count, count_dose, double
+
+
+def _evaluate_block_sparse(
+    cidx: CoverageIndex, pats: CoveragePatients, dose: DoseRule | None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64] | None, npt.NDArray[np.bool_] | None]:
+    """As :func:`_evaluate_block`, visiting only the units that can count at any level. A unit counts only
+    with at most 2 worst-case mismatches of 6 (``w8 <= 2`` implies ``w6 <= 2``: an allele mismatch
+    includes the antigen's), so at least one of A, B, DRB1 matches fully: the candidates are the units of
+    the fully matching genotypes of A, then of B (A not fully matching), then of DRB1 (neither), each unit
+    once; plus the units with genotype alternatives. Every other unit counts at no level."""
+    B = len(pats)
+    codes = _block_codes(cidx, pats, range(B))
+    pair = (codes[1][cidx.pair_b] + codes[2][cidx.pair_c]).astype(np.uint16)
+    prefix = np.zeros(B, dtype=np.int64)
+    order = cidx
+    if dose is not None:
+        tnc_min, strict = _single_rule(pats, dose)
+        order, cap_desc = cidx.by_capacity(tnc_min, dose.prefilter_cd34)
+        prefix = _dosed_prefix(cap_desc, pats.weight_kg, strict)
+    alt = _alt_keys(order, codes) if len(order.alt_pos) else None
+    lists = order.locus_lists()
+    g_a, g_bc, g_dr = order.gid
+    cols = [np.ascontiguousarray(c.T) for c in (codes[0], codes[1], pair, codes[3])]
+    hist = np.zeros((B, 2, KEY_BINS), dtype=np.int64)
+    for j in range(B):
+        c_a, c_b, c_p, c_dr = (c[j] for c in cols)
+        parts = []
+        for li, (units, offsets), c_l in zip(range(3), lists, (c_a, c_b, c_dr), strict=True):
+            pos = _units_of(units, offsets, np.flatnonzero((c_l & 0xF) == 0))
+            if li >= 1 and len(pos):
+                pos = pos[(c_a[g_a[pos]] & 0xF) != 0]
+            if li == 2 and len(pos):
+                pos = pos[(c_b[order.pair_b[g_bc[pos]]] & 0xF) != 0]
+            parts.append(pos)
+        pos = np.concatenate(parts)
+        key = c_a[g_a[pos]] + c_p[g_bc[pos]] + c_dr[g_dr[pos]]
+        dosed = pos < prefix[j]
+        hist[j, 1] += np.bincount(key[dosed], minlength=KEY_BINS)
+        hist[j, 0] += np.bincount(key[~dosed], minlength=KEY_BINS)
+        if alt is not None:
+            dosed = order.alt_pos < prefix[j]
+            hist[j, 1] += np.bincount(alt[dosed, j], minlength=KEY_BINS)
+            hist[j, 0] += np.bincount(alt[~dosed, j], minlength=KEY_BINS)
+    lut = LEVEL_LUT.T.astype(np.int64)
+    count = (hist.sum(axis=1) @ lut).astype(np.int64)
+    if dose is None:
+        return count, None, None
+    count_dose = (hist[:, 1, :] @ lut).astype(np.int64)
+    return count, count_dose, _doubles(cidx, codes, pair, pats.weight_kg, dose)
+
+
+def _units_of(
+    units: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64], genotypes: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Positions of the units carrying any of ``genotypes`` (CSR ranges joined without a Python loop)."""
+    starts = offsets[genotypes]
+    lens = offsets[genotypes + 1] - starts
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    shift = np.repeat(starts - (np.cumsum(lens) - lens), lens)
+    out: npt.NDArray[np.int64] = units[np.arange(total, dtype=np.int64) + shift]
+    return out
 
 
 _OK46 = LEVEL_LUT[0]
