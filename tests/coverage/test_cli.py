@@ -90,6 +90,8 @@ def test_curve_plot_underserved_recruitment(run_cli, registry, tmp_path):  # typ
         (["--sizes", "999999"], "bank size 999,999"),
         (["--level", "9/10"], "unknown level"),
         (["--weight-kg", "-3"], "weight"),
+        (["--weight-kg", "nan"], "weight"),
+        (["--seed", "-1"], "seed"),
         (["--policy", "nope"], "nope"),
         (["--plot", "x.pdf", "--sizes", "100"], ".svg or .png"),
     ],
@@ -121,3 +123,13 @@ def test_single_candidate_option(run_cli, registry):  # type: ignore[no-untyped-
     assert json.loads(out)["recruitment"]["candidates"][0]["unit_id"] == "candidate-1"
     code, _, err = run_cli(["coverage", "--registry", registry, "--patients", "5", "--candidate", "A*01:01+B*99"])
     assert code == 2 and "--candidate 1" in err
+
+
+def test_registry_that_is_not_one(run_cli, tmp_path):  # type: ignore[no-untyped-def]
+    text = tmp_path / "notes.csv"
+    text.write_text("not,a,database\n" * 50)
+    code, _, err = run_cli(["coverage", "--registry", str(text), "--patients", "5"])
+    assert code == 2 and "--registry" in err and "Traceback" not in err
+    missing = tmp_path / "missing.sqlite3"
+    code, _, err = run_cli(["coverage", "--registry", str(missing), "--patients", "5"])
+    assert code == 2 and "does not exist" in err and not missing.exists()

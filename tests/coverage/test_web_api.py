@@ -25,6 +25,9 @@ def test_api_report_keys_and_errors(client: Any) -> None:  # noqa: F811
     assert_problem(client.get("/api/v1/coverage", params={"population": "EUR"}), 422, "population")
     assert_problem(client.get("/api/v1/coverage", params={"sizes": "2,99"}), 422, "sizes")
     assert_problem(client.get("/api/v1/coverage", params={"level": "3/6"}), 422, "level")
+    assert_problem(client.get("/api/v1/coverage", params={"weight_kg": -1}), 422, "weight_kg")
+    assert_problem(client.get("/api/v1/coverage", params={"seed": -5}), 422, "seed")
+    assert_problem(client.get("/api/v1/coverage", params={"patients": "many"}), 422)
 
 
 def test_api_needs_a_bank_role(client: Any) -> None:  # noqa: F811

@@ -66,7 +66,6 @@ def coverage_command(
     from cordmatch.selection.settings import default_settings
     from cordmatch.services import coverage as svc
     from cordmatch.services.coverage_query import CoverageQuery, run_query
-    from cordmatch.services.search import load_registry
 
     if weight_kg is not None and weights is not None:
         raise InvalidInputError("give --weight-kg or --weights, not both", where="--weights")
@@ -94,7 +93,7 @@ def coverage_command(
         except InvalidInputError as exc:
             raise InvalidInputError(exc.message, where=f"--candidate {i}") from None
         cand_records = [*(cand_records or []), *one]
-    index, _ = load_registry(registry, tables)
+    index = _open_registry(registry, tables)
     out = run_query(
         index, tables, q, settings=settings, cluster=cluster, weights=weight_values, candidates=cand_records
     )
@@ -105,6 +104,25 @@ def coverage_command(
         print_json(out)
     else:
         _print(out)
+
+
+def _open_registry(target: str, tables: Any) -> Any:
+    """The registry's index; errors name --registry, and a missing local file is not created."""
+    from cordmatch.services.search import load_registry
+
+    if "://" not in target and not Path(target).exists():
+        raise InvalidInputError(f"registry {target} does not exist", where="--registry")
+    try:
+        index, _ = load_registry(target, tables)
+    except InvalidInputError as exc:
+        raise InvalidInputError(exc.message, where="--registry") from None
+    except Exception as exc:  # the store's driver errors (a file that is not a database)
+        if type(exc).__module__.split(".")[0] != "sqlalchemy":
+            raise
+        raise InvalidInputError(
+            f"cannot read {target}: not a cordmatch bank store or registry .parquet file", where="--registry"
+        ) from None
+    return index
 
 
 def _pct(x: float | None) -> str:

@@ -3,6 +3,7 @@ from a registry index (the report of :mod:`cordmatch.services.coverage`)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,10 @@ class CoverageQuery:
             raise InvalidInputError(f"unknown level {self.level!r}; choose one of {', '.join(LEVELS)}", where="level")
         if self.no_dose and self.weight_kg is not None:
             raise InvalidInputError("no_dose does not take a weight", where="weight_kg")
+        if self.weight_kg is not None and not (math.isfinite(self.weight_kg) and 0 < self.weight_kg <= 500):
+            raise InvalidInputError(f"weight must be between 0 and 500 kg, not {self.weight_kg:g}", where="weight_kg")
+        if self.seed < 0:
+            raise InvalidInputError(f"the seed must be a whole number >= 0, not {self.seed}", where="seed")
         if not 0 <= self.underserved <= 1000:
             raise InvalidInputError(
                 f"underserved must be between 0 and 1000, got {self.underserved}", where="underserved"
