@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cordmatch.coverage.engine import LEVELS, PatientCoverage
 from cordmatch.coverage.planning import HaplotypeTable, recruitment_value, under_served
@@ -57,3 +59,11 @@ def test_recruitment_ranks_by_newly_served() -> None:
     ranked = recruitment_value(newly, ["CAU", "AFA", "AFA"], ["X", "Y", "Z"])
     assert [r["unit_id"] for r in ranked] == ["Z", "X", "Y"]
     assert ranked[0]["by_population"] == {"AFA": 2, "CAU": 1} and ranked[0]["newly_served"] == 3
+
+
+@given(n=st.integers(1, 100_000), data=st.data())
+def test_wilson_interval_holds_the_share(n: int, data: st.DataObject) -> None:
+    k = data.draw(st.integers(0, n))
+    lo, hi = wilson(k, n)
+    assert 0.0 <= lo <= k / n <= hi <= 1.0
+    assert hi - lo <= wilson(n // 2, n)[1] - wilson(n // 2, n)[0] + 1e-12  # widest at one half

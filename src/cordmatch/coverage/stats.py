@@ -20,7 +20,9 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo = 0.0 if successes == 0 else max(0.0, min(p, centre - half))  # exact ends; no rounding past p
+    hi = 1.0 if successes == n else min(1.0, max(p, centre + half))
+    return lo, hi
 
 
 def _share(hits: np.ndarray[Any, Any]) -> tuple[float, list[float]]:
