@@ -50,7 +50,8 @@ def test_counts_equal_the_kernel_for_allele_typed_units(tables, small_registry):
         m6, m8 = g.match_6()[slots], g.match_8()[slots]
         assert (m6 >= 0).all() and (m8 >= 0).all()
         w = pats.weight_kg[p]
-        dose = (tnc >= 3.0e7 * w) & ~(cd34 < 1.0e5 * w)  # NMDP: 3.0 x10^7/kg whatever the diagnosis
+        # NMDP: TNC >= 3.0 x10^7/kg (Dehn 2019) and CD34+ >= 1.5 x10^5/kg when recorded
+        dose = (tnc >= 3.0e7 * w) & ~(cd34 < 1.5e5 * w)
         for i, level in enumerate(LEVELS):
             scale, k = LEVEL_K[level]
             ok = ((m6 if scale == 6 else m8) >= k) & ~dsa
@@ -227,3 +228,37 @@ def test_sparse_visit_equals_the_dense_scan(tables, small_registry, population):
         assert np.array_equal(sparse.count, dense.count)
         if dose is not None:
             assert np.array_equal(sparse.count_dose, dense.count_dose)  # type: ignore[arg-type]
+
+
+def test_mismatched_units_need_the_higher_dose_when_the_rules_set_one(tables):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    five = "A*01:01+A*03:01^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"  # 5/6
+    four = "A*01:01+A*03:01^B*08:01+B*44:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"  # 4/6
+    cidx = CoverageIndex.from_unit_index(_index(tables, [five, four], tnc=1.4e9))  # 3.5 x10^7/kg at 40 kg
+    pats = coded_patients(tables, [PATIENT], weights=[40.0])
+    for method in ("sparse", "dense"):
+        plain = evaluate(cidx, pats, NMDP, method=method)
+        assert plain.count_dose[0, 0] == 2  # type: ignore[index]
+        strict = evaluate(cidx, pats, replace(NMDP, mismatched_tnc=4.0), method=method)
+        assert strict.count_dose[0, 0] == 1 and strict.count_dose[0, 1] == 1  # type: ignore[index]
+    m = served_matrix(cidx, pats, "4/6", replace(NMDP, mismatched_tnc=4.0))
+    assert m.sum() == 1
+
+
+def test_the_release_antigen_relation_reaches_the_kernel(tables, monkeypatch):  # type: ignore[no-untyped-def]
+    seen: list[object] = []
+    original = kernel.locus_results
+
+    def spy(*args, relation=None, **kw):  # type: ignore[no-untyped-def]
+        seen.append(relation)
+        return original(*args, **kw)
+
+    monkeypatch.setattr(kernel, "locus_results", spy)
+    rel = np.zeros((1, 1), dtype=np.int8)
+    cidx = CoverageIndex.from_unit_index(_index(tables, [PATIENT]), relation=rel)
+    evaluate(cidx, coded_patients(tables, [PATIENT]))
+    assert seen and all(r is rel for r in seen)
+    seen.clear()
+    evaluate(CoverageIndex.from_unit_index(_index(tables, [PATIENT])), coded_patients(tables, [PATIENT]))
+    assert seen and all(r is None for r in seen)

@@ -64,7 +64,9 @@ class DoseRule:
 
     ``single[c]``: (TNC minimum, strict) for malignant class c (0 = not malignant, 1 = malignant, 2 = not
     known), from :func:`cordmatch.selection.rules.resolve_thresholds`. A unit has the single-unit dose when
-    TNC/kg meets that minimum and its CD34+/kg, when recorded, is not below the search pre-filter.
+    TNC/kg meets that minimum and its CD34+/kg, when recorded, meets the single-unit CD34+ minimum (and the
+    search pre-filters). ``mismatched_tnc``: a higher TNC minimum for units with 2 mismatches of 6 at worst,
+    when the selection rules define one (``DoseThresholds.single_tnc_mismatched``; 0 = none).
     """
 
     single: tuple[tuple[float, bool], tuple[float, bool], tuple[float, bool]]
@@ -74,13 +76,17 @@ class DoseRule:
     double_each_cd34: float
     double_combined_tnc: float
     source: str = ""
+    single_cd34: float = 0.0
+    mismatched_tnc: float = 0.0
+
+    @property
+    def single_cd34_min(self) -> float:
+        return max(self.prefilter_cd34, self.single_cd34)
 
     @classmethod
     def from_settings(cls, settings: SelectionSettings, policy: PolicySpec) -> DoseRule:
-        single = tuple(
-            (th.single_tnc, th.single_tnc_strict)
-            for th in (resolve_thresholds(settings, policy, 1.0, m) for m in (False, True, None))
-        )
+        resolved = [resolve_thresholds(settings, policy, 1.0, m) for m in (False, True, None)]
+        single = tuple((th.single_tnc, th.single_tnc_strict) for th in resolved)
         return cls(
             single=single,  # type: ignore[arg-type]
             prefilter_tnc=settings.value("prefilter_tnc_min"),
@@ -89,6 +95,8 @@ class DoseRule:
             double_each_cd34=settings.value("double_each_cd34_min"),
             double_combined_tnc=settings.value("double_combined_tnc_min"),
             source=policy.name,
+            single_cd34=resolved[0].single_cd34,
+            mismatched_tnc=float(getattr(resolved[0], "single_tnc_mismatched", 0.0)),
         )
 
 
@@ -109,6 +117,7 @@ class CoverageIndex:
     alt_gid: npt.NDArray[np.int64]  # (4, R) per-locus genotype ids of the alternative rows
     slots: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))  # index slot of each
     exact_only: int = 0  # units not coded (graded exactly by the search): counted as untyped here
+    relation: npt.NDArray[np.int8] | None = None  # WHO antigen relation (tables.serology_relation) if any
     _caps: dict[tuple[str, float, float], F32] = field(default_factory=dict, repr=False)
     _orders: dict[tuple[str, float, float], tuple[CoverageIndex, F32]] = field(default_factory=dict, repr=False)
     _tnc_order: npt.NDArray[np.int64] | None = field(default=None, repr=False)
@@ -118,8 +127,14 @@ class CoverageIndex:
         return int(self.gid.shape[1])
 
     @classmethod
-    def from_unit_index(cls, index: UnitIndex, subset: npt.NDArray[np.int64] | None = None) -> CoverageIndex:
-        """The live units of ``index`` (or of the slots in ``subset``), ordered by TNC descending."""
+    def from_unit_index(
+        cls,
+        index: UnitIndex,
+        subset: npt.NDArray[np.int64] | None = None,
+        relation: npt.NDArray[np.int8] | None = None,
+    ) -> CoverageIndex:
+        """The live units of ``index`` (or of the slots in ``subset``), ordered by TNC descending.
+        ``relation``: the WHO antigen relation of the release, passed to the kernel when it takes one."""
         n = index.n
         slots = np.flatnonzero((index.flags[:n] & LIVE) != 0) if subset is None else np.asarray(subset, np.int64)
         if subset is not None and len(slots) and not bool(((index.flags[slots] & LIVE) != 0).all()):
@@ -147,6 +162,7 @@ class CoverageIndex:
             alt_gid=alt_gid,
             slots=order,
             exact_only=int(exact.sum()) - len(starts),
+            relation=relation,
         )
 
     def reordered(self, perm: npt.NDArray[np.int64]) -> CoverageIndex:
@@ -170,6 +186,7 @@ class CoverageIndex:
             alt_gid=self.alt_gid,
             slots=self.slots[perm],
             exact_only=self.exact_only,
+            relation=self.relation,
         )
 
     def by_capacity(self, tnc_min: float, cd34_min: float) -> tuple[CoverageIndex, F32]:
@@ -273,9 +290,18 @@ class PatientCoverage:
         )
 
 
-def locus_codes(locus: int, p_ag: I16, p_al: I16, g_ag: I16, g_al: I16, profile: AntibodyProfile | None = None) -> U16:
+def locus_codes(
+    locus: int,
+    p_ag: I16,
+    p_al: I16,
+    g_ag: I16,
+    g_al: I16,
+    profile: AntibodyProfile | None = None,
+    relation: npt.NDArray[np.int8] | None = None,
+) -> U16:
     """Worst-case codes (w6 | w8 << 4 | dsa << 8) of one patient locus (2,) against genotypes (G, 2)."""
-    packed, possible = kernel.locus_results(locus, p_ag, p_al, g_ag, g_al, profile)
+    extra = {"relation": relation} if relation is not None else {}
+    packed, possible = kernel.locus_results(locus, p_ag, p_al, g_ag, g_al, profile, **extra)
     mm8 = kernel.field(packed, kernel.MM8).astype(np.uint16)
     unsure = kernel.field(packed, kernel.UNSURE8) > 0
     missing = (g_ag[:, 0] < 0) | (p_ag[0] < 0)
@@ -286,8 +312,9 @@ def locus_codes(locus: int, p_ag: I16, p_al: I16, g_ag: I16, g_al: I16, profile:
         w6 = np.zeros_like(w8)
     elif locus == _DRB1:
         w6 = w8
-    else:
-        w6 = np.where(missing, two, kernel.field(packed, kernel.MM6).astype(np.uint16))
+    else:  # antigen level; not settled (untyped, or antigens related through a broad): 2 at worst
+        bad = missing | (kernel.field(packed, kernel.BAD6) > 0)
+        w6 = np.where(bad, two, kernel.field(packed, kernel.MM6).astype(np.uint16))
     dsa = (kernel.field(packed, kernel.DSA_DEF) > 0) | possible
     out: U16 = (w6 | (w8 << np.uint16(W8_SHIFT)) | (dsa.astype(np.uint16) << np.uint16(DSA_SHIFT))).astype(np.uint16)
     return out
@@ -297,7 +324,9 @@ def _block_codes(cidx: CoverageIndex, pats: CoveragePatients, rows: range) -> li
     """Per locus (G, B) codes of a block of patients."""
     out = []
     for li, (g_ag, g_al) in enumerate(cidx.genotypes):
-        cols = [locus_codes(li, pats.ag[r, li], pats.al[r, li], g_ag, g_al, pats.profiles[r]) for r in rows]
+        cols = [
+            locus_codes(li, pats.ag[r, li], pats.al[r, li], g_ag, g_al, pats.profiles[r], cidx.relation) for r in rows
+        ]
         out.append(np.stack(cols, axis=1))
     return out
 
@@ -333,6 +362,24 @@ def _single_rule(pats: CoveragePatients, dose: DoseRule) -> tuple[float, bool]:
     if tnc_min <= dose.prefilter_tnc:  # the pre-filter (must exceed) then decides
         return dose.prefilter_tnc, True
     return tnc_min, strict
+
+
+def _mismatched_cap(order: CoverageIndex, dose: DoseRule, tnc_min: float) -> F32 | None:
+    """Capacities under the higher TNC minimum for units with 2 mismatches of 6 at worst, or None when the
+    rules set none above the block's single-unit minimum."""
+    if dose.mismatched_tnc <= tnc_min:
+        return None
+    return order.capacity("mismatched", dose.mismatched_tnc, dose.single_cd34_min)
+
+
+def _dosed(
+    key: U16, pos: npt.NDArray[np.int64], prefix: int, cap_mm: F32 | None, w: np.float32
+) -> npt.NDArray[np.bool_]:
+    """Which of the units at ``pos`` (keys ``key``) dose the patient as a single unit."""
+    dosed: npt.NDArray[np.bool_] = pos < prefix
+    if cap_mm is not None:
+        dosed = np.where((key & 0xF) >= 2, cap_mm[pos] >= w, dosed)
+    return dosed
 
 
 def _dosed_prefix(cap_desc: F32, w: F64, strict: bool) -> npt.NDArray[np.int64]:
@@ -395,19 +442,19 @@ def _evaluate_block(
     order = cidx
     if dose is not None:
         tnc_min, strict = _single_rule(pats, dose)
-        order, cap_desc = cidx.by_capacity(tnc_min, dose.prefilter_cd34)
+        order, cap_desc = cidx.by_capacity(tnc_min, dose.single_cd34_min)
         prefix = _dosed_prefix(cap_desc, pats.weight_kg, strict)
     alt = _alt_keys(order, codes) if len(order.alt_pos) else None
+    cap_mm = _mismatched_cap(order, dose, tnc_min) if dose is not None else None
+    w32 = pats.weight_kg.astype(np.float32)
     for s in range(0, n, unit_chunk):
         e = min(n, s + unit_chunk)
         key = _chunk_keys(order, codes, pair, alt, s, e)
-        cut = np.clip(prefix - s, 0, e - s)
+        pos = np.arange(s, e, dtype=np.int64)
         for j in range(B):
-            k = int(cut[j])
-            if k:
-                hist[j, 1] += np.bincount(key[:k, j], minlength=KEY_BINS)
-            if k < e - s:
-                hist[j, 0] += np.bincount(key[k:, j], minlength=KEY_BINS)
+            dosed = _dosed(key[:, j], pos, int(prefix[j]), cap_mm, w32[j])
+            hist[j, 1] += np.bincount(key[dosed, j], minlength=KEY_BINS)
+            hist[j, 0] += np.bincount(key[~dosed, j], minlength=KEY_BINS)
     lut = LEVEL_LUT.T.astype(np.int64)
     count = (hist.sum(axis=1) @ lut).astype(np.int64)
     if dose is None:
@@ -432,9 +479,11 @@ def _evaluate_block_sparse(
     order = cidx
     if dose is not None:
         tnc_min, strict = _single_rule(pats, dose)
-        order, cap_desc = cidx.by_capacity(tnc_min, dose.prefilter_cd34)
+        order, cap_desc = cidx.by_capacity(tnc_min, dose.single_cd34_min)
         prefix = _dosed_prefix(cap_desc, pats.weight_kg, strict)
     alt = _alt_keys(order, codes) if len(order.alt_pos) else None
+    cap_mm = _mismatched_cap(order, dose, tnc_min) if dose is not None else None
+    w32 = pats.weight_kg.astype(np.float32)
     lists = order.locus_lists()
     g_a, g_bc, g_dr = order.gid
     cols = [np.ascontiguousarray(c.T) for c in (codes[0], codes[1], pair, codes[3])]
@@ -451,11 +500,11 @@ def _evaluate_block_sparse(
             parts.append(pos)
         pos = np.concatenate(parts)
         key = c_a[g_a[pos]] + c_p[g_bc[pos]] + c_dr[g_dr[pos]]
-        dosed = pos < prefix[j]
+        dosed = _dosed(key, pos, int(prefix[j]), cap_mm, w32[j])
         hist[j, 1] += np.bincount(key[dosed], minlength=KEY_BINS)
         hist[j, 0] += np.bincount(key[~dosed], minlength=KEY_BINS)
         if alt is not None:
-            dosed = order.alt_pos < prefix[j]
+            dosed = _dosed(alt[:, j], order.alt_pos, int(prefix[j]), cap_mm, w32[j])
             hist[j, 1] += np.bincount(alt[dosed, j], minlength=KEY_BINS)
             hist[j, 0] += np.bincount(alt[~dosed, j], minlength=KEY_BINS)
     lut = LEVEL_LUT.T.astype(np.int64)
@@ -526,13 +575,18 @@ def served_matrix(
         codes = _block_codes(cidx, sub, range(len(sub)))
         pair = (codes[1][cidx.pair_b] + codes[2][cidx.pair_c]).astype(np.uint16)
         alt = _alt_keys(cidx, codes) if len(cidx.alt_pos) else None
-        ok = lut[_chunk_keys(cidx, codes, pair, alt, 0, len(cidx))]  # (N, B)
+        key = _chunk_keys(cidx, codes, pair, alt, 0, len(cidx))  # (N, B)
+        ok = lut[key]
         if dose is not None:
             for cls in np.unique(sub.malignant):
                 m = sub.malignant == cls
                 tnc_min, strict = _single_rule(sub.take(np.flatnonzero(m)), dose)
-                cap = cidx.capacity("single", tnc_min, dose.prefilter_cd34)
+                cap = cidx.capacity("single", tnc_min, dose.single_cd34_min)
                 w = sub.weight_kg[m].astype(np.float32)
-                ok[:, m] &= (cap[:, None] > w[None, :]) if strict else (cap[:, None] >= w[None, :])
+                dosed = (cap[:, None] > w[None, :]) if strict else (cap[:, None] >= w[None, :])
+                cap_mm = _mismatched_cap(cidx, dose, tnc_min)
+                if cap_mm is not None:
+                    dosed = np.where((key[:, m] & 0xF) >= 2, cap_mm[:, None] >= w[None, :], dosed)
+                ok[:, m] &= dosed
         out[s : rows.stop] = ok.T
     return out

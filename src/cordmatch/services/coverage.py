@@ -185,6 +185,13 @@ def maybe_client(cluster: ClusterSpec | None) -> Iterator[Any]:
         yield client
 
 
+def serology_relation(tables: NomenclatureTables) -> npt.NDArray[np.int8] | None:
+    """The WHO antigen relation of the release when the tables carry one (the kernel then settles related
+    antigens as the search does), else None."""
+    rel: npt.NDArray[np.int8] | None = getattr(tables, "serology_relation", None)
+    return rel
+
+
 def dose_rule(settings: SelectionSettings, policy: str, no_dose: bool) -> DoseRule | None:
     return None if no_dose else DoseRule.from_settings(settings, settings.policy(policy))
 
@@ -218,8 +225,8 @@ def notes(cidx: CoverageIndex, dose: DoseRule | None) -> list[str]:
         out.append("dose not assessed (--no-dose): HLA only")
     else:
         out.append(
-            f"single-unit dose: policy {dose.source}, TNC/kg minimum by diagnosis, CD34+/kg not below "
-            f"{dose.prefilter_cd34:g} when recorded; double: two units >= 4/6, each >= {dose.double_each_tnc:g} "
+            f"single-unit dose: policy {dose.source}, TNC/kg minimum by diagnosis, CD34+/kg >= "
+            f"{dose.single_cd34_min:g} when recorded; double: two units >= 4/6, each >= {dose.double_each_tnc:g} "
             f"TNC/kg, together > {dose.double_combined_tnc:g}; unit-to-unit match not assessed"
         )
     return out
@@ -233,6 +240,7 @@ def size_curve(
     dose: DoseRule | None,
     cluster: ClusterSpec | None = None,
     client: Any = None,
+    relation: npt.NDArray[np.int8] | None = None,
 ) -> list[dict[str, Any]]:
     """Coverage against bank size: nested random subsets (seeded) of the registry's live units."""
     live = np.flatnonzero(index.live)
@@ -244,7 +252,7 @@ def size_curve(
     perm = np.random.default_rng(np.random.SeedSequence([seed, 0x5123])).permutation(live)
     rows = []
     for size in sorted(set(sizes)):
-        cidx = CoverageIndex.from_unit_index(index, perm[:size])
+        cidx = CoverageIndex.from_unit_index(index, perm[:size], relation)
         rows.append({"units": size, **summarise(run_coverage(cidx, pats, dose, cluster, client=client), "")})
         rows[-1].pop("population")
     return rows
@@ -318,7 +326,7 @@ def recruitment(
     with_dose = dose is not None and all(not math.isnan(c.tnc) for c in candidates)
     records = [UnitRecord(c.unit_id, c.hla, 0.0 if math.isnan(c.tnc) else c.tnc, c.cd34) for c in candidates]
     cand_index = build_index(records, tables)
-    cand = CoverageIndex.from_unit_index(cand_index)
+    cand = CoverageIndex.from_unit_index(cand_index, relation=serology_relation(tables))
     ids = [cand_index.unit_id(int(s)) for s in cand.slots]
     newly_parts = []
     pops: list[str] = []

@@ -99,7 +99,8 @@ def run_query(
             f"bank size {max(size_list):,} is more than the registry's {live:,} units", where="sizes"
         )
     dose = svc.dose_rule(settings, q.policy, q.no_dose)
-    cidx = CoverageIndex.from_unit_index(index)
+    relation = svc.serology_relation(tables)
+    cidx = CoverageIndex.from_unit_index(index, relation=relation)
     sims, covs, reports = [], [], []
     with svc.maybe_client(cluster) as client:
         for k, pop in enumerate(pops):
@@ -113,7 +114,7 @@ def run_query(
         sizes_rows = None
         if size_list:
             everyone = CoveragePatients.concat([x.coded for x in sims])
-            sizes_rows = svc.size_curve(index, everyone, size_list, q.seed, dose, client=client)
+            sizes_rows = svc.size_curve(index, everyone, size_list, q.seed, dose, client=client, relation=relation)
     if len(reports) == 1:
         out = dict(reports[0])
     else:
