@@ -34,13 +34,25 @@ def _resolved_slots(index):  # type: ignore[no-untyped-def]
     return np.array(out, dtype=np.int64)
 
 
+def _single_ok(th, tnc_kg: float, cd34_kg: float | None, mm6_worst: int) -> bool:  # type: ignore[no-untyped-def]
+    """The selection rules' single-unit dose (with the match-dependent minimum where the rules have one)."""
+    pre = tnc_kg > th.prefilter_tnc and (cd34_kg is None or cd34_kg >= th.prefilter_cd34)
+    try:
+        return pre and bool(th.meets_single(tnc_kg, cd34_kg, mm6_worst))
+    except TypeError:  # rules without CD34+/match arguments: TNC only there, CD34+ minimum added here
+        return pre and bool(th.meets_single(tnc_kg)) and (cd34_kg is None or cd34_kg >= th.single_cd34)
+
+
 def test_counts_equal_the_kernel_for_allele_typed_units(tables, small_registry):  # type: ignore[no-untyped-def]
+    from cordmatch.selection.rules import resolve_thresholds
+
+    s = default_settings()
     sim = simulate_patients(24, 5, "mix", tables)
     pats = sim.coded
     slots = _resolved_slots(small_registry)
     assert len(slots) > 1000
     cidx = CoverageIndex.from_unit_index(small_registry, slots)
-    cov = evaluate(cidx, pats, NMDP, block=5, unit_chunk=700)
+    cov = evaluate(cidx, pats, NMDP, block=5)
     tnc, cd34 = small_registry.tnc[slots], small_registry.cd34[slots]
     for p in range(len(pats)):
         g = kernel.grade_index(small_registry, pats.ag[p], pats.al[p], pats.profiles[p])
@@ -49,9 +61,14 @@ def test_counts_equal_the_kernel_for_allele_typed_units(tables, small_registry):
             dsa |= g.dsa_possible[slots]
         m6, m8 = g.match_6()[slots], g.match_8()[slots]
         assert (m6 >= 0).all() and (m8 >= 0).all()
-        w = pats.weight_kg[p]
-        # NMDP: TNC >= 3.0 x10^7/kg (Dehn 2019) and CD34+ >= 1.5 x10^5/kg when recorded
-        dose = (tnc >= 3.0e7 * w) & ~(cd34 < 1.5e5 * w)
+        w = float(pats.weight_kg[p])
+        th = resolve_thresholds(s, s.policy("nmdp"), w, bool(pats.malignant[p]))
+        dose = np.array(
+            [
+                _single_ok(th, float(t) / 1e7 / w, None if np.isnan(c) else float(c) / 1e5 / w, 6 - int(m))
+                for t, c, m in zip(tnc, cd34, m6, strict=True)
+            ]
+        )
         for i, level in enumerate(LEVELS):
             scale, k = LEVEL_K[level]
             ok = ((m6 if scale == 6 else m8) >= k) & ~dsa
