@@ -16,10 +16,20 @@ from cordmatch.selection.index import EXACT
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.records import build_index
 from cordmatch.selection.settings import default_settings
-from cordmatch.services.coverage import simulate_patients
+from cordmatch.services.coverage import serology_relation, simulate_patients
 
 NMDP = DoseRule.from_settings(default_settings(), default_settings().policy("nmdp"))
 LEVEL_K = {"4/6": (6, 4), "5/6": (6, 5), "6/6": (6, 6), "6/8": (8, 6), "7/8": (8, 7), "8/8": (8, 8)}
+
+
+def _ci(tables, index, subset=None):  # type: ignore[no-untyped-def]
+    """The coverage index with the release's antigen relation, as the service builds it."""
+    return CoverageIndex.from_unit_index(index, subset, relation=serology_relation(tables))
+
+
+def _rel(tables):  # type: ignore[no-untyped-def]
+    rel = serology_relation(tables)
+    return {"relation": rel} if rel is not None else {}
 
 
 def _resolved_slots(index):  # type: ignore[no-untyped-def]
@@ -51,11 +61,11 @@ def test_counts_equal_the_kernel_for_allele_typed_units(tables, small_registry):
     pats = sim.coded
     slots = _resolved_slots(small_registry)
     assert len(slots) > 1000
-    cidx = CoverageIndex.from_unit_index(small_registry, slots)
+    cidx = _ci(tables, small_registry, slots)
     cov = evaluate(cidx, pats, NMDP, block=5)
     tnc, cd34 = small_registry.tnc[slots], small_registry.cd34[slots]
     for p in range(len(pats)):
-        g = kernel.grade_index(small_registry, pats.ag[p], pats.al[p], pats.profiles[p])
+        g = kernel.grade_index(small_registry, pats.ag[p], pats.al[p], pats.profiles[p], **_rel(tables))
         dsa = g.dsa_definite()[slots]
         if g.dsa_possible is not None:
             dsa |= g.dsa_possible[slots]
@@ -78,9 +88,9 @@ def test_counts_equal_the_kernel_for_allele_typed_units(tables, small_registry):
 
 def test_never_more_than_the_best_case(tables, small_registry):  # type: ignore[no-untyped-def]
     pats = simulate_patients(16, 8, "CAU", tables).coded
-    cov = evaluate(CoverageIndex.from_unit_index(small_registry), pats, None)
+    cov = evaluate(_ci(tables, small_registry), pats, None)
     for p in range(len(pats)):
-        g = kernel.grade_index(small_registry, pats.ag[p], pats.al[p], pats.profiles[p])
+        g = kernel.grade_index(small_registry, pats.ag[p], pats.al[p], pats.profiles[p], **_rel(tables))
         best8 = 8 - g.mm8().astype(int)
         best6 = 6 - kernel.field(g.packed, kernel.MM6).astype(int)
         clean = ~g.dsa_definite()
@@ -101,29 +111,29 @@ def _levels(cov, p=0):  # type: ignore[no-untyped-def]
 
 def test_antigen_level_unit_is_not_counted_at_allele_level(tables):  # type: ignore[no-untyped-def]
     unit = "A*01:XX+A*02:XX^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"
-    cov = evaluate(CoverageIndex.from_unit_index(_index(tables, [unit])), coded_patients(tables, [PATIENT]))
+    cov = evaluate(_ci(tables, _index(tables, [unit])), coded_patients(tables, [PATIENT]))
     assert _levels(cov) == {"4/6": 1, "5/6": 1, "6/6": 1, "6/8": 1, "7/8": 0, "8/8": 0}
 
 
 def test_one_unknown_allele_costs_one_in_the_worst_case(tables):  # type: ignore[no-untyped-def]
     unit = "A*01:01+A*02:XX^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"
-    cov = evaluate(CoverageIndex.from_unit_index(_index(tables, [unit])), coded_patients(tables, [PATIENT]))
+    cov = evaluate(_ci(tables, _index(tables, [unit])), coded_patients(tables, [PATIENT]))
     assert _levels(cov) == {"4/6": 1, "5/6": 1, "6/6": 1, "6/8": 1, "7/8": 1, "8/8": 0}
 
 
 def test_untyped_locus_is_the_worst_case(tables):  # type: ignore[no-untyped-def]
     no_c = "A*01:01+A*02:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01"
     no_dr = "A*01:01+A*02:01^B*08:01+B*07:02^C*07:01+C*07:02"
-    cov = evaluate(CoverageIndex.from_unit_index(_index(tables, [no_c])), coded_patients(tables, [PATIENT]))
+    cov = evaluate(_ci(tables, _index(tables, [no_c])), coded_patients(tables, [PATIENT]))
     assert _levels(cov) == {"4/6": 1, "5/6": 1, "6/6": 1, "6/8": 1, "7/8": 0, "8/8": 0}
-    cov = evaluate(CoverageIndex.from_unit_index(_index(tables, [no_dr])), coded_patients(tables, [PATIENT]))
+    cov = evaluate(_ci(tables, _index(tables, [no_dr])), coded_patients(tables, [PATIENT]))
     assert _levels(cov) == {"4/6": 1, "5/6": 0, "6/6": 0, "6/8": 1, "7/8": 0, "8/8": 0}
 
 
 def test_definite_and_possible_dsa_are_not_counted(tables):  # type: ignore[no-untyped-def]
     unit = "A*01:01+A*03:01^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"
     xx = "A*01:01+A*03:XX^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"
-    cidx = CoverageIndex.from_unit_index(_index(tables, [unit, xx]))
+    cidx = _ci(tables, _index(tables, [unit, xx]))
     pats = coded_patients(
         tables, [PATIENT] * 3, antibodies=[[], [("A*03:01", 5000)], [("A*03:01", 500)]]
     )  # no antibody; allele-level DSA (definite on U0, possible on the XX unit); below the MFI threshold
@@ -136,22 +146,22 @@ def test_definite_and_possible_dsa_are_not_counted(tables):  # type: ignore[no-u
 def test_single_dose_and_double_graft(tables):  # type: ignore[no-untyped-def]
     unit = PATIENT
     # 60 kg: single needs >= 1.8e9 TNC; double needs each >= 9e8 and together > 2.1e9
-    cidx = CoverageIndex.from_unit_index(_index(tables, [unit, unit], tnc=1.2e9))
+    cidx = _ci(tables, _index(tables, [unit, unit], tnc=1.2e9))
     pats = coded_patients(tables, [PATIENT, PATIENT], weights=[60.0, 35.0])
     cov = evaluate(cidx, pats, NMDP)
     assert cov.count_dose is not None and cov.double is not None
     assert cov.count_dose[0, 0] == 0 and bool(cov.double[0])  # 2 x 1.2e9 = 2.4e9 > 2.1e9
     assert cov.count_dose[1, 0] == 2  # 1.2e9 / 35 kg = 3.4e7/kg
-    one = CoverageIndex.from_unit_index(_index(tables, [unit], tnc=1.2e9))
+    one = _ci(tables, _index(tables, [unit], tnc=1.2e9))
     assert not bool(evaluate(one, pats, NMDP).double[0])  # type: ignore[index]
-    low_cd34 = CoverageIndex.from_unit_index(_index(tables, [unit], tnc=3e9, cd34=1e6))  # 0.17e5/kg at 60 kg
+    low_cd34 = _ci(tables, _index(tables, [unit], tnc=3e9, cd34=1e6))  # 0.17e5/kg at 60 kg
     assert evaluate(low_cd34, pats, NMDP).count_dose[0, 0] == 0  # type: ignore[index]
 
 
 def test_eurocord_non_malignant_needs_more_than_five(tables):  # type: ignore[no-untyped-def]
     s = default_settings()
     euro = DoseRule.from_settings(s, s.policy("eurocord"))
-    cidx = CoverageIndex.from_unit_index(_index(tables, [PATIENT], tnc=2.0e9))
+    cidx = _ci(tables, _index(tables, [PATIENT], tnc=2.0e9))
     pats = coded_patients(tables, [PATIENT, PATIENT], weights=[40.0, 40.0], malignant=[0, 1])
     cov = evaluate(cidx, pats, euro)  # 2e9 / 40 kg = exactly 5.0e7/kg: must exceed 5 (non-malignant)
     assert cov.count_dose is not None
@@ -162,25 +172,25 @@ def test_genotype_alternatives_take_the_worst(tables):  # type: ignore[no-untype
     amb = "A*01:01+A*02:01|A*01:01+A*02:05^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"
     index = _index(tables, [amb])
     assert len(index.alt_owner) > 0
-    cov = evaluate(CoverageIndex.from_unit_index(index), coded_patients(tables, [PATIENT]))
+    cov = evaluate(_ci(tables, index), coded_patients(tables, [PATIENT]))
     assert _levels(cov) == {"4/6": 1, "5/6": 1, "6/6": 1, "6/8": 1, "7/8": 1, "8/8": 0}
 
 
 def test_same_answer_for_any_block_and_chunk(tables, small_registry):  # type: ignore[no-untyped-def]
     pats = simulate_patients(40, 2, "mix", tables).coded
-    cidx = CoverageIndex.from_unit_index(small_registry)
+    cidx = _ci(tables, small_registry)
     a = evaluate(cidx, pats, NMDP)
     b = evaluate(cidx, pats, NMDP, block=3, unit_chunk=257)
     assert np.array_equal(a.count, b.count) and np.array_equal(a.count_dose, b.count_dose)  # type: ignore[arg-type]
     assert np.array_equal(a.double, b.double)  # type: ignore[arg-type]
     # more units never serve fewer patients
-    half = CoverageIndex.from_unit_index(small_registry, np.arange(0, small_registry.n, 2))
+    half = _ci(tables, small_registry, np.arange(0, small_registry.n, 2))
     assert (evaluate(half, pats, NMDP).count <= a.count).all()
 
 
 def test_served_matrix_agrees_with_counts(tables, small_registry):  # type: ignore[no-untyped-def]
     pats = simulate_patients(10, 4, "CAU", tables).coded
-    cidx = CoverageIndex.from_unit_index(small_registry, np.arange(200))
+    cidx = _ci(tables, small_registry, np.arange(200))
     m = served_matrix(cidx, pats, "5/6", NMDP)
     cov = evaluate(cidx, pats, NMDP)
     assert cov.count_dose is not None
@@ -192,18 +202,18 @@ def test_served_matrix_agrees_with_counts(tables, small_registry):  # type: igno
 def test_dose_thresholds_at_the_boundary(tables):  # type: ignore[no-untyped-def]
     # NMDP single unit: TNC/kg >= 3.0 (exactly 3.0 counts); double: each must exceed the 1.5 pre-filter
     pats = coded_patients(tables, [PATIENT], weights=[60.0])
-    exact = evaluate(CoverageIndex.from_unit_index(_index(tables, [PATIENT], tnc=1.8e9)), pats, NMDP)
+    exact = evaluate(_ci(tables, _index(tables, [PATIENT], tnc=1.8e9)), pats, NMDP)
     assert exact.count_dose[0, 0] == 1  # type: ignore[index]
     # 2.5 + 1.5 = 4.0/kg > 3.5, but the second unit does not exceed the 1.5 pre-filter: no double
-    at_prefilter = CoverageIndex.from_unit_index(_index(tables, [PATIENT] * 2, tnc=[1.5e9, 9.0e8]))
+    at_prefilter = _ci(tables, _index(tables, [PATIENT] * 2, tnc=[1.5e9, 9.0e8]))
     assert not bool(evaluate(at_prefilter, pats, NMDP).double[0])  # type: ignore[index]
-    above = CoverageIndex.from_unit_index(_index(tables, [PATIENT] * 2, tnc=[1.5e9, 9.1e8]))
+    above = _ci(tables, _index(tables, [PATIENT] * 2, tnc=[1.5e9, 9.1e8]))
     assert bool(evaluate(above, pats, NMDP).double[0])  # type: ignore[index]
 
 
 def test_untyped_patient_locus_is_never_served_at_its_level(tables):  # type: ignore[no-untyped-def]
     no_drb1 = "A*01:01+A*02:01^B*08:01+B*07:02^C*07:01+C*07:02"
-    cov = evaluate(CoverageIndex.from_unit_index(_index(tables, [PATIENT])), coded_patients(tables, [no_drb1]))
+    cov = evaluate(_ci(tables, _index(tables, [PATIENT])), coded_patients(tables, [no_drb1]))
     assert _levels(cov) == {"4/6": 1, "5/6": 0, "6/6": 0, "6/8": 1, "7/8": 0, "8/8": 0}
 
 
@@ -222,8 +232,8 @@ def test_less_typing_information_never_serves_more(tables, masks):  # type: igno
         parts[locus] = f"{a.split(':')[0]}:XX+{b}"
         masked[unit] = "^".join(parts)
     pats = simulate_patients(12, 14, "CAU", tables).coded
-    full = evaluate(CoverageIndex.from_unit_index(_index(tables, units)), pats)
-    less = evaluate(CoverageIndex.from_unit_index(_index(tables, masked)), pats)
+    full = evaluate(_ci(tables, _index(tables, units)), pats)
+    less = evaluate(_ci(tables, _index(tables, masked)), pats)
     assert (less.count <= full.count).all()
 
 
@@ -238,7 +248,7 @@ def test_sparse_visit_equals_the_dense_scan(tables, small_registry, population):
     """The engine visits only units that fully match at A, B or DRB1 (and ambiguous units); a dense scan of
     every unit gives the same counts."""
     pats = simulate_patients(48, 17, population, tables).coded
-    cidx = CoverageIndex.from_unit_index(small_registry)
+    cidx = _ci(tables, small_registry)
     for dose in (NMDP, None):
         sparse = evaluate(cidx, pats, dose)
         dense = evaluate(cidx, pats, dose, method="dense", unit_chunk=500)
@@ -252,7 +262,7 @@ def test_mismatched_units_need_the_higher_dose_when_the_rules_set_one(tables):  
 
     five = "A*01:01+A*03:01^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"  # 5/6
     four = "A*01:01+A*03:01^B*08:01+B*44:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"  # 4/6
-    cidx = CoverageIndex.from_unit_index(_index(tables, [five, four], tnc=1.4e9))  # 3.5 x10^7/kg at 40 kg
+    cidx = _ci(tables, _index(tables, [five, four], tnc=1.4e9))  # 3.5 x10^7/kg at 40 kg
     pats = coded_patients(tables, [PATIENT], weights=[40.0])
     for method in ("sparse", "dense"):
         plain = evaluate(cidx, pats, NMDP, method=method)
