@@ -293,17 +293,3 @@ def test_the_release_antigen_relation_reaches_the_kernel(tables, monkeypatch):  
     seen.clear()
     evaluate(CoverageIndex.from_unit_index(_index(tables, [PATIENT])), coded_patients(tables, [PATIENT]))
     assert seen and all(r is None for r in seen)
-
-
-def test_batched_codes_equal_one_patient_at_a_time(tables, small_registry):  # type: ignore[no-untyped-def]
-    from cordmatch.coverage.engine import _block_codes, locus_codes
-
-    pats = simulate_patients(20, 23, "mix", tables).coded
-    no_c = "A*01:01+A*02:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01"  # a patient untyped at C
-    both = type(pats).concat([pats, coded_patients(tables, [no_c, PATIENT])])
-    cidx = _ci(tables, small_registry)
-    batched = _block_codes(cidx, both, range(len(both)))
-    for li, (g_ag, g_al) in enumerate(cidx.genotypes):
-        for r in range(len(both)):
-            one = locus_codes(li, both.ag[r, li], both.al[r, li], g_ag, g_al, both.profiles[r], cidx.relation)
-            assert np.array_equal(batched[li][:, r], one), (li, r)

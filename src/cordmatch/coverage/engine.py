@@ -64,15 +64,13 @@ def locus_codes(
     profile: AntibodyProfile | None = None,
     relation: npt.NDArray[np.int8] | None = None,
 ) -> U16:
-    """Worst-case codes (w6 | w8 << 4 | dsa << 8) of one patient locus (2,) against genotypes (G, 2).
-    Patients may also come as a batch, ``p_ag``/``p_al`` shaped (2, B, 1) (without antibodies): the kernel's
-    vector rule broadcasts, and the codes are (B, G)."""
+    """Worst-case codes (w6 | w8 << 4 | dsa << 8) of one patient locus (2,) against genotypes (G, 2)."""
     extra = {"relation": relation} if relation is not None else {}
     packed, possible = kernel.locus_results(locus, p_ag, p_al, g_ag, g_al, profile, **extra)
     mm8 = kernel.field(packed, kernel.MM8).astype(np.uint16)
     unsure = kernel.field(packed, kernel.UNSURE8) > 0
     missing = (g_ag[:, 0] < 0) | (p_ag[0] < 0)
-    unknown = ((g_al < 0) & (g_ag >= 0)).sum(axis=1) + ((p_al < 0) & (p_ag >= 0)).sum(axis=0)
+    unknown = ((g_al < 0) & (g_ag >= 0)).sum(axis=1) + int(((p_al < 0) & (p_ag >= 0)).sum())
     two = np.uint16(2)
     w8 = np.where(missing, two, np.where(unsure, np.minimum(two, mm8 + unknown.astype(np.uint16)), mm8))
     if locus == _C:
@@ -88,23 +86,13 @@ def locus_codes(
 
 
 def _block_codes(cidx: CoverageIndex, pats: CoveragePatients, rows: range) -> list[U16]:
-    """Per locus (G, B) codes of a block of patients: the patients without antibodies in one broadcast call,
-    each patient with antibodies on its own (its crossmatch differs)."""
-    idx = np.asarray(rows, dtype=np.int64)
-    sensitised = np.array([pats.profiles[r] is not None for r in rows], dtype=np.bool_)
-    plain = idx[~sensitised]
+    """Per locus (G, B) codes of a block of patients."""
     out = []
     for li, (g_ag, g_al) in enumerate(cidx.genotypes):
-        codes = np.empty((len(g_ag), len(idx)), dtype=np.uint16)
-        if len(plain):
-            p_ag = pats.ag[plain, li].T[:, :, None]  # (2, b, 1)
-            p_al = pats.al[plain, li].T[:, :, None]
-            batch = locus_codes(li, p_ag, p_al, g_ag, g_al, None, cidx.relation)
-            codes[:, ~sensitised] = np.broadcast_to(batch, (len(plain), len(g_ag))).T
-        for k in np.flatnonzero(sensitised):
-            r = int(idx[k])
-            codes[:, k] = locus_codes(li, pats.ag[r, li], pats.al[r, li], g_ag, g_al, pats.profiles[r], cidx.relation)
-        out.append(codes)
+        cols = [
+            locus_codes(li, pats.ag[r, li], pats.al[r, li], g_ag, g_al, pats.profiles[r], cidx.relation) for r in rows
+        ]
+        out.append(np.stack(cols, axis=1))
     return out
 
 
