@@ -63,14 +63,18 @@ def locus_codes(
     g_al: I16,
     profile: AntibodyProfile | None = None,
     relation: npt.NDArray[np.int8] | None = None,
+    g_unknown: npt.NDArray[np.int64] | None = None,
 ) -> U16:
-    """Worst-case codes (w6 | w8 << 4 | dsa << 8) of one patient locus (2,) against genotypes (G, 2)."""
+    """Worst-case codes (w6 | w8 << 4 | dsa << 8) of one patient locus (2,) against genotypes (G, 2).
+    ``g_unknown``: per genotype, typed positions whose allele is unknown (computed when not given)."""
     extra = {"relation": relation} if relation is not None else {}
     packed, possible = kernel.locus_results(locus, p_ag, p_al, g_ag, g_al, profile, **extra)
     mm8 = kernel.field(packed, kernel.MM8).astype(np.uint16)
     unsure = kernel.field(packed, kernel.UNSURE8) > 0
     missing = (g_ag[:, 0] < 0) | (p_ag[0] < 0)
-    unknown = ((g_al < 0) & (g_ag >= 0)).sum(axis=1) + int(((p_al < 0) & (p_ag >= 0)).sum())
+    if g_unknown is None:
+        g_unknown = ((g_al < 0) & (g_ag >= 0)).sum(axis=1)
+    unknown = g_unknown + int(((p_al < 0) & (p_ag >= 0)).sum())
     two = np.uint16(2)
     w8 = np.where(missing, two, np.where(unsure, np.minimum(two, mm8 + unknown.astype(np.uint16)), mm8))
     if locus == _C:
@@ -89,8 +93,10 @@ def _block_codes(cidx: CoverageIndex, pats: CoveragePatients, rows: range) -> li
     """Per locus (G, B) codes of a block of patients."""
     out = []
     for li, (g_ag, g_al) in enumerate(cidx.genotypes):
+        unknown = cidx.unknown_alleles(li)
         cols = [
-            locus_codes(li, pats.ag[r, li], pats.al[r, li], g_ag, g_al, pats.profiles[r], cidx.relation) for r in rows
+            locus_codes(li, pats.ag[r, li], pats.al[r, li], g_ag, g_al, pats.profiles[r], cidx.relation, unknown)
+            for r in rows
         ]
         out.append(np.stack(cols, axis=1))
     return out

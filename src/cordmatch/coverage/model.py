@@ -83,6 +83,7 @@ class CoverageIndex:
     _caps: dict[tuple[str, float, float], F32] = field(default_factory=dict, repr=False)
     _orders: dict[tuple[str, float, float], tuple[CoverageIndex, F32]] = field(default_factory=dict, repr=False)
     _tnc_order: npt.NDArray[np.int64] | None = field(default=None, repr=False)
+    _unknown: dict[int, npt.NDArray[np.int64]] = field(default_factory=dict, repr=False)
     _lists: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -173,6 +174,13 @@ class CoverageIndex:
                 offsets[1:] = np.cumsum(np.bincount(g, minlength=size))
                 self._lists.append((np.argsort(g, kind="stable").astype(np.int64), offsets))
         return self._lists
+
+    def unknown_alleles(self, locus: int) -> npt.NDArray[np.int64]:
+        """Per genotype of ``locus``: typed positions whose allele is not known (cached)."""
+        if locus not in self._unknown:
+            g_ag, g_al = self.genotypes[locus]
+            self._unknown[locus] = ((g_al < 0) & (g_ag >= 0)).sum(axis=1).astype(np.int64)
+        return self._unknown[locus]
 
     def tnc_order(self) -> npt.NDArray[np.int64]:
         """Positions by TNC descending (cached)."""
