@@ -85,6 +85,8 @@ def test_curve_plot_underserved_recruitment(run_cli, registry, tmp_path):  # typ
     ("args", "message"),
     [
         (["--population", "EUR"], "unknown population"),
+        (["--population", "CAU,cau"], "named twice"),
+        (["--population", "mix,AFA"], "cannot be combined"),
         (["--patients", "0"], "number of patients"),
         (["--sizes", "10,abc"], "not a bank size"),
         (["--sizes", "999999"], "bank size 999,999"),

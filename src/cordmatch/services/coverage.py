@@ -68,6 +68,8 @@ def parse_populations(text: str) -> list[str]:
         raise InvalidInputError("name at least one population", where="--population")
     if "MIX" in pops and len(pops) > 1:
         raise InvalidInputError("mix cannot be combined with other populations", where="--population")
+    if len(set(pops)) != len(pops):
+        raise InvalidInputError(f"a population is named twice in {text!r}", where="--population")
     return pops
 
 
