@@ -128,7 +128,18 @@ def simulate_patients(
     settings = settings or default_settings()
     sims = generate_patients(n, seed, population, tables)
     hsets = {p: load_haplotypes(p, tables) for p in sorted({s.population for s in sims})}
-    lookup = {p: {names: i for i, names in enumerate(hs.names)} for p, hs in hsets.items()}
+    # the frequency sets list some A~B~C~DRB1 haplotypes more than once (they differ at other loci or in
+    # old names): one id per distinct haplotype, its frequency the sum of its rows
+    lookup: dict[str, dict[tuple[str, ...], int]] = {}
+    names: dict[str, HaplotypeTable] = {}
+    first_row: dict[str, npt.NDArray[np.intp]] = {}
+    for p, hs in hsets.items():
+        ids: dict[tuple[str, ...], int] = {}
+        row_id = np.array([ids.setdefault(tuple(h), len(ids)) for h in hs.names], dtype=np.int64)
+        freqs: npt.NDArray[np.float64] = np.bincount(row_id, weights=hs.freqs, minlength=len(ids)).astype(np.float64)
+        lookup[p] = ids
+        names[p] = HaplotypeTable(p, ["~".join(h) for h in ids], freqs)
+        first_row[p] = np.unique(row_id, return_index=True)[1]
     ag = np.full((n, 4, 2), -1, dtype=np.int16)
     al = np.full((n, 4, 2), -1, dtype=np.int16)
     haps = np.zeros((n, 2), dtype=np.int64)
@@ -138,9 +149,10 @@ def simulate_patients(
         loci = [part.split("+") for part in s.hla.split("^")]
         hs = hsets[s.population]
         for pos in (0, 1):
-            h = lookup[s.population][tuple(loc[pos] for loc in loci)]  # type: ignore[index]
+            h = lookup[s.population][tuple(loc[pos] for loc in loci)]
             haps[i, pos] = h
-            ag[i, :, pos], al[i, :, pos] = hs.ag[h], hs.al[h]
+            row = first_row[s.population][h]  # rows with the same names have the same codes
+            ag[i, :, pos], al[i, :, pos] = hs.ag[row], hs.al[row]
         abs_ = tuple(_antibody(spec, m) for spec, m in s.antibodies)
         profiles.append(AntibodyProfile.build(abs_, tables, mfi) if abs_ else None)
     w = np.array([s.weight_kg for s in sims], dtype=np.float64)
@@ -151,7 +163,6 @@ def simulate_patients(
     coded = CoveragePatients(
         ag, al, w, np.array([1 if s.malignant else 0 for s in sims], np.int8), profiles, [s.population for s in sims]
     )
-    names = {p: HaplotypeTable(p, ["~".join(h) for h in hs.names], hs.freqs) for p, hs in hsets.items()}
     return SimulatedPatients(coded, haps, names)
 
 
@@ -375,6 +386,11 @@ def plot_curve(rows: Sequence[dict[str, Any]], fmt: str = "svg", title: str = "C
             yd = [100 * r["p_at_least_with_dose"][level] for r in rows]
             ax.plot(x, yd, marker=".", linestyle="--", color=colour, label=f">= {level} with dose")
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_xticks(x)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_ylim(0, 100)
     ax.set_xlabel("units in the bank (random subsets of one registry)")
     ax.set_ylabel("patients with at least one unit (%)")
