@@ -293,3 +293,12 @@ def test_the_release_antigen_relation_reaches_the_kernel(tables, monkeypatch):  
     seen.clear()
     evaluate(CoverageIndex.from_unit_index(_index(tables, [PATIENT])), coded_patients(tables, [PATIENT]))
     assert seen and all(r is None for r in seen)
+
+
+def test_untyped_locus_with_patient_antibodies_is_not_assessed_so_not_counted(tables):  # type: ignore[no-untyped-def]
+    no_c = "A*01:01+A*02:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01"
+    cidx = _ci(tables, _index(tables, [no_c]))
+    pats = coded_patients(tables, [PATIENT, PATIENT], antibodies=[[("C*04:01", 4000)], [("A*03:01", 4000)]])
+    cov = evaluate(cidx, pats)
+    assert cov.count[0].sum() == 0  # anti-C and the unit is untyped at C: the crossmatch cannot be settled
+    assert cov.count[1, LEVELS.index("6/6")] == 1  # antibody at a typed locus that the unit lacks

@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from cordmatch.coverage.model import CoverageIndex, CoveragePatients, DoseRule, PatientCoverage
 from cordmatch.errors import InvalidInputError
+from cordmatch.matching.coded import CODED_LOCI
 from cordmatch.selection import kernel
 from cordmatch.selection.crossmatch import AntibodyProfile
 from cordmatch.selection.rules import TNC_UNIT
@@ -85,6 +86,8 @@ def locus_codes(
         bad = missing | (kernel.field(packed, kernel.BAD6) > 0)
         w6 = np.where(bad, two, kernel.field(packed, kernel.MM6).astype(np.uint16))
     dsa = (kernel.field(packed, kernel.DSA_DEF) > 0) | possible
+    if profile is not None and any(getattr(r, "locus", None) == CODED_LOCI[locus] for r in profile.active):
+        dsa = dsa | (g_ag[:, 0] < 0)  # untyped where the patient has antibodies: DSA not assessed, not "none"
     out: U16 = (w6 | (w8 << np.uint16(W8_SHIFT)) | (dsa.astype(np.uint16) << np.uint16(DSA_SHIFT))).astype(np.uint16)
     return out
 
