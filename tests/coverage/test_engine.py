@@ -302,3 +302,9 @@ def test_untyped_locus_with_patient_antibodies_is_not_assessed_so_not_counted(ta
     cov = evaluate(cidx, pats)
     assert cov.count[0].sum() == 0  # anti-C and the unit is untyped at C: the crossmatch cannot be settled
     assert cov.count[1, LEVELS.index("6/6")] == 1  # antibody at a typed locus that the unit lacks
+
+
+def test_patient_typed_at_antigen_level_is_not_served_at_allele_level(tables):  # type: ignore[no-untyped-def]
+    xx = "A*01:XX+A*02:01^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01"
+    cov = evaluate(_ci(tables, _index(tables, [PATIENT])), coded_patients(tables, [xx]))
+    assert _levels(cov) == {"4/6": 1, "5/6": 1, "6/6": 1, "6/8": 1, "7/8": 1, "8/8": 0}
