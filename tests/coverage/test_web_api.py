@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from api.conftest import assert_problem
 from services.conftest import _cheap_password_hashing  # noqa: F401  (fixture)
 from web.conftest import client, login, seeded_db, web_app  # noqa: F401  (fixtures)
@@ -56,3 +59,29 @@ def test_director_page(client: Any) -> None:  # noqa: F811
 def test_page_refuses_coordinators(client: Any) -> None:  # noqa: F811
     login(client, "coord")
     assert client.get("/coverage").status_code == 403
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    params=st.fixed_dictionaries(
+        {},
+        optional={
+            "population": st.sampled_from(["CAU", "mix", "all", "AFA,HIS", "", "EUR", "CAU,CAU"]) | st.text(max_size=8),
+            "patients": st.integers(-5, 60) | st.text(max_size=6),
+            "seed": st.integers(-(2**70), 2**70) | st.text(max_size=6),
+            "weight_kg": st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=6),
+            "no_dose": st.booleans() | st.text(max_size=4),
+            "policy": st.sampled_from(["nmdp", "eurocord", "dose-first", "x"]),
+            "sizes": st.sampled_from(["1,2", "4", "0", "5", "a,b", ""]) | st.text(max_size=8),
+            "level": st.sampled_from(["4/6", "8/8", "9/9"]) | st.text(max_size=4),
+            "underserved": st.integers(-3, 2000) | st.text(max_size=4),
+        },
+    )
+)
+def test_api_never_fails_on_odd_queries(client: Any, params: dict[str, Any]) -> None:  # noqa: F811
+    login(client, "director")
+    params.setdefault("patients", 5)
+    r = client.get("/api/v1/coverage", params={k: str(v) for k, v in params.items()})
+    assert r.status_code < 500, (params, r.text)
+    if r.status_code >= 400:
+        assert r.headers["content-type"].startswith("application/problem+json") and "Traceback" not in r.text
