@@ -93,7 +93,7 @@ def main() -> None:
     assert LEVEL_LUT.shape[0] == 6
 
     if args.dask:
-        from cordmatch.scale.cluster import open_client
+        from cordmatch.services.coverage import coverage_client
 
         n = min(args.dask_patients, args.patients)
         sub = pats.take(np.arange(n))
@@ -102,7 +102,7 @@ def main() -> None:
         times = {}
         for workers in (1, 2):
             (out, t), t_total = _timed(
-                lambda w=workers: _on_cluster(open_client, ClusterSpec(workers=w), cidx, sub, dose)
+                lambda w=workers: _on_cluster(coverage_client, ClusterSpec(workers=w), cidx, sub, dose)
             )
             same = np.array_equal(out.count, ref.count) and np.array_equal(out.count_dose, ref.count_dose)
             times[workers] = t

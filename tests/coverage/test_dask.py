@@ -23,3 +23,13 @@ def test_same_answer_on_one_and_two_workers(tables, small_registry):  # type: ig
         assert np.array_equal(local.count_dose, other.count_dose)  # type: ignore[arg-type]
         assert np.array_equal(local.double, other.double)  # type: ignore[arg-type]
         assert other.population == local.population
+
+
+def test_local_workers_keep_the_default_trim_threshold() -> None:
+    import os
+
+    from cordmatch.services.coverage import coverage_client
+
+    with coverage_client(ClusterSpec(workers=1)) as client:
+        values = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+    assert values and all(v is None for v in values.values())
