@@ -107,9 +107,11 @@ def main() -> None:
     t0 = time.perf_counter()
     index = UnitIndex(tables.release, capacity=args.units)
     raw_ag, raw_al, raw_tnc, hla = [], [], [], {}
+    gl_of_slot: dict[int, str] = {}  # the generated GL strings (the unit records of the full search)
     for chunk in generate_registry(args.units, 2026, "mix", tables):
         c = chunk.cols
-        index.add(c, [g if e else None for g, e in zip(chunk.hla, c.exact, strict=True)])
+        slots = index.add(c, [g if e else None for g, e in zip(chunk.hla, c.exact, strict=True)])
+        gl_of_slot.update(zip((int(x) for x in slots), chunk.hla, strict=True))
         raw_ag.append(c.ag)
         raw_al.append(c.al)
         raw_tnc.append(c.tnc)
@@ -143,11 +145,7 @@ def main() -> None:
             out = {}
             for uid in ids:
                 s = index.slot_of(uid)
-                ag_s, al_s = ag[s], al[s]
-                gl = _gl(ag_s, al_s, tables) if not index.flags[s] & 1024 else hla.get(uid)
-                if gl is None:
-                    continue
-                out[uid] = UnitRecord(uid, gl, float(index.tnc[s]), float(index.cd34[s]))
+                out[uid] = UnitRecord(uid, gl_of_slot[s], float(index.tnc[s]), float(index.cd34[s]))
             return out
 
     for sp in patients[:5]:
@@ -194,6 +192,18 @@ def main() -> None:
     print(f"load average at end: {os.getloadavg()[0]:.2f} (other processes share the 2 cores)")
 
 
+_CODE_FAMILY: dict[int, int] = {}
+
+
+def _family_of_code(code: int, tables) -> int:  # type: ignore[no-untyped-def]
+    """First-field family of an antigen code: an XX code's own, else that of an allele carrying it."""
+    if not _CODE_FAMILY:
+        for i in range(len(tables.alleles)):
+            _CODE_FAMILY.setdefault(int(tables.allele_serology[i]), int(tables.allele_antigen[i]))
+    fam = int(tables.coded_relation.code_family[code])
+    return fam if fam >= 0 else _CODE_FAMILY[code]
+
+
 def _gl(ag_s, al_s, tables) -> str | None:  # type: ignore[no-untyped-def]
     """A GL string for coded units (two-field where the allele is known, XX otherwise)."""
     parts = []
@@ -205,7 +215,7 @@ def _gl(ag_s, al_s, tables) -> str | None:  # type: ignore[no-untyped-def]
             if al_s[li, k] >= 0:
                 toks.append(tables.lgx_names[int(al_s[li, k])])
             else:
-                toks.append(tables.antigen_names[int(ag_s[li, k])] + ":XX")
+                toks.append(tables.antigen_names[_family_of_code(int(ag_s[li, k]), tables)] + ":XX")
         parts.append("+".join(toks))
     return "^".join(parts)
 

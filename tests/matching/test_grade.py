@@ -26,7 +26,7 @@ def test_position_grades_and_reasons(tables) -> None:  # type: ignore[no-untyped
     assert a["A*01:01"].grade == ALLELE_MATCH
     b = {p.patient: p for p in r.loci["B"].positions}
     assert b["B*44:02"].grade == ANTIGEN_MISMATCH
-    assert "B*44" in b["B*44:02"].reason and "B*35" in b["B*44:02"].reason
+    assert "B44" in b["B*44:02"].reason and "B35" in b["B*44:02"].reason  # WHO serologic antigens
 
 
 def test_best_pairing_is_chosen_whatever_the_written_order(tables) -> None:  # type: ignore[no-untyped-def]
@@ -98,3 +98,35 @@ def test_agreeing_alternatives_keep_their_grades(tables) -> None:  # type: ignor
     r = g(tables, "A*02:01+A*01:01", "A*02:01+A*01:01|A*02:09+A*01:01")
     assert all(p.grade == ALLELE_MATCH for p in r.loci["A"].positions)
     assert r.loci["A"].note is None
+
+
+def test_a_serologic_typing_is_never_a_certain_mismatch_with_an_allele_of_its_antigen(tables) -> None:  # type: ignore[no-untyped-def]
+    """Every WHO antigen of rel_ser_ser.txt (broad, split, associated) against alleles of itself, its splits
+    and its associated antigens: the antigen level is a match or unresolved, never a certain mismatch."""
+    import random
+
+    from cordmatch.hla.names import locus_of
+    from cordmatch.hla.typing import parse_typing
+
+    rng = random.Random(7)
+    rels = tables.relations
+    names = sorted({*rels.splits, *rels.associated, *rels.broad_of, *rels.parent_of})
+    by_antigen: dict[str, list[str]] = {}
+    for i, a in enumerate(tables.alleles):
+        if a.count(":") == 1 or a.count(":") == 3:
+            sero = tables.serology_of(i)
+            if sero and "/" not in sero:
+                by_antigen.setdefault(sero, []).append(a)
+    checked = 0
+    for name in names:
+        if not tables.is_known(name) or name.startswith("Dw"):
+            continue
+        locus = locus_of(name)
+        for covered in rels.covered(name):
+            alleles = by_antigen.get(covered, [])
+            for allele in rng.sample(alleles, min(2, len(alleles))):
+                g = grade(parse_typing(f"{name}+{name}", tables), parse_typing(f"{allele}+{allele}", tables))
+                ag = g.loci[locus].antigen
+                assert ag.gvh != 2 and ag.hvg != 2, (name, allele, ag)
+                checked += 1
+    assert checked > 150

@@ -31,6 +31,7 @@ def test_published_and_release_cases(case: dict[str, str], tables) -> None:  # t
     want = tuple(
         _int(case[k]) for k in ("match_6", "match_6_gvh", "match_6_hvg", "match_8", "match_8_gvh", "match_8_hvg")
     )
+    assert case["source"].strip(), "every validation row names its source"
     assert got == want, case["why"]
     for count in (g.match_6, g.match_8):
         assert (count.bidirectional is None) == (count.reason is not None and "not" in count.reason)

@@ -319,3 +319,12 @@ def test_engraftment_probability_has_a_ceiling_however_large_the_dose() -> None:
     assert huge.p_engraft_day42 <= huge.p_engraft_eventual
     small = estimate_for_search_result(2.0, 1.0, 6, 4, False, False)
     assert small.p_engraft_day42 <= huge.p_engraft_day42
+
+
+def test_single_unit_estimates_say_the_dose_effect_is_extrapolated() -> None:
+    from cordmatch.outcomes.engraftment import SINGLE_UNIT_DOSE_EXTRAPOLATED, EngraftmentInputs, estimate
+
+    single = estimate(EngraftmentInputs(tnc_per_kg=3.0, cd34_per_kg=1.5, match_8=8))
+    assert SINGLE_UNIT_DOSE_EXTRAPOLATED in single.warnings
+    double = estimate(EngraftmentInputs(tnc_per_kg=4.0, cd34_per_kg=2.0, match_8=7, double_unit=True))
+    assert SINGLE_UNIT_DOSE_EXTRAPOLATED not in double.warnings

@@ -117,3 +117,27 @@ def test_real_entry_point_when_available(capsys: pytest.CaptureFixture[str]) -> 
         main(["outcome", "--tnc", "-1"])
     assert info.value.code == 2
     assert "--tnc" in capsys.readouterr().err
+
+
+def test_indications_follow_the_patient_age_or_weight() -> None:
+    code, out, _ = run("indications", "--disease", "AML", "--age", "45", "--json")
+    assert code == 0
+    rows = json.loads(out)["indications"]
+    assert rows and all(r["population"] == "adult" for r in rows)
+    code, out, _ = run("indications", "--disease", "AML", "--weight", "20", "--json")
+    rows = json.loads(out)["indications"]
+    assert rows and all(r["population"] == "paediatric" for r in rows)
+    code, out, _ = run("indications", "--disease", "sickle cell", "--age", "30", "--json")
+    data = json.loads(out)
+    assert data["note"] and "no adult row" in data["note"]  # all rows kept, said plainly
+    assert "SCURT" in data["indications"][0]["cord_blood_role"]
+    code, _, err = run("indications", "--disease", "AML", "--age", "-1")
+    assert code == 2 and "--age" in err
+
+
+@pytest.mark.parametrize("disease", ["cerebral palsy", "autism"])
+def test_cerebral_palsy_and_autism_are_investigational(disease: str) -> None:
+    code, out, _ = run("indications", "--disease", disease, "--json")
+    data = json.loads(out)
+    assert code == 0 and data["status"] == "investigational" and not data["indications"]
+    assert data["investigational"][0]["label"] == "INVESTIGATIONAL"

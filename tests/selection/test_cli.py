@@ -133,3 +133,75 @@ def test_sim_patients_json_lines(capsys):  # type: ignore[no-untyped-def]
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == 3 and all(r["weight_kg"] > 0 and "antibodies" in r for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("patient", "message"),
+    [("A*02:01+A*01:01", "lacks HLA-B, HLA-DRB1"), ("A*02:01+A*01:01^B*08:01+B*44:02", "lacks HLA-DRB1")],
+)
+def test_search_needs_a_b_drb1_exit_2(reg, capsys, patient, message):  # type: ignore[no-untyped-def]
+    code, _, err = run(["search", "--db", reg, "--patient", patient, "--weight", "20"], capsys)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_search_unknown_population_exit_2_and_known_population(reg, capsys):  # type: ignore[no-untyped-def]
+    base = ["search", "--db", reg, "--patient", PATIENT, "--weight", "20"]
+    code, _, err = run([*base, "--population", "EUR"], capsys)
+    assert code == 2 and "unknown population" in err
+    code, out, err = run([*base, "--population", "CAU", "--json", "--top", "3"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["results"]
+
+
+def test_investigational_use_ranks_nothing_without_research(reg, capsys):  # type: ignore[no-untyped-def]
+    base = ["search", "--db", reg, "--patient", PATIENT, "--weight", "20", "--json", "--diagnosis", "cerebral palsy"]
+    code, out, err = run(base, capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["results"] == [] and data["double_units"] == []
+    assert any(n.startswith("INVESTIGATIONAL") and "--research" in n for n in data["notes"])
+    assert "investigational use" in err
+    code, out, err = run([*base, "--research"], capsys)
+    data = json.loads(out)
+    assert data["results"]
+    for r in data["results"]:
+        assert any(c["rule"] == "indication" and "INVESTIGATIONAL" in c["value"] for c in r["checks"])
+
+
+def test_antibodies_from_sim_patients_are_accepted(reg, capsys, tmp_path):  # type: ignore[no-untyped-def]
+    code, out, _ = run(["sim", "patients", "--n", "40", "--seed", "3", "--population", "CAU"], capsys)
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    sensitised = [r for r in rows if r["antibodies"]]
+    first_field = [r for r in sensitised if any(":" not in a["specificity"] and "*" in a["specificity"]
+                                                for a in r["antibodies"])]  # fmt: skip
+    serologic = [r for r in sensitised if any("*" not in a["specificity"] for a in r["antibodies"])]
+    assert first_field, "sim patients should emit first-field antibodies such as A*02"
+    assert serologic, "sim patients should emit serologic antibodies such as A2 or Cw7"
+    for k, r in enumerate(first_field[:3] + serologic[:3]):
+        ab = tmp_path / f"ab{k}.csv"
+        ab.write_text("specificity,mfi\n" + "".join(f"{a['specificity']},{a['mfi']}\n" for a in r["antibodies"]))
+        code, _, err = run(
+            ["search", "--db", reg, "--patient", r["hla"], "--weight", "20", "--antibodies", str(ab), "--json"], capsys
+        )
+        assert code == 0, err
+
+
+def test_heavy_patient_gets_double_units_with_double_only_units(reg, capsys):  # type: ignore[no-untyped-def]
+    code, out, err = run(["search", "--db", reg, "--patient", PATIENT, "--weight", "105", "--json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    for r in data["results"]:  # any unit ranked as a single graft reaches the single-unit dose
+        assert r["tnc_per_kg"] >= 3.0
+    if not data["results"]:
+        assert data["double_units"] or any("no pair" in n for n in data["notes"])
+        for d in data["double_units"]:
+            assert all(c["verdict"] != "fail" for u in d["units"] for c in u["checks"])
+            assert d["combined_tnc_per_kg"] > 3.5
+
+
+def test_unknown_antibody_name_names_the_file_and_line(reg, capsys, tmp_path):  # type: ignore[no-untyped-def]
+    ab = tmp_path / "ab.csv"
+    ab.write_text("specificity,mfi\nA*02,3000\nDR99,4000\n")
+    code, _, err = run(["search", "--db", reg, "--patient", PATIENT, "--weight", "20", "--antibodies", str(ab)], capsys)
+    assert code == 2 and "DR99" in err and "ab.csv line 3" in err and "Traceback" not in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,7 +13,8 @@ from cordmatch.hla.typing import parse_typing
 from cordmatch.matching import grade
 from cordmatch.matching.coded import code_typing, grade_coded
 from cordmatch.selection import search
-from cordmatch.selection.model import FAIL
+from cordmatch.selection.model import FAIL, UnitRecord
+from cordmatch.selection.settings import default_settings
 from selection.helpers import HLA, TODAY, patient, registry, unit
 
 MATCHES = sorted(HLA)
@@ -55,8 +57,10 @@ def test_adding_a_worse_unit_never_changes_the_top_result(tables, specs, worse):
         return
     top = before.results[0]
     m, tnc, cd34, acc = worse
-    # make it worse: a lower match group, or the same group with less TNC
-    extra = unit("W", m, min(tnc, top.tnc_per_kg - 0.01), cd34, accredited=acc)
+    # make it worse: a lower match group, or the same group with a TNC dose a whole tie band lower (within a
+    # band the tie-breakers decide, by design)
+    band = default_settings().value("tie_band_tnc")
+    extra = unit("W", m, min(tnc, top.tnc_per_kg - band - 0.01), cd34, accredited=acc)
     e_match = grade(parse_typing(HLA["8"], tables), parse_typing(extra.hla, tables)).match_8.bidirectional
     if (e_match or 0) > (top.match_8 or 0) or (e_match is None) != (top.match_8 is None):
         return
@@ -77,6 +81,7 @@ def _sim(tables):  # type: ignore[no-untyped-def]
 def test_search_grades_equal_single_pair_grading(tables):  # type: ignore[no-untyped-def]
     from cordmatch.selection.index import UnitIndex
     from cordmatch.selection.model import Patient
+    from cordmatch.selection.records import columns_from_records
     from cordmatch.selection.search import prepare
     from cordmatch.services.registry import ParquetRegistry  # noqa: F401  (adapter used by the CLI)
 
@@ -84,9 +89,12 @@ def test_search_grades_equal_single_pair_grading(tables):  # type: ignore[no-unt
     idx = UnitIndex(tables.release)
     hla: dict[str, str] = {}
     for c in chunks:
-        gl_by_row = c.hla
-        idx.add(c.cols, [g if e else None for g, e in zip(gl_by_row, c.cols.exact, strict=True)])
-        hla.update(zip(c.cols.unit_id, gl_by_row, strict=True))
+        # the selection's own coding of the GL strings (as for the bank store); the sim's precomputed codes
+        # are checked against their GL strings in test_sim_registry_codes_agree_with_their_gl_strings
+        records = [UnitRecord(str(u), g, 1e9) for u, g in zip(c.cols.unit_id, c.hla, strict=True)]
+        cols, typings = columns_from_records(records, tables)
+        idx.add(cols, typings)
+        hla.update(zip(c.cols.unit_id, c.hla, strict=True))
     rng = np.random.default_rng(0)
     for sp in patients:
         p = Patient(parse_typing(sp.hla, tables), sp.weight_kg)
@@ -98,7 +106,7 @@ def test_search_grades_equal_single_pair_grading(tables):  # type: ignore[no-unt
             ut = parse_typing(hla[uid], tables)
             coded = code_typing(ut)
             if coded is not None:  # the vectorised contract: equal to grade_coded for every codable unit
-                gc = grade_coded(p_ag, p_al, *coded)
+                gc = grade_coded(p_ag, p_al, *coded, tables.coded_relation)
                 assert int(m8[slot]) == int(gc.match_8) and int(m6[slot]) == int(gc.match_6), hla[uid]
             if "/" in hla[uid]:
                 # an allele list within one antigen codes as 'allele unknown': the coded count may be
@@ -107,8 +115,16 @@ def test_search_grades_equal_single_pair_grading(tables):  # type: ignore[no-unt
                 assert m8[slot] < 0 or int(m8[slot]) == g8
                 continue
             g = grade(p.typing, ut)
-            assert (None if m8[slot] < 0 else int(m8[slot])) == g.match_8.bidirectional, hla[uid]
-            assert (None if m6[slot] < 0 else int(m6[slot])) == g.match_6.bidirectional, hla[uid]
+            upper8 = 8 - int(ctx.graded.mm8()[slot])
+            for k, (mine, exact) in enumerate(
+                ((m8[slot], g.match_8.bidirectional), (m6[slot], g.match_6.bidirectional))
+            ):
+                if mine < 0 and exact is not None and coded is not None:
+                    # an antigen-set code (A*66:XX = A25|A26|A10|A34|A66) leaves the coded count unresolved
+                    # where grade() settles it (conservative, as grade_coded): never the other way round
+                    assert int((gc.match_8, gc.match_6)[k]) < 0 and (k == 1 or exact <= upper8), hla[uid]
+                    continue
+                assert (None if mine < 0 else int(mine)) == exact, hla[uid]
         # the ambiguous units (genotype alternatives) too
         for slot in np.unique(idx.alt_owner)[:40]:
             uid = idx.unit_id(int(slot))
@@ -116,3 +132,20 @@ def test_search_grades_equal_single_pair_grading(tables):  # type: ignore[no-unt
             g = grade(p.typing, parse_typing(hla[uid], tables))
             assert (None if m8[slot] < 0 else int(m8[slot])) == g.match_8.bidirectional, hla[uid]
             assert (None if m6[slot] < 0 else int(m6[slot])) == g.match_6.bidirectional, hla[uid]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sim/registry.py: a 'list' unit whose allele list falls back to an XX code (C*03:XX, _sibling_list) "
+    "keeps its haplotype's single WHO antigen although the XX code is an antigen set; owner of sim/registry.py "
+    "to code it like the parser (reported by the selection branch)",
+)
+def test_sim_registry_codes_agree_with_their_gl_strings(tables):  # type: ignore[no-untyped-def]
+    chunks, _ = _sim(tables)
+    for c in chunks:
+        for k in range(len(c.hla)):
+            if c.cols.exact[k]:
+                continue
+            coded = code_typing(parse_typing(c.hla[k], tables))
+            assert coded is not None, c.hla[k]
+            assert (coded[0] == c.cols.ag[k]).all() and (coded[1] == c.cols.al[k]).all(), c.hla[k]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cordmatch.selection import Antibody, search
 from cordmatch.selection.model import FAIL, FLAG
+from cordmatch.selection.settings import settings_from_toml
 from selection.helpers import TODAY, patient, registry, unit
 
 
@@ -17,13 +18,16 @@ def test_nmdp_match_group_first_then_tnc_descending(tables):  # type: ignore[no-
         unit("U7-high", "7", 9.0),
         unit("U7-mid", "7", 6.0),
         unit("U6-top", "6", 20.0),
-        unit("U4", "4", 4.0),
+        unit("U4", "4", 4.0),  # 4/8 but 3/6: below the 4/6 floor
     ]
     idx, src = registry(units, tables)
     out = search(idx, src, patient(tables), tables, top=10, today=TODAY)
-    assert ids(out) == ["U8-low", "U7-high", "U7-mid", "U6-top", "U4"]
-    assert [r.match_8 for r in out.results] == [8, 7, 7, 6, 4]
+    assert ids(out) == ["U8-low", "U7-high", "U7-mid", "U6-top"]
+    assert [r.match_8 for r in out.results] == [8, 7, 7, 6]
     assert all(r.match_6 is not None for r in out.results)  # the 6 count is shown
+    exp = search(idx, src, patient(tables), tables, explain="U4", today=TODAY).explanation
+    assert exp is not None and exp.status == "excluded"
+    assert any("HLA match (6" in line and "3/6" in line for line in exp.lines), exp.lines
 
 
 def test_prefilters_exclude_low_match_low_tnc_and_low_known_cd34(tables):  # type: ignore[no-untyped-def]
@@ -32,7 +36,7 @@ def test_prefilters_exclude_low_match_low_tnc_and_low_known_cd34(tables):  # typ
         unit("3of8", "3", 9.0),  # < 4/8 (NMDP-algo)
         unit("tnc-1.5", "8", 1.5),  # TNC must exceed 1.5
         unit("cd34-low", "8", 5.0, cd34_per_kg=0.9),  # known CD34 < 1.0
-        unit("cd34-unknown", "7", 2.0, cd34_per_kg=None),  # unknown CD34 is kept
+        unit("cd34-unknown", "7", 3.5, cd34_per_kg=None),  # unknown CD34 is kept (flagged)
     ]
     idx, src = registry(units, tables)
     out = search(idx, src, patient(tables), tables, today=TODAY)
@@ -84,21 +88,31 @@ def test_eurocord_non_malignant_needs_dose_above_5(tables):  # type: ignore[no-u
     assert ids(out) == ["five", "mal-ok", "more"]  # >= 2.5 for malignant disease
 
 
-def test_dsa_flagged_by_nmdp_excluded_by_eurocord_and_mfi_threshold(tables):  # type: ignore[no-untyped-def]
+def test_dsa_excluded_by_default_flagged_when_a_centre_relaxes_it(tables):  # type: ignore[no-untyped-def]
     units = [unit("dsa", "7", 9.0), unit("clean", "7C", 4.0)]  # only "7" carries A*02:05
     idx, src = registry(units, tables)
     strong = (Antibody("A*02:05", 8000.0),)
     out = search(idx, src, patient(tables, antibodies=strong), tables, today=TODAY)
+    assert ids(out) == ["clean"]  # Dehn 2019: avoid units with DSA
+    exp = search(idx, src, patient(tables, antibodies=strong), tables, explain="dsa", today=TODAY).explanation
+    assert exp is not None and exp.status == "excluded"
+    assert any("A*02:05 (MFI 8000)" in line for line in exp.lines), exp.lines  # the MFI is shown
+    relaxed = settings_from_toml('[policies.nmdp]\ndsa_action = "flag"\n')
+    out = search(idx, src, patient(tables, antibodies=strong), tables, settings=relaxed, today=TODAY)
     assert ids(out) == ["clean", "dsa"]  # flagged and ranked after DSA-negative units
     dsa = next(c for c in out.results[1].checks if c.rule.startswith("donor-specific"))
     assert dsa.verdict == FLAG and "A*02:05" in dsa.value
     out = search(idx, src, patient(tables, antibodies=strong, malignant=True), tables, policy="eurocord", today=TODAY)
     assert ids(out) == ["clean"]
-    weak = (Antibody("A*02:05", 500.0),)  # below the default MFI threshold
+    weak = (Antibody("A*02:05", 500.0),)  # below the default MFI threshold: reported on the unit (info)
     out = search(idx, src, patient(tables, antibodies=weak), tables, today=TODAY)
     assert ids(out) == ["dsa", "clean"]
+    below = [c for c in out.results[0].checks if c.rule.startswith("antibodies below")]
+    assert below and below[0].verdict == "info" and "A*02:05 (MFI 500)" in below[0].value
+    assert not any(c.rule.startswith("antibodies below") for c in out.results[1].checks)
     antigen = (Antibody("A2", 5000.0),)  # antigen-level specificity hits both (A*02 antigen)
-    out = search(idx, src, patient(tables, antibodies=antigen), tables, today=TODAY)
+    out = search(idx, src, patient(tables, antibodies=antigen), tables, settings=relaxed, today=TODAY)
+    assert len(out.results) == 2
     assert all(any(c.verdict == FLAG and c.rule.startswith("donor") for c in r.checks) for r in out.results)
 
 
@@ -115,8 +129,8 @@ def test_tie_breakers_on_equal_dose(tables):  # type: ignore[no-untyped-def]
 
 
 def test_nima_match_breaks_a_tie(tables):  # type: ignore[no-untyped-def]
-    # unit "7" lacks the patient's A*02 antigen? no: it has A*02:05 (same antigen). Use a 4/8 unit lacking A*02.
-    units = [unit("plain", "4", 5.0), unit("nima", "4", 5.0, nima="A*02:01^B*08:01^DRB1*03:01")]
+    # a 4/6 unit lacking the patient's A2 and B8 antigens; 4/6 needs TNC >= 5.0 as a single unit
+    units = [unit("plain", "4/6", 5.0), unit("nima", "4/6", 5.0, nima="A*02:01^B*08:01^DRB1*03:01")]
     idx, src = registry(units, tables)
     out = search(idx, src, patient(tables), tables, today=TODAY)
     assert ids(out) == ["nima", "plain"]

@@ -81,7 +81,9 @@ def test_allowed_calls_pass_the_role_check(world: World) -> None:
 def test_coordinator_cannot_touch_other_centres_reservation(world: World) -> None:
     to_available(world)
     r = world.svc.reserve(world.coord, DIN, "p1")
-    with pytest.raises(PermissionDeniedError, match="another centre"):
+    from cordmatch.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="no reservation"):  # another centre's: not even disclosed
         world.svc.cancel_reservation(world.coord2, r.id, "mine now")
     assert world.svc.list_reservations(world.coord2) == []
     assert len(world.svc.list_reservations(world.coord)) == 1
@@ -94,6 +96,27 @@ def test_coordinator_cannot_see_unlisted_units(world: World) -> None:
     world.svc.register_unit(world.tech, good_registration())
     with pytest.raises(NotFoundError):
         world.svc.get_unit(world.coord, DIN)
+
+
+def test_coordinator_cannot_tell_a_quarantined_unit_exists(world: World) -> None:
+    from cordmatch.errors import ConflictError, NotFoundError
+    from services.conftest import to_quarantine
+
+    to_quarantine(world, DIN)
+    absent = "G123498654399"
+    assert world.svc.list_reservations(world.coord, din=DIN) == world.svc.list_reservations(world.coord, din=absent)
+    for din in (DIN, absent):
+        with pytest.raises(NotFoundError, match="no unit"):
+            world.svc.get_unit(world.coord, din)
+        with pytest.raises(NotFoundError, match="no unit"):
+            world.svc.reserve(world.coord, din, "p1")
+    world.svc.release(world.director, DIN)
+    world.svc.reserve(world.coord, DIN, "p1")
+    assert world.svc.get_unit(world.coord, DIN).state == "reserved"  # own centre's reserved unit
+    with pytest.raises(NotFoundError):  # another centre does not see it
+        world.svc.get_unit(world.coord2, DIN)
+    with pytest.raises(ConflictError, match="reserved"):
+        world.svc.reserve(world.coord, DIN, "p2")
 
 
 def test_passwords_and_tokens(world: World) -> None:
@@ -134,5 +157,8 @@ def test_coordinators_do_not_see_other_centres_patients(world: World) -> None:
     world.svc.reserve(world.coord, DIN, "patient-of-A")
     mine = world.svc.get_unit(world.coord, DIN)
     assert mine.active_reservation is not None and mine.active_reservation.patient_ref == "patient-of-A"
-    theirs = world.svc.get_unit(world.coord2, DIN)
-    assert theirs.state == "reserved" and theirs.active_reservation is None and theirs.storage is None
+    from cordmatch.errors import NotFoundError
+
+    with pytest.raises(NotFoundError):  # another centre does not see the unit reserved for A at all
+        world.svc.get_unit(world.coord2, DIN)
+    assert mine.storage is None

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from cordmatch.bank.din import issue_din
 from cordmatch.bank.lifecycle import TRANSITIONS, UnitState
-from cordmatch.errors import ConflictError
+from cordmatch.errors import ConflictError, NotFoundError
 from cordmatch.services.auth import SYSTEM
 
 from .conftest import World, good_registration, make_world
@@ -66,7 +66,12 @@ def _do(w: World, din: str, action: str) -> None:
     elif action == "release_exc":
         svc.release(w.director, din, exceptional_reason="property test")
     elif action in ("reserve", "reserve2"):
-        svc.reserve(w.coord if action == "reserve" else w.coord2, din, "p", days=1)
+        try:
+            svc.reserve(w.coord if action == "reserve" else w.coord2, din, "p", days=1)
+        except NotFoundError:  # a centre is told "no unit" for a unit it may not see: refused, not an error
+            if svc.get_unit(w.tech, din).state == "available":
+                raise
+            raise ConflictError("not visible to the centre") from None
     elif action in ("cancel", "ct"):
         active = svc.list_reservations(w.tech, din=din)
         if not active:

@@ -42,11 +42,14 @@ def test_reservation_expires(world: World) -> None:
 
 
 def test_reserve_needs_available_unit(world: World) -> None:
+    from cordmatch.errors import NotFoundError
+
     from .conftest import good_registration
 
     world.svc.register_unit(world.tech, good_registration())
-    with pytest.raises(ConflictError, match="collected, not available"):
+    with pytest.raises(NotFoundError, match="no unit"):  # a centre cannot tell an unlisted unit exists
         world.svc.reserve(world.coord, DIN, "p1")
+    assert world.svc.get_unit(world.tech, DIN).state == "collected"
 
 
 def test_ct_needs_attached_segment(world: World) -> None:

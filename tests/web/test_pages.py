@@ -47,6 +47,40 @@ def test_pages_need_a_session_and_logout_revokes_it(client: Any) -> None:
     assert client.get("/units", follow_redirects=False).status_code == 303
 
 
+def test_logout_with_a_wrong_csrf_token_still_revokes(client: Any) -> None:
+    login(client, "director")
+    cookie = client.cookies.get("cordmatch_session")
+    client.post("/logout", data={"csrf": "wrong"})
+    client.cookies.set("cordmatch_session", cookie)
+    assert client.get("/units", follow_redirects=False).status_code == 303
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_security_headers_on_pages_and_api(client: Any) -> None:
+    for path in ("/login", "/api/v1/me", "/static/cordmatch.css"):
+        h = client.get(path).headers
+        csp = h["content-security-policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "http" not in csp, path
+        assert h["x-frame-options"] == "DENY" and h["x-content-type-options"] == "nosniff", path
+    assert "strict-transport-security" not in client.get("/login").headers
+
+
+def test_secure_cookies_option(seeded_db: Path, tmp_path: Path) -> None:
+    shutil.copyfile(seeded_db, tmp_path / "s.sqlite3")
+    c = TestClient(create_app(str(tmp_path / "s.sqlite3"), search_backend=None, secure_cookies=True),
+                   base_url="https://testserver")  # fmt: skip
+    r = c.get("/login")
+    assert "secure" in r.headers["set-cookie"].lower() and "strict-transport-security" in r.headers
+    token = csrf_of(r.text)
+    from cordmatch.services.bank_demo import DEMO_PASSWORD
+
+    r = c.post("/login", data={"csrf": token, "username": "coord", "password": DEMO_PASSWORD, "next": "/units"},
+               follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+    session = [v for k, v in r.headers.multi_items() if k == "set-cookie" and "cordmatch_session" in v]
+    assert session and "secure" in session[0].lower() and "httponly" in session[0].lower()
+
+
 def test_unit_list_filters_and_detail(client: Any) -> None:
     login(client, "tech")
     html = client.get("/units").text
@@ -203,6 +237,9 @@ def test_search_page_without_and_with_a_backend(client: Any, tmp_path: Path, see
 
 def test_engraftment_plot_is_an_svg_and_bad_numbers_are_named(client: Any) -> None:
     r = client.get("/plots/engraftment.svg", params={"tnc": "4.2", "cd34": "1.9", "m8": "7", "m6": "6"})
+    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"  # needs a session
+    login(client, "coord")
+    r = client.get("/plots/engraftment.svg", params={"tnc": "4.2", "cd34": "1.9", "m8": "7", "m6": "6"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
     assert r.text.lstrip().startswith("<?xml") and "<svg" in r.text
     r = client.get("/plots/engraftment.svg", params={"tnc": "lots"})
@@ -211,3 +248,37 @@ def test_engraftment_plot_is_an_svg_and_bad_numbers_are_named(client: Any) -> No
     r = client.get("/plots/engraftment.svg", params={"tnc": "-1"})
     assert r.status_code == 422
     assert client.get("/plots/engraftment.svg").status_code == 422
+    for bad in ({"tnc": "1e-320"}, {"tnc": "4", "cd34": "1e-320", "m8": "99"}, {"tnc": "4", "m6": str(10**400)}):
+        r = client.get("/plots/engraftment.svg", params=bad)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", (bad, r.text)
+    r = client.get("/plots/engraftment.svg", params={"tnc": "2.5e7"})  # cells/kg typed where x10^7/kg is asked
+    assert r.status_code == 422 and "x10^7" in r.json()["detail"] and r.json()["errors"][0]["field"] == "tnc"
+
+
+def test_released_unit_counts_are_corrected_with_a_reason_and_the_holder_is_alerted(client: Any) -> None:
+    login(client, "tech")
+    page = client.get(f"/units/{RESERVED}").text
+    assert "Correct counts" in page and 'name="correction"' in page
+    token = csrf_of(page)
+    r = client.post(f"/units/{RESERVED}/measurement", data={"csrf": token, "stage": "pre_cryo", "tnc": "1.0e8"})
+    assert r.status_code == 409 and "correction" in alert_text(r.text)  # a plain recording is refused
+    r = client.post(f"/units/{RESERVED}/measurement",
+                    data={"csrf": token, "stage": "pre_cryo", "tnc": "1.0e8", "correction": "1"})  # fmt: skip
+    assert r.status_code == 422 and "reason" in alert_text(r.text)  # no correction without a reason
+    r = client.post(f"/units/{RESERVED}/measurement", data={"csrf": token, "stage": "pre_cryo", "tnc": "1.0e8",
+                                                           "correction": "1", "reason": "recount"},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303, r.text
+    page = client.get(f"/units/{RESERVED}").text
+    assert "Counts corrected after reservation" in page and "recount" in page
+    assert "counts corrected" in client.get("/reservations").text
+
+
+def test_login_page_is_throttled(client: Any) -> None:
+    for _ in range(5):
+        token = csrf_of(client.get("/login").text)
+        r = client.post("/login", data={"csrf": token, "username": "director", "password": "nope nope"})
+        assert r.status_code == 401
+    token = csrf_of(client.get("/login").text)
+    r = client.post("/login", data={"csrf": token, "username": "director", "password": "nope nope"})
+    assert r.status_code == 429 and "too many failed log-ins" in alert_text(r.text)

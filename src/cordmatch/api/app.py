@@ -12,6 +12,7 @@ from typing import Literal
 from fastapi import FastAPI
 
 from cordmatch.api import problems
+from cordmatch.api.headers import SecurityHeaders
 from cordmatch.api.nul_guard import NulGuard
 from cordmatch.api.search import SearchBackend, discover_backend
 from cordmatch.store.engine import Store
@@ -19,6 +20,7 @@ from cordmatch.store.types import utcnow
 
 API_PREFIX = "/api/v1"
 SECRET_ENV = "CORDMATCH_SECRET"  # signs the pages' CSRF tokens; shared by all worker processes
+SECURE_COOKIES_ENV = "CORDMATCH_SECURE_COOKIES"  # "1": Secure cookies + HSTS (serve --secure-cookies)
 DESCRIPTION = (
     "Cord blood bank and unit search. Decision support: it explains, people decide.\n\n"
     "Authenticate with `POST /api/v1/auth/token` and send `Authorization: Bearer <token>`. "
@@ -72,6 +74,7 @@ def create_app(
     app.state.secure_cookies = secure_cookies
     problems.install(app)
     app.add_middleware(NulGuard)
+    app.add_middleware(SecurityHeaders, hsts=secure_cookies)
     # transfer first: /units/export.csv must win over /units/{din}
     for module in (transfer, units, reservations, admin, search, coverage):
         app.include_router(module.router, prefix=API_PREFIX)
@@ -89,4 +92,5 @@ def app_from_env() -> FastAPI:
     from cordmatch.store import open_store
 
     pool = os.environ.get("CORDMATCH_DB_POOL")
-    return create_app(store=open_store(None, pool_size=int(pool) if pool else None))
+    secure = os.environ.get(SECURE_COOKIES_ENV) == "1"
+    return create_app(store=open_store(None, pool_size=int(pool) if pool else None), secure_cookies=secure)

@@ -7,23 +7,33 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cordmatch.services.schemas import MeasurementIn, UnitOut
+from cordmatch.services.schemas import (
+    Code,
+    Gl,
+    MeasurementIn,
+    Name,
+    Password,
+    Reason,
+    ReservationDays,
+    TokenDays,
+    UnitOut,
+)
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class LoginIn(_In):
-    username: str
-    password: str
-    name: str = "api"  # a label for the token
-    days: int | None = Field(default=30, description="token lifetime in days; null = no expiry")
+    username: Name
+    password: Password
+    name: Name = "api"  # a label for the token
+    days: TokenDays | None = Field(default=30, description="token lifetime in days (1..3650); null = no expiry")
 
 
 class TransitionIn(_In):
-    target: str = Field(description="received, processed, cryopreserved, quarantine, discarded or research")
-    reason: str | None = None
+    target: Code = Field(description="received, processed, cryopreserved, quarantine, discarded or research")
+    reason: Reason | None = None
 
 
 class ProcessingIn(_In):
@@ -31,50 +41,55 @@ class ProcessingIn(_In):
     red_cell_depleted: bool
 
 
+class CorrectionIn(_In):
+    values: MeasurementIn
+    reason: Reason = Field(description="why the released unit's counts are corrected (audited)")
+
+
 class TypingIn(_In):
-    gl: str = Field(description="HLA typing as a GL string")
-    kind: str = "initial"
-    lab: str | None = None
+    gl: Gl = Field(description="HLA typing as a GL string")
+    kind: Code = "initial"
+    lab: Name | None = None
 
 
 class DiscardIn(_In):
-    reason: str
+    reason: Reason
     research: bool = False
 
 
 class ReleaseIn(_In):
-    exceptional_reason: str | None = Field(
+    exceptional_reason: Reason | None = Field(
         default=None, description="release although criteria fail or are missing (exceptional release)"
     )
 
 
 class NoteIn(_In):
-    note: str | None = None
+    note: Reason | None = None
 
 
 class ReservationIn(_In):
-    din: str
-    patient_ref: str
-    centre: str | None = None
-    days: int = 30
+    din: Code
+    patient_ref: Name
+    centre: Name | None = None
+    days: ReservationDays = 30
     request_ct: bool = False
-    note: str | None = None
+    note: Reason | None = None
 
 
 class CancelIn(_In):
-    reason: str
+    reason: Reason
 
 
 class CtResultIn(_In):
-    gl: str
-    lab: str | None = None
+    gl: Gl
+    lab: Name | None = None
 
 
 class UserIn(_In):
-    username: str
-    password: str
-    role: str
-    centre: str | None = None
+    username: Name
+    password: Password
+    role: Code
+    centre: Name | None = None
 
 
 class UserPatch(_In):
@@ -82,20 +97,22 @@ class UserPatch(_In):
 
 
 class TokenIn(_In):
-    name: str
-    days: int | None = None
-    for_user: str | None = None
+    name: Name
+    days: TokenDays | None = None
+    for_user: Name | None = None
 
 
 class BankIn(_In):
-    code: str
-    name: str
-    accreditation: str = "none"
-    facility_id: str | None = None
+    code: Code
+    name: Name
+    accreditation: Code = "none"
+    facility_id: Code | None = None
 
 
 class ProductCodesIn(_In):
-    codes: dict[str, str] = Field(description="product description code -> description (bank-licensed)")
+    codes: dict[Code, Name] = Field(
+        description="product description code -> description (bank-licensed)", max_length=100_000
+    )
 
 
 class MeOut(BaseModel):

@@ -11,6 +11,8 @@ from cordmatch.api.models import Links
 
 T = TypeVar("T")
 MAX_LIMIT = 1000
+MAX_ID = 2**31 - 1  # identifiers in paths (integer columns of SQLite and PostgreSQL hold them)
+MAX_OFFSET = 2**31 - 1  # larger offsets overflow the databases' integer types
 
 
 def links(request: Request, total: int, limit: int, offset: int, response: Response | None = None) -> Links:

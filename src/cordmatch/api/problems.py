@@ -13,7 +13,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cordmatch.errors import (
@@ -23,6 +24,7 @@ from cordmatch.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from cordmatch.services.throttle import BusyError, ThrottledError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("cordmatch.api")
@@ -37,8 +39,10 @@ _TITLES = {
     413: "Payload too large",
     415: "Unsupported media type",
     422: "Invalid input",
+    429: "Too many requests",
     500: "Internal error",
     501: "Not implemented",
+    503: "Service unavailable",
 }
 _SLUGS = {
     400: "bad-request",
@@ -50,9 +54,12 @@ _SLUGS = {
     413: "too-large",
     415: "unsupported-media-type",
     422: "invalid-input",
+    429: "too-many-requests",
     500: "internal",
     501: "not-implemented",
+    503: "unavailable",
 }
+RETRY_AFTER_S = 5  # said to clients when the database is busy or unreachable
 
 
 class NotAuthenticatedError(CordmatchError):
@@ -91,6 +98,10 @@ def status_of(exc: CordmatchError) -> int:
         return 401
     if isinstance(exc, NotImplementedYetError):
         return 501
+    if isinstance(exc, ThrottledError):
+        return 429
+    if isinstance(exc, BusyError):
+        return 503
     if isinstance(exc, PermissionDeniedError):
         return 403
     if isinstance(exc, NotFoundError):
@@ -130,6 +141,15 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+def unavailable() -> JSONResponse:
+    """503 + Retry-After: the database is busy or unreachable; the request changed nothing."""
+    return problem(
+        503,
+        "the database is busy or unavailable; nothing was changed, retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the exception handlers that turn every error into problem+json."""
 
@@ -137,6 +157,10 @@ def install(app: FastAPI) -> None:
     async def _cordmatch(request: Request, exc: CordmatchError) -> JSONResponse:
         status = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, ThrottledError):
+            headers = {"Retry-After": str(exc.retry_after)}
+        elif isinstance(exc, BusyError):
+            headers = {"Retry-After": str(RETRY_AFTER_S)}
         return problem(status, exc.message, errors=errors_of(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -161,6 +185,31 @@ def install(app: FastAPI) -> None:
     async def _data(request: Request, exc: DataError) -> JSONResponse:
         log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
         return problem(422, "a value could not be stored (out of range or not representable)")
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        log.warning("number out of range on %s %s: %s", request.method, request.url.path, exc)
+        return problem(422, "a number is too large or too small to be used (out of range)")
+
+    @app.exception_handler(RecursionError)
+    async def _recursion(request: Request, exc: RecursionError) -> JSONResponse:
+        return problem(422, "the input is nested too deeply", errors=[{"field": "body", "detail": "nested too deeply"}])
+
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        """Database busy (SQLite lock wait timed out, pool exhausted) or unreachable (PostgreSQL restarting)."""
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return unavailable()
+
+    for kind in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.add_exception_handler(kind, _unavailable)
+
+    @app.exception_handler(DBAPIError)
+    async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:
+            log.warning("database connection lost on %s %s: %s", request.method, request.url.path, exc.orig)
+            return unavailable()
+        log.exception("database error on %s %s", request.method, request.url.path)
+        return problem(500, "unexpected server error; it was logged (no details are shown)")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -31,6 +31,12 @@ class SearchQuery(BaseModel):
     abo: str | None = None
     antibodies: str | None = Field(default=None, description="anti-HLA antibodies, one 'specificity,MFI' a line")
     explain: str | None = Field(default=None, description="a DIN to explain (why ranked or excluded)")
+    research: bool = Field(
+        default=False, description="rank grafts for an investigational use (registered research protocol only)"
+    )
+    population: str | None = Field(
+        default=None, description="haplotype frequencies for match probabilities: CAU, AFA, API, HIS or mix"
+    )
 
 
 SearchBackend = Callable[[Principal, SearchQuery], dict[str, Any]]

@@ -352,5 +352,20 @@ def expire_cmd(db: DbOpt = None) -> None:
     console.print(f"{n} reservations expired")
 
 
+@bank_app.command("grant-app-role")
+def grant_app_role_cmd(
+    role: Annotated[str, typer.Argument(help="the PostgreSQL role the server connects as")],
+    db: DbOpt = None,
+) -> None:
+    """PostgreSQL, run as the owner: give ROLE what the server needs and only SELECT/INSERT on the audit
+    trail (it can then neither change, delete nor unguard audit rows)."""
+    from cordmatch.store import open_store
+    from cordmatch.store.deploy import grant_application_role
+
+    with open_store(db, create=False) as store:
+        grant_application_role(store, role)
+    console.print(f"granted {role}: bank tables read/write, audit_log SELECT and INSERT only", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bank_app, name="bank")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cordmatch.cli.common import JsonOpt, MacsOpt, console, load_macs, load_tables, print_json
+from cordmatch.cli.common import JsonOpt, MacsOpt, console, err_console, load_macs, load_tables, print_json
 from cordmatch.errors import InvalidInputError
 
 hla_app = typer.Typer(help="HLA nomenclature on the IPD-IMGT/HLA release (offline).", no_args_is_help=True)
@@ -27,9 +27,12 @@ def reduce_cmd(
     if to not in REDUCTION_LEVELS:
         raise InvalidInputError(f"unknown level {to!r} for --to; choose one of {', '.join(REDUCTION_LEVELS)}")
     tables = load_tables()
-    out = reduce_gl(typing, to, tables, load_macs(macs))
+    notes: list[str] = []
+    out = reduce_gl(typing, to, tables, load_macs(macs), notes)
+    for note in notes:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
     if as_json:
-        print_json({"input": typing, "level": to, "reduced": out, "release": tables.release})
+        print_json({"input": typing, "level": to, "reduced": out, "release": tables.release, "warnings": notes})
     else:
         console.print(out, highlight=False, soft_wrap=True)
 
@@ -44,9 +47,12 @@ def expand_cmd(
     from cordmatch.hla.reduction import reduce_token
 
     tables = load_tables()
-    names = reduce_token(token, "W", tables, load_macs(macs)).split("/")
+    notes: list[str] = []
+    names = reduce_token(token, "W", tables, load_macs(macs), notes).split("/")
+    for note in notes:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
     if as_json:
-        print_json({"input": token, "alleles": names, "release": tables.release})
+        print_json({"input": token, "alleles": names, "release": tables.release, "warnings": notes})
     else:
         console.print("\n".join(names), highlight=False)
 
@@ -63,8 +69,10 @@ def validate_cmd(
     tables = load_tables()
     parsed = parse_typing(typing, tables, load_macs(macs))
     loci = {locus: lt.gl() for locus, lt in parsed.loci.items()}
+    for note in parsed.warnings:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
     if as_json:
-        print_json({"valid": True, "release": tables.release, "loci": loci})
+        print_json({"valid": True, "release": tables.release, "loci": loci, "warnings": list(parsed.warnings)})
     else:
         console.print(f"[green]valid[/] on IPD-IMGT/HLA {tables.release}: " + ", ".join(loci), highlight=False)
 

@@ -22,9 +22,18 @@ if TYPE_CHECKING:
 def indications(
     disease: str | None = typer.Option(None, "--disease", help="Diagnosis as free text, e.g. 'AML', 'sickle cell'."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON (stable keys)."),
+    age: float | None = typer.Option(None, "--age", help="Patient age in years: adult (>= 18) or paediatric rows."),
+    weight: float | None = typer.Option(
+        None, "--weight", help="Patient weight in kg (when no age: >= 50 kg shows adult rows)."
+    ),
 ) -> None:
-    """Show the indications table, or look up one diagnosis."""
-    from cordmatch.outcomes.indications import NOT_LISTED, load_indications
+    """Show the indications table, or look up one diagnosis (rows of the patient's age group when given)."""
+    from cordmatch.errors import InvalidInputError
+    from cordmatch.outcomes.indications import NOT_LISTED, load_indications, patient_population
+
+    for name, v in (("--age", age), ("--weight", weight)):
+        if v is not None and not (0 <= v <= 150 if name == "--age" else 0 < v <= 300):
+            raise InvalidInputError(f"{name} {v:g} is out of range", where=name)
 
     table = load_indications()
     if disease is None:
@@ -38,7 +47,7 @@ def indications(
             _print_table(table.indications, table.investigational)
         return
     try:
-        result = table.lookup(disease)
+        result = table.lookup(disease).for_population(patient_population(age, weight))
     except CordmatchError as exc:
         raise type(exc)(exc.message, where="--disease") from None
     if as_json:
@@ -53,6 +62,8 @@ def indications(
             where="--disease",
         )
     _print_table(result.indications, result.investigational)
+    if result.note:
+        typer.echo(f"note: {result.note}")
 
 
 def _print_table(indications: Sequence[Indication], investigational: Sequence[InvestigationalUse]) -> None:

@@ -52,7 +52,14 @@ def outcome(
 ) -> None:
     """Estimate neutrophil engraftment (median day, day-42 probability) and the neutropenic window."""
     from cordmatch.outcomes.engraftment import EngraftmentInputs, estimate
+    from cordmatch.plausibility import check_number
 
+    check_number(tnc, "tnc_per_kg", "--tnc")
+    check_number(cd34, "cd34_per_kg", "--cd34")
+    check_number(dsa_mfi, "mfi", "--dsa-mfi")
+    check_number(weight, "weight_kg", "--weight")
+    check_number(match_8, "match_grade", "--match-8")
+    check_number(match_6, "match_grade", "--match-6")
     inputs = EngraftmentInputs(
         tnc_per_kg=tnc,
         cd34_per_kg=cd34,

@@ -94,9 +94,18 @@ def search_command(
         list[str] | None, typer.Option("--set", help="Override one threshold: name=value (repeatable).")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every rule of every unit.")] = False,
+    research: Annotated[
+        bool,
+        typer.Option("--research", help="Rank grafts for an investigational use (registered research protocol only)."),
+    ] = False,
+    population: Annotated[
+        str | None,
+        typer.Option("--population", help="Patient population for match probabilities: CAU, AFA, API, HIS or mix."),
+    ] = None,
 ) -> None:
     """Search a registry for one patient: graded, filtered, ranked by the policy, every rule explained."""
     from cordmatch.errors import InvalidInputError
+    from cordmatch.plausibility import TEXT_LIMITS
     from cordmatch.selection.settings import default_settings, parse_assignments, settings_from_toml
     from cordmatch.services.search import SearchRequest, run_search
 
@@ -113,6 +122,10 @@ def search_command(
     ab_text = None
     if antibodies is not None:
         try:
+            if antibodies.stat().st_size > 4 * TEXT_LIMITS["antibodies"]:
+                raise InvalidInputError(
+                    f"antibody file is larger than {4 * TEXT_LIMITS['antibodies']} bytes", where=str(antibodies)
+                )
             ab_text = antibodies.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInputError(f"cannot read antibody file: {exc}", where=str(antibodies)) from None
@@ -128,6 +141,8 @@ def search_command(
         diagnosis=diagnosis,
         malignant=malignant,
         abo=abo,
+        research=research,
+        population=population,
     )
     outcome = run_search(req, load_tables(), settings)
     if as_json:
@@ -135,7 +150,12 @@ def search_command(
     else:
         print_outcome(outcome, explain_all=verbose)
     if not outcome.results and not outcome.double_units:
-        err_console.print("[yellow]no unit passes the hard filters[/]")
+        gate = [n for n in outcome.notes if n.startswith("INVESTIGATIONAL")]
+        err_console.print(
+            "[yellow]investigational use: no graft ranked without --research[/]"
+            if gate
+            else "[yellow]no unit passes the hard filters[/]"
+        )
 
 
 def register(app: typer.Typer) -> None:

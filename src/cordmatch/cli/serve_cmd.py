@@ -21,6 +21,13 @@ def serve_command(
         int, typer.Option("--threads", help="worker threads for requests (database calls)")
     ] = 40,
     workers: Annotated[int, typer.Option("--workers", help="server processes (PostgreSQL: use 2 or more)")] = 1,
+    secure_cookies: Annotated[
+        bool,
+        typer.Option(
+            "--secure-cookies",
+            help="mark cookies Secure and send HSTS (use when served over HTTPS, e.g. behind a TLS proxy)",
+        ),
+    ] = False,
 ) -> None:
     """Serve the REST API (/api/v1, OpenAPI at /docs) and the web pages (/) on HOST:PORT."""
     import anyio
@@ -64,15 +71,17 @@ def serve_command(
         import os
         import secrets
 
-        from cordmatch.api.app import SECRET_ENV
+        from cordmatch.api.app import SECRET_ENV, SECURE_COOKIES_ENV
         from cordmatch.store.engine import DB_ENV, resolve_url
 
         store.close()
         os.environ[DB_ENV] = resolve_url(db)
         os.environ.setdefault(SECRET_ENV, secrets.token_hex(32))
+        if secure_cookies:
+            os.environ[SECURE_COOKIES_ENV] = "1"
         uvicorn.run("cordmatch.api.app:app_from_env", factory=True, host=host, port=port, workers=workers)
         return
-    app = create_app(store=store)
+    app = create_app(store=store, secure_cookies=secure_cookies)
 
     async def main() -> None:
         anyio.to_thread.current_default_thread_limiter().total_tokens = workers_threads

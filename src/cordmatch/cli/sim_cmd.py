@@ -13,6 +13,13 @@ from cordmatch.cli.common import console, load_tables, progress_bar
 sim_app = typer.Typer(help="Generate synthetic cord blood registries and patients.", no_args_is_help=True)
 
 
+def _check_seed(seed: int) -> None:
+    from cordmatch.errors import InvalidInputError
+
+    if not 0 <= seed < 2**63:
+        raise InvalidInputError(f"--seed must be a whole number from 0 to 2^63-1, got {seed}", where="--seed")
+
+
 @sim_app.command("registry")
 def registry_command(
     units: Annotated[int, typer.Option("--units", help="Number of units.")] = 10_000,
@@ -33,6 +40,7 @@ def registry_command(
     from cordmatch.sim.registry import generate_registry
 
     check_population(population)
+    _check_seed(seed)
     if units < 0:
         raise InvalidInputError(f"--units must be >= 0, got {units}", where="--units")
     tables = load_tables()
@@ -63,6 +71,7 @@ def patients_command(
     from cordmatch.sim.patients import generate_patients
 
     check_population(population)
+    _check_seed(seed)
     if n < 0:
         raise InvalidInputError(f"--n must be >= 0, got {n}", where="--n")
     patients = generate_patients(n, seed, population, load_tables())

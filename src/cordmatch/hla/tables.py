@@ -5,8 +5,10 @@ Pure data and look-ups: no I/O. The adapter :mod:`cordmatch.imgt` builds, caches
 Coding:
 - every full (WHO) allele name has an *allele id* (row in ``alleles``);
 - every allele has an *lgx id* (its P group at two fields, the antigen recognition site protein: equal lgx
-  ids mean an allele match) and an *antigen id* (its first field, ``A*02``: equal antigen ids mean an
-  antigen match);
+  ids mean an allele match), a *family id* (``allele_antigen``: its first field, ``A*02``) and a
+  *serology id* (``allele_serology``: its WHO serologic antigen from rel_dna_ser.txt, ``B62``, ``B15/B70``,
+  or the protein itself, ``C*16:06``, where WHO assigns none); ``serology_relation[x, y]`` says whether two
+  serology ids are the same antigen (0), related through a broad (1) or different antigens (2);
 - every known token (full alleles, truncated names, G and P groups, serology, XX codes) has a *name id*,
   its members (allele ids, as py-ard's W reduction lists them) and its reduction at each level.
 """
@@ -23,15 +25,37 @@ import numpy.typing as npt
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.loci import REDUCTION_LEVELS
 from cordmatch.hla.names import normalise_token, shape_of
+from cordmatch.hla.serology import MATCH, MISMATCH, SerologyRelations, parse_rel_ser_ser
 
 IntArray = npt.NDArray[np.int32]
 
 #: Format of the cached tables; bump when the layout changes so old caches are rebuilt.
-TABLES_FORMAT = 2
+TABLES_FORMAT = 3
 
 
 class UnknownAlleleError(InvalidInputError):
     """A token that has the form of an HLA name but is not in the release."""
+
+
+@dataclass(frozen=True)
+class CodedRelation:
+    """The WHO antigen relation for integer-coded grading (``tables.coded_relation``).
+
+    ``matrix[x, y]``: 0 same antigen, 1 related (cannot tell), 2 different; ``code_family[x]``: the
+    first-field family an XX code stands for (all its alleles), else -1; ``lgx_family[l]``: a protein's
+    family. An allele-unknown position of an XX code may share a protein with a position of the same
+    family only; other allele-unknown positions may share one with any position not of a different antigen.
+    """
+
+    matrix: npt.NDArray[np.int8]
+    code_family: IntArray
+    lgx_family: IntArray
+
+
+def _unflatten(offsets: npt.NDArray[np.generic], values: npt.NDArray[np.generic]) -> list[list[int]]:
+    o = offsets.astype(np.int64).tolist()
+    v = values.astype(np.int32).tolist()
+    return [v[o[k] : o[k + 1]] for k in range(len(o) - 1)]
 
 
 def split_blob(blob: npt.NDArray[np.uint8]) -> list[str]:
@@ -61,6 +85,29 @@ class NomenclatureTables:
     members: IntArray
     level_results: dict[str, IntArray]
     level_blobs: dict[str, npt.NDArray[np.uint8]]
+    allele_serology: IntArray
+    serology_names: list[str]
+    #: Relations of serology ids that are not "same id: 0, different ids: 2", as rows (x, y, relation).
+    serology_pairs: IntArray
+    #: Ids below this are WHO antigens of alleles; the rest code XX codes (``A2|A203|A210 (A*02)`` for
+    #: A*02:XX), ``serology_sets[id - serology_real]`` their antigen ids.
+    serology_real: int
+    serology_sets: list[list[int]]
+    #: First-field family id (``allele_antigen``) of each set id that codes an XX code, else -1.
+    serology_set_family: IntArray
+    #: First-field family id of each lgx protein.
+    lgx_family: IntArray
+    allele_cwd: npt.NDArray[np.bool_]
+    #: Members used for grading serologic tokens (with their splits' and associated antigens' alleles);
+    #: an empty range means the token's own members.
+    grade_offsets: npt.NDArray[np.int64]
+    grade_members: IntArray
+    #: Members whose antigens a serology or XX token stands for at antigen level (its CWD 2.0 alleles when
+    #: any carries the name); an empty range means the grading members.
+    antigen_offsets: npt.NDArray[np.int64]
+    antigen_members: IntArray
+    #: Data lines of rel_ser_ser.txt (broad/split/associated antigens).
+    rel_ser_ser: list[str]
     #: Optional data-provider hook for names outside the tables (old names, py-ard-only forms):
     #: returns the full allele names the token stands for, or None when unknown.
     fallback: Callable[[str], tuple[str, ...] | None] | None = None
@@ -68,6 +115,11 @@ class NomenclatureTables:
     allele_index: dict[str, int] = field(init=False)
     lgx_index: dict[str, int] = field(init=False)
     antigen_index: dict[str, int] = field(init=False)
+    serology_index: dict[str, int] = field(init=False)
+    serology_relation: npt.NDArray[np.int8] = field(init=False)
+    serology_set_index: dict[tuple[frozenset[int], int], int] = field(init=False)
+    coded_relation: CodedRelation = field(init=False)
+    relations: SerologyRelations = field(init=False)
     _level_lists: dict[str, list[int]] = field(init=False, default_factory=dict)
     _level_texts: dict[str, list[str]] = field(init=False, default_factory=dict)
 
@@ -78,6 +130,23 @@ class NomenclatureTables:
         self.antigen_index = {n: i for i, n in enumerate(self.antigen_names)}
         self._fallback_cache: dict[str, tuple[int, ...] | None] = {}
         self._decoded: dict[str, tuple[list[int], list[str]]] = {}
+        self.serology_index = {n: i for i, n in enumerate(self.serology_names)}
+        k = len(self.serology_names)
+        rel = np.full((k, k), MISMATCH, dtype=np.int8)
+        np.fill_diagonal(rel, MATCH)
+        p = self.serology_pairs
+        rel[p[:, 0], p[:, 1]] = p[:, 2]
+        #: serology_relation[x, y]: 0 same antigen, 1 related through a broad, 2 different antigens.
+        self.serology_relation = rel
+        self.serology_set_index = {
+            (frozenset(m), int(self.serology_set_family[j])): self.serology_real + j
+            for j, m in enumerate(self.serology_sets)
+        }
+        code_family = np.full(k, -1, dtype=np.int32)
+        code_family[self.serology_real :] = self.serology_set_family
+        #: What the vectorised graders need: the relation, and the family of each code and each protein.
+        self.coded_relation = CodedRelation(rel, code_family, self.lgx_family.astype(np.int32))
+        self.relations = parse_rel_ser_ser(self.rel_ser_ser)
 
     # ----------------------------------------------------------------- building / serialising
     @classmethod
@@ -103,6 +172,19 @@ class NomenclatureTables:
             members=arrays["members"].astype(np.int32),
             level_results={lv: arrays[f"res_{lv}"].astype(np.int32) for lv in REDUCTION_LEVELS if lv != "W"},
             level_blobs={lv: arrays[f"txt_{lv}"].astype(np.uint8) for lv in REDUCTION_LEVELS if lv != "W"},
+            allele_serology=arrays["allele_serology"].astype(np.int32),
+            serology_names=split_blob(arrays["serology_names"].astype(np.uint8)),
+            serology_pairs=arrays["serology_pairs"].astype(np.int32).reshape(-1, 3),
+            serology_real=int(arrays["serology_real"][0]),
+            serology_sets=_unflatten(arrays["serology_set_offsets"], arrays["serology_set_members"]),
+            serology_set_family=arrays["serology_set_family"].astype(np.int32),
+            lgx_family=arrays["lgx_family"].astype(np.int32),
+            allele_cwd=arrays["allele_cwd"].astype(np.bool_),
+            grade_offsets=arrays["grade_offsets"].astype(np.int64),
+            grade_members=arrays["grade_members"].astype(np.int32),
+            antigen_offsets=arrays["antigen_offsets"].astype(np.int64),
+            antigen_members=arrays["antigen_members"].astype(np.int32),
+            rel_ser_ser=split_blob(arrays["rel_ser_ser"].astype(np.uint8)),
             fallback=fallback,
         )
 
@@ -119,6 +201,20 @@ class NomenclatureTables:
             "names": join_blob(self.names),
             "member_offsets": self.member_offsets,
             "members": self.members,
+            "allele_serology": self.allele_serology,
+            "serology_names": join_blob(self.serology_names),
+            "serology_pairs": self.serology_pairs,
+            "serology_real": np.array([self.serology_real], dtype=np.int64),
+            "serology_set_offsets": np.cumsum([0, *[len(m) for m in self.serology_sets]]).astype(np.int64),
+            "serology_set_members": np.array([x for m in self.serology_sets for x in m], dtype=np.int32),
+            "serology_set_family": self.serology_set_family,
+            "lgx_family": self.lgx_family,
+            "allele_cwd": self.allele_cwd,
+            "grade_offsets": self.grade_offsets,
+            "grade_members": self.grade_members,
+            "antigen_offsets": self.antigen_offsets,
+            "antigen_members": self.antigen_members,
+            "rel_ser_ser": join_blob(self.rel_ser_ser),
         }
         for lv, res in self.level_results.items():
             out[f"res_{lv}"] = res
@@ -169,6 +265,26 @@ class NomenclatureTables:
     def _members_of(self, name_id: int) -> tuple[int, ...]:
         a, b = int(self.member_offsets[name_id]), int(self.member_offsets[name_id + 1])
         return tuple(int(x) for x in self.members[a:b])
+
+    def grading_member_ids(self, token: str) -> tuple[int, ...]:
+        """Allele ids a token stands for when grading: a serologic antigen adds its splits' and associated
+        antigens' alleles (A2 -> A*02:03 via A203). Other tokens: :meth:`member_ids`."""
+        i = self.name_id(token)
+        if i is not None:
+            a, b = int(self.grade_offsets[i]), int(self.grade_offsets[i + 1])
+            if b > a:
+                return tuple(int(x) for x in self.grade_members[a:b])
+        return self.member_ids(token)
+
+    def antigen_member_ids(self, token: str) -> tuple[int, ...]:
+        """Allele ids whose serologic antigens a token stands for at antigen level: for serology and XX
+        codes their CWD 2.0 alleles when any carries the name (docs/adr/0002), else the grading members."""
+        i = self.name_id(token)
+        if i is not None:
+            a, b = int(self.antigen_offsets[i]), int(self.antigen_offsets[i + 1])
+            if b > a:
+                return tuple(int(x) for x in self.antigen_members[a:b])
+        return self.grading_member_ids(token)
 
     def expand(self, token: str) -> list[str]:
         """Full allele names a token stands for, in release order."""
@@ -227,6 +343,46 @@ class NomenclatureTables:
     def antigen_of(self, allele_id: int) -> str:
         """The first-field family (antigen level) of an allele, e.g. ``A*02``."""
         return self.antigen_names[int(self.allele_antigen[allele_id])]
+
+    def serology_of(self, allele_id: int) -> str | None:
+        """WHO serologic antigen of an allele (``B62``; ``B15/B70`` when WHO lists several; ``A203`` for an
+        associated antigen), or None when the release assigns none (null or unknown serology)."""
+        if self.allele_null[allele_id]:
+            return None
+        name = self.serology_names[int(self.allele_serology[allele_id])]
+        return None if "*" in name else name
+
+    def serology_id_name(self, serology_id: int) -> str:
+        """Name of a serology id (a WHO antigen, several joined by ``/``, or a protein without serology)."""
+        return self.serology_names[serology_id]
+
+    def broad_of(self, antigen: str) -> str | None:
+        """The broad antigen of a split (``B62 -> B15``), else None."""
+        return self.relations.broad_of.get(antigen)
+
+    def splits_of(self, antigen: str) -> tuple[str, ...]:
+        """Splits of a broad antigen (``B15 -> B62, B63, B75, B76, B77``)."""
+        return tuple(self.relations.splits.get(antigen, ()))
+
+    def parent_of(self, antigen: str) -> str | None:
+        """The antigen an associated antigen belongs to (``B3901 -> B39``), else None."""
+        return self.relations.parent_of.get(antigen)
+
+    def associated_of(self, antigen: str) -> tuple[str, ...]:
+        """Associated antigens of an antigen (``A2 -> A203, A210``)."""
+        return tuple(self.relations.associated.get(antigen, ()))
+
+    def antigen_code(self, antigens: frozenset[int], family: int = -1) -> int | None:
+        """One id for a position's serologic antigens: the antigen itself, or (``family`` >= 0) the id of an
+        XX code of that first-field family (A*02:XX = A2|A203|A210 of A*02); None when there is no such id
+        (several antigens outside an XX code: the position is not codable, it is graded exactly)."""
+        if family >= 0:
+            return self.serology_set_index.get((antigens, family))
+        return next(iter(antigens)) if len(antigens) == 1 else None
+
+    def antigen_relation(self, a: int, b: int) -> int:
+        """Relation of two serology ids: 0 same antigen, 1 related (broad/split: cannot tell), 2 different."""
+        return int(self.serology_relation[a, b])
 
     def is_null(self, allele_id: int) -> bool:
         """True for a null (not expressed) allele, suffix N."""

@@ -31,6 +31,9 @@ class Position:
     tokens: tuple[str, ...]
     alleles: frozenset[int]
     tables: NomenclatureTables = field(repr=False)
+    #: Alleles whose antigens the position stands for at antigen level (serology and XX: their CWD alleles);
+    #: None = ``alleles``.
+    antigen_alleles: frozenset[int] | None = None
 
     @cached_property
     def expressed(self) -> frozenset[int]:
@@ -41,9 +44,12 @@ class Position:
 
     @cached_property
     def antigens(self) -> frozenset[int]:
-        """First-field (antigen level) ids of the expressed alleles."""
-        ag = self.tables.allele_antigen
-        return frozenset(int(ag[a]) for a in self.expressed)
+        """WHO serologic antigen ids (``tables.serology_names``) of the expressed alleles (antigen level)."""
+        ag, null = self.tables.allele_serology, self.tables.allele_null
+        if self.antigen_alleles is None:
+            return frozenset(int(ag[a]) for a in self.expressed)
+        found = frozenset(int(ag[a]) for a in self.antigen_alleles if not null[a])
+        return found or frozenset(int(ag[a]) for a in self.expressed)
 
     @cached_property
     def proteins(self) -> frozenset[int]:
@@ -89,6 +95,8 @@ class HlaTyping:
 
     loci: dict[str, LocusTyping]
     source: str
+    #: Notes on the input that did not stop it (e.g. MAC members absent from the release).
+    warnings: tuple[str, ...] = ()
 
     def gl(self) -> str:
         """Canonical GL string: loci in standard order, alleles and positions sorted."""
@@ -102,38 +110,57 @@ def _locus_order(locus: str) -> tuple[int, str]:
     return (GRADED_LOCI.index(locus), "") if locus in GRADED_LOCI else (len(GRADED_LOCI), locus)
 
 
-def _resolve_token(token: str, tables: NomenclatureTables, macs: MacTable | None) -> tuple[str, list[int]]:
+def _resolve_token(
+    token: str, tables: NomenclatureTables, macs: MacTable | None, warnings: list[str]
+) -> tuple[str, list[int], list[int]]:
+    """A token's name and the allele ids it stands for when grading; MAC members absent from the release
+    are left out with a warning (the typing is refused only when none of them exists)."""
     t = normalise_token(token)
     shape = shape_of(t)
     if shape.kind == "mac":
         ids: list[int] = []
+        absent: list[str] = []
         for name in expand_mac(shape.locus, shape.fields[0], shape.fields[1], macs):
-            ids.extend(tables.member_ids(name))
-        return t, ids
-    return t, list(tables.member_ids(t))
+            if tables.is_known(name):
+                ids.extend(tables.member_ids(name))
+            else:
+                absent.append(name)
+        if not ids:
+            raise InvalidInputError(
+                f"{t}: none of its alleles ({', '.join(absent)}) is in IPD-IMGT/HLA {tables.release}", where=t
+            )
+        if absent:
+            warnings.append(
+                f"{t}: {', '.join(absent)} not in IPD-IMGT/HLA {tables.release}; graded as the remaining alleles"
+            )
+        return t, ids, ids
+    return t, list(tables.grading_member_ids(t)), list(tables.antigen_member_ids(t))
 
 
 def parse_typing(gl: str, tables: NomenclatureTables, macs: MacTable | None = None) -> HlaTyping:
     """Parse and resolve a GL string. Raises InvalidInputError naming the offending token or locus."""
     parsed: GLString = parse_gl(gl)
     per_locus: dict[str, list[GenotypePair]] = {}
-    cache: dict[str, tuple[str, frozenset[int]]] = {}
+    cache: dict[str, tuple[str, frozenset[int], frozenset[int]]] = {}
+    warnings: list[str] = []
 
     def position(alleles: Iterable[str], locus: str) -> Position:
         toks: list[str] = []
         ids: set[int] = set()
+        ag_ids: set[int] = set()
         for tok in alleles:
             if tok not in cache:
-                resolved, member_list = _resolve_token(tok, tables, macs)
-                cache[tok] = (resolved, frozenset(member_list))
-            name, members = cache[tok]
+                resolved, member_list, antigen_list = _resolve_token(tok, tables, macs, warnings)
+                cache[tok] = (resolved, frozenset(member_list), frozenset(antigen_list))
+            name, members, ag_members = cache[tok]
             if locus_of(name) != locus:
                 raise InvalidInputError(
                     f"{tok!r} is a {locus_of(name)} allele, listed among {locus} alleles", where=tok
                 )
             toks.append(name)
             ids |= members
-        return Position(tuple(toks), frozenset(ids), tables)
+            ag_ids |= ag_members
+        return Position(tuple(toks), frozenset(ids), tables, None if ag_ids == ids else frozenset(ag_ids))
 
     for component in parsed.components:
         comp_alts: dict[str, list[GenotypePair]] = {}
@@ -179,7 +206,7 @@ def parse_typing(gl: str, tables: NomenclatureTables, macs: MacTable | None = No
             per_locus[locus] = list(seen.values())
 
     loci = {locus: LocusTyping(locus, tuple(per_locus[locus])) for locus in sorted(per_locus, key=_locus_order)}
-    return HlaTyping(loci, gl)
+    return HlaTyping(loci, gl, tuple(dict.fromkeys(warnings)))
 
 
 def validate_typing(gl: str, tables: NomenclatureTables, macs: MacTable | None = None) -> list[str]:

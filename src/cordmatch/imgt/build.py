@@ -1,8 +1,9 @@
 """Build the integer nomenclature tables from the release, through py-ard (first use only).
 
-Reductions of every allele name py-ard knows (full WHO names, truncated names, short nulls) are asked of
-py-ard itself, in parallel worker processes. Group-like tokens (G and P groups, serology, XX codes) are
-stored by their members; their reductions are the ordered union of the members' reductions.
+Every name py-ard knows (full WHO names, truncated names, short nulls, G and P groups, serology, XX codes)
+is reduced by py-ard itself at every level, W included (W gives a name's members), in parallel worker
+processes, so ``hla reduce``/``expand`` answer as py-ard does. WHO serologic assignments and antigen
+relations come from the release's ``rel_dna_ser.txt`` and ``rel_ser_ser.txt`` (see cordmatch.hla.serology).
 """
 
 from __future__ import annotations
@@ -11,16 +12,27 @@ import contextlib
 import io
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from cordmatch.hla.loci import REDUCTION_LEVELS
 from cordmatch.hla.names import shape_of
-from cordmatch.hla.tables import NomenclatureTables, join_blob
+from cordmatch.hla.serology import (
+    MATCH,
+    MISMATCH,
+    RELATED,
+    SerologyRelations,
+    antigen_relation,
+    parse_rel_dna_ser,
+    parse_rel_ser_ser,
+)
+from cordmatch.hla.tables import IntArray, NomenclatureTables, join_blob
 from cordmatch.imgt.release import lay_out_for_pyard, release_dir
 
 Progress = Callable[[str, int, int], None]
@@ -63,7 +75,9 @@ def _worker_init(work_dir: str, release: str) -> None:
 
 
 def _worker_reduce(names: list[str]) -> list[list[str | None]]:
-    return [[_redux(_worker_ard, n, lv) for lv in STORED_LEVELS] for n in names]
+    """Each name at every stored level, then its W expansion (the full allele names it stands for)."""
+    with contextlib.redirect_stdout(io.StringIO()):  # py-ard prints look-up errors to stdout
+        return [[_redux(_worker_ard, n, lv) for lv in (*STORED_LEVELS, "W")] for n in names]
 
 
 def _read_pyard_db(db_file: Path) -> dict[str, list[tuple[str, str]]]:
@@ -88,8 +102,147 @@ def _two_field(allele: str) -> str:
     return f"{locus}*{':'.join(body.rstrip('NLSQCA').split(':')[:2])}"
 
 
+def _release_lines(release: str, name: str) -> list[str]:
+    return (release_dir(release) / name).read_text(encoding="utf-8", errors="replace").splitlines()
+
+
+def _reduce_all(
+    work_dir: Path, release: str, names: list[str], progress: Progress | None
+) -> tuple[dict[str, npt.NDArray[np.int32]], dict[str, dict[str, int]], list[str | None]]:
+    """py-ard's answer for every name at every stored level (coded), and its W expansion (text)."""
+    texts: dict[str, dict[str, int]] = {lv: {} for lv in STORED_LEVELS}
+    results = {lv: np.full(len(names), -1, dtype=np.int32) for lv in STORED_LEVELS}
+    who: list[str | None] = [None] * len(names)
+    chunk = 2000
+    chunks = [names[k : k + chunk] for k in range(0, len(names), chunk)]
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(str(work_dir), release)) as pool:
+        for c, rows in enumerate(pool.map(_worker_reduce, chunks)):
+            if progress:
+                progress("reducing allele names with py-ard", c * chunk, len(names))
+            for k, row in enumerate(rows):
+                *levels, w = row
+                for lv, text in zip(STORED_LEVELS, levels, strict=True):
+                    if text is not None:
+                        results[lv][c * chunk + k] = texts[lv].setdefault(text, len(texts[lv]))
+                who[c * chunk + k] = w
+    if progress:
+        progress("reducing allele names with py-ard", len(names), len(names))
+    return results, texts, who
+
+
+#: Loci whose proteins without WHO serology are each their own unknown antigen (the loci the 6 count
+#: grades); elsewhere the first field stands in, which keeps the relation table small (C has ~1,200
+#: proteins without serology; DPB1 has none with any).
+_PROTEIN_FALLBACK_LOCI = frozenset({"A", "B", "DRB1"})
+#: Loci the vectorised grader codes (cordmatch.matching.coded.CODED_LOCI): XX codes get code ids there.
+_CODED_LOCI = frozenset({"A", "B", "C", "DRB1"})
+
+
+def _serology_codes(
+    release: str,
+    alleles: list[str],
+    allele_lgx: IntArray,
+    lgx_names: list[str],
+    allele_null: npt.NDArray[np.bool_],
+    relations: SerologyRelations,
+) -> tuple[list[str], IntArray, IntArray]:
+    """Serology id per allele, the id names, and the non-trivial relation pairs ``(x, y, relation)``.
+
+    Serology is a property of the protein: an allele takes the assignment of its lgx group (P group at two
+    fields), the firmest WHO column first (unambiguous, then possible, then assumed), the most frequent
+    within that column; a group with none is its own unknown antigen (``C*16:06``), related to the antigens
+    of its first field.
+    """
+    assigned = parse_rel_dna_ser(_release_lines(release, "rel_dna_ser.txt"))
+    votes: dict[int, Counter[tuple[int, str]]] = {}
+    for i, a in enumerate(alleles):
+        got = assigned.get(a)
+        if got is not None and not allele_null[i]:
+            votes.setdefault(int(allele_lgx[i]), Counter())[(got[1], got[0])] += 1
+    best: dict[int, str] = {}
+    for lgx, counter in votes.items():
+        firm = min(rank for rank, _ in counter)
+        best[lgx] = max(((c, name) for (rank, name), c in counter.items() if rank == firm), key=lambda x: x[0])[1]
+    names: dict[str, int] = {}
+    allele_serology = np.empty(len(alleles), dtype=np.int32)
+    family_names: dict[str, set[str]] = {}
+    by_locus: dict[str, set[int]] = {}
+    for i, a in enumerate(alleles):
+        # without WHO serology the protein itself (its lgx, e.g. C*16:06) stands in; its family is the P
+        # group's first field (DPB1*1529:01 is in DPB1*01:01P)
+        protein = lgx_names[int(allele_lgx[i])].rstrip("NLSQCA")
+        family = protein.split(":", 1)[0]
+        # loci without WHO serology (DPB1, DQA1, ...): the first field, to keep the relation table small
+        unknown = protein if family.split("*", 1)[0] in _PROTEIN_FALLBACK_LOCI else family
+        sero = best.get(int(allele_lgx[i])) or unknown
+        allele_serology[i] = names.setdefault(sero, len(names))
+        if "*" not in sero:
+            family_names.setdefault(family, set()).update(sero.split("/"))
+        by_locus.setdefault(a.split("*", 1)[0], set()).add(int(allele_serology[i]))
+    sero_list = list(names)
+    pairs: list[tuple[int, int, int]] = []
+    for ids in by_locus.values():  # antigens are compared within a locus only
+        for x in ids:
+            for y in ids:
+                r = antigen_relation(sero_list[x], sero_list[y], relations, family_names)
+                if r != (MATCH if x == y else MISMATCH):
+                    pairs.append((x, y, r))
+    return sero_list, allele_serology, np.array(pairs, dtype=np.int32).reshape(-1, 3)
+
+
+def _antigen_sets(
+    tokens: list[tuple[list[int], int]],
+    alleles: list[str],
+    allele_serology: IntArray,
+    allele_null: npt.NDArray[np.bool_],
+    sero_list: list[str],
+    pairs: IntArray,
+) -> tuple[list[str], list[list[int]], list[int], IntArray]:
+    """Code ids for XX codes, so the vectorised grader codes such a position with one id: one per
+    (antigens, first-field family) (``A*02:XX``: A2|A203|A210 of A*02). The relation of such an id to any
+    id is the aggregate over its antigens (all same -> same; all different -> different; else related), as
+    the exact grader compares positions. Serologic tokens with several antigens get none (graded exactly).
+
+    ``tokens`` holds (antigen-level members, family id; -1 for serology). Returns (new names, their antigen ids,
+    their family ids, the extended relation pairs)."""
+    n = len(sero_list)
+    real = np.full((n, n), MISMATCH, dtype=np.int8)
+    np.fill_diagonal(real, MATCH)
+    real[pairs[:, 0], pairs[:, 1]] = pairs[:, 2]
+    sets: dict[tuple[tuple[int, ...], int], str] = {}
+    for ids, family in tokens:
+        expressed = sorted({int(allele_serology[i]) for i in ids if not allele_null[i]})
+        locus = alleles[ids[0]].split("*", 1)[0] if ids else ""
+        if expressed and family >= 0 and locus in _CODED_LOCI:
+            sets.setdefault((tuple(expressed), family), locus)
+    keys = list(sets)
+    set_list = [k[0] for k in keys]
+    out: list[tuple[int, int, int]] = []
+
+    def agg(block: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
+        """Per column: MATCH when every row is, MISMATCH when every row is, else RELATED."""
+        return np.where((block == MATCH).all(0), MATCH, np.where((block == MISMATCH).all(0), MISMATCH, RELATED)).astype(
+            np.int8
+        )
+
+    for k, members in enumerate(set_list):
+        sid = n + k
+        rel = agg(real[list(members), :])  # other loci are MISMATCH in ``real``
+        for y in np.nonzero(rel != MISMATCH)[0].tolist():
+            out.extend([(sid, y, int(rel[y])), (y, sid, int(rel[y]))])
+        for j, other in enumerate(set_list):
+            if sets[keys[j]] == sets[keys[k]]:
+                r = int(agg(real[np.ix_(list(members), list(other))].reshape(-1, 1))[0])
+                if r != (MATCH if j == k else MISMATCH):
+                    out.append((sid, n + j, r))
+    names = ["|".join(sero_list[i] for i in members) for members in set_list]
+    extended = np.concatenate([pairs, np.array(out, dtype=np.int32).reshape(-1, 3)])
+    return names, [list(m) for m in set_list], [k[1] for k in keys], extended
+
+
 def build_tables(work_dir: Path, release: str, progress: Progress | None = None) -> NomenclatureTables:
-    """Run py-ard over the release's allele names and code the answers as integer arrays."""
+    """Run py-ard over the release's names (alleles, groups, serology, XX) and code the answers as arrays."""
     init_pyard(work_dir, release)  # builds py-ard's own database once
     db = _read_pyard_db(work_dir / "pyard" / "pyard-Latest.sqlite3")
     cwd = {a for a, _ in db["cwd"]}
@@ -97,7 +250,7 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
     alleles = list(dict.fromkeys(a for a, _ in db["who"]))
     allele_index = {a: i for i, a in enumerate(alleles)}
 
-    # Prefix index: every truncation of every full name -> its alleles, in release order.
+    # Prefix index (fallback when py-ard gives no W expansion): every truncation -> its alleles.
     by_prefix: dict[str, list[int]] = {}
     for i, a in enumerate(alleles):
         locus, body = a.split("*", 1)
@@ -105,69 +258,84 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
         for k in range(1, len(fields)):
             by_prefix.setdefault(f"{locus}*{':'.join(fields[:k])}", []).append(i)
 
+    def prefix_members(name: str) -> list[int]:
+        """Alleles a truncated name stands for; a name with an expression suffix keeps that suffix only."""
+        ids = by_prefix.get(name.rstrip("NLSQCA"), [])
+        suffix = name[-1] if name[-1] in "NLSQCA" else ""
+        return [i for i in ids if alleles[i].endswith(suffix)] if suffix else ids
+
     names: list[str] = []
-    members: list[list[int]] = []
+    guess: list[list[int]] = []
     seen: set[str] = set()
 
     def add(name: str, ids: list[int]) -> None:
-        if name and ids and name not in seen:
+        if name and name not in seen:
             seen.add(name)
             names.append(name)
-            members.append(ids)
+            guess.append(ids)
 
     for i, a in enumerate(alleles):
         add(a, [i])
-    for a, _ in db["alleles"]:
-        add(a, by_prefix.get(a.rstrip("NLSQCA"), []) if a not in allele_index else [allele_index[a]])
     for table in ("shortnulls", "exp"):
         for a, lst in db[table]:
             add(a, [allele_index[x] for x in lst.split("/") if x in allele_index])
-    n_reduced = len(names)  # names whose reductions come from py-ard itself
-
-    # Reductions of the allele names, in parallel worker processes.
-    texts: dict[str, dict[str, int]] = {lv: {} for lv in STORED_LEVELS}
-    results = {lv: np.full(n_reduced, -1, dtype=np.int32) for lv in STORED_LEVELS}
-    chunk = 2000
-    chunks = [names[k : k + chunk] for k in range(0, n_reduced, chunk)]
-    workers = max(1, min(4, os.cpu_count() or 1))
-    with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(str(work_dir), release)) as pool:
-        for c, rows in enumerate(pool.map(_worker_reduce, chunks)):
-            if progress:
-                progress("reducing allele names with py-ard", c * chunk, n_reduced)
-            for k, row in enumerate(rows):
-                for lv, text in zip(STORED_LEVELS, row, strict=True):
-                    if text is not None:
-                        results[lv][c * chunk + k] = texts[lv].setdefault(text, len(texts[lv]))
-    if progress:
-        progress("reducing allele names with py-ard", n_reduced, n_reduced)
-
-    # Group-like tokens, stored by members.
-    g_text = list(texts["G"])
-    p_text = list(texts["P"])
-    groups: dict[str, list[int]] = {}
-    for i in range(len(alleles)):
-        for res, txt in ((results["G"], g_text), (results["P"], p_text)):
-            rid = int(res[i])
-            if rid >= 0 and txt[rid].endswith(("G", "P")) and "/" not in txt[rid]:
-                groups.setdefault(txt[rid], []).append(i)
-    for g, ids in groups.items():
-        add(g, ids)
-    # A serologic antigen stands for its common and well-documented alleles (CWD 2.0, as registries
-    # read serology-typed donors); rare alleles with the same serologic reaction (B44 includes a B*51
-    # and a B*53 allele) are kept only when no CWD allele carries the antigen.
+    for a, _ in db["alleles"]:
+        add(a, [allele_index[a]] if a in allele_index else prefix_members(a))
+    g_groups = [line.split(";") for line in _release_lines(release, "hla_nom_g.txt") if not line.startswith("#")]
+    p_groups = [line.split(";") for line in _release_lines(release, "hla_nom_p.txt") if not line.startswith("#")]
+    for rows in (g_groups, p_groups):
+        for cols in rows:
+            if len(cols) >= 3 and cols[2].strip():
+                locus = cols[0].strip()
+                add(
+                    f"{locus}{cols[2].strip()}",
+                    [allele_index[f"{locus}{x}"] for x in cols[1].split("/") if f"{locus}{x}" in allele_index],
+                )
+    sero_start = len(names)
     for sero, lst in db["serology"]:
-        ids = [allele_index[x] for x in lst.split("/") if x in allele_index]
-        common = [i for i in ids if _two_field(alleles[i]) in cwd]
-        add(sero, common or ids)
+        add(sero, [allele_index[x] for x in lst.split("/") if x in allele_index])
+    sero_end = len(names)
     for family, _ in db["xx"]:
         add(f"{family}:XX", by_prefix.get(family, []))
+    xx_end = len(names)
 
-    # Per allele: lgx id (allele match), first-field antigen id (antigen match), null flag.
+    results, texts, who = _reduce_all(work_dir, release, names, progress)
+    members: list[list[int]] = []
+    for k in range(len(names)):
+        w = who[k]
+        ids = [allele_index[x] for x in w.split("/") if x in allele_index] if w else []
+        members.append(ids or guess[k])
+
+    # Grading members of low-resolution tokens (docs/adr/0002): a serologic antigen covers its splits' and
+    # associated antigens' alleles (A2 -> A203, A210). At antigen level only, serology and XX codes stand
+    # for their common and well-documented alleles (CWD 2.0) when any carries the name; the allele level
+    # keeps every allele (a rare allele is never assumed away). Empty = the token's own members.
+    relations = parse_rel_ser_ser(_release_lines(release, "rel_ser_ser.txt"))
+    name_pos = {n: k for k, n in enumerate(names)}
+    grading: list[list[int]] = [[] for _ in names]
+    antigen_level: list[list[int]] = [[] for _ in names]
+    for k in range(sero_start, xx_end):
+        ids = list(members[k])
+        if k < sero_end:
+            for other in relations.covered(names[k])[1:]:
+                j = name_pos.get(other)
+                if j is not None:
+                    ids.extend(members[j])
+            ids = list(dict.fromkeys(ids))
+        if ids != members[k]:
+            grading[k] = ids
+        common = [i for i in ids if _two_field(alleles[i]) in cwd]
+        if common and common != ids:
+            antigen_level[k] = common
+
+    # Per allele: lgx id (allele match), first-field family id, WHO serologic antigen id, null and CWD flags.
     lgx_names: dict[str, int] = {}
     antigen_names: dict[str, int] = {}
-    allele_lgx = np.empty(len(alleles), dtype=np.int32)
-    allele_antigen = np.empty(len(alleles), dtype=np.int32)
-    allele_null = np.zeros(len(alleles), dtype=np.bool_)
+    n = len(alleles)
+    allele_lgx = np.empty(n, dtype=np.int32)
+    allele_antigen = np.empty(n, dtype=np.int32)
+    allele_null = np.zeros(n, dtype=np.bool_)
+    allele_cwd = np.zeros(n, dtype=np.bool_)
     lgx_text = list(texts["lgx"])
     for i, a in enumerate(alleles):
         shape = shape_of(a)
@@ -176,11 +344,34 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
         allele_lgx[i] = lgx_names.setdefault(lgx, len(lgx_names))
         allele_antigen[i] = antigen_names.setdefault(shape.family, len(antigen_names))
         allele_null[i] = shape.suffix == "N"
+        allele_cwd[i] = _two_field(a) in cwd
+    sero_list, allele_serology, rel_pairs = _serology_codes(
+        release,
+        alleles,
+        allele_lgx,
+        list(lgx_names),
+        allele_null,
+        parse_rel_ser_ser(_release_lines(release, "rel_ser_ser.txt")),
+    )
+    low_res: list[tuple[list[int], int]] = []
+    for k in range(sero_start, xx_end):
+        ag_members = antigen_level[k] or grading[k] or members[k]
+        fam_id = antigen_names.get(names[k][: -len(":XX")], -1) if k >= sero_end else -1
+        low_res.append((ag_members, fam_id))
+    set_names, set_members, set_family, rel_pairs = _antigen_sets(
+        low_res, alleles, allele_serology, allele_null, sero_list, rel_pairs
+    )
+    lgx_family = np.array([antigen_names.get(name.split(":", 1)[0], -1) for name in lgx_names], dtype=np.int32)
 
-    offsets = np.zeros(len(names) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(m) for m in members])
-    flat = np.fromiter((x for m in members for x in m), dtype=np.int32, count=int(offsets[-1]))
-    pad = len(names) - n_reduced
+    def flat(lists: list[list[int]]) -> tuple[npt.NDArray[np.int64], IntArray]:
+        offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(m) for m in lists])
+        values = np.fromiter((x for m in lists for x in m), dtype=np.int32, count=int(offsets[-1]))
+        return offsets, values
+
+    offsets, flat_members = flat(members)
+    g_offsets, g_members = flat(grading)
+    a_offsets, a_members = flat(antigen_level)
     return NomenclatureTables(
         release=release,
         alleles=alleles,
@@ -191,7 +382,21 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
         allele_null=allele_null,
         names=names,
         member_offsets=offsets,
-        members=flat,
-        level_results={lv: np.concatenate([results[lv], np.full(pad, -1, dtype=np.int32)]) for lv in STORED_LEVELS},
+        members=flat_members,
+        level_results=results,
         level_blobs={lv: join_blob(list(texts[lv])) for lv in STORED_LEVELS},
+        allele_serology=allele_serology,
+        serology_names=sero_list
+        + [f"{nm} ({list(antigen_names)[f]})" if f >= 0 else nm for nm, f in zip(set_names, set_family, strict=True)],
+        serology_pairs=rel_pairs,
+        serology_real=len(sero_list),
+        serology_sets=set_members,
+        serology_set_family=np.array(set_family, dtype=np.int32),
+        lgx_family=lgx_family,
+        allele_cwd=allele_cwd,
+        grade_offsets=g_offsets,
+        grade_members=g_members,
+        antigen_offsets=a_offsets,
+        antigen_members=a_members,
+        rel_ser_ser=[ln for ln in _release_lines(release, "rel_ser_ser.txt") if ln and not ln.startswith("#")],
     )

@@ -2,9 +2,11 @@
 
 Semantics (docs/adr/0002-grading-semantics.md):
 - *allele match*: same protein in the antigen recognition site, i.e. the same lgx (P group at two
-  fields); *antigen match*: the same first field; *unresolved*: the typing is too low to tell.
+  fields); *antigen match*: the same WHO serologic antigen (an associated antigen counts as its parent,
+  a broad and its split are related: not a certain mismatch); *unresolved*: the typing is too low to tell.
 - A position's value at a level is the set of ids its expressed alleles have there. Two positions match
-  when both sets are the same single id, mismatch when the sets are disjoint, and are unresolved else.
+  when every pair of values is the same (allele: one lgx; antigen: the WHO relation says same), mismatch
+  when every pair differs, and are unresolved else.
 - Directional counts over positions: GvH counts the patient positions whose value the donor certainly
   lacks, HvG the donor positions the patient certainly lacks; bidirectional is the larger. A locus with
   one null position counts as homozygous for the other, so a one-sided homozygous mismatch counts once,
@@ -17,7 +19,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import product
 
+import numpy as np
+
 from cordmatch.hla.loci import GRADED_LOCI, MATCH_6_LOCI, MATCH_8_LOCI
+from cordmatch.hla.serology import MATCH, MISMATCH
+from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.hla.typing import GenotypePair, HlaTyping, LocusTyping, Position
 from cordmatch.matching.model import (
     ALLELE_MATCH,
@@ -47,7 +53,13 @@ def _presented(pair: GenotypePair) -> list[Position]:
 
 
 def _directional(src: Sequence[Position], tgt: Sequence[Position], level: str) -> int | None:
-    """Positions of ``src`` whose value ``tgt`` certainly lacks; None when any is unsettled."""
+    """Positions of ``src`` whose value ``tgt`` certainly lacks; None when any is unsettled.
+
+    Allele level compares lgx ids; antigen level compares serologic antigens through the WHO relation
+    (``tables.serology_relation``: same, related through a broad, different).
+    """
+    if level == "antigen" and src:
+        return _directional_antigen(src, tgt)
     tgt_sets = [p.values(level) for p in tgt]
     union: set[int] = set().union(*tgt_sets) if tgt_sets else set()
     singles = {next(iter(s)) for s in tgt_sets if len(s) == 1}
@@ -63,10 +75,48 @@ def _directional(src: Sequence[Position], tgt: Sequence[Position], level: str) -
     return count
 
 
+def _relations(tables: NomenclatureTables, a: frozenset[int], b: frozenset[int]) -> set[int]:
+    """The WHO relations of every antigen pair of two positions (a set of MATCH / RELATED / MISMATCH)."""
+    rel = tables.serology_relation
+    if len(a) == 1 and len(b) == 1:  # the common case: one antigen each
+        return {int(rel[next(iter(a)), next(iter(b))])}
+    return {int(r) for r in np.unique(rel[np.ix_(sorted(a), sorted(b))])}
+
+
+def _directional_antigen(src: Sequence[Position], tgt: Sequence[Position]) -> int | None:
+    tables = src[0].tables
+    targets = [p.antigens for p in tgt if p.antigens]
+    count = 0
+    for p in src:
+        if not p.antigens:
+            continue
+        found = [_relations(tables, p.antigens, t) for t in targets]
+        # present: one target position is certainly the same antigen, whichever the position is
+        if any(r == {MATCH} for r in found):
+            continue
+        if all(r == {MISMATCH} for r in found):
+            count += 1
+        else:
+            return None
+    return count
+
+
 def _compare(a: frozenset[int], b: frozenset[int]) -> str:
     if len(a) == 1 and a == b:
         return "match"
     if a.isdisjoint(b):
+        return "mismatch"
+    return "unresolved"
+
+
+def _compare_antigens(p: Position, d: Position) -> str:
+    """match when every antigen pair is the same antigen, mismatch when every pair differs, else unresolved."""
+    if not p.antigens or not d.antigens:
+        return "mismatch"
+    found = _relations(p.tables, p.antigens, d.antigens)
+    if found == {MATCH}:
+        return "match"
+    if found == {MISMATCH}:
         return "mismatch"
     return "unresolved"
 
@@ -79,7 +129,7 @@ def _names(ids: frozenset[int], names: list[str], limit: int = 3) -> str:
 
 def _position_grade(p: Position, d: Position) -> PositionGrade:
     t = p.tables
-    ag = _compare(p.antigens, d.antigens)
+    ag = _compare_antigens(p, d)
     al = "mismatch" if ag == "mismatch" else _compare(p.proteins, d.proteins)
     pl, dl = p.label, d.label
     if p.is_null or d.is_null:
@@ -94,12 +144,14 @@ def _position_grade(p: Position, d: Position) -> PositionGrade:
     elif ag == "match" and al == "mismatch":
         grade = ANTIGEN_MATCH_ALLELE_MISMATCH
         reason = (
-            f"same antigen {_names(p.antigens, t.antigen_names)}, different proteins "
+            f"same antigen {_names(p.antigens, t.serology_names)}, different proteins "
             f"({_names(p.proteins, t.lgx_names)} vs {_names(d.proteins, t.lgx_names)})"
         )
     elif ag == "mismatch":
         grade = ANTIGEN_MISMATCH
-        reason = f"different antigens ({_names(p.antigens, t.antigen_names)} vs {_names(d.antigens, t.antigen_names)})"
+        reason = (
+            f"different antigens ({_names(p.antigens, t.serology_names)} vs {_names(d.antigens, t.serology_names)})"
+        )
     else:
         grade = UNRESOLVED
         low = [
@@ -107,13 +159,18 @@ def _position_grade(p: Position, d: Position) -> PositionGrade:
             for who, lab, pos in (("patient", pl, p), ("donor", dl, d))
             if len(pos.proteins) > 1
         ]
-        if ag == "match":
-            reason = f"antigen match ({_names(p.antigens, t.antigen_names)}); allele level unresolved: " + "; ".join(
+        if ag == "unresolved" and len(p.antigens) == 1 and len(d.antigens) == 1:
+            reason = (
+                f"{_names(p.antigens, t.serology_names)} and {_names(d.antigens, t.serology_names)} are related "
+                "through a broad antigen (WHO rel_ser_ser): the typing does not tell whether they are the same split"
+            )
+        elif ag == "match":
+            reason = f"antigen match ({_names(p.antigens, t.serology_names)}); allele level unresolved: " + "; ".join(
                 low
             )
         else:
             reason = "typing too low to tell the antigen: " + "; ".join(
-                f"{who} {lab} may be {_names(pos.antigens, t.antigen_names)}"
+                f"{who} {lab} may be {_names(pos.antigens, t.serology_names)}"
                 for who, lab, pos in (("patient", pl, p), ("donor", dl, d))
                 if len(pos.antigens) > 1
             )
@@ -219,7 +276,7 @@ def _summary(
 def grade(patient: HlaTyping, donor: HlaTyping) -> MatchGrade:
     """Grade ``patient`` against ``donor`` (a donor or a cord blood unit)."""
     loci: dict[str, LocusGrade] = {}
-    warnings: list[str] = []
+    warnings: list[str] = [f"patient: {w}" for w in patient.warnings] + [f"donor: {w}" for w in donor.warnings]
     order = [lc for lc in GRADED_LOCI] + sorted((set(patient.loci) | set(donor.loci)) - set(GRADED_LOCI))
     empty = DirectionalCounts(None, None)
     for locus in order:

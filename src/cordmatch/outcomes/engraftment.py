@@ -276,6 +276,13 @@ def _dose_factor(name: str, dose: float, reference_fig: Any, effect: Any, unit: 
     return Factor(name, hr, 1.0, source, detail)
 
 
+#: Said on every single-unit estimate (issue 10): the dose hazard ratios are double-unit figures.
+SINGLE_UNIT_DOSE_EXTRAPOLATED = (
+    "Single unit: the TNC and CD34+ dose effects are hazard ratios from double-unit grafts (Sanz 2020, 1375 "
+    "adults); applied to one unit they are an extrapolation, not re-derived from single-unit cohorts [U]."
+)
+
+
 def estimate(inputs: EngraftmentInputs, params: ModelParameters | None = None) -> EngraftmentEstimate:
     """Estimate neutrophil engraftment for ``inputs``. Raises InvalidInputError on impossible input."""
     inputs.validate()
@@ -301,6 +308,8 @@ def estimate(inputs: EngraftmentInputs, params: ModelParameters | None = None) -
     if inputs.weight_kg is not None:
         total = inputs.tnc_per_kg * inputs.weight_kg / 100.0
         warnings.append(f"Weight {inputs.weight_kg:g} kg: the TNC dose corresponds to {total:.2f}x10^9 cells.")
+    if not inputs.double_unit:
+        warnings.append(SINGLE_UNIT_DOSE_EXTRAPOLATED)
     if inputs.age_group == "adult" and not inputs.double_unit:
         warnings.append(
             "Adult recipient: the single-unit baseline comes from a paediatric cohort (Kurtzberg 2008); "

@@ -165,10 +165,23 @@ class IndicationLookup:
     status: str  # "listed", "investigational" or "not_listed"
     indications: tuple[Indication, ...]
     investigational: tuple[InvestigationalUse, ...]
+    note: str = ""
 
     @property
     def listed(self) -> bool:
         return self.status == LISTED
+
+    def for_population(self, population: str | None) -> IndicationLookup:
+        """Only the rows of the patient's population (``adult`` or ``paediatric``); when the table has no row
+        for it, all rows stay and a note says so. ``None`` keeps every row."""
+        if population is None or not self.indications:
+            return self
+        rows = tuple(i for i in self.indications if i.population == population)
+        if rows:
+            return IndicationLookup(self.query, self.status, rows, self.investigational, self.note)
+        others = ", ".join(sorted({i.population for i in self.indications}))
+        note = f"no {population} row retrieved for {self.query!r}; the rows shown are for: {others}"
+        return IndicationLookup(self.query, self.status, self.indications, self.investigational, note)
 
     @property
     def explanations(self) -> list[str]:
@@ -182,6 +195,8 @@ class IndicationLookup:
             for i in self.indications
         ]
         lines.extend(u.text for u in self.investigational)
+        if self.note:
+            lines.append(self.note)
         return lines
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,6 +206,7 @@ class IndicationLookup:
             "indications": [i.to_dict() for i in self.indications],
             "investigational": [u.to_dict() for u in self.investigational],
             "explanations": self.explanations,
+            "note": self.note or None,
         }
 
 
@@ -297,6 +313,20 @@ def read_indications_text() -> str:
 def load_indications() -> IndicationTable:
     """The packaged indications table, parsed and validated once per process."""
     return build_table(tomllib.loads(read_indications_text()))
+
+
+ADULT_AGE_YEARS = 18.0
+ADULT_WEIGHT_KG = 50.0  # [U] proxy when the age is not given: most patients above 50 kg are adults
+
+
+def patient_population(age_years: float | None = None, weight_kg: float | None = None) -> str | None:
+    """``adult`` or ``paediatric`` from the age (>= 18 years: adult), else from the weight ([U] proxy:
+    >= 50 kg adult); None when neither is given."""
+    if age_years is not None:
+        return "adult" if age_years >= ADULT_AGE_YEARS else "paediatric"
+    if weight_kg is not None:
+        return "adult" if weight_kg >= ADULT_WEIGHT_KG else "paediatric"
+    return None
 
 
 def lookup_indication(diagnosis: str) -> IndicationLookup:

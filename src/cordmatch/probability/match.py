@@ -86,12 +86,12 @@ class MatchProbability:
         return self.reason is None
 
     def at_least_8(self, k: int) -> float:
-        """P(match >= k/8)."""
-        return float(sum(self.match_8[k:])) if self.ok else float("nan")
+        """P(match >= k/8), inside [0, 1]."""
+        return unit_interval(sum(self.match_8[k:])) if self.ok else float("nan")
 
     def at_least_6(self, k: int) -> float:
-        """P(match >= k/6)."""
-        return float(sum(self.match_6[k:])) if self.ok else float("nan")
+        """P(match >= k/6), inside [0, 1]."""
+        return unit_interval(sum(self.match_6[k:])) if self.ok else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         if not self.ok:
@@ -117,6 +117,15 @@ class MatchProbability:
             "floored_alleles": self.floored,
             "notes": self.notes,
         }
+
+
+def unit_interval(p: float) -> float:
+    """A probability summed in floating point, kept inside [0, 1] (sums of weights can end at 1 + 2e-16)."""
+    return min(1.0, max(0.0, float(p)))
+
+
+def _clipped(values: FloatArray) -> list[float]:
+    return np.clip(values, 0.0, 1.0).tolist()  # type: ignore[no-any-return]
 
 
 _SHIFT: Final = 20  # allele codes are < 2**20 (2 * number of lgx groups)
@@ -221,12 +230,12 @@ def match_probability_from_posteriors(patient: GenotypePosterior, donor: Genotyp
         m6 += np.bincount((6 - mm6).ravel(), weights=w.ravel(), minlength=7)[:7]
     return MatchProbability(
         population=patient.population,
-        loci={loc: locus_dist[(loc, "allele")].tolist() for loc in REPORTED_LOCI if (loc, "allele") in locus_dist},
+        loci={loc: _clipped(locus_dist[(loc, "allele")]) for loc in REPORTED_LOCI if (loc, "allele") in locus_dist},
         loci_antigen={
-            loc: locus_dist[(loc, "antigen")].tolist() for loc in REPORTED_LOCI if (loc, "antigen") in locus_dist
+            loc: _clipped(locus_dist[(loc, "antigen")]) for loc in REPORTED_LOCI if (loc, "antigen") in locus_dist
         },
-        match_8=m8.tolist(),
-        match_6=m6.tolist(),
+        match_8=_clipped(m8),
+        match_6=_clipped(m6),
         patient_genotypes=patient.size,
         donor_genotypes=donor.size,
         notes=notes,
@@ -332,7 +341,10 @@ def batch_match_probabilities(patient: GenotypePosterior, units: PackedPosterior
         acc[2, start:stop] = p @ (mm6 == 0)
         acc[3, start:stop] = p @ (mm6 <= 1)
     weighted = acc * units.probabilities[None, :]
-    out = [np.bincount(unit_of_row, weights=weighted[k], minlength=n).astype(np.float64) for k in range(4)]
+    out = [
+        np.clip(np.bincount(unit_of_row, weights=weighted[k], minlength=n).astype(np.float64), 0.0, 1.0)
+        for k in range(4)
+    ]
     for arr in out:
         arr[~units.ok] = np.nan
     return BatchMatchSummary(out[0], out[1], out[2], out[3], units.ok.copy())

@@ -101,6 +101,8 @@ class UnitColumns:
     exact: npt.NDArray[np.bool_]
     #: for exact units: their genotype alternatives coded as rows (k, 4, 2) each, or None (graded by grade())
     alternatives: Sequence[tuple[I16, I16] | None] | None = None
+    #: GL strings of units typed at loci beyond A, B, C, DRB1 that the crossmatch reads (DRB3/4/5, DQ, DP)
+    extra_hla: Sequence[str | None] | None = None
 
     def __len__(self) -> int:
         return len(self.unit_id)
@@ -218,6 +220,7 @@ class UnitIndex:
         self.ids: npt.NDArray[np.bytes_] = np.zeros(0, dtype="S13")
         self.genotypes = [_Genotypes() for _ in CODED_LOCI]
         self.exact: dict[int, HlaTyping | str] = {}  # slot -> typing (or GL string, parsed on first use)
+        self.extra_hla: dict[int, str] = {}  # slot -> GL string of units typed at DRB3/4/5, DQ or DP
         # genotype alternatives of ambiguous units, coded: owner slot and genotype ids per row
         self.alt_owner = np.zeros(0, dtype=np.int64)
         self.alt_gid = np.zeros((N_LOCI, 0), dtype=np.int64)
@@ -290,8 +293,11 @@ class UnitIndex:
         self.flags[slots] = (cols.flags | LIVE) | np.where(cols.exact, EXACT, 0).astype(np.uint16)
         self.collected[slots] = cols.collected
         self.ids[slots] = enc
-        for s in slots:
+        for k, s in enumerate(slots):
             self.exact.pop(int(s), None)
+            self.extra_hla.pop(int(s), None)
+            if cols.extra_hla is not None and cols.extra_hla[k]:
+                self.extra_hla[int(s)] = str(cols.extra_hla[k])
         self._drop_nima(slots)
         alt_ag: list[I16] = []
         alt_al: list[I16] = []
@@ -370,6 +376,7 @@ class UnitIndex:
             self.ids[s] = b""
             self.gid[:, s] = 0
             self.exact.pop(s, None)
+            self.extra_hla.pop(s, None)
             self._drop_nima(np.array([s]))
             if len(self.alt_owner):
                 keep = self.alt_owner != s

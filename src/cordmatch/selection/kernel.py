@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cordmatch.hla.tables import CodedRelation
+from cordmatch.matching.coded import CODED_LOCI
 from cordmatch.selection.crossmatch import AntibodyProfile
 from cordmatch.selection.index import UnitIndex
 
@@ -35,38 +37,117 @@ def field(packed: U16, shift: int) -> npt.NDArray[np.uint16]:
     return (packed >> np.uint16(shift)) & np.uint16(_WIDTH[shift])
 
 
+_ALL = np.arange(65536, dtype=np.uint32).astype(np.uint16)
+#: packed value -> 2 or more mismatches of 6 at worst (certain ones plus 2 per unresolved or untyped locus)
+_MISMATCHED6 = (field(_ALL, MM6).astype(np.int16) + 2 * field(_ALL, BAD6).astype(np.int16)) >= 2
+
 Side = list[Any]  # two positions: int16 arrays (G,) or numpy scalars
 
 
-def _directional(s_ag: Side, s_al: Side, t_ag: Side, t_al: Side) -> tuple[Any, Any, Any]:
-    """Source positions the target certainly lacks (antigen level, allele level) and whether any source
-    position is unsettled at allele level: the rule of :func:`cordmatch.matching.coded.grade_coded`, written
-    out over the 2 x 2 positions so each step is one flat vector operation."""
+def _same_differ(a: Any, b: Any, rel: CodedRelation | None) -> tuple[Any, Any]:
+    """Antigen codes certainly the same / certainly different: equality, or the WHO relation
+    (``tables.coded_relation``: 0 same, 1 related, 2 different) when given."""
+    if rel is None:
+        same = a == b
+        return same, ~same
+    r = rel.matrix[np.maximum(a, 0), np.maximum(b, 0)]
+    typed = (a >= 0) & (b >= 0)
+    return typed & (r == 0), ~typed | (r == 2)
+
+
+def _family(ag: Any, al: Any, rel: CodedRelation) -> Any:
+    """First-field family of a position: its protein's, or the family of the XX code it is (-1 else)."""
+    return np.where(al >= 0, rel.lgx_family[np.maximum(al, 0)], rel.code_family[np.maximum(ag, 0)])
+
+
+def _directional(
+    s_ag: Side,
+    s_al: Side,
+    t_ag: Side,
+    t_al: Side,
+    rel: CodedRelation | None = None,
+    pre: tuple[list[list[Any]], list[list[Any]], list[Any], list[Any]] | None = None,
+) -> tuple[Any, Any, Any, Any]:
+    """Source positions the target certainly lacks (antigen level, allele level), whether any source
+    position is unsettled at allele level, and whether any is unsettled at antigen level: the rule of
+    :func:`cordmatch.matching.coded.grade_coded`, written out over the 2 x 2 positions so each step is one
+    flat vector operation. ``pre`` = (same[i][j], different[i][j], source families, target families) computed
+    once for both directions (the relation is symmetric); else they are computed here from ``rel``."""
     ag_count: Any = 0
     al_count: Any = 0
     unsure: Any = False
+    ag_unsure: Any = False
     t_unknown = [t_al[0] < 0, t_al[1] < 0]
+    if pre is None and rel is not None:
+        sd = [[_same_differ(s_ag[i], t_ag[j], rel) for j in (0, 1)] for i in (0, 1)]
+        pre = (
+            [[sd[i][j][0] for j in (0, 1)] for i in (0, 1)],
+            [[sd[i][j][1] for j in (0, 1)] for i in (0, 1)],
+            [_family(s_ag[i], s_al[i], rel) for i in (0, 1)],
+            [_family(t_ag[j], t_al[j], rel) for j in (0, 1)],
+        )
     for i in (0, 1):
-        same0, same1 = s_ag[i] == t_ag[0], s_ag[i] == t_ag[1]
+        if pre is None:
+            same0, diff0 = _same_differ(s_ag[i], t_ag[0], None)
+            same1, diff1 = _same_differ(s_ag[i], t_ag[1], None)
+        else:
+            (same0, same1), (diff0, diff1) = pre[0][i], pre[1][i]
         known = s_al[i] >= 0
         present = known & ((s_al[i] == t_al[0]) | (s_al[i] == t_al[1]))
-        possible = (same0 & (~known | t_unknown[0])) | (same1 & (~known | t_unknown[1]))
-        ag_count = ag_count + ~(same0 | same1)
+        poss = [~diff0 & (~known | t_unknown[0]), ~diff1 & (~known | t_unknown[1])]
+        if pre is not None:
+            s_fam, t_fam = pre[2][i], pre[3]
+            for j in (0, 1):  # an XX code may share a protein with its own family only (grade_coded)
+                rule = (s_ag[i] >= 0) & (t_ag[j] >= 0) & (~known | t_unknown[j]) & (s_fam >= 0) & (t_fam[j] >= 0)
+                poss[j] = np.where(rule, s_fam == t_fam[j], poss[j])
+        possible = poss[0] | poss[1]
+        absent = diff0 & diff1
+        ag_count = ag_count + absent
+        ag_unsure = ag_unsure | (~(same0 | same1) & ~absent)
         al_count = al_count + (~present & ~possible)
         unsure = unsure | (~present & possible)
-    return ag_count, al_count, unsure
+    return ag_count, al_count, unsure, ag_unsure
+
+
+def _precomputed(
+    pa: Side, pl: Side, ga: Side, gl: Side, rel: CodedRelation
+) -> tuple[tuple[list[list[Any]], list[list[Any]], list[Any], list[Any]], ...]:
+    """(same, different, families) of every patient/genotype position pair, once per locus: one row of the
+    (symmetric) relation per patient position gathered at the genotype codes; both directions' views."""
+    rows = [rel.matrix[max(int(pa[i]), 0)] for i in (0, 1)]
+    same: list[list[Any]] = [[None, None], [None, None]]
+    diff: list[list[Any]] = [[None, None], [None, None]]
+    for i in (0, 1):
+        for j in (0, 1):
+            r = rows[i][np.maximum(ga[j], 0)]
+            typed = (pa[i] >= 0) & (ga[j] >= 0)
+            same[i][j] = typed & (r == 0)
+            diff[i][j] = ~typed | (r == 2)
+    p_fam = [_family(pa[i], pl[i], rel) for i in (0, 1)]
+    g_fam = [_family(ga[j], gl[j], rel) for j in (0, 1)]
+    swap_same = [[same[j][i] for j in (0, 1)] for i in (0, 1)]
+    swap_diff = [[diff[j][i] for j in (0, 1)] for i in (0, 1)]
+    return (same, diff, p_fam, g_fam), (swap_same, swap_diff, g_fam, p_fam)
 
 
 def locus_results(
-    locus: int, p_ag: I16, p_al: I16, g_ag: I16, g_al: I16, profile: AntibodyProfile | None = None
+    locus: int,
+    p_ag: I16,
+    p_al: I16,
+    g_ag: I16,
+    g_al: I16,
+    profile: AntibodyProfile | None = None,
+    relation: CodedRelation | None = None,
 ) -> tuple[U16, npt.NDArray[np.bool_]]:
     """Packed results of patient positions (2,) against genotypes (G, 2) at one locus, and the genotypes
     that possibly (not definitely) carry a DSA target."""
     G = len(g_ag)
     pa, pl = [p_ag[0], p_ag[1]], [p_al[0], p_al[1]]
     ga, gl = [g_ag[:, 0], g_ag[:, 1]], [g_al[:, 0], g_al[:, 1]]
-    gvh_ag, gvh_al, gvh_u = _directional(pa, pl, ga, gl)
-    hvg_ag, hvg_al, hvg_u = _directional(ga, gl, pa, pl)
+    pre_gvh, pre_hvg = _precomputed(pa, pl, ga, gl, relation) if relation is not None else (None, None)
+    gvh_ag, gvh_al, gvh_u, gvh_agu = _directional(pa, pl, ga, gl, relation, pre_gvh)
+    hvg_ag, hvg_al, hvg_u, hvg_agu = _directional(ga, gl, pa, pl, relation, pre_hvg)
+    ag_unsure = np.asarray(gvh_agu | hvg_agu)
     missing = (g_ag[:, 0] < 0) | (p_ag[0] < 0)
     unsure = np.asarray(gvh_u | hvg_u | missing)
     zero = np.uint16(0)
@@ -74,7 +155,7 @@ def locus_results(
     bi_ag = np.where(missing, zero, np.maximum(gvh_ag, hvg_ag).astype(np.uint16))
     out = (bi_al << MM8) | (unsure.astype(np.uint16) << UNSURE8)
     if locus in (0, 1):
-        out |= (bi_ag << MM6) | (missing.astype(np.uint16) << BAD6)
+        out |= (bi_ag << MM6) | ((missing | ag_unsure).astype(np.uint16) << BAD6)
     elif locus == _DRB1:
         out |= (bi_al << MM6) | ((missing | unsure).astype(np.uint16) << BAD6)
     else:
@@ -83,6 +164,8 @@ def locus_results(
     if profile is not None and not profile.empty:
         definite, possible = profile.coded_hits(g_ag, g_al)
         out |= definite.astype(np.uint16) << DSA_DEF
+        if CODED_LOCI[locus] in profile.coded_loci:  # untyped at a locus with antibodies: not assessed
+            possible = possible | (g_ag[:, 0] < 0)
     return out.astype(np.uint16), possible
 
 
@@ -113,15 +196,33 @@ class Graded:
     def dsa_definite(self) -> npt.NDArray[np.bool_]:
         return field(self.packed, DSA_DEF) > 0
 
+    def mismatched6(self) -> npt.NDArray[np.bool_]:
+        """Units with 2 or more mismatches of 6 at worst (one look-up gather over the packed results)."""
+        out: npt.NDArray[np.bool_] = np.take(_MISMATCHED6, self.packed, mode="clip")
+        return out
 
-def grade_index(index: UnitIndex, p_ag: I16, p_al: I16, profile: AntibodyProfile | None = None) -> Graded:
-    """Grade every slot: one gather per id row (A, B-C pair, DRB1) from the per-genotype results, summed."""
+    def mm6_worst(self) -> npt.NDArray[np.int16]:
+        """Mismatches of 6 at worst: certain ones plus 2 for every unresolved or untyped locus."""
+        mm6 = field(self.packed, MM6).astype(np.int16) + 2 * field(self.packed, BAD6).astype(np.int16)
+        out: npt.NDArray[np.int16] = np.minimum(mm6, 6).astype(np.int16)
+        return out
+
+
+def grade_index(
+    index: UnitIndex,
+    p_ag: I16,
+    p_al: I16,
+    profile: AntibodyProfile | None = None,
+    relation: CodedRelation | None = None,
+) -> Graded:
+    """Grade every slot: one gather per id row (A, B-C pair, DRB1) from the per-genotype results, summed.
+    ``relation`` is ``tables.coded_relation`` (WHO antigen relation); None compares codes for equality."""
     n = index.n
     total = np.empty(n, dtype=np.uint16)
     part = np.empty(n, dtype=np.uint16)
     possible: npt.NDArray[np.bool_] | None = None
     results: list[tuple[U16, npt.NDArray[np.bool_]]] = [
-        locus_results(li, p_ag[li], p_al[li], g.ag, g.al, profile) for li, g in enumerate(index.genotypes)
+        locus_results(li, p_ag[li], p_al[li], g.ag, g.al, profile, relation) for li, g in enumerate(index.genotypes)
     ]
     bc = index.bc
     rows = [

@@ -44,6 +44,7 @@ class Antibody:
     specificity: str
     mfi: float
     line: int | None = None
+    source: str = "antibodies"  # where it was read (a file name), for error messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,7 @@ class RankedUnit:
     cd34_per_kg: float | None
     checks: tuple[RuleCheck, ...]
     graded_by: str = "coded"  # coded | exact | probability
+    probable_8: int | None = None  # unresolved typing: the median 8-allele match under the population's frequencies
 
     @property
     def match_8(self) -> int | None:

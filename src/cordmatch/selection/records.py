@@ -10,7 +10,7 @@ import numpy as np
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.hla.typing import HlaTyping, parse_typing
-from cordmatch.matching.coded import CODED_LOCI, code_typing
+from cordmatch.matching.coded import CODED_LOCI, code_typing, position_code
 from cordmatch.selection.index import UnitColumns, UnitIndex, date_code, pack_flags
 from cordmatch.selection.model import UnitRecord
 
@@ -19,7 +19,7 @@ from cordmatch.selection.model import UnitRecord
 def _token_antigens(tok: str, tables: NomenclatureTables) -> frozenset[int]:
     members = np.asarray(tables.member_ids(tok), dtype=np.int64)
     expressed = members[~tables.allele_null[members]]
-    return frozenset(int(a) for a in np.unique(tables.allele_antigen[expressed]))
+    return frozenset(int(a) for a in np.unique(tables.allele_serology[expressed]))  # WHO antigen codes
 
 
 def nima_antigens(gl: str, tables: NomenclatureTables) -> frozenset[int]:
@@ -34,6 +34,8 @@ def nima_antigens(gl: str, tables: NomenclatureTables) -> frozenset[int]:
 
 
 MAX_ALTERNATIVE_ROWS = 64
+#: loci beyond A, B, C, DRB1 whose typing the virtual crossmatch reads (kept per unit when typed)
+CROSSMATCH_LOCI = frozenset({"DRB3", "DRB4", "DRB5", "DQB1", "DQA1", "DPB1", "DPA1"})
 
 
 def alternative_codes(typing: HlaTyping, limit: int = MAX_ALTERNATIVE_ROWS) -> tuple[np.ndarray, np.ndarray] | None:
@@ -50,10 +52,11 @@ def alternative_codes(typing: HlaTyping, limit: int = MAX_ALTERNATIVE_ROWS) -> t
             if p1.is_null and p2.is_null:
                 return None
             shown = (p2, p2) if p1.is_null else (p1, p1) if p2.is_null else (p1, p2)
-            if any(len(p.antigens) != 1 for p in shown):
+            codes = [position_code(p) for p in shown]  # as code_typing codes a position
+            if any(c is None for c in codes):
                 return None
-            ag = tuple(next(iter(p.antigens)) for p in shown)
-            al = tuple(next(iter(p.proteins)) if len(p.proteins) == 1 else -1 for p in shown)
+            ag = tuple(c[0] for c in codes if c is not None)
+            al = tuple(c[1] for c in codes if c is not None)
             alts.append((ag, al))
         per_locus.append(alts)
     rows: list[list[tuple[tuple[int, ...], tuple[int, ...]]]] = [[]]
@@ -117,6 +120,7 @@ def columns_from_records(
     exact = np.zeros(n, dtype=np.bool_)
     typings: list[HlaTyping | None] = [None] * n
     alternatives: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n
+    extra_hla: list[str | None] = [None] * n
     cache: dict[str, tuple[HlaTyping, tuple[np.ndarray, np.ndarray] | None]] = {}
     locus_cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None] = {}
     for i, r in enumerate(records):
@@ -131,6 +135,8 @@ def columns_from_records(
                 raise InvalidInputError(f"unit {r.unit_id}: {exc.message}", where=exc.where) from None
             cache[r.hla] = (t, code_typing(t))
         t, coded = cache[r.hla]
+        if not CROSSMATCH_LOCI.isdisjoint(t.loci):
+            extra_hla[i] = r.hla
         if coded is None:
             exact[i] = True
             typings[i] = t
@@ -160,6 +166,7 @@ def columns_from_records(
         collected=np.array([date_code(r.collection_date) for r in records], dtype=np.uint16),
         exact=exact,
         alternatives=alternatives,
+        extra_hla=extra_hla,
     )
     return cols, typings
 

@@ -22,29 +22,42 @@ class DoseThresholds:
 
     weight_kg: float
     single_tnc: float
-    single_tnc_strict: bool  # True: the dose must exceed the threshold (Eurocord non-malignant)
+    single_tnc_strict: bool  # True: the dose must exceed the threshold (non-malignant disease)
     single_tnc_name: str
     prefilter_tnc: float
     prefilter_cd34: float
     single_cd34: float
     max_mm8: int  # certain mismatches allowed by the pre-filter (8 - minimum match)
     eurocord_max_mm: int | None
+    max_mm6: int = 2  # certain mismatches of 6 allowed (6 - the 4/6 floor)
+    single_tnc_mismatched: float = 0.0  # single-unit TNC minimum for units with >= 2 mismatches of 6
 
-    def meets_single(self, tnc_per_kg: float) -> bool:
-        t = self.single_tnc
-        return tnc_per_kg > t if self.single_tnc_strict else tnc_per_kg >= t
+    def single_tnc_for(self, mm6_worst: int) -> tuple[float, bool, str]:
+        """(threshold, strict, setting name) of the single-unit TNC dose for a unit with ``mm6_worst``
+        mismatches of 6 at worst: more mismatch needs more cells (Barker 2010)."""
+        if mm6_worst >= 2 and self.single_tnc_mismatched > self.single_tnc:
+            return self.single_tnc_mismatched, False, "single_tnc_min_mismatched"
+        return self.single_tnc, self.single_tnc_strict, self.single_tnc_name
+
+    def meets_single(self, tnc_per_kg: float, cd34_per_kg: float | None = None, mm6_worst: int = 0) -> bool:
+        """True when one unit is enough: TNC at the (match-dependent) single-unit minimum and, when known,
+        CD34+ at the single-unit minimum."""
+        t, strict, _ = self.single_tnc_for(mm6_worst)
+        ok = tnc_per_kg > t if strict else tnc_per_kg >= t
+        return ok and (cd34_per_kg is None or cd34_per_kg >= self.single_cd34)
 
 
 def resolve_thresholds(
     settings: SelectionSettings, policy: PolicySpec, weight_kg: float, malignant: bool | None
 ) -> DoseThresholds:
-    """Which single-unit TNC minimum applies: Eurocord policy by disease, else Dehn 2019."""
+    """Which single-unit TNC minimum applies, by diagnosis under every policy: non-malignant disease needs
+    more cells (Eurocord, > 5.0); malignant disease 3.0 (Dehn 2019), or 2.5 under the Eurocord policy;
+    unknown: the standard 3.0 (Dehn 2019)."""
     name, strict = "single_tnc_min", False
-    if policy.name == "eurocord" or policy.require_single_dose:
-        if malignant is True:
-            name = "single_tnc_min_malignant"
-        elif malignant is False:
-            name, strict = "single_tnc_min_nonmalignant", True
+    if malignant is True and policy.name == "eurocord":
+        name = "single_tnc_min_malignant"
+    elif malignant is False:
+        name, strict = "single_tnc_min_nonmalignant", True
     return DoseThresholds(
         weight_kg=weight_kg,
         single_tnc=settings.value(name),
@@ -55,6 +68,8 @@ def resolve_thresholds(
         single_cd34=settings.value("single_cd34_min"),
         max_mm8=8 - int(settings.value("prefilter_match_8_min")),
         eurocord_max_mm=int(settings.value("eurocord_max_mismatches")) if policy.max_mismatches else None,
+        max_mm6=6 - int(settings.value("min_match_6")),
+        single_tnc_mismatched=settings.value("single_tnc_min_mismatched"),
     )
 
 
@@ -75,6 +90,12 @@ class UnitFacts:
     age_years: float | None
     record: UnitRecord
     graded_by: str = "coded"
+    certain_mm6: int = 0  # certain mismatches of 6 (A, B antigen; DRB1 allele)
+    mm6_worst: int = 0  # mismatches of 6 at worst (unresolved loci counted as mismatched)
+    dsa_not_assessed: tuple[str, ...] = ()  # antibodies at a locus the unit is not typed at (DQ, DP)
+    dsa_below: tuple[str, ...] = ()  # antibodies below the MFI threshold against the unit's antigens
+    in_double: bool = False  # checks of a unit shown inside a double-unit graft
+    untyped_loci: tuple[str, ...] = ()  # of A, B, C, DRB1
 
 
 def abo_relation(patient: str | None, unit: str | None) -> str | None:
@@ -122,13 +143,16 @@ def unit_checks(
                 f"{lab}; needs confirmatory high-resolution typing",
             )
         )
+    m6 = facts.match_6
+    floor6 = 6 - th.max_mm6
+    ok6 = facts.certain_mm6 <= th.max_mm6
     out.append(
         RuleCheck(
             "HLA match (6: A, B antigen; DRB1 allele)",
-            "n/a" if facts.match_6 is None else f"{facts.match_6}/6",
-            "",
-            INFO,
-            "Politikos 2020 [V]",
+            f"{m6}/6" if m6 is not None else f"unresolved (at most {6 - facts.certain_mm6}/6)",
+            f">= {floor6}/6",
+            FAIL if not ok6 else PASS if m6 is not None else FLAG,
+            s["min_match_6"].label,
         )
     )
     if th.eurocord_max_mm is not None:
@@ -162,21 +186,31 @@ def unit_checks(
             s["prefilter_tnc_min"].label,
         )
     )
-    single_ok = th.meets_single(tnc)
-    single_verdict = PASS if single_ok else (FAIL if policy.require_single_dose else FLAG)
-    op = ">" if th.single_tnc_strict else ">="
+    t_single, strict, t_name = th.single_tnc_for(facts.mm6_worst)
+    tnc_ok = tnc > t_single if strict else tnc >= t_single
+    below = INFO if facts.in_double else FAIL if policy.require_single_dose else FLAG
+    op = ">" if strict else ">="
+    note = "" if tnc_ok or not facts.in_double else ": below the single-unit dose, in a double graft only"
     out.append(
         RuleCheck(
-            "TNC dose, single unit",
-            f"{tnc:.2f} x10^7/kg",
-            f"{op} {th.single_tnc:g}",
-            single_verdict,
-            s[th.single_tnc_name].label,
+            "TNC dose, single unit" + (" (2 or more mismatches of 6)" if t_name == "single_tnc_min_mismatched" else ""),
+            f"{tnc:.2f} x10^7/kg{note}",
+            f"{op} {t_single:g}",
+            PASS if tnc_ok else below,
+            s[t_name].label,
         )
     )
     cd = facts.cd34_per_kg
     if cd is None:
-        out.append(RuleCheck("CD34+ dose", "not recorded", f">= {th.single_cd34:g}", FLAG, s["single_cd34_min"].label))
+        out.append(
+            RuleCheck(
+                "CD34+ dose",
+                "not recorded: one unit's adequacy rests on TNC alone",
+                f">= {th.single_cd34:g}",
+                FLAG,
+                s["single_cd34_min"].label,
+            )
+        )
     else:
         out.append(
             RuleCheck(
@@ -187,39 +221,45 @@ def unit_checks(
                 s["prefilter_cd34_min"].label,
             )
         )
+        cd_ok = cd >= th.single_cd34
         out.append(
             RuleCheck(
                 "CD34+ dose, single unit",
-                f"{cd:.2f} x10^5/kg",
+                f"{cd:.2f} x10^5/kg" + ("" if cd_ok or not facts.in_double else ": in a double graft only"),
                 f">= {th.single_cd34:g}",
-                PASS if cd >= th.single_cd34 else FLAG,
+                PASS if cd_ok else below,
                 s["single_cd34_min"].label,
             )
         )
-    dsa_lab = f"Eurocord [V]; MFI threshold {s['dsa_mfi'].label}"
+    dsa_lab = f"Dehn 2019, Eurocord [V]; MFI threshold {s['dsa_mfi'].label}"
     thr = f"MFI >= {s.value('dsa_mfi'):g}"
+    rule = "donor-specific antibodies (virtual crossmatch)"
     if facts.dsa_definite:
         out.append(
             RuleCheck(
-                "donor-specific antibodies (virtual crossmatch)",
+                rule,
                 ", ".join(facts.dsa_definite),
                 thr,
                 FAIL if policy.dsa_action == "exclude" else FLAG,
                 dsa_lab,
             )
         )
-    elif facts.dsa_possible:
+    if facts.dsa_possible:
+        out.append(RuleCheck(rule, "possible: " + "; ".join(facts.dsa_possible), thr, FLAG, dsa_lab))
+    if facts.dsa_not_assessed:
+        out.append(RuleCheck(rule, "not assessed: " + "; ".join(facts.dsa_not_assessed), thr, FLAG, dsa_lab))
+    if not (facts.dsa_definite or facts.dsa_possible or facts.dsa_not_assessed):
+        out.append(RuleCheck(rule, "none", thr, PASS, dsa_lab))
+    if facts.dsa_below:
         out.append(
             RuleCheck(
-                "donor-specific antibodies (virtual crossmatch)",
-                "possible: " + ", ".join(facts.dsa_possible) + " (unit typed at antigen level)",
-                thr,
-                FLAG,
-                dsa_lab,
+                "antibodies below the MFI threshold against this unit",
+                ", ".join(facts.dsa_below),
+                f"MFI < {s.value('dsa_mfi'):g}",
+                INFO,
+                s["dsa_mfi"].label,
             )
         )
-    else:
-        out.append(RuleCheck("donor-specific antibodies (virtual crossmatch)", "none", thr, PASS, dsa_lab))
     r = facts.record
     if facts.nima_match is None:
         out.append(RuleCheck("NIMA match (tie-breaker)", "NIMA not recorded", "", INFO, "Eurocord [V]"))
@@ -285,6 +325,17 @@ def unit_checks(
                 f"<= {max_age:g} years",
                 PASS if facts.age_years <= max_age else FLAG,
                 s["unit_age_max_years"].label,
+            )
+        )
+    if facts.untyped_loci:
+        out.append(
+            RuleCheck(
+                "unit typing",
+                ", ".join(f"HLA-{locus} not typed" for locus in facts.untyped_loci)
+                + ": its match there is unknown (not assumed to match)",
+                "A, B, C, DRB1 typed",
+                FLAG,
+                "Dehn 2019 (8-allele match: A, B, C, DRB1) [V]",
             )
         )
     if facts.graded_by != "coded":

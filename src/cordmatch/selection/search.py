@@ -23,13 +23,18 @@ from cordmatch.errors import InvalidInputError, NotFoundError
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.hla.typing import HlaTyping, parse_typing
 from cordmatch.matching import grade
-from cordmatch.matching.coded import code_typing
+from cordmatch.matching.coded import CODED_LOCI, code_typing
 from cordmatch.selection import kernel
-from cordmatch.selection.crossmatch import AntibodyProfile
+from cordmatch.selection.crossmatch import AntibodyProfile, Crossmatch, antigen_members, assess
+from cordmatch.selection.epitopes import DRB_SECONDARY, drb1_family
 from cordmatch.selection.index import (
+    ABO_CODES,
+    ABO_KNOWN,
+    ABO_SHIFT,
     ACCREDITED,
     EXACT,
     LIVE,
+    NIMA,
     RBC_DEPLETED,
     SEGMENT,
     UnitIndex,
@@ -37,7 +42,6 @@ from cordmatch.selection.index import (
 )
 from cordmatch.selection.model import (
     FAIL,
-    PASS,
     DoubleUnit,
     Explanation,
     Patient,
@@ -57,9 +61,6 @@ from cordmatch.selection.rules import (
     unit_checks,
 )
 from cordmatch.selection.settings import PolicySpec, SelectionSettings, default_settings
-
-DOUBLE_CANDIDATES = 30
-DOUBLE_SUGGESTIONS = 3
 
 
 class UnitSource(Protocol):
@@ -93,12 +94,14 @@ class SearchContext:
     thresholds: DoseThresholds
     profile: AntibodyProfile
     graded: kernel.Graded
-    mask: npt.NDArray[np.bool_]  # passes every hard filter
+    mask: npt.NDArray[np.bool_]  # passes every hard filter, including the single-unit dose: ranked as a single
+    acceptable: npt.NDArray[np.bool_]  # passes every hard filter except the single-unit dose
     prefix: npt.NDArray[Any]  # ranking keys before TNC, packed (higher is better; -1 rejected)
     suffix: npt.NDArray[Any]  # ranking keys after TNC, packed
     tnc_key: npt.NDArray[np.float32]
     exact_grades: dict[int, Any]
     today: dt.date
+    tables: NomenclatureTables | None = None
 
 
 def _weight_check(weight_kg: float) -> None:
@@ -129,7 +132,7 @@ def _key_lut(names: list[str], th: DoseThresholds, dsa_exclude: bool) -> npt.NDA
         elif name == "c_match":
             key = key * 2 + (kernel.field(packed, kernel.C_MM) == 0).astype(np.int32)
     mm8 = kernel.field(packed, kernel.MM8)
-    reject = mm8 > th.max_mm8
+    reject = (mm8 > th.max_mm8) | (kernel.field(packed, kernel.MM6) > th.max_mm6)
     if th.eurocord_max_mm is not None:
         reject |= mm8 > th.eurocord_max_mm
     if dsa_exclude:
@@ -158,7 +161,7 @@ def _keys(
     return key
 
 
-_NO_FILTER = DoseThresholds(1.0, 0.0, False, "single_tnc_min", 0.0, 0.0, 0.0, 8, None)
+_NO_FILTER = DoseThresholds(1.0, 0.0, False, "single_tnc_min", 0.0, 0.0, 0.0, 8, None, 6)
 
 
 def prepare(
@@ -177,6 +180,8 @@ def prepare(
     if len(index) == 0:
         raise InvalidInputError("the registry is empty: no units to search", where="registry")
     coded = code_typing(patient.typing)
+    cautions = check_patient_loci(patient.typing)
+    del cautions  # reported by search()
     if coded is None:
         raise InvalidInputError(
             "the patient typing is ambiguous at A, B, C or DRB1 (genotype alternatives or allele lists across "
@@ -186,17 +191,18 @@ def prepare(
     p_ag, p_al = coded
     th = resolve_thresholds(settings, spec, patient.weight_kg, patient.malignant)
     profile = AntibodyProfile.build(patient.antibodies, tables, settings.value("dsa_mfi"))
-    g = kernel.grade_index(index, p_ag, p_al, profile)
+    g = kernel.grade_index(index, p_ag, p_al, profile, tables.coded_relation)
     exact_grades = _grade_exact(index, patient, profile, g, tables)
+    if profile.extra:
+        _extra_loci(index, profile, g, tables)
     n = index.n
     w = patient.weight_kg
     before, after = _key_parts(spec)
     prefix = _keys(before, g, th, spec.dsa_action == "exclude")
-    mask = prefix >= 0
-    mask &= index.tnc[:n] > np.float32(th.prefilter_tnc * TNC_UNIT * w)
-    mask &= ~(index.cd34[:n] < np.float32(th.prefilter_cd34 * CD34_UNIT * w))
-    if spec.require_single_dose:
-        mask &= _meets_single(index.tnc[:n], th)
+    acceptable = prefix >= 0
+    acceptable &= index.tnc[:n] > np.float32(th.prefilter_tnc * TNC_UNIT * w)
+    acceptable &= ~(index.cd34[:n] < np.float32(th.prefilter_cd34 * CD34_UNIT * w))
+    mask = acceptable & _meets_single(index, g, th) if spec.require_single_dose else acceptable.copy()
     band = settings.value("tie_band_tnc")
     tnc_key = index.tnc[:n] / np.float32(TNC_UNIT * w)
     if band > 0:
@@ -210,17 +216,85 @@ def prepare(
         profile,
         g,
         mask,
+        acceptable,
         prefix,
         _keys(after, g) if after else np.zeros(n, dtype=np.int32),
         tnc_key,
         exact_grades,
         today or dt.date.today(),
+        tables,
     )
 
 
-def _meets_single(tnc_cells: npt.NDArray[np.float32], th: DoseThresholds) -> npt.NDArray[np.bool_]:
-    thr = np.float32(th.single_tnc * TNC_UNIT * th.weight_kg)
-    out: npt.NDArray[np.bool_] = tnc_cells > thr if th.single_tnc_strict else tnc_cells >= thr
+def check_patient_loci(typing: HlaTyping) -> list[str]:
+    """A search needs the patient typed at A, B and DRB1 (InvalidInputError naming the missing loci);
+    returns the cautions for other missing loci (HLA-C)."""
+    missing = [f"HLA-{locus}" for locus in ("A", "B", "DRB1") if locus not in typing.loci]
+    if missing:
+        raise InvalidInputError(
+            f"the patient typing lacks {', '.join(missing)}: a search needs HLA-A, -B and -DRB1 typed "
+            "(match grades and the 4/6 floor are computed on them)",
+            where="--patient",
+        )
+    if "C" not in typing.loci:
+        return ["patient HLA-C not typed: 8/8 counts are unresolved for every unit; type HLA-C before selection"]
+    return []
+
+
+def _extra_loci(index: UnitIndex, profile: AntibodyProfile, g: kernel.Graded, tables: NomenclatureTables) -> None:
+    """Antibodies at loci outside the coded ones (DRB3/4/5, DQ, DP): a unit typed there is assessed from its
+    full typing; otherwise an antibody to DR51/52/53 is a possible DSA on units whose DRB1 group carries that
+    locus (vectorised over the DRB1 genotypes). DQ/DP on untyped units: not assessed (checks only)."""
+    n = index.n
+    extra_possible = np.zeros(n, dtype=np.bool_)
+    drb = [r for r in profile.extra if r.locus in DRB_SECONDARY]
+    if drb:
+        gt = index.genotypes[CODED_LOCI.index("DRB1")]
+        carrier = _drb1_carriers(tables, frozenset().union(*(DRB_SECONDARY[r.locus] for r in drb)))
+        by_genotype = carrier[gt.ag[:, 0].astype(np.intp) + 1] | carrier[gt.ag[:, 1].astype(np.intp) + 1]
+        by_genotype |= gt.ag[:, 0] < 0  # DRB1 not typed: cannot be inferred
+        extra_possible |= np.take(by_genotype, index.gid[2, :n], mode="clip")
+    seen: dict[str, Crossmatch] = {}  # units share their DRB1/DRB3/4/5/DQ/DP parts: assess each once
+    for slot, gl in index.extra_hla.items():
+        key = "^".join(sorted(p for p in gl.split("^") if p.strip().split("*", 1)[0] in _EXTRA_KEY_LOCI))
+        if "~" in gl or not key:  # phased across loci: the whole typing
+            key = gl
+        x = seen.get(key)
+        if x is None:
+            x = seen[key] = assess(profile.extra, parse_typing(key, tables), tables)
+        extra_possible[slot] = bool(x.possible)
+        if x.definite and kernel.field(g.packed[slot : slot + 1], kernel.DSA_DEF)[0] < 7:
+            g.packed[slot] += np.uint16(1 << kernel.DSA_DEF)
+    if g.dsa_possible is not None:
+        extra_possible |= g.dsa_possible
+    g.dsa_possible = extra_possible & ~g.dsa_definite()
+
+
+_EXTRA_KEY_LOCI = frozenset({"DRB1", "DRB3", "DRB4", "DRB5", "DQB1", "DQA1", "DPB1", "DPA1"})
+
+
+def _drb1_carriers(tables: NomenclatureTables, families: frozenset[str]) -> npt.NDArray[np.bool_]:
+    """Antigen ids (+1 shifted) of DRB1 antigens whose alleles belong to the given first-field groups."""
+    out = np.zeros(len(tables.serology_names) + 1, dtype=np.bool_)
+    for a, name in enumerate(tables.alleles):
+        if name.startswith("DRB1*") and drb1_family(name) in families:
+            out[int(tables.allele_serology[a]) + 1] = True
+    for k, members in enumerate(tables.serology_sets):  # an antigen set (DRB1*04:XX-like) carries it if any member does
+        out[tables.serology_real + k + 1] = bool(out[[x + 1 for x in members]].any())
+    return out
+
+
+def _meets_single(index: UnitIndex, g: kernel.Graded, th: DoseThresholds) -> npt.NDArray[np.bool_]:
+    """Units one of which is enough: TNC at the single-unit minimum (higher for >= 2 mismatches of 6 at
+    worst, Barker 2010) and, when recorded, CD34+ at the single-unit minimum."""
+    n = index.n
+    w = th.weight_kg
+    tnc = index.tnc[:n]
+    thr = np.float32(th.single_tnc * TNC_UNIT * w)
+    out: npt.NDArray[np.bool_] = tnc > thr if th.single_tnc_strict else tnc >= thr
+    if th.single_tnc_mismatched > th.single_tnc:
+        out &= ~g.mismatched6() | (tnc >= np.float32(th.single_tnc_mismatched * TNC_UNIT * w))
+    out &= ~(index.cd34[:n] < np.float32(th.single_cd34 * CD34_UNIT * w))
     return out
 
 
@@ -252,7 +326,8 @@ def _grade_exact(
                 bad6 += al is None
             else:
                 c = al or 0
-        definite, possible = profile.typing_names(typing)
+        x = profile.typing_names(typing, tables)
+        definite, possible = x.definite, x.possible or x.not_assessed
         packed = (mm8 << kernel.MM8) | (mm6 << kernel.MM6) | (min(unsure, 7) << kernel.UNSURE8)
         packed |= (min(bad6, 3) << kernel.BAD6) | ((1 if definite else 0) << kernel.DSA_DEF)
         g.packed[slot] = packed | ((1 if c else 0) << kernel.C_MM)
@@ -287,8 +362,14 @@ def top_slots(ctx: SearchContext, n_top: int, mask: npt.NDArray[np.bool_] | None
 def _tie_bits(ctx: SearchContext, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     idx = ctx.index
     f = idx.flags[slots].astype(np.int64)
-    nima = np.array([_nima_match(ctx, int(s)) is True for s in slots], dtype=np.int64)
-    abo = np.array([_abo(ctx, int(s)) == "identical" for s in slots], dtype=np.int64)
+    # vectorised: a tied band may hold many units; only units with a recorded NIMA need the Python check
+    nima = np.zeros(len(slots), dtype=np.int64)
+    for k in np.flatnonzero((f & NIMA) > 0):
+        nima[k] = _nima_match(ctx, int(slots[k])) is True
+    pa = ctx.patient.abo
+    abo = np.zeros(len(slots), dtype=np.int64)
+    if pa in ABO_CODES:
+        abo = (((f & ABO_KNOWN) > 0) & (((f >> ABO_SHIFT) & 3) == ABO_CODES[pa])).astype(np.int64)
     newer = idx.collected[slots].astype(np.int64)  # later date = larger
     bits = (
         (nima << 5)
@@ -313,7 +394,8 @@ def _nima_match(ctx: SearchContext, slot: int) -> bool | None:
         return None
     typing = ctx.patient.typing
     ag_u, _ = ctx.index.codes(slot)
-    unit_ags = {int(a) for a in ag_u.ravel() if a >= 0}
+    tables = ctx.tables
+    unit_ags = {int(m) for a in ag_u.ravel() if a >= 0 for m in (antigen_members(tables, int(a)) if tables else [a])}
     missing = set()
     for locus in ("A", "B", "DRB1"):
         lt = typing.loci.get(locus)
@@ -338,17 +420,25 @@ def _c_mismatches(mg: Any) -> int:
     return int(v or 0)
 
 
-def _facts(ctx: SearchContext, slot: int, record: UnitRecord, mg: Any, typing: HlaTyping) -> UnitFacts:
+def _facts(
+    ctx: SearchContext, slot: int, record: UnitRecord, mg: Any, typing: HlaTyping, in_double: bool = False
+) -> UnitFacts:
     idx = ctx.index
     w = ctx.patient.weight_kg
     g = ctx.graded
     packed = g.packed[slot : slot + 1]
+    tables = ctx.tables
+    assert tables is not None
     if idx.flags[slot] & EXACT:
-        definite, possible = ctx.profile.typing_names(typing)
+        x = ctx.profile.typing_names(typing, tables)
         graded_by = "exact" if slot in ctx.exact_grades else "genotype alternatives"
     else:
         ag, al = idx.codes(slot)
-        definite, possible = ctx.profile.coded_names(ag, al)
+        coded = ctx.profile.coded_names(ag, al, tables)
+        other = assess(ctx.profile.extra, typing, tables)
+        x = Crossmatch(
+            coded.definite + other.definite, coded.possible + other.possible, coded.not_assessed + other.not_assessed
+        )
         graded_by = "coded"
     cd34 = float(idx.cd34[slot])
     return UnitFacts(
@@ -358,13 +448,19 @@ def _facts(ctx: SearchContext, slot: int, record: UnitRecord, mg: Any, typing: H
         c_mismatches=_c_mismatches(mg),
         tnc_per_kg=float(idx.tnc[slot]) / TNC_UNIT / w,
         cd34_per_kg=None if np.isnan(cd34) else cd34 / CD34_UNIT / w,
-        dsa_definite=tuple(definite),
-        dsa_possible=tuple(possible),
+        dsa_definite=x.definite,
+        dsa_possible=x.possible,
         nima_match=_nima_match(ctx, slot),
         abo_relation=_abo(ctx, slot),
         age_years=age_in_years(code_date(int(idx.collected[slot])), ctx.today),
         record=record,
         graded_by=graded_by,
+        certain_mm6=int(kernel.field(packed, kernel.MM6)[0]),
+        mm6_worst=int(g.mm6_worst()[slot]) if g.packed.shape[0] > slot else 0,
+        dsa_not_assessed=x.not_assessed,
+        dsa_below=ctx.profile.below_names(typing, tables) if ctx.profile.below else (),
+        in_double=in_double,
+        untyped_loci=tuple(locus for locus in CODED_LOCI if locus not in typing.loci),
     )
 
 
@@ -375,6 +471,7 @@ def _ranked(
     tables: NomenclatureTables,
     probability: ProbabilityGrader | None = None,
     start_rank: int = 1,
+    in_double: bool = False,
 ) -> list[RankedUnit]:
     ids = [ctx.index.unit_id(int(s)) for s in slots]
     records = source.records(ids)
@@ -385,8 +482,9 @@ def _ranked(
             raise NotFoundError(f"unit {uid} is in the index but not in the registry", where=uid)
         typing = parse_typing(rec.hla, tables)
         mg = grade(ctx.patient.typing, typing)
-        facts = _facts(ctx, int(slot), rec, mg, typing)
+        facts = _facts(ctx, int(slot), rec, mg, typing, in_double)
         checks = list(unit_checks(facts, ctx.thresholds, ctx.settings, ctx.policy))
+        probable: int | None = None
         if probability is not None and (facts.graded_by != "coded" or facts.match_8 is None):
             probs = probability(ctx.patient.typing, typing)
             if probs:
@@ -400,6 +498,18 @@ def _ranked(
                         "NMDP 2007 haplotype frequencies (Maiers 2007) [V]",
                     )
                 )
+                if facts.match_8 is None:
+                    probable = probable_match_8(probs, 8 - facts.certain_mm8)
+                    checks.append(
+                        RuleCheck(
+                            "ranking of an unresolved typing",
+                            f"ranked as {probable}/8, its probable match (median of the match distribution in the "
+                            f"patient's population), not its best case {8 - facts.certain_mm8}/8",
+                            "",
+                            "info",
+                            "cordmatch (issue 10): never the best case",
+                        )
+                    )
         out.append(
             RankedUnit(
                 rank=start_rank + k,
@@ -409,9 +519,43 @@ def _ranked(
                 cd34_per_kg=facts.cd34_per_kg,
                 checks=tuple(checks),
                 graded_by=facts.graded_by,
+                probable_8=probable,
             )
         )
     return out
+
+
+def probable_match_8(probs: Mapping[str, float], upper: int) -> int:
+    """The median 8-allele match of an unresolved unit from P(8/8) and P(>=7/8) (<= 6 otherwise), capped at
+    its best case ``upper``."""
+    p8, p7 = probs.get("P(8/8)", 0.0), probs.get("P(>=7/8)", 0.0)
+    m = 8 if p8 >= 0.5 else 7 if p7 >= 0.5 else 6
+    return min(m, upper)
+
+
+def _component_weight(names: list[str], component: str) -> int:
+    """Multiplier of one component in a packed ranking key (see :func:`_key_lut`)."""
+    weight = 1
+    for name in reversed(names):
+        if name == component:
+            return weight
+        weight *= 32 if name == "match" else 2 if name == "c_match" else 4
+    return 0
+
+
+def _probable_keys(ctx: SearchContext, r: RankedUnit, slot: int) -> tuple[float, ...]:
+    """Ranking key of a ranked unit (higher first), its match component taken from its probable match."""
+    prefix, suffix = int(ctx.prefix[slot]), int(ctx.suffix[slot])
+    if r.probable_8 is not None:
+        before, after = _key_parts(ctx.policy)
+        mm = int(kernel.field(ctx.graded.packed[slot : slot + 1], kernel.MM8)[0])
+        unsure = int(kernel.field(ctx.graded.packed[slot : slot + 1], kernel.UNSURE8)[0] > 0)
+        old = max(0, min(31, 2 * (8 - mm) - unsure + 1))
+        new = max(0, min(31, 2 * r.probable_8 - 1 + 1))  # just below a resolved unit of that count
+        prefix -= (old - new) * _component_weight(before, "match") if "match" in before else 0
+        suffix -= (old - new) * _component_weight(after, "match") if "match" in after else 0
+    ties = int(_tie_bits(ctx, np.array([slot], dtype=np.int64))[0])
+    return (prefix, float(ctx.tnc_key[slot]), suffix, ties, float(ctx.index.tnc[slot]), -slot)
 
 
 def _final(
@@ -429,11 +573,25 @@ def _final(
         best = top_slots(ctx, want)
         ranked = _ranked(ctx, [int(s) for s in best], source, tables, probability)
         kept = [r for r in ranked if not any(c.verdict == FAIL for c in r.checks)]
-        if len(kept) >= top or len(best) < want:
+        if any(r.probable_8 is not None for r in kept):
+            # unresolved typings ranked by their probable match: they can only move down, so the list is final
+            # once its last unit ranks at or above the best case of every unit not fetched yet
+            slot_of = {r.unit.unit_id: int(s) for r, s in zip(ranked, best, strict=True)}
+            keys = {r.unit.unit_id: _probable_keys(ctx, r, slot_of[r.unit.unit_id]) for r in kept}
+            kept.sort(key=lambda r: keys[r.unit.unit_id], reverse=True)
+            done = len(best) < want or (
+                len(kept) >= top
+                and keys[kept[top - 1].unit.unit_id]
+                >= _probable_keys(ctx, replace(ranked[-1], probable_8=None), int(best[-1]))
+            )
+        else:
+            done = len(kept) >= top or len(best) < want
+        if done:
             break
         want *= 2
-    for slot in (ctx.index.slot_of(r.unit.unit_id) for r in ranked if r not in kept):
-        ctx.mask[slot] = False
+    for r, slot in zip(ranked, best, strict=True):
+        if any(c.verdict == FAIL for c in r.checks):
+            ctx.mask[int(slot)] = False
     return [replace(r, rank=i) for i, r in enumerate(kept[:top], start=1)]
 
 
@@ -455,35 +613,50 @@ def search(
     if top < 1:
         raise InvalidInputError(f"--top must be at least 1, got {top}", where="--top")
     ctx = prepare(index, patient, tables, policy=policy, settings=settings, today=today)
+    notes: list[str] = check_patient_loci(patient.typing)
     results = _final(ctx, top, source, tables, probability)
     th = ctx.thresholds
-    n = index.n
-    eligible = ctx.mask if not ctx.policy.require_single_dose else _double_mask(ctx, single=False)
-    single_ok = eligible & _meets_single(index.tnc[:n], th)
-    notes: list[str] = []
     doubles: list[DoubleUnit] = []
-    if not single_ok.any():
+    double_only = int(np.count_nonzero(ctx.acceptable & ~ctx.mask))
+    if not results:
+        # no acceptable single unit (passing every hard rule) reaches the single-unit dose: offer doubles
         op = ">" if th.single_tnc_strict else ">="
         notes.append(
-            f"no single unit reaches the single-unit dose ({op} {th.single_tnc:g} x10^7 TNC/kg "
-            f"[{ctx.settings[th.single_tnc_name].label}]): double-unit grafts suggested"
+            f"no acceptable single unit reaches the single-unit dose ({op} {th.single_tnc:g} x10^7 TNC/kg "
+            f"[{ctx.settings[th.single_tnc_name].label}]"
+            + (
+                f"; >= {th.single_tnc_mismatched:g} with 2 or more mismatches of 6 "
+                f"[{ctx.settings['single_tnc_min_mismatched'].label}]"
+                if th.single_tnc_mismatched > th.single_tnc
+                else ""
+            )
+            + f"; CD34+ >= {th.single_cd34:g} x10^5/kg when recorded): double-unit grafts suggested"
         )
-        doubles = _doubles(ctx, source, tables)
+        from cordmatch.selection.doubles import suggest_doubles
+
+        doubles = suggest_doubles(ctx, source, tables)
         if not doubles:
             notes.append("no pair of units meets the double-unit criteria")
-    if not results:
-        notes.append("no unit passes the hard filters; use --explain UNIT to see why a unit was excluded")
-    if ctx.profile.not_assessed:
+    if double_only:
         notes.append(
-            "antibodies at loci outside A, B, C, DRB1 not assessed: "
-            + ", ".join(a.specificity for a in ctx.profile.not_assessed)
+            f"{double_only:,} unit(s) pass the HLA and antibody rules but are below the single-unit dose: "
+            "double only (not ranked as single grafts, no single-unit engraftment estimate)"
+        )
+    if not results and not doubles:
+        notes.append("no unit passes the hard filters; use --explain UNIT to see why a unit was excluded")
+    if ctx.profile.extra:
+        notes.append(
+            "antibodies at DRB3/4/5, DQ or DP assessed per unit from its typing (DRB3/4/5 inferred from DRB1 "
+            "when not typed; DQ/DP not assessed on units not typed there): "
+            + ", ".join(dict.fromkeys(r.antibody.specificity for r in ctx.profile.extra))
         )
     exp = explain_unit(ctx, explain, source, tables) if explain else None
     counts = {
         "units": len(index),
         "passing_filters": int(np.count_nonzero(ctx.mask)),
         "graded_exactly": len(ctx.exact_grades),
-        "meeting_single_unit_dose": int(np.count_nonzero(single_ok)),
+        "meeting_single_unit_dose": int(np.count_nonzero(ctx.mask)),
+        "double_only": double_only,
     }
     p = ctx.patient
     patient_info = {
@@ -497,114 +670,6 @@ def search(
     return SearchOutcome(ctx.policy.name, patient_info, tuple(results), tuple(doubles), counts, tuple(notes), exp)
 
 
-def base_mask(index: UnitIndex, g: kernel.Graded, th: DoseThresholds) -> npt.NDArray[np.bool_]:
-    """The hard filters every policy applies: live, TNC and CD34+ pre-filters, minimum match, Eurocord
-    maximum mismatches (when the policy sets it)."""
-    n = index.n
-    w = th.weight_kg
-    mm8 = kernel.field(g.packed, kernel.MM8)
-    mask: npt.NDArray[np.bool_] = (index.flags[:n] & LIVE) != 0
-    mask &= index.tnc[:n] > np.float32(th.prefilter_tnc * TNC_UNIT * w)
-    mask &= ~(index.cd34[:n] < np.float32(th.prefilter_cd34 * CD34_UNIT * w))
-    mask &= mm8 <= th.max_mm8
-    if th.eurocord_max_mm is not None:
-        mask &= mm8 <= th.eurocord_max_mm
-    return mask
-
-
-def _double_mask(ctx: SearchContext, single: bool = False) -> npt.NDArray[np.bool_]:
-    """Hard filters for units of a double graft: the search filters (without the single-unit dose), each unit
-    >= the per-unit minimums, and no definite or possible DSA (both units must pass the crossmatch)."""
-    idx, s = ctx.index, ctx.settings
-    n = idx.n
-    w = ctx.patient.weight_kg
-    g = ctx.graded
-    mask = base_mask(idx, g, ctx.thresholds)
-    if single:
-        return mask
-    mask &= idx.tnc[:n] >= np.float32(s.value("double_each_tnc_min") * TNC_UNIT * w)
-    mask &= ~(idx.cd34[:n] < np.float32(s.value("double_each_cd34_min") * CD34_UNIT * w))
-    mask &= ~g.dsa_definite()
-    if g.dsa_possible is not None:
-        mask &= ~g.dsa_possible
-    return mask
-
-
-def _doubles(ctx: SearchContext, source: UnitSource, tables: NomenclatureTables) -> list[DoubleUnit]:
-    s = ctx.settings
-    w = ctx.patient.weight_kg
-    cand = top_slots(ctx, DOUBLE_CANDIDATES, _double_mask(ctx))
-    if len(cand) < 2:
-        return []
-    tnc = ctx.index.tnc[cand].astype(np.float64) / TNC_UNIT / w
-    group = ctx.prefix[cand]
-    combined_min = s.value("double_combined_tnc_min")
-    pairs = [
-        (min(group[i], group[j]), tnc[i] + tnc[j], i, j)
-        for i in range(len(cand))
-        for j in range(i + 1, len(cand))
-        if tnc[i] + tnc[j] > combined_min
-    ]
-    pairs.sort(key=lambda p: (-p[0], -p[1]))
-    u2u_min = int(s.value("double_unit_to_unit_min_6"))
-    ranked_cache: dict[int, RankedUnit] = {}
-    typing_cache: dict[int, HlaTyping] = {}
-    out: list[DoubleUnit] = []
-    for _, comb, i, j in pairs:
-        for k in (i, j):
-            if k not in ranked_cache:
-                ranked_cache[k] = _ranked(ctx, [int(cand[k])], source, tables, start_rank=0)[0]
-                typing_cache[k] = parse_typing(ranked_cache[k].unit.hla, tables)
-        u2u = grade(typing_cache[i], typing_cache[j])
-        m6 = u2u.match_6.bidirectional
-        if u2u_min > 0 and (m6 is None or m6 < u2u_min):
-            continue
-        a, b = ranked_cache[i], ranked_cache[j]
-        cd = None if a.cd34_per_kg is None or b.cd34_per_kg is None else a.cd34_per_kg + b.cd34_per_kg
-        checks = (
-            RuleCheck(
-                "double unit: each unit TNC dose",
-                f"{a.tnc_per_kg:.2f} and {b.tnc_per_kg:.2f} x10^7/kg",
-                f">= {s.value('double_each_tnc_min'):g}",
-                PASS,
-                s["double_each_tnc_min"].label,
-            ),
-            RuleCheck(
-                "double unit: each unit CD34+ dose",
-                " and ".join("not recorded" if x is None else f"{x:.2f}" for x in (a.cd34_per_kg, b.cd34_per_kg))
-                + " x10^5/kg",
-                f">= {s.value('double_each_cd34_min'):g}",
-                PASS if a.cd34_per_kg is not None and b.cd34_per_kg is not None else "flag",
-                s["double_each_cd34_min"].label,
-            ),
-            RuleCheck(
-                "double unit: combined TNC dose",
-                f"{comb:.2f} x10^7/kg",
-                f"> {combined_min:g}",
-                PASS if comb > combined_min else FAIL,
-                s["double_combined_tnc_min"].label,
-            ),
-            RuleCheck(
-                "double unit: unit-to-unit match",
-                f"{u2u.match_6.label()} (6), {u2u.match_8.label()} (8)",
-                f">= {u2u_min}/6" if u2u_min else "not required",
-                PASS,
-                s["double_unit_to_unit_min_6"].label,
-            ),
-            RuleCheck(
-                "double unit: both units pass the virtual crossmatch",
-                "no DSA against either unit",
-                f"MFI >= {s.value('dsa_mfi'):g}",
-                PASS,
-                f"Cutler 2011 [V]; {s['dsa_mfi'].label}",
-            ),
-        )
-        out.append(DoubleUnit(a, b, comb, cd, u2u.to_dict(), checks))
-        if len(out) >= DOUBLE_SUGGESTIONS:
-            break
-    return out
-
-
 def explain_unit(ctx: SearchContext, unit_id: str, source: UnitSource, tables: NomenclatureTables) -> Explanation:
     """Why ``unit_id`` was excluded (the failed checks) or ranked where it is (who ranks above, and why)."""
     try:
@@ -613,6 +678,17 @@ def explain_unit(ctx: SearchContext, unit_id: str, source: UnitSource, tables: N
         return Explanation(unit_id, "not found", None, (), (f"unit {unit_id} is not in the registry",))
     ranked = _ranked(ctx, [slot], source, tables, start_rank=0)[0]
     fails = [c for c in ranked.checks if c.verdict == FAIL]
+    if (
+        ctx.acceptable[slot]
+        and not ctx.mask[slot]
+        and all(c.rule.startswith(("TNC dose, single", "CD34+ dose, single")) for c in fails)
+    ):
+        lines = [
+            "double only: passes the HLA and antibody rules but is below the single-unit dose, so it is not "
+            "ranked as a single graft and gets no single-unit engraftment estimate",
+            *(f"below: {c.sentence()}" for c in fails),
+        ]
+        return Explanation(unit_id, "double only", None, ranked.checks, tuple(lines))
     if not ctx.mask[slot] or fails:
         lines = [f"excluded: {c.sentence()}" for c in fails] or ["excluded by the hard filters"]
         return Explanation(unit_id, "excluded", None, ranked.checks, tuple(lines))

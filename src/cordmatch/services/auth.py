@@ -24,6 +24,12 @@ class Principal:
     username: str
     role: Role
     centre: str | None = None
+    delegated_by: str | None = None  # the administrator who issued this user's token (acts, never signs)
+
+    @property
+    def actor_name(self) -> str:
+        """Who really acts (the audit names them): the issuer of a delegated token, else the user."""
+        return self.delegated_by or self.username
 
 
 # The identity used for work the system does by itself (e.g. expiring reservations).
@@ -38,14 +44,21 @@ def set_password_hasher(hasher: PasswordHasher) -> PasswordHasher:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    from cordmatch.services.throttle import hashing_slot
+
+    with hashing_slot():
+        return _hasher.hash(password)
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(stored_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+    """True when ``password`` matches; at most HASH_SLOTS hashes run at once (bounded memory)."""
+    from cordmatch.services.throttle import hashing_slot
+
+    with hashing_slot():
+        try:
+            return _hasher.verify(stored_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
 
 def needs_rehash(stored_hash: str) -> bool:

@@ -23,6 +23,7 @@ from cordmatch.bank.product_codes import ProductCodeTable, validate_code
 from cordmatch.bank.qc import DEFAULT_CRITERIA, Criterion, ReleaseDecision, criteria_from_json, evaluate
 from cordmatch.bank.roles import Permission, Role
 from cordmatch.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from cordmatch.plausibility import check_length, check_number
 from cordmatch.services import bank_validate as v
 from cordmatch.services.auth import SYSTEM, Principal
 from cordmatch.services.bank_base import DEFAULT_RESERVATION_DAYS, QC_SETTING
@@ -99,6 +100,7 @@ class BankService(UserServices):
             ct_requested_at=r.ct_requested_at,
             exceptional_release=unit.exceptional_release,
             note=r.note,
+            alert=r.alert,
         )
 
     def _unit_out(
@@ -190,10 +192,21 @@ class BankService(UserServices):
         d = out.model_dump(mode="json", exclude={"typings", "active_reservation", "allowed_next"})
         return d
 
-    def _can_see(self, actor: Principal, unit: Unit) -> bool:
+    def _can_see(self, actor: Principal, unit: Unit, s: Session | None = None) -> bool:
+        """Bank staff see every unit; a coordinator sees listed (available) units and the units their
+        own centre reserved, shipped or infused, and cannot tell that any other unit exists."""
         if actor.role != Role.COORDINATOR:
             return True
-        return unit.state in (S.AVAILABLE, S.RESERVED, S.SHIPPED, S.INFUSED)
+        if unit.state == S.AVAILABLE:
+            return True
+        if s is None or unit.state not in (S.RESERVED, S.SHIPPED, S.INFUSED):
+            return False
+        ours = select(Reservation.id).where(
+            Reservation.unit_id == unit.id,
+            Reservation.centre == (actor.centre or ""),
+            Reservation.status.in_(("active", "shipped")),
+        )
+        return s.execute(ours.limit(1)).first() is not None
 
     # ------------------------------------------------------------------ configuration
     def add_bank(
@@ -300,6 +313,7 @@ class BankService(UserServices):
             raise InvalidInputError(f"unknown bank {reg.bank_code!r}", where="bank_code")
         collected_at = v.check_collected_at(reg.collected_at, self.clock())
         volume = v.check_nonneg(reg.collection_volume_ml, "collection_volume_ml")
+        check_number(volume, "volume_ml", "collection_volume_ml")
         collection = v.check_measurement(reg.collection, prefix="collection.") if reg.collection else None
         tests = v.check_tests(reg.tests) if reg.tests else TestResultsIn()
         hla = v.check_typing(reg.hla_gl) if reg.hla_gl else None
@@ -364,7 +378,7 @@ class BankService(UserServices):
         self._require(actor, P.UNIT_SEARCH)
         with self._read() as s:
             unit = self._unit(s, din)
-            if not self._can_see(actor, unit):
+            if not self._can_see(actor, unit, s):
                 raise NotFoundError(f"no unit with DIN {unit.din}", where="din")
             out = self._unit_out(s, unit)
             if actor.role == Role.COORDINATOR:
@@ -469,21 +483,66 @@ class BankService(UserServices):
         m = v.check_measurement(parse_model(MeasurementIn, values))
 
         def mutate(s: Session, unit: Unit) -> None:
-            self._require_state(unit, _OPEN_STATES, f"record {stage} counts of")
-            row = s.execute(
-                select(Measurement).where(Measurement.unit_id == unit.id, Measurement.stage == stage)
-            ).scalar_one_or_none()
-            if row is None:
-                row = Measurement(unit_id=unit.id, stage=stage)
-                s.add(row)
-            for k, val in m.model_dump().items():
-                if val is not None:
-                    setattr(row, k, val)
-            row.recorded_at, row.recorded_by = self.clock(), actor.user_id
-            s.flush()
-            _bump(unit)
+            if unit.state in (S.AVAILABLE, S.RESERVED):
+                raise ConflictError(
+                    f"unit {unit.din} is released ({unit.state}): its counts change only through an audited "
+                    "correction with a reason (the release check is run again)",
+                    where="state",
+                )
+            self._require_state(unit, _PRE_RELEASE, f"record {stage} counts of")
+            self._write_measurement(s, unit, stage, m, actor)
 
         return self._change(actor, din, f"unit.measure.{stage}", mutate)
+
+    def _write_measurement(self, s: Session, unit: Unit, stage: str, m: MeasurementIn, actor: Principal) -> None:
+        row = s.execute(
+            select(Measurement).where(Measurement.unit_id == unit.id, Measurement.stage == stage)
+        ).scalar_one_or_none()
+        if row is None:
+            row = Measurement(unit_id=unit.id, stage=stage)
+            s.add(row)
+        for k, val in m.model_dump().items():
+            if val is not None:
+                setattr(row, k, val)
+        row.recorded_at, row.recorded_by = self.clock(), actor.user_id
+        s.flush()
+        _bump(unit)
+
+    def correct_measurement(
+        self, actor: Principal, din: str, stage: str, values: MeasurementIn | dict[str, Any], *, reason: str
+    ) -> UnitOut:
+        """Correct the counts of a released (available or reserved) unit: audited with ``reason``, the
+        release check is run again on the corrected values, and the holder of an active reservation is
+        alerted (``ReservationOut.alert``). When the check now fails, an available unit goes back to
+        quarantine (no longer listed); a reserved unit stays reserved with the alert saying so."""
+        self._require(actor, P.UNIT_WRITE)
+        if stage not in STAGES:
+            raise InvalidInputError(f"stage {stage!r} is not one of {', '.join(STAGES)}", where="stage")
+        reason = v.check_text(reason, "reason", max_len=2000)
+        m = v.check_measurement(parse_model(MeasurementIn, values))
+        criteria = self.qc_criteria()
+        with self._tx() as s:
+            unit = self._unit(s, din, lock=True)
+            self._require_state(unit, (S.AVAILABLE, S.RESERVED), f"correct the {stage} counts of")
+            before = self._snapshot(self._unit_out(s, unit))
+            self._write_measurement(s, unit, stage, m, actor)
+            decision = evaluate(criteria, self._qc_values(s, unit))
+            failing = "; ".join(f"{f.text}: {f.verdict} (value {f.value})" for f in decision.failures)
+            verdict = "passes" if decision.passed else f"FAILS ({failing})"
+            if not decision.passed and unit.state == S.AVAILABLE and not unit.exceptional_release:
+                unit.state = S.QUARANTINE.value  # not listed until a director decides again
+            active = self._active_reservation(s, unit.id)
+            if active is not None:
+                when = self.clock().isoformat(timespec="minutes")
+                active.alert = (
+                    f"{when}: {stage} counts of unit {unit.din} corrected by {actor.actor_name} ({reason}); "
+                    f"release check now {verdict}. Review before shipment."
+                )
+            s.flush()
+            after = self._snapshot(self._unit_out(s, unit))
+            after["release_check"] = {"passed": decision.passed, "items": decision.to_dict()["items"]}
+            self._audit(s, actor, f"unit.correct.{stage}", "unit", unit.din, before, after, reason)
+            return self._unit_out(s, unit)
 
     def record_processing(
         self, actor: Principal, din: str, values: MeasurementIn | dict[str, Any], *, red_cell_depleted: bool
@@ -724,6 +783,7 @@ class BankService(UserServices):
         """Reserve an available unit for a patient (one active reservation per unit; ends after ``days``)."""
         self._require(actor, P.RESERVE)
         patient_ref = v.check_text(patient_ref, "patient_ref", max_len=100)
+        check_length(note, "reason", "note")
         if actor.role == Role.COORDINATOR and centre and centre != actor.centre:
             raise PermissionDeniedError(
                 f"{actor.username} reserves for {actor.centre}, not for {centre}", where="centre"
@@ -735,6 +795,11 @@ class BankService(UserServices):
             unit = self._unit(s, din, lock=True)
             if unit.state == S.RESERVED and self._expire_for_unit(s, actor, unit) is not None:
                 raise ConflictError(f"unit {unit.din} is already reserved", where="din")
+            if actor.role == Role.COORDINATOR and unit.state != S.AVAILABLE:
+                # a centre learns no more than "not available" (never that a unit is in quarantine)
+                if not self._can_see(actor, unit, s):
+                    raise NotFoundError(f"no unit with DIN {unit.din}", where="din")
+                raise ConflictError(f"unit {unit.din} is not available", where="din")
             if unit.state != S.AVAILABLE:
                 raise ConflictError(f"unit {unit.din} is {unit.state}, not available", where="state")
             now = self.clock()
@@ -768,8 +833,8 @@ class BankService(UserServices):
 
     def _own_or_manage(self, actor: Principal, r: Reservation) -> None:
         if actor.role == Role.COORDINATOR:
-            if r.user_id != actor.user_id and r.centre != actor.centre:
-                raise PermissionDeniedError(f"reservation {r.id} belongs to another centre", where="reservation_id")
+            if r.user_id != actor.user_id and r.centre != actor.centre:  # another centre's: not disclosed
+                raise NotFoundError(f"no reservation {r.id}", where="reservation_id")
         else:
             self._require(actor, P.RESERVATION_MANAGE)
 
@@ -864,8 +929,9 @@ class BankService(UserServices):
         if actor.role == Role.COORDINATOR:
             q = q.where(Reservation.centre == (actor.centre or ""))
         with self._read() as s:
-            if din:
-                q = q.where(Reservation.unit_id == self._unit(s, din).id)
+            if din:  # a filter: an empty list whether or not the unit exists (nothing disclosed)
+                code = str(parse_din(din))
+                q = q.where(Reservation.unit_id.in_(select(Unit.id).where(Unit.din == code)))
             return [self._reservation_out(s, r) for r in s.execute(q).scalars()]
 
     def ship(self, actor: Principal, din: str, *, note: str | None = None) -> UnitOut:

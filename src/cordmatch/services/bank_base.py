@@ -15,8 +15,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from cordmatch.bank.din import parse_din
 from cordmatch.bank.lifecycle import UnitState
 from cordmatch.bank.roles import Permission, require
-from cordmatch.errors import ConflictError, NotFoundError
+from cordmatch.errors import ConflictError, NotFoundError, PermissionDeniedError
+from cordmatch.plausibility import check_length
 from cordmatch.services.auth import Principal
+from cordmatch.services.throttle import Throttle
 from cordmatch.store import audit
 from cordmatch.store.engine import Store
 from cordmatch.store.models import Unit
@@ -26,6 +28,7 @@ P = Permission
 S = UnitState
 DEFAULT_RESERVATION_DAYS = 30  # [U] bank policy; configurable per call
 QC_SETTING = "qc_criteria"
+SIGNATURES = frozenset({Permission.UNIT_RELEASE})  # acts that sign: only the person, never a delegate
 _CONSTRAINT_MESSAGES = {
     "uq_units_din": ("a unit with this DIN is already registered", "din"),
     "uq_units_storage_position": ("storage position already taken by another unit", "storage"),
@@ -39,9 +42,12 @@ _CONSTRAINT_MESSAGES = {
 class ServiceBase:
     """A store, a clock (aware UTC now; tests may fix it) and the helpers every service uses."""
 
-    def __init__(self, store: Store, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, store: Store, *, clock: Callable[[], datetime] = utcnow, throttle: Throttle | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.throttle = throttle or Throttle()
 
     # ------------------------------------------------------------------ plumbing
     @contextmanager
@@ -74,6 +80,12 @@ class ServiceBase:
     @staticmethod
     def _require(actor: Principal, permission: Permission) -> None:
         require(actor.role, permission, who=actor.username)
+        if actor.delegated_by and permission in SIGNATURES:
+            raise PermissionDeniedError(
+                f"{actor.delegated_by} acts with a token issued for {actor.username}: a signature "
+                f"({permission.value}) must be given by {actor.username} with their own log-in",
+                where="role",
+            )
 
     @staticmethod
     def _audit(
@@ -86,9 +98,10 @@ class ServiceBase:
         after: Any = None,
         reason: str | None = None,
     ) -> None:
+        check_length(reason, "reason", "reason")  # every reason and note passes here (API, pages, CLI)
         audit.append(
             s,
-            actor=actor.username,
+            actor=actor.actor_name,
             action=action,
             entity=entity,
             entity_id=entity_id,

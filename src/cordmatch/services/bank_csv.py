@@ -17,6 +17,7 @@ from typing import Any
 from cordmatch.bank.din import parse_din
 from cordmatch.bank.roles import Permission
 from cordmatch.errors import CordmatchError, InvalidInputError
+from cordmatch.plausibility import MAX_CSV_FIELD
 from cordmatch.services import bank_validate as v
 from cordmatch.services.auth import Principal
 from cordmatch.services.bank import BankService
@@ -108,7 +109,7 @@ def _row_to_registration(row: dict[str, str], now: datetime) -> tuple[UnitRegist
     for stage, fields in MEASURED.items():
         values = {f: _float(row.get(f"{stage}_{f}", ""), f"{stage}_{f}") for f in fields}
         if any(x is not None for x in values.values()):
-            stages[stage] = v.check_measurement(MeasurementIn(**values), prefix=f"{stage}_")  # type: ignore[arg-type]
+            stages[stage] = v.check_measurement(parse_model(MeasurementIn, values), prefix=f"{stage}_")
     segments = row.get("segments", "")
     if segments and not segments.lstrip("-").isdigit():
         raise InvalidInputError(f"{segments!r} is not a whole number", where="segments")
@@ -146,7 +147,10 @@ def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportRes
     """Register every unit of the CSV ``text`` in one transaction, or none (CsvImportError lists why)."""
     svc._require(actor, Permission.UNIT_WRITE)
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise CsvImportError([ImportIssue(1, "header", f"not readable as CSV: {exc}")]) from None
     unknown = [h for h in header if h not in COLUMNS]
     missing = [h for h in REQUIRED if h not in header]
     if not header or unknown or missing:
@@ -154,6 +158,24 @@ def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportRes
         raise CsvImportError([ImportIssue(1, "header", what)])
     issues: list[ImportIssue] = []
     parsed: list[tuple[int, UnitRegistration, dict[str, MeasurementIn]]] = []
+    try:
+        _check_rows(svc, reader, issues, parsed)
+    except csv.Error as exc:  # e.g. a cell longer than the csv module's own limit, a stray quote
+        issues.append(ImportIssue(reader.line_num + 1, "file", f"not readable as CSV: {exc}"))
+    if issues:
+        raise CsvImportError(issues)
+    if not parsed:
+        raise CsvImportError([ImportIssue(2, "file", "no units in the file")])
+    return _write_import(svc, actor, parsed)
+
+
+def _check_rows(
+    svc: BankService,
+    reader: csv.DictReader[str],
+    issues: list[ImportIssue],
+    parsed: list[tuple[int, UnitRegistration, dict[str, MeasurementIn]]],
+) -> None:
+    """Check every row; problems go to ``issues``, good rows to ``parsed``."""
     seen_din: dict[str, int] = {}
     seen_slot: dict[tuple[str, ...], int] = {}
     for row in reader:
@@ -164,7 +186,11 @@ def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportRes
         if None in row:
             issues.append(ImportIssue(line, "row", "more values than columns"))
             continue
-        clean = {k: (val or "").strip() for k, val in row.items()}
+        clean = {k: _unescape((val or "").strip()) for k, val in row.items()}
+        long = next((k for k, val in clean.items() if len(val) > MAX_CSV_FIELD), None)
+        if long is not None:
+            issues.append(ImportIssue(line, long, f"longer than {MAX_CSV_FIELD} characters"))
+            continue
         try:
             reg, stages = _row_to_registration(clean, svc.clock())
         except CordmatchError as exc:
@@ -182,10 +208,12 @@ def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportRes
                 continue
             seen_slot[key] = line
         parsed.append((line, reg, stages))
-    if issues:
-        raise CsvImportError(issues)
-    if not parsed:
-        raise CsvImportError([ImportIssue(2, "file", "no units in the file")])
+
+
+def _write_import(
+    svc: BankService, actor: Principal, parsed: list[tuple[int, UnitRegistration, dict[str, MeasurementIn]]]
+) -> ImportResult:
+    issues: list[ImportIssue] = []
     with svc._tx() as s:
         dins: list[str] = []
         for line, reg, stages in parsed:
@@ -205,6 +233,19 @@ def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportRes
     return ImportResult(len(dins), tuple(dins))
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
+
+
+def neutralise(text: str) -> str:
+    """``text`` made inert for spreadsheets: a leading ``'`` when it starts like a formula (OWASP advice)."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _unescape(text: str) -> str:
+    """Undo :func:`neutralise` on import, so that an exported file imports as it was."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -214,7 +255,9 @@ def _cell(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, float):
         return repr(value) if value != int(value) or abs(value) >= 1e15 else str(int(value))
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return neutralise(str(value))
 
 
 def unit_row(u: UnitOut) -> dict[str, str]:

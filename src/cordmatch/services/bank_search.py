@@ -27,7 +27,7 @@ from cordmatch.store.models import Unit
 
 # Where the search service names a CLI option, the API names its field.
 _FIELDS = {"--patient": "patient_gl", "--weight": "weight_kg", "--abo": "abo", "--top": "top",
-           "--policy": "policy", "--explain": "explain"}  # fmt: skip
+           "--policy": "policy", "--explain": "explain", "--population": "population"}  # fmt: skip
 
 
 class BankSearch:
@@ -70,6 +70,7 @@ class BankSearch:
         from cordmatch.services.search import (
             SearchRequest,
             build_patient,
+            gate_investigational,
             probability_grader,
             with_engraftment,
         )
@@ -87,6 +88,8 @@ class BankSearch:
             diagnosis=query.diagnosis,
             malignant=query.malignant,
             abo=query.abo,
+            research=query.research,
+            population=query.population,
         )
         try:
             settings = default_settings()
@@ -94,10 +97,12 @@ class BankSearch:
             patient, notes = build_patient(req, self.tables)
             index, source = self.index()
             outcome = search(index, source, patient, self.tables, policy=req.policy, top=req.top,
-                             settings=settings, explain=req.explain, probability=probability_grader())  # fmt: skip
+                             settings=settings, explain=req.explain,
+                             probability=probability_grader(req.population))  # fmt: skip
         except InvalidInputError as exc:
             raise _api_error(exc) from None
-        outcome = with_engraftment(outcome)
+        outcome = gate_investigational(with_engraftment(outcome), req)
+        outcome = replace(outcome, patient={**outcome.patient, "population": req.population, "research": req.research})
         if notes:
             outcome = replace(outcome, notes=(*outcome.notes, *notes))
         return outcome.to_dict()

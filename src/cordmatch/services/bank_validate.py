@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timedelta
 
 from cordmatch.errors import CordmatchError, InvalidInputError
+from cordmatch.plausibility import check_number
 from cordmatch.services.schemas import MeasurementIn, TestResultsIn
 
 ABO = ("A", "B", "AB", "O")
@@ -69,11 +70,22 @@ def check_nonneg(value: float | None, field: str, *, upper: float | None = None)
     return value
 
 
+MEASUREMENT_KINDS = {
+    "volume_ml": "volume_ml",
+    "tnc": "tnc",
+    "cd34": "cd34",
+    "cfu": "cfu",
+    "viability_pct": "percent",
+    "viable_cd34_pct": "percent",
+    "viable_cd45_pct": "percent",
+}
+
+
 def check_measurement(m: MeasurementIn, *, prefix: str = "") -> MeasurementIn:
-    for name in ("volume_ml", "tnc", "cd34", "cfu"):
-        check_nonneg(getattr(m, name), prefix + name)
-    for name in ("viability_pct", "viable_cd34_pct", "viable_cd45_pct"):
-        check_nonneg(getattr(m, name), prefix + name, upper=100.0)
+    """``m`` when every count is inside its plausible range (cordmatch.plausibility.RANGES)."""
+    for name, kind in MEASUREMENT_KINDS.items():
+        check_nonneg(getattr(m, name), prefix + name, upper=100.0 if kind == "percent" else None)
+        check_number(getattr(m, name), kind, prefix + name)
     if m.tnc is not None and m.cd34 is not None and m.cd34 > m.tnc:
         raise InvalidInputError(f"{prefix}cd34 ({m.cd34:g}) exceeds tnc ({m.tnc:g})", where=prefix + "cd34")
     return m

@@ -147,7 +147,13 @@ def open_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, U
     ids = np.asarray(table.column("unit_id").to_numpy(zero_copy_only=False).astype(str), dtype=np.bytes_)
     if n == 0:
         return index, ParquetRegistry(table, ids)
-    coded = meta.get(b"cordmatch.release") == tables.release.encode() and "hla_antigen" in table.column_names
+    from cordmatch.sim.export import CODING, CODING_KEY
+
+    coded = (
+        meta.get(b"cordmatch.release") == tables.release.encode()
+        and meta.get(CODING_KEY) == CODING  # antigen/allele ids of this table format (else recode)
+        and "hla_antigen" in table.column_names
+    )
     if coded:
         ag = np.asarray(table.column("hla_antigen").combine_chunks().flatten()).astype(np.int16).reshape(n, 4, 2)
         al = np.asarray(table.column("hla_allele").combine_chunks().flatten()).astype(np.int16).reshape(n, 4, 2)

@@ -166,7 +166,7 @@ def open_store_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIn
     """The available units of the store at ``target`` and their search index."""
     from cordmatch.store.engine import open_store
 
-    store = open_store(target)
+    store = open_store(target, create=False)  # a typo in --db is an error, never a new empty database
     try:
         records = records_from_store(store)
     finally:

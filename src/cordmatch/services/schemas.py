@@ -5,26 +5,68 @@ Counts are cells, volumes mL, viabilities %, CFU colonies; datetimes are timezon
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from cordmatch.errors import InvalidInputError
+from cordmatch.plausibility import MAX_JSON_DEPTH, RANGES, TEXT_LIMITS
 
 Stage = Literal["collection", "post_processing", "pre_cryo", "post_thaw"]
 STAGES: tuple[str, ...] = ("collection", "post_processing", "pre_cryo", "post_thaw")
 
 
+def _checked_datetime(value: datetime) -> datetime:
+    r = RANGES["year"]
+    if not r.low <= value.year <= r.high:
+        raise ValueError(f"year {value.year} is outside {r.low:g}..{r.high:g}")
+    return value
+
+
+def _past_datetime(value: datetime) -> datetime:
+    """A time of an event that happened: not before 1900, and year > 2200 is plainly in the future."""
+    r = RANGES["year"]
+    if value.year < r.low:
+        raise ValueError(f"year {value.year} is before {r.low:g}")
+    if value.year > r.high:
+        raise ValueError(f"{value.isoformat()} is in the future")
+    return value
+
+
+def _aware_utc(value: datetime) -> datetime:
+    """A filter bound without a time zone is taken as UTC (said in the API description)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+# Bounded field types: the limits come from the one table in cordmatch.plausibility.
+Code = Annotated[str, StringConstraints(max_length=TEXT_LIMITS["code"])]
+Name = Annotated[str, StringConstraints(max_length=TEXT_LIMITS["name"])]
+Gl = Annotated[str, StringConstraints(max_length=TEXT_LIMITS["gl"])]
+Reason = Annotated[str, StringConstraints(max_length=TEXT_LIMITS["reason"])]
+Password = Annotated[str, StringConstraints(max_length=1000)]
+Segments = Annotated[int, Field(le=int(RANGES["segments"].high))]  # negative: refused by check_tests
+Stamp = Annotated[datetime, AfterValidator(_past_datetime)]
+FilterStamp = Annotated[datetime, AfterValidator(_checked_datetime), AfterValidator(_aware_utc)]
+TokenDays = Annotated[
+    int, Field(ge=int(RANGES["token_days"].low), le=int(RANGES["token_days"].high), description="lifetime, days")
+]
+ReservationDays = Annotated[
+    int,
+    Field(ge=int(RANGES["reservation_days"].low), le=int(RANGES["reservation_days"].high), description="days"),
+]
+Markers = Annotated[dict[Name, Code], Field(max_length=50)]
+
+
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class StoragePosition(_In):
-    tank: str
-    rack: str
-    box: str
-    slot: str
+    tank: Code
+    rack: Code
+    box: Code
+    slot: Code
 
     def __str__(self) -> str:
         return f"{self.tank}/{self.rack}/{self.box}/{self.slot}"
@@ -45,27 +87,27 @@ class MeasurementIn(_In):
 class TestResultsIn(_In):
     """Test results; fields left None are not changed."""
 
-    abo: str | None = None  # A, B, AB, O
-    rh: str | None = None  # pos, neg
-    idm_result: str | None = None  # negative, positive, indeterminate
-    idm_markers: dict[str, str] | None = None  # marker -> result, e.g. {"HBsAg": "negative"}
-    sterility: str | None = None  # negative, positive
-    hb_screen: str | None = None  # normal, carrier, abnormal
-    segments: int | None = None  # attached segments
+    abo: Code | None = None  # A, B, AB, O
+    rh: Code | None = None  # pos, neg
+    idm_result: Code | None = None  # negative, positive, indeterminate
+    idm_markers: Markers | None = None  # marker -> result, e.g. {"HBsAg": "negative"}
+    sterility: Code | None = None  # negative, positive
+    hb_screen: Code | None = None  # normal, carrier, abnormal
+    segments: Segments | None = None  # attached segments
 
 
 class UnitRegistration(_In):
     """A new collection. ``din`` in any usual form (13 chars, + check character, barcode)."""
 
-    din: str
-    product_code: str
-    bank_code: str
-    collected_at: datetime
+    din: Code
+    product_code: Code
+    bank_code: Code
+    collected_at: Stamp
     collection_volume_ml: float | None = None
     collection: MeasurementIn | None = None
     tests: TestResultsIn | None = None
-    hla_gl: str | None = None
-    nima_gl: str | None = None
+    hla_gl: Gl | None = None
+    nima_gl: Gl | None = None
     red_cell_depleted: bool | None = None
     storage: StoragePosition | None = None
 
@@ -105,6 +147,7 @@ class ReservationOut(BaseModel):
     ct_requested_at: datetime | None
     exceptional_release: bool
     note: str | None
+    alert: str | None = None  # set when the unit's counts were corrected after reservation: review it
 
 
 class UnitOut(BaseModel):
@@ -140,12 +183,12 @@ class UnitOut(BaseModel):
 
 
 class UnitFilter(_In):
-    state: str | None = None
-    bank_code: str | None = None
-    abo: str | None = None
-    din_prefix: str | None = None
-    collected_from: datetime | None = None
-    collected_to: datetime | None = None
+    state: Code | None = None
+    bank_code: Code | None = None
+    abo: Code | None = None
+    din_prefix: Code | None = None
+    collected_from: FilterStamp | None = None  # no time zone = UTC
+    collected_to: FilterStamp | None = None
     min_tnc: float | None = None  # pre-cryopreservation TNC, cells
     exceptional_release: bool | None = None
 
@@ -208,6 +251,8 @@ def parse_model(model: type[M], data: Any, *, where: str = "") -> M:
         return data
     try:
         return model.model_validate(data)
+    except RecursionError:
+        raise InvalidInputError(f"input nested deeper than {MAX_JSON_DEPTH} levels", where=where or "body") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])

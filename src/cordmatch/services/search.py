@@ -18,10 +18,11 @@ from functools import lru_cache
 from cordmatch.errors import CordmatchError, InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.hla.typing import HlaTyping, parse_typing
+from cordmatch.plausibility import check_length, check_number
 from cordmatch.selection.crossmatch import parse_antibodies
 from cordmatch.selection.index import UnitIndex
-from cordmatch.selection.model import INFO, Antibody, Patient, RankedUnit, RuleCheck, SearchOutcome
-from cordmatch.selection.search import ProbabilityGrader, UnitSource, search
+from cordmatch.selection.model import FLAG, INFO, Antibody, Patient, RankedUnit, RuleCheck, SearchOutcome
+from cordmatch.selection.search import ProbabilityGrader, UnitSource, check_patient_loci, search
 from cordmatch.selection.settings import SelectionSettings, default_settings
 from cordmatch.services.registry import open_registry
 
@@ -43,6 +44,8 @@ class SearchRequest:
     diagnosis: str | None = None
     malignant: bool | None = None
     abo: str | None = None
+    research: bool = False  # rank grafts for an investigational use (every result says INVESTIGATIONAL)
+    population: str | None = None  # haplotype frequencies for match probabilities (CAU, AFA, API, HIS, mix)
 
 
 @lru_cache(maxsize=4)
@@ -71,7 +74,7 @@ NON_MALIGNANT_GROUPS = frozenset(
 )
 
 
-def malignancy_from_diagnosis(diagnosis: str | None) -> tuple[bool | None, list[str]]:
+def malignancy_from_diagnosis(diagnosis: str | None, weight_kg: float | None = None) -> tuple[bool | None, list[str]]:
     """(malignant?, notes) from the indication table of cordmatch.outcomes (groups AML, ALL, ... are
     malignant; haemoglobinopathies, immunodeficiencies, metabolic disorders, marrow failure are not)."""
     if not diagnosis:
@@ -80,7 +83,9 @@ def malignancy_from_diagnosis(diagnosis: str | None) -> tuple[bool | None, list[
         from cordmatch.outcomes import lookup_indication
     except ImportError:  # pragma: no cover - the outcomes branch is on main
         return None, ["diagnosis not classified (cordmatch.outcomes not available): standard dose thresholds apply"]
-    found = lookup_indication(diagnosis)
+    from cordmatch.outcomes.indications import patient_population
+
+    found = lookup_indication(diagnosis).for_population(patient_population(None, weight_kg))
     notes = [f"indication: {line}" for line in found.explanations]
     groups = {i.group for i in found.indications}
     if found.listed and groups and groups <= MALIGNANT_GROUPS:
@@ -89,6 +94,56 @@ def malignancy_from_diagnosis(diagnosis: str | None) -> tuple[bool | None, list[
         return False, notes
     notes.append("malignant or not could not be told from the diagnosis: standard dose thresholds apply")
     return None, notes
+
+
+INVESTIGATIONAL_SOURCE = "cordmatch.outcomes indications table (domain.md section 8, investigational uses) [V]"
+
+
+def investigational_use(diagnosis: str | None) -> str | None:
+    """The investigational-use text when ``diagnosis`` is an investigational use of cord blood (not an
+    indication: spinal cord injury, sepsis, cerebral palsy, autism, HIE, BPD, NEC), else None."""
+    if not diagnosis:
+        return None
+    try:
+        from cordmatch.outcomes import lookup_indication
+    except ImportError:  # pragma: no cover
+        return None
+    found = lookup_indication(diagnosis)
+    if found.status != "investigational":
+        return None
+    return " ".join(u.text for u in found.investigational)
+
+
+def gate_investigational(outcome: SearchOutcome, req: SearchRequest) -> SearchOutcome:
+    """Investigational indications: no grafts are ranked unless the research option is given; then every
+    result and double graft says INVESTIGATIONAL."""
+    text = investigational_use(req.diagnosis)
+    if text is None:
+        return outcome
+    if not req.research:
+        return replace(
+            outcome,
+            results=(),
+            double_units=(),
+            notes=(
+                f"INVESTIGATIONAL: {text} No grafts are ranked for an investigational use; a registered research "
+                "protocol may search with the research option (--research, API field research).",
+                *outcome.notes,
+            ),
+        )
+    check = RuleCheck("indication", f"INVESTIGATIONAL: {text}", "research protocol only", FLAG, INVESTIGATIONAL_SOURCE)
+    return replace(
+        outcome,
+        results=tuple(replace(r, checks=(check, *r.checks)) for r in outcome.results),
+        double_units=tuple(replace(d, checks=(check, *d.checks)) for d in outcome.double_units),
+        notes=(f"INVESTIGATIONAL (research option given): {text}", *outcome.notes),
+    )
+
+
+EXTRAPOLATED = (
+    "single-unit dose effect extrapolated: the dose hazard ratios come from double-unit data (Sanz 2020), "
+    "not re-derived from single-unit cohorts (docs/outcomes.md)"
+)
 
 
 def with_engraftment(outcome: SearchOutcome) -> SearchOutcome:
@@ -106,12 +161,16 @@ def with_engraftment(outcome: SearchOutcome) -> SearchOutcome:
                 "estimated neutrophil engraftment", f"not estimated: {exc}", "", INFO, "cordmatch.outcomes"
             )
         lo, hi = e.interval_days
+        caveat = "" if double else f"; {EXTRAPOLATED}"
         return RuleCheck(
             "estimated neutrophil engraftment",
-            f"median day {e.median_days:.0f} (day {lo:.0f}-{hi:.0f}); P(engraft by day 42) {e.p_engraft_day42:.0%}",
+            f"median day {e.median_days:.0f} (day {lo:.0f}-{hi:.0f}); P(engraft by day 42) {e.p_engraft_day42:.0%}"
+            + caveat,
             "",
             INFO,
-            "cordmatch.outcomes model (docs/outcomes.md)",
+            "cordmatch.outcomes model (docs/outcomes.md) [U]"
+            if not double
+            else "cordmatch.outcomes model (docs/outcomes.md)",
         )
 
     def dsa_of(r: RankedUnit) -> bool:
@@ -148,9 +207,13 @@ def probability_grader(population: str | Mapping[str, float] | None = None) -> P
         from cordmatch.services.probability import match_probability
     except ImportError:  # pragma: no cover - the probability branch is on main
         return None
-    from cordmatch.sim.haplotypes import MIX_WEIGHTS
+    from cordmatch.sim.haplotypes import MIX_WEIGHTS, check_population
 
-    pop: str | Mapping[str, float] = population or MIX_WEIGHTS
+    pop: str | Mapping[str, float] = MIX_WEIGHTS
+    if isinstance(population, str):
+        pop = MIX_WEIGHTS if check_population(population) == "MIX" else check_population(population)
+    elif population is not None:
+        pop = population
 
     def grader(patient: HlaTyping, unit: HlaTyping) -> Mapping[str, float] | None:
         try:
@@ -168,10 +231,18 @@ def build_patient(req: SearchRequest, tables: NomenclatureTables) -> tuple[Patie
     notes: list[str] = []
     if not (req.weight_kg > 0):
         raise InvalidInputError(f"weight must be a positive number of kg, got {req.weight_kg:g}", where="--weight")
+    check_number(req.weight_kg, "weight_kg", "--weight")
+    check_length(req.patient_gl, "gl", "--patient")
+    check_length(req.antibodies_text, "antibodies", "antibodies")  # a long text would tie up the search
     try:
         typing = parse_typing(req.patient_gl, tables)
     except InvalidInputError as exc:
         raise InvalidInputError(f"--patient: {exc.message}", where=exc.where) from None
+    check_patient_loci(typing)  # A, B, DRB1 typed (InvalidInputError naming the missing loci)
+    if req.population is not None:
+        from cordmatch.sim.haplotypes import check_population
+
+        check_population(req.population)
     antibodies: tuple[Antibody, ...] = ()
     if req.antibodies_text is not None:
         antibodies = parse_antibodies(req.antibodies_text, req.antibodies_source)
@@ -180,7 +251,7 @@ def build_patient(req: SearchRequest, tables: NomenclatureTables) -> tuple[Patie
         raise InvalidInputError(f"ABO must be one of {', '.join(ABO)}, got {req.abo!r}", where="--abo")
     malignant = req.malignant
     if malignant is None:
-        malignant, found = malignancy_from_diagnosis(req.diagnosis)
+        malignant, found = malignancy_from_diagnosis(req.diagnosis, req.weight_kg)
         notes.extend(found)
     return Patient(typing, req.weight_kg, req.diagnosis, malignant, abo, antibodies), notes
 
@@ -206,9 +277,10 @@ def run_search(
         settings=settings,
         explain=req.explain,
         today=today,
-        probability=probability_grader(),
+        probability=probability_grader(req.population),
     )
-    outcome = with_engraftment(outcome)
+    outcome = gate_investigational(with_engraftment(outcome), req)
+    outcome = replace(outcome, patient={**outcome.patient, "population": req.population, "research": req.research})
     if notes:
         outcome = replace(outcome, notes=(*outcome.notes, *notes))
     return outcome

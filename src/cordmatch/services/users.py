@@ -10,11 +10,13 @@ from sqlalchemy.orm import Session
 
 from cordmatch.bank.roles import Permission, Role, role_of
 from cordmatch.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from cordmatch.plausibility import check_number
 from cordmatch.services import bank_validate as v
 from cordmatch.services.auth import (
     MIN_PASSWORD,
     Principal,
     hash_password,
+    needs_rehash,
     new_token,
     token_hash,
     verify_password,
@@ -84,38 +86,86 @@ class UserServices(ServiceBase):
             self._audit(s, actor, "user.active", "user", username, {"active": before}, {"active": active})
             return UserOut(id=user.id, username=user.username, role=user.role, centre=user.centre, active=active)
 
-    def authenticate(self, username: str, password: str) -> Principal:
-        """The principal for a user name + password; PermissionDeniedError otherwise (no detail leaked)."""
-        with self._read() as s:
+    def authenticate(self, username: str, password: str, *, client: str | None = None) -> Principal:
+        """The principal for a user name + password; PermissionDeniedError otherwise (no detail leaked).
+
+        Throttled per account and per ``client`` address (ThrottledError while locked out; failures and
+        lock-outs are audited). Unknown, deactivated and wrong-password answers take the same argon2 work.
+        A stored hash made with older argon2 parameters is replaced by one with the current parameters.
+        """
+        locked = self.throttle.locked(username, client)
+        if locked is not None:
+            raise locked
+        with self._read() as s:  # no database connection is held while argon2 works (it may wait for a slot)
             user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
-            if user is None:
-                verify_password(_dummy_hash(), password)  # same work whether or not the user exists
-                raise PermissionDeniedError("unknown user or wrong password", where="login")
-            if not user.active or not verify_password(user.password_hash, password):
-                raise PermissionDeniedError("unknown user or wrong password", where="login")
-            return Principal(user.id, user.username, role_of(user.role), user.centre)
+            found = (user.password_hash, user.active, user.id, user.username, user.role, user.centre) if user else None
+        stored = found[0] if found else _dummy_hash()
+        matches = verify_password(stored, password)  # same work whether or not the user exists or is active
+        if found is None or not found[1] or not matches:
+            self._login_failed(username, client)
+            raise PermissionDeniedError("unknown user or wrong password", where="login")
+        principal = Principal(found[2], found[3], role_of(found[4]), found[5])
+        self.throttle.succeeded(username)
+        if needs_rehash(stored):
+            self._rehash(principal, password)
+        return principal
+
+    def _login_failed(self, username: str, client: str | None) -> None:
+        """Count and audit a failed log-in (and the lock-out it may start)."""
+        locks = self.throttle.failed(username, client)
+        anonymous = Principal(0, "anonymous", Role.COORDINATOR)
+        after = {"username": username[:200], "client": client, "locked": locks}
+        with self._tx() as s:
+            action = "auth.lockout" if locks else "auth.login_failed"
+            self._audit(s, anonymous, action, "user", username[:60], None, after)
+
+    def _rehash(self, principal: Principal, password: str) -> None:
+        """Store a hash with the current argon2 parameters (the old one was made with other parameters)."""
+        new_hash = hash_password(password)
+        with self._tx() as s:
+            user = s.get(User, principal.user_id)
+            if user is not None:
+                user.password_hash = new_hash
+                s.flush()
+                self._audit(s, principal, "user.password_rehash", "user", user.username, None, {"params": "current"})
 
     def issue_token(
-        self, actor: Principal, name: str, *, days: int | None = None, for_user: str | None = None
+        self,
+        actor: Principal,
+        name: str,
+        *,
+        days: int | None = None,
+        for_user: str | None = None,
+        throttled: bool = False,
     ) -> TokenOut:
-        """A new API token for ``actor`` (or, for an administrator, ``for_user``); shown once."""
+        """A new API token for ``actor`` (or, for an administrator, ``for_user``); shown once.
+        ``throttled`` (the REST API and the pages): at most TOKENS_PER_USER per user (ThrottledError)."""
         name = v.check_text(name, "name", max_len=100)
         if days is not None and days <= 0:
             raise InvalidInputError("token lifetime must be at least 1 day", where="days")
+        check_number(days, "token_days", "days")
+        if throttled:
+            self.throttle.token_issued(actor.actor_name)
         with self._tx() as s:
             user_id, username = actor.user_id, actor.username
+            issued_by = None
+            if actor.delegated_by:
+                raise PermissionDeniedError("a delegated token cannot create tokens", where="for_user")
             if for_user is not None and for_user != actor.username:
                 self._require(actor, P.USERS)
+                issued_by = actor.user_id
                 user = s.execute(select(User).where(User.username == for_user)).scalar_one_or_none()
                 if user is None:
                     raise NotFoundError(f"no user {for_user}", where="for_user")
                 user_id, username = user.id, user.username
             token = new_token()
             expires = self.clock() + timedelta(days=days) if days else None
-            row = ApiToken(user_id=user_id, token_hash=token_hash(token), name=name, expires_at=expires)
+            row = ApiToken(
+                user_id=user_id, token_hash=token_hash(token), name=name, expires_at=expires, issued_by=issued_by
+            )
             s.add(row)
             s.flush()
-            after = {"user": username, "name": name, "expires_at": expires}
+            after = {"user": username, "name": name, "expires_at": expires, "delegated": issued_by is not None}
             self._audit(s, actor, "token.issue", "api_token", row.id, None, after)
             return TokenOut(id=row.id, name=name, token=token, expires_at=expires)
 
@@ -141,7 +191,13 @@ class UserServices(ServiceBase):
             ):
                 raise PermissionDeniedError("unknown, expired or revoked token", where="token")
             u = row.user
-            return Principal(u.id, u.username, role_of(u.role), u.centre)
+            delegated_by = None
+            if row.issued_by is not None and row.issued_by != u.id:
+                issuer = s.get(User, row.issued_by)
+                if issuer is None or not issuer.active:
+                    raise PermissionDeniedError("unknown, expired or revoked token", where="token")
+                delegated_by = issuer.username
+            return Principal(u.id, u.username, role_of(u.role), u.centre, delegated_by=delegated_by)
 
 
 @functools.cache

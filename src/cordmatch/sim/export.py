@@ -13,11 +13,15 @@ from typing import Any
 
 import numpy as np
 
+from cordmatch.hla.tables import TABLES_FORMAT
 from cordmatch.sim.registry import RegistryChunk
 
 RELEASE_KEY = b"cordmatch.release"
 FORMAT_KEY = b"cordmatch.format"
 FORMAT = b"registry-v1"
+#: The nomenclature tables' coding the hla_antigen/hla_allele ids refer to (a reader recodes when it differs).
+CODING_KEY = b"cordmatch.coding"
+CODING = f"tables-v{TABLES_FORMAT}".encode()
 
 
 def chunk_table(chunk: RegistryChunk) -> Any:
@@ -89,6 +93,7 @@ def write_parquet(path: Path, chunks: Iterable[RegistryChunk], release: str) -> 
                 meta = dict(table.schema.metadata or {})
                 meta[RELEASE_KEY] = release.encode()
                 meta[FORMAT_KEY] = FORMAT
+                meta[CODING_KEY] = CODING
                 writer = pq.ParquetWriter(tmp, table.schema.with_metadata(meta), compression="zstd")
             writer.write_table(table.replace_schema_metadata(writer.schema.metadata))
             rows += table.num_rows
@@ -99,7 +104,7 @@ def write_parquet(path: Path, chunks: Iterable[RegistryChunk], release: str) -> 
         raise
     if writer is None:  # an empty registry: schema only
         table = chunk_table(empty_chunk())
-        meta = {RELEASE_KEY: release.encode(), FORMAT_KEY: FORMAT}
+        meta = {RELEASE_KEY: release.encode(), FORMAT_KEY: FORMAT, CODING_KEY: CODING}
         writer = pq.ParquetWriter(tmp, table.schema.with_metadata(meta), compression="zstd")
         writer.write_table(table.replace_schema_metadata(writer.schema.metadata))
     writer.close()

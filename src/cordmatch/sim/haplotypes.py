@@ -56,7 +56,7 @@ def _code(name: str, tables: NomenclatureTables) -> tuple[int, int] | None:
     if tables.name_id(name) is None:
         return None
     expressed = [a for a in tables.member_ids(name) if not tables.allele_null[a]]
-    ags = {int(tables.allele_antigen[a]) for a in expressed}
+    ags = {int(tables.allele_serology[a]) for a in expressed}  # WHO serologic antigen (grading's antigen id)
     lgx = {int(tables.allele_lgx[a]) for a in expressed}
     if len(ags) != 1 or len(lgx) != 1:
         return None

@@ -57,6 +57,18 @@ class SimPatient:
         return "specificity,mfi\n" + "".join(f"{s},{m:g}\n" for s, m in self.antibodies)
 
 
+def _lab_form(allele: str, r: float, tables: NomenclatureTables) -> str:
+    """An antibody specificity as labs report it: the allele (60%), its first field (``A*02``, 20%) or its
+    WHO serologic antigen (``A2``, ``Cw7``, 20%; the first field when WHO assigns none). [U] shares."""
+    if r < 0.6:
+        return allele
+    family = allele.split(":")[0]
+    if r < 0.8 or tables.name_id(allele) is None:
+        return family
+    names = sorted({n for a in tables.member_ids(allele) if (n := tables.serology_of(a)) is not None})
+    return names[0] if len(names) == 1 and "/" not in names[0] else family
+
+
 def generate_patients(n: int, seed: int, population: str, tables: NomenclatureTables) -> list[SimPatient]:
     """``n`` patients, deterministic for ``seed``: high-resolution A, B, C, DRB1 typings."""
     pop = check_population(population)
@@ -83,7 +95,7 @@ def generate_patients(n: int, seed: int, population: str, tables: NomenclatureTa
                 own = {x for li in range(4) for x in (hs.names[h[0]][li], hs.names[h[1]][li])}
                 if name in own:
                     continue
-                spec = name if rng.random() < 0.6 else name.split(":")[0]  # allele or antigen level
+                spec = _lab_form(name, float(rng.random()), tables)
                 mfi = float(np.round(np.exp(rng.normal(np.log(2500), 1.0)), 0))  # [U]
                 antibodies.append((spec, mfi))
         out.append(SimPatient(f"P{seed}-{i:05d}", gl, round(weight, 1), d[0], d[1], abo, p, tuple(antibodies)))

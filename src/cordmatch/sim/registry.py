@@ -72,11 +72,22 @@ class _Vocab:
         self.high: list[list[str]] = []
         self.xx: list[list[str]] = []
         self.lst: list[list[str]] = []
+        #: antigen code of each XX token (one WHO antigen, or the set id of A*02:XX = A2|A203|A210)
+        self.xx_ag: list[list[int]] = []
         for li in range(4):
             names = [h[li] for h in hs.names]
             self.high.append(names)
             self.xx.append([n.split(":")[0] + ":XX" for n in names])
+            self.xx_ag.append([_xx_code(x, tables) for x in self.xx[li]])
             self.lst.append([_sibling_list(n, tables) for n in names])
+
+
+def _xx_code(token: str, tables: NomenclatureTables) -> int:
+    expressed = frozenset(
+        int(tables.allele_serology[a]) for a in tables.antigen_member_ids(token) if not tables.allele_null[a]
+    )
+    code = tables.antigen_code(expressed, tables.antigen_index.get(token.split(":", 1)[0], -1))
+    return -1 if code is None else code
 
 
 def _sibling_list(name: str, tables: NomenclatureTables, _cache: dict[str, str] = {}) -> str:  # noqa: B006
@@ -92,7 +103,8 @@ def _sibling_list(name: str, tables: NomenclatureTables, _cache: dict[str, str] 
         two = ":".join(tables.alleles[a].split(":")[:2])
         if int(tables.allele_lgx[a]) != own and tables.name_id(two) is not None and not two.endswith("N"):
             members = [m for m in tables.member_ids(two) if not tables.allele_null[m]]
-            if members and len({int(tables.allele_antigen[m]) for m in members}) == 1:
+            own_sero = {int(tables.allele_serology[m]) for m in tables.member_ids(name) if not tables.allele_null[m]}
+            if members and {int(tables.allele_serology[m]) for m in members} == own_sero:
                 out = f"{name}/{two}"
                 break
     _cache[name] = out
@@ -176,6 +188,7 @@ def _chunk(
                 continue
             if r in ("antigen", "antigen_no_c") and li < 3:
                 a, b = v.xx[li][h1], v.xx[li][h2]
+                ag[i, li, 0], ag[i, li, 1] = v.xx_ag[li][h1], v.xx_ag[li][h2]
             else:
                 a, b = v.high[li][h1], v.high[li][h2]
                 if r == "list" and li == list_pos[i]:

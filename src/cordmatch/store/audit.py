@@ -4,12 +4,16 @@ Each row's hash is SHA-256 over the previous row's hash + the canonical JSON of 
 action, entity, before, after, reason). Rows are only ever inserted (triggers refuse UPDATE/DELETE);
 ``prev_hash`` is unique so the chain cannot fork. On PostgreSQL appends are serialised by a
 transaction-scoped advisory lock; on SQLite by ``BEGIN IMMEDIATE``. Removing rows from the tail is
-not detectable from the chain alone: keep the head hash (``verify().head``) elsewhere as an anchor.
+not detectable from the chain alone, nor is a rewrite of the whole chain by the database owner: export
+an *anchor* (``anchor()``: row id, hash, time, optionally signed with HMAC-SHA256 under a key kept
+outside the database) and keep it elsewhere; ``verify(anchor=...)`` then detects truncation below the
+anchored row and any rewrite of the rows up to it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -117,8 +121,77 @@ def iter_rows(session: Session, batch: int = 1000) -> Iterator[AuditRow]:
         last_id = rows[-1].id
 
 
-def verify(session: Session) -> ChainReport:
-    """Walk the chain in id order; report the first row whose link or content does not check out."""
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """The chain's head at one moment: keep it outside the database (``mac`` signs it when keyed)."""
+
+    row_id: int
+    rows: int
+    hash: str
+    time: str
+    mac: str | None = None
+
+    def payload(self) -> str:
+        return canonical({"row_id": self.row_id, "rows": self.rows, "hash": self.hash, "time": self.time})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row_id": self.row_id, "rows": self.rows, "hash": self.hash, "time": self.time, "mac": self.mac}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Anchor:
+        """An anchor from its JSON form; ValueError naming what is missing or malformed."""
+        if not isinstance(data, dict):
+            raise ValueError("an anchor is a JSON object with row_id, rows, hash and time")
+        try:
+            row_id, rows, digest, time = int(data["row_id"]), int(data["rows"]), str(data["hash"]), str(data["time"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"anchor field missing or malformed: {exc}") from None
+        mac = data.get("mac")
+        if len(digest) != 64 or (mac is not None and not isinstance(mac, str)):
+            raise ValueError("anchor hash must be 64 hex characters and mac a string")
+        return cls(row_id, rows, digest, time, mac)
+
+
+def sign(payload: str, key: bytes) -> str:
+    return hmac.new(key, payload.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def anchor(session: Session, key: bytes | None = None) -> Anchor:
+    """The head of the verified chain now (signed with ``key`` when given); ValueError if the chain is broken."""
+    report = verify(session)
+    if not report.ok:
+        raise ValueError(f"the audit chain is broken, no anchor made: {report.problem}")
+    last = session.execute(select(AuditRow.id).order_by(AuditRow.id.desc()).limit(1)).scalar() or 0
+    a = Anchor(int(last), report.rows, report.head, utcnow().isoformat(timespec="seconds"))
+    return Anchor(a.row_id, a.rows, a.hash, a.time, sign(a.payload(), key)) if key else a
+
+
+def _check_anchor(session: Session, a: Anchor, key: bytes | None, report: ChainReport) -> ChainReport:
+    if key is not None and (a.mac is None or not hmac.compare_digest(a.mac, sign(a.payload(), key))):
+        return ChainReport(report.rows, report.head, a.row_id, "the anchor's signature does not match the key")
+    if a.row_id == 0:
+        return report
+    row = session.get(AuditRow, a.row_id)
+    if row is None or report.rows < a.rows:
+        return ChainReport(report.rows, report.head, a.row_id,
+                           f"audit row {a.row_id} of the anchor is gone: the trail was truncated")  # fmt: skip
+    if row.hash != a.hash:
+        return ChainReport(report.rows, report.head, a.row_id,
+                           f"audit row {a.row_id} differs from the anchor: the trail was rewritten")  # fmt: skip
+    return report
+
+
+def verify(session: Session, *, anchor: Anchor | None = None, key: bytes | None = None) -> ChainReport:
+    """Walk the chain in id order; report the first row whose link or content does not check out, and,
+    with an ``anchor``, whether the anchored row is still there with the anchored hash (``key`` checks
+    the anchor's signature)."""
+    report = _walk(session)
+    if anchor is None or not report.ok:
+        return report
+    return _check_anchor(session, anchor, key, report)
+
+
+def _walk(session: Session) -> ChainReport:
     prev = GENESIS
     n = 0
     for row in iter_rows(session):

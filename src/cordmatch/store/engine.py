@@ -14,13 +14,15 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cordmatch.errors import CordmatchError, InvalidInputError
 
 DB_ENV = "CORDMATCH_DB"
 DEFAULT_FILE = "cordmatch.sqlite3"
+BUSY_ENV = "CORDMATCH_DB_BUSY_TIMEOUT"  # seconds a SQLite writer waits for the write lock
+DEFAULT_BUSY_S = 30.0
 
 
 def default_url() -> str:
@@ -46,8 +48,15 @@ def resolve_url(url_or_path: str | os.PathLike[str] | None) -> str:
             url = url.set(drivername="postgresql+psycopg")
         return url.render_as_string(hide_password=False)
     path = Path(text).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for in-memory databases and other engines)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
 
 
 class Store:
@@ -91,15 +100,28 @@ class Store:
         self.close()
 
 
-def _sqlite_engine(url: str, **kw: Any) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kw)
+def busy_timeout_s() -> float:
+    """How long a SQLite writer waits for another's lock before giving up (then the API answers 503)."""
+    raw = os.environ.get(BUSY_ENV, "")
+    try:
+        value = float(raw) if raw else DEFAULT_BUSY_S
+    except ValueError:
+        raise InvalidInputError(f"${BUSY_ENV} must be a number of seconds, got {raw!r}", where=BUSY_ENV) from None
+    if not 0 <= value <= 3600:
+        raise InvalidInputError(f"${BUSY_ENV} must be 0..3600 s, got {value:g}", where=BUSY_ENV)
+    return value
+
+
+def _sqlite_engine(url: str, busy_s: float | None = None, **kw: Any) -> Engine:
+    wait = busy_timeout_s() if busy_s is None else busy_s
+    engine = create_engine(url, connect_args={"timeout": wait, "check_same_thread": False}, **kw)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
         if ":memory:" not in url and url != "sqlite://":
             cur.execute("PRAGMA journal_mode=WAL")
         cur.close()
@@ -111,9 +133,11 @@ def _sqlite_engine(url: str, **kw: Any) -> Engine:
     return engine
 
 
-def create_store_engine(url: str, *, pool_size: int | None = None, echo: bool = False) -> Engine:
+def create_store_engine(
+    url: str, *, pool_size: int | None = None, echo: bool = False, busy_s: float | None = None
+) -> Engine:
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, echo=echo)
+        return _sqlite_engine(url, busy_s, echo=echo)
     kw: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
     if pool_size is not None:
         kw.update(pool_size=pool_size, max_overflow=max(10, pool_size // 5))
@@ -126,13 +150,29 @@ def open_store(
     migrate: bool = True,
     pool_size: int | None = None,
     echo: bool = False,
+    create: bool = True,
+    busy_s: float | None = None,
 ) -> Store:
     """Open the store at ``url_or_path`` (URL, SQLite path, or None = ``$CORDMATCH_DB`` / default file).
 
-    Runs the shipped Alembic migrations to the newest revision unless ``migrate=False``.
+    Runs the shipped Alembic migrations to the newest revision unless ``migrate=False``. ``busy_s``: how
+    long a SQLite writer waits for the write lock (default ``$CORDMATCH_DB_BUSY_TIMEOUT`` or 30). ``create=False``
+    (commands that only read: verify, search) makes a missing SQLite file an error instead of creating it.
     """
     url = resolve_url(url_or_path)
-    engine = create_store_engine(url, pool_size=pool_size, echo=echo)
+    path = _sqlite_path(url)
+    if path is not None:
+        if path.is_dir():
+            raise CordmatchError(f"--db {path} is a directory, not a database file", where="--db")
+        if not path.exists():
+            if not create:
+                raise CordmatchError(f"no database at {path} (check --db; nothing was created)", where="--db")
+            try:
+                if "://" not in str(url_or_path or ""):  # a plain file path: make its folder (URLs as given)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CordmatchError(f"cannot create {path.parent}: {exc.strerror}", where="--db") from None
+    engine = create_store_engine(url, pool_size=pool_size, echo=echo, busy_s=busy_s)
     try:
         if migrate:
             from cordmatch.store.migrate import upgrade
@@ -141,7 +181,7 @@ def open_store(
         else:
             with engine.connect():
                 pass
-    except OperationalError as exc:
+    except DBAPIError as exc:  # unreachable server, a file that is no database (/etc/passwd), no permission
         engine.dispose()
         shown = engine.url.render_as_string(hide_password=True)
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)

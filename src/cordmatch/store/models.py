@@ -85,7 +85,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
-    user: Mapped[User] = relationship()
+    # the administrator who issued it for another user (a delegated token: it acts, never signs)
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 class Unit(Base):
@@ -184,6 +186,8 @@ class Reservation(Base):
     ct_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ct_typing_id: Mapped[int | None] = mapped_column(ForeignKey("hla_typings.id"))
     note: Mapped[str | None] = mapped_column(Text)
+    # set when the unit's measurements were corrected after reservation: the holder must look again
+    alert: Mapped[str | None] = mapped_column(Text)
 
 
 class ReleaseRecord(Base):

@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 from cordmatch.api.deps import SESSION_COOKIE
 from cordmatch.errors import InvalidInputError
+from cordmatch.plausibility import TEXT_LIMITS
 
 CSRF_COOKIE = "cordmatch_csrf"
 CSRF_FIELD = "csrf"
@@ -42,11 +43,17 @@ def csrf_ok(request: Request, form: FormData) -> bool:
     return hmac.compare_digest(given, expected)
 
 
+MAX_FIELD = max(n for kind, n in TEXT_LIMITS.items() if kind != "json")  # the longest text a form field may hold
+
+
 def text(form: Mapping[str, Any], name: str) -> str | None:
+    """A text field, stripped (empty = None); longer than MAX_FIELD characters is an error naming it."""
     value = form.get(name)
     if not isinstance(value, str):
         return None
     value = value.strip()
+    if len(value) > MAX_FIELD:
+        raise InvalidInputError(f"{name} is longer than {MAX_FIELD} characters", where=name)
     return value or None
 
 

@@ -26,6 +26,7 @@ from cordmatch.api.search import UNAVAILABLE, SearchQuery
 from cordmatch.bank.lifecycle import GUARDED, UnitState, state_of
 from cordmatch.bank.roles import Permission, allows
 from cordmatch.errors import CordmatchError, InvalidInputError, PermissionDeniedError
+from cordmatch.plausibility import check_number
 from cordmatch.services.auth import Principal
 from cordmatch.services.bank import BankService
 from cordmatch.services.schemas import STAGES, UnitFilter
@@ -185,10 +186,11 @@ async def login(request: Request) -> Response:
             raise InvalidInputError("enter your user name", where="username")
         if not isinstance(password, str) or not password:
             raise InvalidInputError("enter your password", where="password")
-        principal = await _call(svc.authenticate, username, password)
-        token = await _call(svc.issue_token, principal, "web session", days=SESSION_DAYS)
+        client = request.client.host if request.client else None
+        principal = await _call(svc.authenticate, username, password, client=client)
+        token = await _call(svc.issue_token, principal, "web session", days=SESSION_DAYS, throttled=True)
     except CordmatchError as exc:
-        status = 401 if isinstance(exc, PermissionDeniedError) and exc.where == "login" else _status(exc)
+        status = 401 if type(exc) is PermissionDeniedError and exc.where == "login" else _status(exc)
         ctx = {"next": next_url, "form": {"username": f.text(await request.form(), "username") or ""}}
         if exc.where == "login":
             exc = PermissionDeniedError(exc.message, where="password")
@@ -209,10 +211,8 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     response = RedirectResponse("/login?msg=" + quote("logged out"), status_code=303)
     response.delete_cookie(SESSION_COOKIE)
-    try:
-        await _form(request)
-    except CordmatchError:
-        return response
+    # No CSRF check here on purpose: logging out always revokes the session's token (a forged request can
+    # at worst log the user out), so a copied cookie never outlives a log-out.
     principal = session_principal(request)
     parsed = f_split(request)
     if principal is not None and parsed is not None:
@@ -407,6 +407,8 @@ def _measurement(svc: BankService, user: Principal, din: str, form: FormData) ->
     values = f.measurement(form)
     if not values:
         raise InvalidInputError("enter at least one count", where="tnc")
+    if f.checkbox(form, "correction"):  # a released unit: audited correction with a reason
+        return svc.correct_measurement(user, din, stage, values, reason=f.text(form, "reason") or "")
     return svc.record_measurement(user, din, stage, values)
 
 
@@ -566,8 +568,9 @@ async def search_page(request: Request) -> Response:
     backend = request.app.state.search_backend
     q = request.query_params
     ctx: dict[str, Any] = {"available": backend is not None, "unavailable": UNAVAILABLE, "outcome": None}
-    fields = ("patient_gl", "weight_kg", "policy", "diagnosis", "abo", "top", "antibodies", "explain")
+    fields = ("patient_gl", "weight_kg", "policy", "diagnosis", "abo", "top", "antibodies", "explain", "population")
     ctx["form"] = {k: q.get(k, "") for k in fields}
+    ctx["form"]["research"] = q.get("research") in ("on", "true", "1")
     if not q.get("patient_gl"):
         return render(request, "search.html", ctx, user=user)
     if backend is None:
@@ -588,6 +591,8 @@ async def search_page(request: Request) -> Response:
             abo=q.get("abo") or None,
             antibodies=q.get("antibodies") or None,
             explain=q.get("explain") or None,
+            population=q.get("population") or None,
+            research=q.get("research") in ("on", "true", "1"),
         )
         ctx["outcome"] = await _call(backend, user, query)
     except CordmatchError as exc:
@@ -610,26 +615,31 @@ def _plot_number(q: Any, name: str, *, integer: bool = False) -> float | int | N
         return None
     try:
         return int(raw) if integer else float(raw)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InvalidInputError(f"{name} must be a number, got {raw!r}", where=name) from None
 
 
 @router.get("/plots/engraftment.svg")
 async def engraftment_plot(request: Request) -> Response:
     """SVG of the estimated cumulative incidence of neutrophil engraftment for one graft (from the query:
-    tnc (x10^7/kg), cd34 (x10^5/kg), m8, m6, double=1, dsa=1)."""
+    tnc (x10^7/kg), cd34 (x10^5/kg), m8, m6, double=1, dsa=1). Needs a session (401 otherwise)."""
     from cordmatch.outcomes import estimate_for_search_result
     from cordmatch.outcomes_plot import plot_engraftment
 
+    if session_principal(request) is None:
+        problem = {"type": "urn:cordmatch:problem:unauthenticated", "title": "Not authenticated", "status": 401,
+                   "detail": "log in to see plots"}  # fmt: skip
+        return Response(json.dumps(problem), status_code=401, media_type="application/problem+json")
     q = request.query_params
     try:
-        tnc = _plot_number(q, "tnc")
+        tnc = check_number(_plot_number(q, "tnc"), "tnc_per_kg", "tnc")
         if tnc is None:
             raise InvalidInputError("tnc (x10^7 cells/kg) is required", where="tnc")
-        m8, m6 = _plot_number(q, "m8", integer=True), _plot_number(q, "m6", integer=True)
+        m8 = check_number(_plot_number(q, "m8", integer=True), "match_grade", "m8")
+        m6 = check_number(_plot_number(q, "m6", integer=True), "match_grade", "m6")
         est = estimate_for_search_result(
             float(tnc),
-            _plot_number(q, "cd34"),
+            check_number(_plot_number(q, "cd34"), "cd34_per_kg", "cd34"),
             int(m8) if m8 is not None else None,
             int(m6) if m6 is not None else None,
             q.get("dsa") == "1",
@@ -637,6 +647,7 @@ async def engraftment_plot(request: Request) -> Response:
         )
         svg = await run_in_threadpool(plot_engraftment, [("this graft", est)], "svg")
     except CordmatchError as exc:
-        problem = {"type": "about:blank", "title": "Bad plot request", "status": 422, "detail": str(exc)}
+        problem = {"type": "urn:cordmatch:problem:invalid-input", "title": "Bad plot request", "status": 422,
+                   "detail": str(exc), "errors": [{"field": exc.where or "query", "detail": exc.message}]}  # fmt: skip
         return Response(json.dumps(problem), status_code=422, media_type="application/problem+json")
     return Response(content=svg, media_type="image/svg+xml", headers={"Cache-Control": "max-age=3600"})

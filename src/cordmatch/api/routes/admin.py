@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from cordmatch.api.deps import Actor, Bank
 from cordmatch.api.models import (
@@ -19,11 +19,12 @@ from cordmatch.api.models import (
     UserIn,
     UserPatch,
 )
-from cordmatch.api.paging import MAX_LIMIT, page_of
+from cordmatch.api.paging import MAX_ID, MAX_LIMIT, MAX_OFFSET, page_of
 from cordmatch.api.problems import NotAuthenticatedError
 from cordmatch.bank.product_codes import ProductCodeTable
 from cordmatch.errors import PermissionDeniedError
 from cordmatch.services.schemas import BankOut, TokenOut, UserOut
+from cordmatch.services.throttle import BusyError, ThrottledError
 
 router = APIRouter(tags=["users and configuration"])
 
@@ -33,12 +34,15 @@ class UserPage(PageOut[UserOut]):
 
 
 @router.post("/auth/token", response_model=TokenOut, status_code=201, summary="Log in: a new API token")
-def login(svc: Bank, body: LoginIn) -> TokenOut:
+def login(svc: Bank, body: LoginIn, request: Request) -> TokenOut:
+    client = request.client.host if request.client else None
     try:
-        principal = svc.authenticate(body.username, body.password)
+        principal = svc.authenticate(body.username, body.password, client=client)
+    except (ThrottledError, BusyError):
+        raise
     except PermissionDeniedError as exc:
         raise NotAuthenticatedError(exc.message, where="password") from None
-    return svc.issue_token(principal, body.name, days=body.days)
+    return svc.issue_token(principal, body.name, days=body.days, throttled=True)
 
 
 @router.get("/me", response_model=MeOut, summary="Who am I")
@@ -53,7 +57,7 @@ def users(
     request: Request,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     return page_of(svc.list_users(actor), request, response, limit, offset)
 
@@ -70,11 +74,11 @@ def patch_user(svc: Bank, actor: Actor, username: str, body: UserPatch) -> UserO
 
 @router.post("/tokens", response_model=TokenOut, status_code=201, summary="Issue an API token (shown once)")
 def issue_token(svc: Bank, actor: Actor, body: TokenIn) -> TokenOut:
-    return svc.issue_token(actor, body.name, days=body.days, for_user=body.for_user)
+    return svc.issue_token(actor, body.name, days=body.days, for_user=body.for_user, throttled=True)
 
 
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a token")
-def revoke_token(svc: Bank, actor: Actor, token_id: int) -> Response:
+def revoke_token(svc: Bank, actor: Actor, token_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
     svc.revoke_token(actor, token_id)
     return Response(status_code=204)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from cordmatch.api.deps import Actor, Bank
 from cordmatch.api.models import CancelIn, CtResultIn, ExpiredOut, Links, PageOut, ReservationIn
-from cordmatch.api.paging import MAX_LIMIT, page_of
+from cordmatch.api.paging import MAX_ID, MAX_LIMIT, MAX_OFFSET, page_of
 from cordmatch.services.schemas import ReservationOut
 
 router = APIRouter(prefix="/reservations", tags=["reservations"])
@@ -25,9 +25,9 @@ def list_reservations(
     request: Request,
     response: Response,
     status: Literal["active", "cancelled", "expired", "shipped", "all"] = "active",
-    din: str | None = None,
+    din: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     items = svc.list_reservations(actor, status=None if status == "all" else status, din=din or None)
     return page_of(items, request, response, limit, offset)
@@ -54,15 +54,19 @@ def expire(svc: Bank, actor: Actor) -> ExpiredOut:
 
 
 @router.post("/{reservation_id}/cancel", response_model=ReservationOut, summary="Cancel (unit available again)")
-def cancel(svc: Bank, actor: Actor, reservation_id: int, body: CancelIn) -> ReservationOut:
+def cancel(
+    svc: Bank, actor: Actor, reservation_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: CancelIn
+) -> ReservationOut:
     return svc.cancel_reservation(actor, reservation_id, body.reason)
 
 
 @router.post("/{reservation_id}/ct-request", response_model=ReservationOut, summary="Request confirmatory typing")
-def ct_request(svc: Bank, actor: Actor, reservation_id: int) -> ReservationOut:
+def ct_request(svc: Bank, actor: Actor, reservation_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> ReservationOut:
     return svc.request_confirmatory_typing(actor, reservation_id)
 
 
 @router.post("/{reservation_id}/ct-result", response_model=ReservationOut, summary="Record confirmatory typing")
-def ct_result(svc: Bank, actor: Actor, reservation_id: int, body: CtResultIn) -> ReservationOut:
+def ct_result(
+    svc: Bank, actor: Actor, reservation_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: CtResultIn
+) -> ReservationOut:
     return svc.record_confirmatory_typing(actor, reservation_id, body.gl, lab=body.lab)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from cordmatch.api.deps import Actor, Bank
 from cordmatch.api.models import ImportOut
 from cordmatch.errors import InvalidInputError
+from cordmatch.plausibility import MAX_IMPORT_BYTES, TEXT_LIMITS
 from cordmatch.services.bank_csv import COLUMNS, export_units_csv, import_units_csv
-from cordmatch.services.schemas import UnitFilter
+from cordmatch.services.schemas import UnitFilter, parse_model
 
 router = APIRouter(prefix="/units", tags=["import and export"])
-MAX_IMPORT_BYTES = 50 * 1024 * 1024
+CODE_LEN = TEXT_LIMITS["code"]
 
 _CSV_BODY = {
     "requestBody": {
@@ -33,7 +35,7 @@ _CSV_BODY = {
 )
 async def import_csv(svc: Bank, actor: Actor, request: Request) -> ImportOut:
     raw = await request.body()
-    if len(raw) > MAX_IMPORT_BYTES:
+    if len(raw) > MAX_IMPORT_BYTES:  # the size guard refuses larger bodies before they are read
         raise InvalidInputError(f"CSV larger than {MAX_IMPORT_BYTES} bytes", where="body")
     try:
         text = raw.decode("utf-8")
@@ -52,20 +54,23 @@ async def import_csv(svc: Bank, actor: Actor, request: Request) -> ImportOut:
 def export_csv(
     svc: Bank,
     actor: Actor,
-    state: str | None = None,
-    bank_code: str | None = None,
-    abo: str | None = None,
-    din_prefix: str | None = None,
-    collected_from: datetime | None = None,
-    collected_to: datetime | None = None,
+    state: Annotated[str | None, Query(max_length=CODE_LEN)] = None,
+    bank_code: Annotated[str | None, Query(max_length=CODE_LEN)] = None,
+    abo: Annotated[str | None, Query(max_length=CODE_LEN)] = None,
+    din_prefix: Annotated[str | None, Query(max_length=CODE_LEN)] = None,
+    collected_from: Annotated[datetime | None, Query(description="no time zone = UTC")] = None,
+    collected_to: Annotated[datetime | None, Query(description="no time zone = UTC")] = None,
 ) -> Response:
-    filters = UnitFilter(
-        state=state or None,
-        bank_code=bank_code or None,
-        abo=abo or None,
-        din_prefix=din_prefix or None,
-        collected_from=collected_from,
-        collected_to=collected_to,
+    filters = parse_model(
+        UnitFilter,
+        {
+            "state": state or None,
+            "bank_code": bank_code or None,
+            "abo": abo or None,
+            "din_prefix": din_prefix or None,
+            "collected_from": collected_from,
+            "collected_to": collected_to,
+        },
     )
     text = export_units_csv(svc, actor, filters)
     return Response(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from cordmatch.api.deps import Actor, Bank
 from cordmatch.api.models import (
+    CorrectionIn,
     DiscardIn,
     NoteIn,
     ProcessingIn,
@@ -18,7 +19,8 @@ from cordmatch.api.models import (
     TypingIn,
     UnitPage,
 )
-from cordmatch.api.paging import MAX_LIMIT, links
+from cordmatch.api.paging import MAX_LIMIT, MAX_OFFSET, links
+from cordmatch.plausibility import TEXT_LIMITS, check_number
 from cordmatch.services.schemas import (
     MeasurementIn,
     ReleaseOut,
@@ -28,7 +30,10 @@ from cordmatch.services.schemas import (
     UnitFilter,
     UnitOut,
     UnitRegistration,
+    parse_model,
 )
+
+CODE_LEN = TEXT_LIMITS["code"]
 
 router = APIRouter(prefix="/units", tags=["units"])
 
@@ -39,26 +44,30 @@ def list_units(
     actor: Actor,
     request: Request,
     response: Response,
-    state: str | None = None,
-    bank_code: str | None = None,
-    abo: str | None = None,
-    din_prefix: Annotated[str | None, Query(description="DIN starts with")] = None,
-    collected_from: datetime | None = None,
-    collected_to: datetime | None = None,
+    state: Annotated[str | None, Query(max_length=CODE_LEN)] = None,
+    bank_code: Annotated[str | None, Query(max_length=CODE_LEN)] = None,
+    abo: Annotated[str | None, Query(max_length=CODE_LEN)] = None,
+    din_prefix: Annotated[str | None, Query(description="DIN starts with", max_length=CODE_LEN)] = None,
+    collected_from: Annotated[datetime | None, Query(description="from (inclusive); no time zone = UTC")] = None,
+    collected_to: Annotated[datetime | None, Query(description="to (exclusive); no time zone = UTC")] = None,
     min_tnc: Annotated[float | None, Query(description="pre-cryopreservation TNC, cells")] = None,
     exceptional_release: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
-    filters = UnitFilter(
-        state=state or None,
-        bank_code=bank_code or None,
-        abo=abo or None,
-        din_prefix=din_prefix or None,
-        collected_from=collected_from,
-        collected_to=collected_to,
-        min_tnc=min_tnc,
-        exceptional_release=exceptional_release,
+    check_number(min_tnc, "tnc", "min_tnc")
+    filters = parse_model(
+        UnitFilter,
+        {
+            "state": state or None,
+            "bank_code": bank_code or None,
+            "abo": abo or None,
+            "din_prefix": din_prefix or None,
+            "collected_from": collected_from,
+            "collected_to": collected_to,
+            "min_tnc": min_tnc,
+            "exceptional_release": exceptional_release,
+        },
     )
     page = svc.list_units(actor, filters, limit=limit, offset=offset)
     return {
@@ -97,9 +106,20 @@ def processing(svc: Bank, actor: Actor, din: str, body: ProcessingIn) -> UnitOut
     return svc.record_processing(actor, din, body.values, red_cell_depleted=body.red_cell_depleted)
 
 
-@router.put("/{din}/measurements/{stage}", response_model=UnitOut, summary="Record or correct a stage's counts")
+@router.put(
+    "/{din}/measurements/{stage}", response_model=UnitOut, summary="Record or correct a stage's counts before release"
+)
 def measurement(svc: Bank, actor: Actor, din: str, stage: Stage, body: MeasurementIn) -> UnitOut:
     return svc.record_measurement(actor, din, stage, body)
+
+
+@router.post(
+    "/{din}/measurements/{stage}/correction",
+    response_model=UnitOut,
+    summary="Correct a released unit's counts (audited, reason required; re-runs the release check, alerts the holder)",
+)
+def correction(svc: Bank, actor: Actor, din: str, stage: Stage, body: CorrectionIn) -> UnitOut:
+    return svc.correct_measurement(actor, din, stage, body.values, reason=body.reason)
 
 
 @router.post("/{din}/tests", response_model=UnitOut, summary="Test results (fields left out are unchanged)")
