@@ -7,14 +7,14 @@ import numpy as np
 from cordmatch.coverage.engine import CoverageIndex, DoseRule
 from cordmatch.scale.cluster import ClusterSpec
 from cordmatch.selection.settings import default_settings
-from cordmatch.services.coverage import run_coverage, serology_relation, simulate_patients
+from cordmatch.services.coverage import antigen_relation, run_coverage, simulate_patients
 
 
 def test_same_answer_on_one_and_two_workers(tables, small_registry):  # type: ignore[no-untyped-def]
     s = default_settings()
     dose = DoseRule.from_settings(s, s.policy("nmdp"))
     pats = simulate_patients(50, 9, "mix", tables).coded
-    cidx = CoverageIndex.from_unit_index(small_registry, relation=serology_relation(tables))
+    cidx = CoverageIndex.from_unit_index(small_registry, relation=antigen_relation(tables))
     local = run_coverage(cidx, pats, dose)
     one = run_coverage(cidx, pats, dose, ClusterSpec(workers=1), chunk=16)
     two = run_coverage(cidx, pats, dose, ClusterSpec(workers=2), chunk=16)

@@ -16,7 +16,7 @@ from cordmatch.selection.index import EXACT
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.records import build_index
 from cordmatch.selection.settings import default_settings
-from cordmatch.services.coverage import serology_relation, simulate_patients
+from cordmatch.services.coverage import antigen_relation, simulate_patients
 
 NMDP = DoseRule.from_settings(default_settings(), default_settings().policy("nmdp"))
 LEVEL_K = {"4/6": (6, 4), "5/6": (6, 5), "6/6": (6, 6), "6/8": (8, 6), "7/8": (8, 7), "8/8": (8, 8)}
@@ -24,12 +24,11 @@ LEVEL_K = {"4/6": (6, 4), "5/6": (6, 5), "6/6": (6, 6), "6/8": (8, 6), "7/8": (8
 
 def _ci(tables, index, subset=None):  # type: ignore[no-untyped-def]
     """The coverage index with the release's antigen relation, as the service builds it."""
-    return CoverageIndex.from_unit_index(index, subset, relation=serology_relation(tables))
+    return CoverageIndex.from_unit_index(index, subset, relation=antigen_relation(tables))
 
 
 def _rel(tables):  # type: ignore[no-untyped-def]
-    rel = serology_relation(tables)
-    return {"relation": rel} if rel is not None else {}
+    return {"relation": antigen_relation(tables)}
 
 
 def _resolved_slots(index):  # type: ignore[no-untyped-def]

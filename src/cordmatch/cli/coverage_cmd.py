@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from cordmatch.cli.common import JsonOpt, console, load_tables, print_json
-from cordmatch.errors import InvalidInputError
+from cordmatch.errors import CordmatchError, InvalidInputError
 
 
 def _read(path: Path, what: str) -> str:
@@ -114,7 +114,7 @@ def _open_registry(target: str, tables: Any) -> Any:
         raise InvalidInputError(f"registry {target} does not exist", where="--registry")
     try:
         index, _ = load_registry(target, tables)
-    except InvalidInputError as exc:
+    except CordmatchError as exc:  # the store names its own option (--db); here it is --registry
         raise InvalidInputError(exc.message, where="--registry") from None
     except Exception as exc:  # the store's driver errors (a file that is not a database)
         if type(exc).__module__.split(".")[0] != "sqlalchemy":

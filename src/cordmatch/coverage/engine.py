@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from cordmatch.coverage.model import CoverageIndex, CoveragePatients, DoseRule, PatientCoverage
 from cordmatch.errors import InvalidInputError
+from cordmatch.hla.tables import CodedRelation
 from cordmatch.matching.coded import CODED_LOCI
 from cordmatch.selection import kernel
 from cordmatch.selection.crossmatch import AntibodyProfile
@@ -63,13 +64,12 @@ def locus_codes(
     g_ag: I16,
     g_al: I16,
     profile: AntibodyProfile | None = None,
-    relation: npt.NDArray[np.int8] | None = None,
+    relation: CodedRelation | None = None,
     g_unknown: npt.NDArray[np.int64] | None = None,
 ) -> U16:
     """Worst-case codes (w6 | w8 << 4 | dsa << 8) of one patient locus (2,) against genotypes (G, 2).
     ``g_unknown``: per genotype, typed positions whose allele is unknown (computed when not given)."""
-    extra = {"relation": relation} if relation is not None else {}
-    packed, possible = kernel.locus_results(locus, p_ag, p_al, g_ag, g_al, profile, **extra)
+    packed, possible = kernel.locus_results(locus, p_ag, p_al, g_ag, g_al, profile, relation=relation)
     mm8 = kernel.field(packed, kernel.MM8).astype(np.uint16)
     unsure = kernel.field(packed, kernel.UNSURE8) > 0
     missing = (g_ag[:, 0] < 0) | (p_ag[0] < 0)

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cordmatch.errors import InvalidInputError
+from cordmatch.hla.tables import CodedRelation
 from cordmatch.selection.crossmatch import AntibodyProfile
 from cordmatch.selection.index import EXACT, LIVE, UnitIndex
 from cordmatch.selection.rules import CD34_UNIT, TNC_UNIT, resolve_thresholds
@@ -79,7 +80,7 @@ class CoverageIndex:
     alt_gid: npt.NDArray[np.int64]  # (4, R) per-locus genotype ids of the alternative rows
     slots: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))  # index slot of each
     exact_only: int = 0  # units not coded (graded exactly by the search): counted as untyped here
-    relation: npt.NDArray[np.int8] | None = None  # WHO antigen relation (tables.serology_relation) if any
+    relation: CodedRelation | None = None  # WHO antigen relation (tables.coded_relation)
     _caps: dict[tuple[str, float, float], F32] = field(default_factory=dict, repr=False)
     _orders: dict[tuple[str, float, float], tuple[CoverageIndex, F32]] = field(default_factory=dict, repr=False)
     _tnc_order: npt.NDArray[np.int64] | None = field(default=None, repr=False)
@@ -94,7 +95,7 @@ class CoverageIndex:
         cls,
         index: UnitIndex,
         subset: npt.NDArray[np.int64] | None = None,
-        relation: npt.NDArray[np.int8] | None = None,
+        relation: CodedRelation | None = None,
     ) -> CoverageIndex:
         """The live units of ``index`` (or of the slots in ``subset``), ordered by TNC descending.
         ``relation``: the WHO antigen relation of the release, passed to the kernel when it takes one."""

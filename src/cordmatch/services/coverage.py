@@ -32,7 +32,7 @@ from cordmatch.coverage.engine import (
 from cordmatch.coverage.planning import HaplotypeTable, recruitment_value, under_served
 from cordmatch.coverage.stats import summarise
 from cordmatch.errors import InvalidInputError
-from cordmatch.hla.tables import NomenclatureTables
+from cordmatch.hla.tables import CodedRelation, NomenclatureTables
 from cordmatch.scale.cluster import ClusterSpec, open_client
 from cordmatch.selection.crossmatch import AntibodyProfile
 from cordmatch.selection.index import UnitIndex
@@ -213,11 +213,10 @@ def maybe_client(cluster: ClusterSpec | None) -> Iterator[Any]:
         yield client
 
 
-def serology_relation(tables: NomenclatureTables) -> npt.NDArray[np.int8] | None:
-    """The WHO antigen relation of the release when the tables carry one (the kernel then settles related
-    antigens as the search does), else None."""
-    rel: npt.NDArray[np.int8] | None = getattr(tables, "serology_relation", None)
-    return rel
+def antigen_relation(tables: NomenclatureTables) -> CodedRelation:
+    """The release's WHO antigen relation (``tables.coded_relation``), as the search passes it to the kernel:
+    related antigens and XX codes are then settled as the search settles them."""
+    return tables.coded_relation
 
 
 def dose_rule(settings: SelectionSettings, policy: str, no_dose: bool) -> DoseRule | None:
@@ -268,7 +267,7 @@ def size_curve(
     dose: DoseRule | None,
     cluster: ClusterSpec | None = None,
     client: Any = None,
-    relation: npt.NDArray[np.int8] | None = None,
+    relation: CodedRelation | None = None,
 ) -> list[dict[str, Any]]:
     """Coverage against bank size: nested random subsets (seeded) of the registry's live units."""
     live = np.flatnonzero(index.live)
@@ -354,7 +353,7 @@ def recruitment(
     with_dose = dose is not None and all(not math.isnan(c.tnc) for c in candidates)
     records = [UnitRecord(c.unit_id, c.hla, 0.0 if math.isnan(c.tnc) else c.tnc, c.cd34) for c in candidates]
     cand_index = build_index(records, tables)
-    cand = CoverageIndex.from_unit_index(cand_index, relation=serology_relation(tables))
+    cand = CoverageIndex.from_unit_index(cand_index, relation=antigen_relation(tables))
     ids = [cand_index.unit_id(int(s)) for s in cand.slots]
     newly_parts = []
     pops: list[str] = []

@@ -99,7 +99,7 @@ def run_query(
             f"bank size {max(size_list):,} is more than the registry's {live:,} units", where="sizes"
         )
     dose = svc.dose_rule(settings, q.policy, q.no_dose)
-    relation = svc.serology_relation(tables)
+    relation = svc.antigen_relation(tables)
     cidx = CoverageIndex.from_unit_index(index, relation=relation)
     sims, covs, reports = [], [], []
     with svc.maybe_client(cluster) as client:
