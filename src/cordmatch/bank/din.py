@@ -99,20 +99,28 @@ def parse_din(text: str) -> Din:
         body, given = t[:13], t[13]
         din = _din_of(_require_din13(body))
         if given != din.check:
-            raise InvalidInputError(
-                f"wrong check character {given!r} for DIN {body}: expected {din.check!r}", where="DIN"
-            )
+            raise InvalidInputError(_mismatch("check character", repr(given), body), where="DIN")
         return din
     if len(t) == 15 and t[13:].isdigit():
         body, flag = t[:13], t[13:]
         din = _din_of(_require_din13(body))
         value = int(flag)
         if 60 <= value <= 96 and flag != check_flag(body):
-            raise InvalidInputError(f"wrong check flag {flag} for DIN {body}: expected {check_flag(body)}", where="DIN")
+            raise InvalidInputError(_mismatch("check flag", flag, body), where="DIN")
         return din
     raise InvalidInputError(
         f"{raw!r} is not a DIN: expected 13 characters (+ check character, or = + 13 + 2 flags)",
         where="DIN",
+    )
+
+
+def _mismatch(kind: str, given: str, body: str) -> str:
+    """The refusal of a DIN whose check does not match. It never names the right check character or flag:
+    the check exists to catch a mistyped DIN, and naming the right one would let a typo be "fixed" by
+    changing the check instead of re-reading the label."""
+    return (
+        f"wrong {kind} {given} for DIN {body}: the DIN or its {kind} was mistyped; "
+        "re-read both from the label, or scan the barcode"
     )
 
 

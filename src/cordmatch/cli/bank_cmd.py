@@ -15,10 +15,12 @@ import typer
 
 from cordmatch.cli.common import JsonOpt, console, print_json
 from cordmatch.errors import InvalidInputError
+from cordmatch.reports.numbers import LEGEND, threshold_text
 
 if TYPE_CHECKING:
     from cordmatch.services.auth import Principal
     from cordmatch.services.bank import BankService
+    from cordmatch.services.schemas import BankOut, UnitOut
 
 bank_app = typer.Typer(help="The cord blood bank: units, release, reservations, users.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
@@ -51,6 +53,13 @@ def _actor(svc: BankService, user: str | None, token: str | None) -> Principal:
     if user:
         return svc.authenticate(user, _password("CORDMATCH_PASSWORD", f"password for {user}"))
     raise InvalidInputError("say who acts: --user NAME (or $CORDMATCH_USER) or --token", where="--user")
+
+
+def number(value: Any) -> str:
+    """A recorded value for reading (numbers without float noise)."""
+    from cordmatch.reports.numbers import number as fmt
+
+    return fmt(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
 
 
 def _dump(model: Any) -> Any:
@@ -182,23 +191,33 @@ def unit_list_cmd(
     token: TokenOpt = None,
 ) -> None:
     """List units, newest collection first."""
-    from rich.table import Column, Table
+    from rich.table import Table
 
     svc = _service(db)
     page = svc.list_units(_actor(svc, user, token), {"state": state, "bank_code": bank}, limit=limit, offset=offset)
     if as_json:
         print_json(_dump(page))
         return
-    table = Table("state", "bank", "collected", "TNC pre-cryo", "ABO/Rh", "HLA")
-    table.columns.insert(0, Column("DIN", no_wrap=True, min_width=14))
+    table = Table()
+    table.add_column("DIN", no_wrap=True, min_width=14)  # never wraps
+    table.add_column("state", no_wrap=True)
+    table.add_column("bank", no_wrap=True)
+    table.add_column("collected", no_wrap=True)
+    table.add_column("TNC before\ncryo (cells)", no_wrap=True, justify="right")
+    table.add_column("ABO/Rh", no_wrap=True)
+    # the other columns take about 75 characters: the GL strings only when there is room for them
+    with_hla = console.width >= 100
+    if with_hla:
+        table.add_column("HLA (in full: unit show)", no_wrap=True, overflow="ellipsis", max_width=console.width - 80)
     for u in page.items:
         pre = u.measurements.get("pre_cryo")
-        table.add_row(
-            u.din_labelled, u.state, u.bank_code, u.collected_at.date().isoformat(),
-            f"{pre.tnc:.3g}" if pre and pre.tnc else "", f"{u.abo or ''} {u.rh or ''}", u.hla_gl or "",
-        )  # fmt: skip
+        row = [u.din_labelled, u.state, u.bank_code, u.collected_at.date().isoformat(),
+               number(pre.tnc) if pre and pre.tnc else "", f"{u.abo or ''} {u.rh or ''}"]  # fmt: skip
+        table.add_row(*row, *([u.hla_gl or "not typed"] if with_hla else []))
     console.print(table)
     console.print(f"{len(page.items)} of {page.total} (offset {page.offset})")
+    if not with_hla:
+        console.print("HLA typings: in a wider terminal, or with `bank unit show DIN`", highlight=False)
 
 
 @unit_app.command("show")
@@ -211,13 +230,72 @@ def unit_show_cmd(
 ) -> None:
     """Show one unit with its typings, counts and active reservation."""
     svc = _service(db)
-    out = svc.get_unit(_actor(svc, user, token), din)
+    actor = _actor(svc, user, token)
+    out = svc.get_unit(actor, din)
     if as_json:
         print_json(_dump(out))
         return
-    for key, value in _dump(out).items():
-        if value not in (None, [], {}):
-            console.print(f"[bold]{key}[/]: {value}", highlight=False)
+    print_unit(out, svc.list_banks(actor), svc.product_codes().codes.get(out.product_code))
+
+
+def print_unit(unit: UnitOut, banks: list[BankOut], product: str | None) -> None:
+    """A unit for people: labelled sections, cells as ``2.16 x10^9 cells``, counts as one grid."""
+    from rich.table import Table
+
+    from cordmatch.reports import unit_facts
+
+    for section in unit_facts.sections(unit, banks, product):
+        table = Table(title=section.title, title_justify="left", show_header=False, box=None, padding=(0, 1))
+        table.add_column("what", style="bold", no_wrap=True)
+        table.add_column("value", overflow="fold")
+        for label, value in section.rows:
+            table.add_row(label, value)
+        console.print(table)
+    grid = unit_facts.counts_grid(unit)
+    counts = Table(*grid[0], title="Counts ('-': not measured at that stage)", title_justify="left")
+    for row in grid[1:]:
+        counts.add_row(*row)
+    console.print(counts)
+
+
+@unit_app.command("report")
+def unit_report_cmd(
+    din: Annotated[str, typer.Argument()],
+    out: Annotated[Path, typer.Option("--out", help="PDF file to write.")],
+    db: DbOpt = None,
+    user: UserOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Write the unit report for the transplant centre (PDF): facts, HLA, counts, QC checklist, bank."""
+    from cordmatch.reports.files import format_of, write_file
+    from cordmatch.reports.service import unit_report_pdf
+
+    format_of(out, ("pdf",))
+    svc = _service(db)
+    write_file(out, unit_report_pdf(svc, _actor(svc, user, token), din))
+    console.print(f"unit report written to {out}", highlight=False)
+
+
+@unit_app.command("label")
+def unit_label_cmd(
+    din: Annotated[str, typer.Argument()],
+    out: Annotated[Path, typer.Option("--out", help="Label file to write: .pdf or .svg.")],
+    donation_type: Annotated[
+        str, typer.Option("--donation-type", help="ISBT 128 type of donation in the product code.")
+    ] = "V",
+    division: Annotated[str, typer.Option("--division", help="ISBT 128 division code (2 characters).")] = "00",
+    db: DbOpt = None,
+    user: UserOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Write the ISBT 128 bag label (PDF or SVG) with Code 128 barcodes for the DIN and the product code."""
+    from cordmatch.reports.files import format_of, write_file
+    from cordmatch.reports.service import unit_label
+
+    fmt = format_of(out, ("pdf", "svg"))
+    svc = _service(db)
+    write_file(out, unit_label(svc, _actor(svc, user, token), din, fmt, donation_type, division))
+    console.print(f"label written to {out}", highlight=False)
 
 
 @unit_app.command("move")
@@ -266,8 +344,10 @@ def release_cmd(
     table = Table("criterion", "value", "verdict", "source")
     for i in items:
         colour = {"pass": "green", "fail": "red", "missing": "yellow"}.get(i["verdict"], "white")
-        table.add_row(i["text"], str(i["value"]), f"[{colour}]{i['verdict']}[/]", i["source"])
+        value = "not recorded" if i["value"] in (None, "") else number(i["value"])
+        table.add_row(threshold_text(i["text"]), value, f"[{colour}]{i['verdict']}[/]", i["source"])
     console.print(table)
+    console.print(f"[dim]sources: {LEGEND}[/]", highlight=False)
     console.print(head, highlight=False)
 
 

@@ -28,8 +28,12 @@ def demo_command(
     for pname, pgl in DEMO_PATIENTS.items():
         patient = parse_typing(pgl, tables)
         table = Table(title=f"{pname}: {pgl}", title_justify="left")
-        for col in ("unit", "6/6", "8/8", "GvH 8", "HvG 8", "why (worst position)"):
-            table.add_column(col, overflow="fold")
+        # ids never wrap (the column is as wide as the longest id); their descriptions and the why do
+        id_width = max(len(_unit_label(u).split("\n")[0]) for u in units)
+        table.add_column("unit", min_width=id_width, max_width=max(id_width, 18))
+        for col in ("6/6", "8/8", "GvH 8", "HvG 8"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("why (worst position)", overflow="fold", ratio=1)
         rows = []
         for uname, unit in units.items():
             g = grade(patient, unit)
@@ -43,7 +47,7 @@ def demo_command(
                 (
                     -(g.match_8.bidirectional if g.match_8.bidirectional is not None else -1),
                     -(g.match_6.bidirectional or 0),
-                    uname,
+                    _unit_label(uname),
                     g.match_6.label(),
                     g.match_8.label(),
                     str(g.match_8.gvh if g.match_8.gvh is not None else "n/a"),
@@ -56,6 +60,12 @@ def demo_command(
         console.print(table)
     if not small:
         registry_search_demo(tables, units_n)
+
+
+def _unit_label(name: str) -> str:
+    """``CBU-0001 (8/8 two-field)`` as the id on its own line, then the description."""
+    uid, _, rest = name.partition(" (")
+    return f"{uid}\n({rest}" if rest else uid
 
 
 DEMO_SEED = 7
@@ -86,7 +96,7 @@ def registry_search_demo(tables: object, n: int) -> None:
     """Search the generated registry: a child's top 10 with explanations, then a heavy adult's double units."""
     import time
 
-    from cordmatch.cli.search_cmd import outcome_table
+    from cordmatch.cli.search_cmd import outcome_table, sentence
     from cordmatch.demo_data import DEMO_PATIENTS
     from cordmatch.hla.tables import NomenclatureTables
     from cordmatch.services.search import SearchRequest, load_registry, run_search
@@ -126,7 +136,7 @@ def registry_search_demo(tables: object, n: int) -> None:
         best = out.results[0]
         console.print(f"[bold]why #1 {best.unit.unit_id}[/] ({best.unit.hla}):")
         for c in best.checks:
-            console.print(f"   {c.verdict:4} {c.sentence()}", highlight=False)
+            console.print(f"   {c.verdict:4} {sentence(c)}", highlight=False)
     if len(out.results) > 1:
         last = out.results[-1]
         exp = run_search(
@@ -164,7 +174,7 @@ def registry_search_demo(tables: object, n: int) -> None:
                     f"{d.second.tnc_per_kg:.2f}) x10^7 TNC/kg"
                 )
                 for c in d.checks:
-                    console.print(f"   {c.verdict:4} {c.sentence()}", highlight=False)
+                    console.print(f"   {c.verdict:4} {sentence(c)}", highlight=False)
                 return
     console.print("no heavy generated patient needed a double-unit graft in this registry")
 

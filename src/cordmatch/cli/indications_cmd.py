@@ -92,6 +92,9 @@ def _print_table(indications: Sequence[Indication], investigational: Sequence[In
             "'-' = not in the retrieved rows.",
             markup=False,
         )
+        from cordmatch.reports.numbers import LEGEND
+
+        console.print(f"Sources: {LEGEND}", markup=False)
     for use in investigational:
         console.print(f"[bold yellow]INVESTIGATIONAL[/] {use.text}", highlight=False)
 

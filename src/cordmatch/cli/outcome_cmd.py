@@ -113,6 +113,9 @@ def _print_human(result: EngraftmentEstimate, plot: Path | None) -> None:
     console.print(table)
     for line in result.explanations:
         console.print(f"- {line}", markup=False)
+    from cordmatch.reports.numbers import LEGEND
+
+    console.print(f"Sources: {LEGEND}", markup=False, style="dim")
     if plot is not None:
         console.print(f"Plot written to {plot}", markup=False)
 

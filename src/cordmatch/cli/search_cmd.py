@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from cordmatch.cli.common import console, err_console, load_tables, print_json
+from cordmatch.reports.numbers import LEGEND, threshold_text
 
 if TYPE_CHECKING:
-    from cordmatch.selection.model import SearchOutcome
+    from cordmatch.selection.model import RuleCheck, SearchOutcome
+    from cordmatch.selection.settings import SelectionSettings
 
 _COLOUR = {"pass": "green", "flag": "yellow", "fail": "red", "info": "dim"}
 
 
 def outcome_table(outcome: SearchOutcome, title: str = "ranked units") -> Table:
-    """Ranked units: match, dose and the cautions of each."""
+    """Ranked units: match, dose and the cautions of each. Unit ids never wrap (an 80-column terminal
+    folds the cautions instead)."""
+    width = max([len(r.unit.unit_id) for r in outcome.results] + [4])
     table = Table(title=title, title_justify="left")
-    for col in ("#", "unit", "8/8", "6/6", "TNC x10^7/kg", "CD34 x10^5/kg", "bank", "cautions"):
-        table.add_column(col, overflow="fold")
+    table.add_column("#", no_wrap=True, justify="right")
+    table.add_column("unit", no_wrap=True, min_width=width)
+    table.add_column("8/8", no_wrap=True)
+    table.add_column("6/6", no_wrap=True)
+    table.add_column("TNC\nx10^7/kg", no_wrap=True, justify="right")
+    table.add_column("CD34+\nx10^5/kg", no_wrap=True, justify="right")
+    table.add_column("bank", overflow="fold")
+    table.add_column("cautions", ratio=1, overflow="fold")
     for r in outcome.results:
         cautions = "; ".join(f"{c.rule}: {c.value}" for c in r.checks if c.verdict in ("flag", "fail"))
         m8 = "n/a" if r.match_8 is None else f"{r.match_8}/8"
@@ -34,9 +45,14 @@ def outcome_table(outcome: SearchOutcome, title: str = "ranked units") -> Table:
             f"{r.tnc_per_kg:.2f}",
             cd,
             r.unit.bank,
-            f"[yellow]{cautions}[/]" if cautions else "[green]none[/]",
+            Text(cautions, style="yellow") if cautions else Text("none", style="green"),
         )
     return table
+
+
+def sentence(check: RuleCheck) -> str:
+    """A rule check for reading: its numbers without float noise."""
+    return threshold_text(check.sentence())
 
 
 def print_outcome(outcome: SearchOutcome, explain_all: bool = False) -> None:
@@ -52,23 +68,24 @@ def print_outcome(outcome: SearchOutcome, explain_all: bool = False) -> None:
         for r in outcome.results:
             console.print(f"[bold]#{r.rank} {r.unit.unit_id}[/] {r.unit.hla}")
             for c in r.checks:
-                console.print(f"   [{_COLOUR.get(c.verdict, 'white')}]{c.verdict:4}[/] {c.sentence()}", highlight=False)
+                console.print(f"   [{_COLOUR.get(c.verdict, 'white')}]{c.verdict:4}[/] {sentence(c)}", highlight=False)
     for k, d in enumerate(outcome.double_units, start=1):
         console.print(
             f"[bold]double unit {k}[/]: {d.first.unit.unit_id} + {d.second.unit.unit_id}, "
             f"combined {d.combined_tnc_per_kg:.2f} x10^7 TNC/kg"
         )
         for c in d.checks:
-            console.print(f"   [{_COLOUR.get(c.verdict, 'white')}]{c.verdict:4}[/] {c.sentence()}", highlight=False)
+            console.print(f"   [{_COLOUR.get(c.verdict, 'white')}]{c.verdict:4}[/] {sentence(c)}", highlight=False)
     for note in outcome.notes:
         console.print(f"[cyan]note:[/] {note}", highlight=False)
+    console.print(f"[dim]sources: {LEGEND}[/]", highlight=False)
     if outcome.explanation is not None:
         e = outcome.explanation
         console.print(f"[bold]explain {e.unit_id}[/]: {e.status}")
         for line in e.lines:
             console.print(f"   {line}", highlight=False)
         for c in e.checks:
-            console.print(f"   [{_COLOUR.get(c.verdict, 'white')}]{c.verdict:4}[/] {c.sentence()}", highlight=False)
+            console.print(f"   [{_COLOUR.get(c.verdict, 'white')}]{c.verdict:4}[/] {sentence(c)}", highlight=False)
 
 
 def search_command(
@@ -94,6 +111,12 @@ def search_command(
         list[str] | None, typer.Option("--set", help="Override one threshold: name=value (repeatable).")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every rule of every unit.")] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write the search report: FILE.pdf or FILE.html.")
+    ] = None,
+    patient_ref: Annotated[
+        str | None, typer.Option("--patient-ref", help="Patient reference printed on the report.")
+    ] = None,
     research: Annotated[
         bool,
         typer.Option("--research", help="Rank grafts for an investigational use (registered research protocol only)."),
@@ -119,6 +142,14 @@ def search_command(
     if assignments:
         settings = settings.with_values(parse_assignments(assignments), "--set")
     settings.policy(policy)
+    report_format = None
+    if report is not None:
+        from cordmatch.reports.files import format_of
+
+        report_format = format_of(report, ("pdf", "html"), "--report")  # before the search: fail fast
+        folder = report.parent if str(report.parent) else Path(".")
+        if not folder.is_dir():
+            raise InvalidInputError(f"cannot write {report}: folder {folder} does not exist", where="--report")
     ab_text = None
     if antibodies is not None:
         try:
@@ -144,7 +175,11 @@ def search_command(
         research=research,
         population=population,
     )
-    outcome = run_search(req, load_tables(), settings)
+    tables = load_tables()
+    outcome = run_search(req, tables, settings)
+    if report is not None and report_format is not None:
+        _write_report(report, report_format, outcome.to_dict(), settings, tables.release, db, patient_ref,
+                      ab_text is not None, top)  # fmt: skip
     if as_json:
         print_json(outcome.to_dict())
     else:
@@ -156,6 +191,29 @@ def search_command(
             if gate
             else "[yellow]no unit passes the hard filters[/]"
         )
+
+
+def _write_report(
+    path: Path,
+    fmt: str,
+    outcome: dict[str, Any],
+    settings: SelectionSettings,
+    release: str,
+    registry: str,
+    patient_ref: str | None,
+    antibodies_given: bool,
+    top: int,
+) -> None:
+    from cordmatch.reports.files import write_file
+    from cordmatch.reports.search_render import render_html, render_pdf
+    from cordmatch.reports.search_report import ReportContext, build
+
+    ctx = ReportContext(settings=settings, release=release, patient_ref=patient_ref, registry=registry,
+                        antibodies_given=antibodies_given, top=top)  # fmt: skip
+    content = build(outcome, ctx)
+    data = render_pdf(content) if fmt == "pdf" else render_html(content).encode("utf-8")
+    write_file(path, data, option="--report")
+    err_console.print(f"search report written to {path}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
