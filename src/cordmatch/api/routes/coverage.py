@@ -21,9 +21,9 @@ def coverage_report(request: Request, q: Any, *, plot: bool = False) -> dict[str
     index = store_index(request.app.state.store, tables)
     out = run_query(index, tables, q, max_patients=API_MAX_PATIENTS, max_sizes=API_MAX_SIZES)
     if plot and "sizes" in out:
-        from cordmatch.services.coverage import plot_curve
-
         import base64
+
+        from cordmatch.services.coverage import plot_curve
 
         svg = plot_curve(out["sizes"], "svg", "Coverage against bank size")
         # a data: image: the SVG's own style attributes are not subject to the page's style-src policy
