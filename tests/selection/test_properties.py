@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -134,12 +133,6 @@ def test_search_grades_equal_single_pair_grading(tables):  # type: ignore[no-unt
             assert (None if m6[slot] < 0 else int(m6[slot])) == g.match_6.bidirectional, hla[uid]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim/registry.py: a 'list' unit whose allele list falls back to an XX code (C*03:XX, _sibling_list) "
-    "keeps its haplotype's single WHO antigen although the XX code is an antigen set; owner of sim/registry.py "
-    "to code it like the parser (reported by the selection branch)",
-)
 def test_sim_registry_codes_agree_with_their_gl_strings(tables):  # type: ignore[no-untyped-def]
     chunks, _ = _sim(tables)
     for c in chunks:

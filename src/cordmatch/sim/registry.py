@@ -194,6 +194,8 @@ def _chunk(
                 if r == "list" and li == list_pos[i]:
                     a = v.lst[li][h1]  # a list within one antigen: allele unknown, antigen known
                     al[i, li, 0] = -1
+                    if a.endswith(":XX"):  # no sibling allele: the XX code, coded as the parser codes it
+                        ag[i, li, 0] = v.xx_ag[li][h1]
             if r == "ambiguous" and li == 0:
                 # genotype ambiguity: the typing lab could not phase between two genotypes
                 h3 = int(hap[i, 2])
