@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from cordmatch.api import problems
+from cordmatch.api.docs import DOCS_ASSETS_URL, install_docs
 from cordmatch.api.headers import SecurityHeaders
 from cordmatch.api.nul_guard import NulGuard
 from cordmatch.api.search import SearchBackend, discover_backend
@@ -58,15 +60,18 @@ def create_app(
         if own_store:
             opened.close()
 
-    app = FastAPI(
+    # /docs (Swagger UI) and /redoc: fastapi-offline's shipped assets, our pages (api/docs.py); no CDN
+    app = FastAPIOffline(
+        docs_url=None,
+        redoc_url=None,
+        static_url=DOCS_ASSETS_URL,
         lifespan=lifespan,
         title="cordmatch",
         version="1",
         description=DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url="/docs",
-        redoc_url=None,
     )
+    install_docs(app, app.title)
     app.state.store = opened
     app.state.bank = BankService(opened, clock=clock)
     app.state.search_backend = discover_backend(opened) if search_backend == "auto" else search_backend
