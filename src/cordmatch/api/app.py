@@ -47,7 +47,7 @@ def create_app(
     is the search seam ("auto" = whatever this build provides). ``secret`` signs the pages' CSRF tokens
     (``$CORDMATCH_SECRET``, else random per process). ``web=False`` serves the API only.
     """
-    from cordmatch.api.routes import admin, reports, reservations, search, transfer, units
+    from cordmatch.api.routes import admin, coverage, reports, reservations, search, transfer, units
     from cordmatch.services.bank import BankService
     from cordmatch.store import open_store
 
@@ -81,7 +81,7 @@ def create_app(
     app.add_middleware(NulGuard)
     app.add_middleware(SecurityHeaders, hsts=secure_cookies)
     # transfer first: /units/export.csv must win over /units/{din}
-    for module in (transfer, units, reservations, admin, search, reports):
+    for module in (transfer, units, reservations, admin, search, reports, coverage):
         app.include_router(module.router, prefix=API_PREFIX)
     if web:
         from cordmatch.web.pages import install as install_pages

@@ -44,6 +44,7 @@ def _register_commands() -> None:
     from cordmatch.cli import (
         audit_cmd,
         bank_cmd,
+        coverage_cmd,
         demo_cmd,
         din_cmd,
         grade_cmd,
@@ -71,6 +72,7 @@ def _register_commands() -> None:
         scale_cmd,
         serve_cmd,
         sim_cmd,
+        coverage_cmd,
     ):
         module.register(app)
 

@@ -78,6 +78,9 @@ class _Redirect(Exception):
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)
+    from cordmatch.web.coverage_page import router as coverage_router
+
+    app.include_router(coverage_router)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
