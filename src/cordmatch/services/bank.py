@@ -24,9 +24,11 @@ from cordmatch.bank.qc import DEFAULT_CRITERIA, Criterion, ReleaseDecision, crit
 from cordmatch.bank.roles import Permission, Role
 from cordmatch.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from cordmatch.plausibility import check_length, check_number
+from cordmatch.services import bank_bulk as bulk
 from cordmatch.services import bank_validate as v
 from cordmatch.services.auth import SYSTEM, Principal
 from cordmatch.services.bank_base import DEFAULT_RESERVATION_DAYS, QC_SETTING
+from cordmatch.services.bank_bulk import UnitImport
 from cordmatch.services.schemas import (
     STAGES,
     BankOut,
@@ -300,15 +302,33 @@ class BankService(UserServices):
             unit = self._register(s, actor, reg)
             return self._unit_out(s, unit)
 
+    def register_units(self, actor: Principal, items: Sequence[UnitImport]) -> list[str]:
+        """Register many collections in ONE transaction, or none: each unit checked and audited exactly as
+        :meth:`register_unit` does, written with bulk inserts, then one ``units.import`` audit row.
+        Returns the DINs; ``UnitsRefusedError`` lists every refused item by its index."""
+        self._require(actor, P.UNIT_WRITE)
+        with self._tx() as s:
+            return bulk.register_units(self, s, actor, items)
+
     def _register(self, s: Session, actor: Principal, reg: UnitRegistration) -> Unit:
         """Validate and insert one unit with its audit row, in the caller's transaction."""
+        new = self._new_unit(reg, bulk.SessionLookup(s))
+        s.add(new.unit)
+        s.flush()
+        s.add_all(new.children(actor.user_id))
+        s.flush()
+        self._audit(s, actor, "unit.register", "unit", new.unit.din, None, self._snapshot(self._unit_out(s, new.unit)))
+        return new.unit
+
+    def _new_unit(self, reg: UnitRegistration, lookup: bulk.Lookup) -> bulk.NewUnit:
+        """The checked, not yet stored unit of ``reg`` (InvalidInputError/ConflictError naming the field)."""
         din = str(parse_din(reg.din))
         code = validate_code(reg.product_code)
-        if s.get(ProductCode, code) is None:
+        if not lookup.product_code_known(code):
             raise InvalidInputError(
                 f"product code {code} is not in the bank's product code table", where="product_code"
             )
-        bank = s.execute(select(Bank).where(Bank.code == reg.bank_code)).scalar_one_or_none()
+        bank = lookup.bank(reg.bank_code)
         if bank is None:
             raise InvalidInputError(f"unknown bank {reg.bank_code!r}", where="bank_code")
         collected_at = v.check_collected_at(reg.collected_at, self.clock())
@@ -318,10 +338,12 @@ class BankService(UserServices):
         tests = v.check_tests(reg.tests) if reg.tests else TestResultsIn()
         hla = v.check_typing(reg.hla_gl) if reg.hla_gl else None
         nima = v.check_nima(reg.nima_gl) if reg.nima_gl else None
-        if s.execute(select(Unit.id).where(Unit.din == din)).scalar_one_or_none() is not None:
+        if lookup.din_taken(din):
             raise ConflictError(f"a unit with DIN {din} is already registered", where="din")
         if reg.storage is not None:
-            self._check_slot_free(s, reg.storage, None)
+            other = lookup.slot_taken_by(reg.storage)
+            if other is not None:
+                raise ConflictError(f"storage position {reg.storage} is already taken by unit {other}", where="storage")
         unit = Unit(
             din=din,
             product_code=code,
@@ -339,17 +361,7 @@ class BankService(UserServices):
         self._apply_tests(unit, tests)
         if reg.storage is not None:
             self._apply_storage(unit, reg.storage)
-        s.add(unit)
-        s.flush()
-        if collection is not None:
-            s.add(Measurement(unit_id=unit.id, stage="collection", recorded_by=actor.user_id,
-                              recorded_at=self.clock(), **collection.model_dump()))  # fmt: skip
-        if hla is not None:
-            s.add(HlaTyping(unit_id=unit.id, gl=hla, kind="initial", recorded_by=actor.user_id,
-                            recorded_at=self.clock()))  # fmt: skip
-        s.flush()
-        self._audit(s, actor, "unit.register", "unit", din, None, self._snapshot(self._unit_out(s, unit)))
-        return unit
+        return bulk.NewUnit(unit, collection, hla, self.clock)
 
     @staticmethod
     def _apply_tests(unit: Unit, t: TestResultsIn) -> None:

@@ -77,6 +77,11 @@ class ServiceBase:
         with self.store.read() as session:
             yield session
 
+    @classmethod
+    def require(cls, actor: Principal, permission: Permission) -> None:
+        """PermissionDeniedError unless ``actor`` may do ``permission`` (adapters check before costly work)."""
+        cls._require(actor, permission)
+
     @staticmethod
     def _require(actor: Principal, permission: Permission) -> None:
         require(actor.role, permission, who=actor.username)

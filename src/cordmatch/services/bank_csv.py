@@ -21,8 +21,8 @@ from cordmatch.plausibility import MAX_CSV_FIELD
 from cordmatch.services import bank_validate as v
 from cordmatch.services.auth import Principal
 from cordmatch.services.bank import BankService
+from cordmatch.services.bank_bulk import UnitImport, UnitsRefusedError
 from cordmatch.services.schemas import MeasurementIn, UnitFilter, UnitOut, UnitRegistration, parse_model
-from cordmatch.store.models import Measurement
 
 MEASURED = {
     "collection": ("volume_ml", "tnc", "cd34", "viability_pct"),
@@ -145,7 +145,7 @@ def _row_to_registration(row: dict[str, str], now: datetime) -> tuple[UnitRegist
 
 def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportResult:
     """Register every unit of the CSV ``text`` in one transaction, or none (CsvImportError lists why)."""
-    svc._require(actor, Permission.UNIT_WRITE)
+    svc.require(actor, Permission.UNIT_WRITE)
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     try:
         header = reader.fieldnames or []
@@ -213,23 +213,11 @@ def _check_rows(
 def _write_import(
     svc: BankService, actor: Principal, parsed: list[tuple[int, UnitRegistration, dict[str, MeasurementIn]]]
 ) -> ImportResult:
-    issues: list[ImportIssue] = []
-    with svc._tx() as s:
-        dins: list[str] = []
-        for line, reg, stages in parsed:
-            try:
-                unit = svc._register(s, actor, reg)
-            except CordmatchError as exc:
-                issues.append(ImportIssue(line, exc.where or "row", exc.message))
-                continue
-            for stage, m in stages.items():
-                s.add(Measurement(unit_id=unit.id, stage=stage, recorded_by=actor.user_id,
-                                  recorded_at=svc.clock(), **m.model_dump()))  # fmt: skip
-            dins.append(unit.din)
-        if issues:
-            raise CsvImportError(issues)  # rolls the whole transaction back
-        s.flush()
-        svc._audit(s, actor, "units.import", "import", f"{len(dins)} units", None, {"dins": dins})
+    """One bulk registration of the checked rows; a refused unit refuses the file (issues name its line)."""
+    try:
+        dins = svc.register_units(actor, [UnitImport(reg, stages) for _, reg, stages in parsed])
+    except UnitsRefusedError as exc:
+        raise CsvImportError([ImportIssue(parsed[r.index][0], r.field, r.message) for r in exc.refusals]) from None
     return ImportResult(len(dins), tuple(dins))
 
 
@@ -290,7 +278,7 @@ def unit_row(u: UnitOut) -> dict[str, str]:
 
 def export_units_csv(svc: BankService, actor: Principal, filters: UnitFilter | dict[str, Any] | None = None) -> str:
     """All units matching ``filters`` as CSV text (the import's columns, plus their state)."""
-    svc._require(actor, Permission.EXPORT)
+    svc.require(actor, Permission.EXPORT)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()

@@ -15,12 +15,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from cordmatch.store.models import AuditRow
@@ -60,6 +60,44 @@ def _fields(row: AuditRow) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One audit row to append (the fields ``append`` takes)."""
+
+    actor: str
+    action: str
+    entity: str
+    entity_id: str | int
+    before: Any = None
+    after: Any = None
+    reason: str | None = None
+
+
+def _head(session: Session) -> str:
+    """The chain's last hash, with the chain lock taken (PostgreSQL; SQLite holds its write lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    last = session.execute(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)).scalar()
+    return last or GENESIS
+
+
+def _chained(prev: str, e: Entry) -> AuditRow:
+    """The row of ``e`` linked after ``prev`` (time now, hash set)."""
+    row = AuditRow(
+        ts=utcnow().isoformat(timespec="microseconds"),
+        actor=e.actor,
+        action=e.action,
+        entity=e.entity,
+        entity_id=str(e.entity_id),
+        before=canonical(e.before),
+        after=canonical(e.after),
+        reason=e.reason,
+        prev_hash=prev,
+    )
+    row.hash = row_hash(prev, _fields(row))
+    return row
+
+
 def append(
     session: Session,
     *,
@@ -72,25 +110,28 @@ def append(
     reason: str | None = None,
 ) -> AuditRow:
     """Append one row in the caller's transaction (call it last: it holds the chain lock until commit)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    last = session.execute(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)).scalar()
-    prev = last or GENESIS
-    row = AuditRow(
-        ts=utcnow().isoformat(timespec="microseconds"),
-        actor=actor,
-        action=action,
-        entity=entity,
-        entity_id=str(entity_id),
-        before=canonical(before),
-        after=canonical(after),
-        reason=reason,
-        prev_hash=prev,
-    )
-    row.hash = row_hash(prev, _fields(row))
+    row = _chained(_head(session), Entry(actor, action, entity, entity_id, before, after, reason))
     session.add(row)
     session.flush()
     return row
+
+
+_COLUMNS = ("ts", "actor", "action", "entity", "entity_id", "before", "after", "reason", "prev_hash", "hash")
+
+
+def append_many(session: Session, entries: Iterable[Entry]) -> int:
+    """Append ``entries`` in order, chained exactly as one ``append`` each, with one executemany insert in
+    the caller's transaction (call it last: it holds the chain lock until commit); returns how many."""
+    session.flush()
+    prev = _head(session)
+    rows: list[dict[str, Any]] = []
+    for e in entries:
+        row = _chained(prev, e)
+        rows.append({c: getattr(row, c) for c in _COLUMNS})
+        prev = row.hash
+    if rows:
+        session.execute(insert(AuditRow), rows)
+    return len(rows)
 
 
 @dataclass(frozen=True, slots=True)
