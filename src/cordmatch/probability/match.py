@@ -37,23 +37,6 @@ MATCH_6: Final = (("A", "antigen"), ("B", "antigen"), ("DRB1", "allele"))
 _CHUNK: Final = 1 << 22
 
 
-def _present_in(
-    sv: npt.NDArray[np.int64],
-    t0: npt.NDArray[np.int64],
-    t1: npt.NDArray[np.int64],
-    relation: npt.NDArray[np.int8] | None,
-    wanted: int = MATCH,
-) -> npt.NDArray[np.bool_]:
-    """(S, T): source value ``sv[s]`` has relation ``wanted`` to a target position (equality without a relation)."""
-    if relation is None:
-        eq: npt.NDArray[np.bool_] = (sv[:, None] == t0[None, :]) | (sv[:, None] == t1[None, :])
-        return eq if wanted == MATCH else np.zeros_like(eq)
-    out: npt.NDArray[np.bool_] = (relation[sv[:, None], t0[None, :]] == wanted) | (
-        relation[sv[:, None], t1[None, :]] == wanted
-    )
-    return out
-
-
 def _presented(v: Any, null: Any) -> tuple[Any, Any, Any]:
     # A null position copies the other one; both null: nothing presented.
     return np.where(null[:, 0], v[:, 1], v[:, 0]), np.where(null[:, 1], v[:, 0], v[:, 1]), null[:, 0] & null[:, 1]
@@ -74,10 +57,15 @@ def _directional(
     absent = np.zeros((s0.shape[0], t0.shape[0]), dtype=np.int8)
     related = np.zeros((s0.shape[0], t0.shape[0]), dtype=np.bool_)
     for sv in (s0, s1):
-        present = _present_in(sv, t0, t1, relation) & ~t_none[None, :]
-        absent += ~present
-        if relation is not None and want_related:
-            related |= ~present & _present_in(sv, t0, t1, relation, RELATED) & ~t_none[None, :]
+        if relation is None:
+            present = (sv[:, None] == t0[None, :]) | (sv[:, None] == t1[None, :])
+        else:
+            # the closest relation to either target position: 0 same antigen, 1 related, 2 different
+            best = np.minimum(relation[sv[:, None], t0[None, :]], relation[sv[:, None], t1[None, :]])
+            present = best == MATCH
+            if want_related:
+                related |= (best == RELATED) & ~t_none[None, :]
+        absent += ~(present & ~t_none[None, :])
     absent[s_none, :] = 0
     related[s_none, :] = False
     return absent, related
@@ -98,9 +86,22 @@ def locus_mismatches(
     (1: broad vs split, cannot tell) is never the same antigen: it counts as a mismatch, so a
     probability never assumes the best case. Returns two (P, D) int8 arrays.
     """
-    gvh, _ = _directional(pat, pat_null, don, don_null, relation)
-    hvg, _ = _directional(don, don_null, pat, pat_null, relation)
-    return gvh, hvg.T
+    gvh, hvg, _ = _mismatches_and_related(pat, don, pat_null, don_null, relation)
+    return gvh, hvg
+
+
+def _mismatches_and_related(
+    pat: npt.NDArray[np.int64],
+    don: npt.NDArray[np.int64],
+    pat_null: npt.NDArray[np.bool_],
+    don_null: npt.NDArray[np.bool_],
+    relation: npt.NDArray[np.int8] | None,
+    want_related: bool = False,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8], npt.NDArray[np.bool_]]:
+    """GvH (P, D), HvG (P, D) and, with ``want_related``, :func:`locus_related` in one pass."""
+    gvh, a = _directional(pat, pat_null, don, don_null, relation, want_related)
+    hvg, b = _directional(don, don_null, pat, pat_null, relation, want_related)
+    return gvh, hvg.T, a | b.T
 
 
 def locus_related(
@@ -112,10 +113,7 @@ def locus_related(
 ) -> npt.NDArray[np.bool_]:
     """(P, D): the pair has a position counted as an antigen mismatch only because WHO relates the two
     antigens through a broad (cannot tell whether they are the same split)."""
-    _, a = _directional(pat, pat_null, don, don_null, relation, want_related=True)
-    _, b = _directional(don, don_null, pat, pat_null, relation, want_related=True)
-    out: npt.NDArray[np.bool_] = a | b.T
-    return out
+    return _mismatches_and_related(pat, don, pat_null, don_null, relation, want_related=True)[2]
 
 
 @dataclass
@@ -219,12 +217,11 @@ def _locus_tables(
             relation: npt.NDArray[np.int8] | None = pat.antigen_relation
         else:
             pv, dv, relation = pu2 >> 1, du2 >> 1, None
-        gvh, hvg = locus_mismatches(pv, dv, p_null, d_null, relation)
+        want = relation is not None and related is not None
+        gvh, hvg, rel = _mismatches_and_related(pv, dv, p_null, d_null, relation, want)
         out[level] = (np.maximum(gvh, hvg), pi, di)
-        if relation is not None and related is not None:
-            rel = locus_related(pv, dv, p_null, d_null, relation)
-            if rel.any():
-                related[level] = (rel, pi, di)
+        if want and related is not None and rel.any():
+            related[level] = (rel, pi, di)
     return out
 
 
