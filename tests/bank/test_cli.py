@@ -64,7 +64,23 @@ def test_bank_cli_journey(tmp_path: Path, run_cli) -> None:  # type: ignore[no-u
     assert code == 0 and "imported 1" in out, err
     code, _, err = run_cli(["bank", "import", str(csv_path), "--db", db, "--user", "tech"])
     assert code == 2 and "line 2" in err and "already registered" in err
-    for state in ("received", "processed", "cryopreserved", "quarantine"):
+    assert run_cli(["bank", "unit", "move", "G123426000001", "received", "--db", db, "--user", "tech"])[0] == 0
+    # received -> processed needs the post-processing counts (issue 12): refused without them
+    code, _, err = run_cli(["bank", "unit", "move", "G123426000001", "processed", "--db", db, "--user", "tech"])
+    assert code == 2 and "post-processing counts" in err and "Traceback" not in err
+    # a processing step without its TNC is refused, naming the field
+    code, _, err = run_cli(["bank", "unit", "process", "G123426000001", "--db", db, "--user", "tech"])
+    assert code == 2 and "TNC" in err and "Traceback" not in err
+    code, out, err = run_cli(["bank", "unit", "process", "G123426000001", "--tnc", "1.3e9", "--cd34", "5e6",
+                              "--volume", "25", "--db", db, "--user", "tech"])  # fmt: skip
+    assert code == 0 and "processed" in out, err
+    code, out, err = run_cli(["bank", "unit", "counts", "G123426000001", "--stage", "pre_cryo", "--tnc", "1.2e9",
+                              "--db", db, "--user", "tech"])  # fmt: skip
+    assert code == 0 and "pre_cryo counts recorded" in out, err
+    code, _, err = run_cli(["bank", "unit", "counts", "G123426000001", "--stage", "thawed", "--tnc", "1e9",
+                            "--db", db, "--user", "tech"])  # fmt: skip
+    assert code == 2 and "stage" in err and "Traceback" not in err
+    for state in ("cryopreserved", "quarantine"):
         assert run_cli(["bank", "unit", "move", "G123426000001", state, "--db", db, "--user", "tech"])[0] == 0
     code, _, err = run_cli(["bank", "release", "G123426000001", "--db", db, "--user", "tech"])
     assert code == 2 and "technician may not unit.release" in err

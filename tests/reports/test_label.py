@@ -42,15 +42,13 @@ def test_pdf_label_barcodes_decode_to_isbt_data_structures(bank: Any, tmp_path: 
 
 
 @pytest.mark.browser
-def test_svg_label_barcodes_decode(bank: Any, tmp_path: Path) -> None:
+def test_svg_label_barcodes_decode(bank: Any, tmp_path: Path, browser: Any) -> None:
     """The SVG, rendered by Debian's chromium (the pages' browser), decodes to the same data."""
     import shutil
 
     need_tools()
     if shutil.which("/usr/bin/chromium") is None:
         pytest.skip("MISSING /usr/bin/chromium: the SVG label is not rendered")
-    from playwright.sync_api import sync_playwright
-
     from cordmatch.reports.label import SVG_CSP
 
     din = demo_din(2)
@@ -60,21 +58,17 @@ def test_svg_label_barcodes_decode(bank: Any, tmp_path: Path) -> None:
     page_file = tmp_path / "label.svg"
     page_file.write_bytes(svg)
     png = tmp_path / "label-svg.png"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        page = browser.new_page(viewport={"width": 400, "height": 400}, device_scale_factor=3)
-        # served as the label routes serve it: with its own Content-Security-Policy
-        page.route(
-            "http://label.test/label.svg",
-            lambda route: route.fulfill(
-                status=200, body=svg, headers={"Content-Type": "image/svg+xml", "Content-Security-Policy": SVG_CSP}
-            ),
-        )
-        page.goto("http://label.test/label.svg")
-        page.screenshot(path=str(png))
-        browser.close()
+    page = browser.new_page(viewport={"width": 400, "height": 400}, device_scale_factor=3)
+    # served as the label routes serve it: with its own Content-Security-Policy
+    page.route(
+        "http://label.test/label.svg",
+        lambda route: route.fulfill(
+            status=200, body=svg, headers={"Content-Type": "image/svg+xml", "Content-Security-Policy": SVG_CSP}
+        ),
+    )
+    page.goto("http://label.test/label.svg")
+    page.screenshot(path=str(png))
+    page.close()
     assert set(barcodes(png)) == {f"={din}{check_flag(din)}", "=<Z00010A1"}
 
 

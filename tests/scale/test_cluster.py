@@ -15,8 +15,9 @@ def test_worker_count_out_of_range_is_refused(workers: int) -> None:
 
 
 def test_unreachable_scheduler_is_a_clear_error() -> None:
-    with pytest.raises(InvalidInputError, match="no Dask scheduler answered"), open_client(
-        ClusterSpec(scheduler="tcp://127.0.0.1:9")
+    with (
+        pytest.raises(InvalidInputError, match="no Dask scheduler answered"),
+        open_client(ClusterSpec(scheduler="tcp://127.0.0.1:9")),
     ):
         pass
 

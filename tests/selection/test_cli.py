@@ -58,14 +58,14 @@ def test_search_text_explain_and_heavy_patient(reg, capsys):  # type: ignore[no-
             "--weight",
             "150",
             "--explain",
-            "CB0000000001",
+            "X999926000002",
             "--policy",
             "dose-first",
         ],
         capsys,
     )
     assert code == 0, err
-    assert "explain CB0000000001" in out
+    assert "explain X999926000002" in out
     assert "double unit" in out or "no pair" in out or "top" in out
 
 

@@ -59,6 +59,22 @@ def test_illegal_and_guarded_transitions(world: World) -> None:
         svc.transition(world.tech, DIN, "thawed")
 
 
+def test_processed_needs_the_post_processing_counts(world: World) -> None:
+    svc = world.svc
+    svc.register_unit(world.tech, good_registration())
+    svc.transition(world.tech, DIN, "received")
+    with pytest.raises(ConflictError, match="post-processing counts") as refused:
+        svc.transition(world.tech, DIN, "processed")
+    assert refused.value.where == "tnc" and svc.get_unit(world.tech, DIN).state == "received"
+    with pytest.raises(InvalidInputError, match="TNC count is required"):
+        svc.record_processing(world.tech, DIN, {"volume_ml": 25.0}, red_cell_depleted=True)
+    svc.record_measurement(world.tech, DIN, "post_processing", {"volume_ml": 25.0})  # no TNC: still refused
+    with pytest.raises(ConflictError, match="post-processing counts"):
+        svc.transition(world.tech, DIN, "processed")
+    svc.record_measurement(world.tech, DIN, "post_processing", {"tnc": 1.3e9})
+    assert svc.transition(world.tech, DIN, "processed").state == "processed"
+
+
 def test_release_refused_lists_failures_then_exceptional_release(world: World) -> None:
     svc = world.svc
     to_quarantine(world)

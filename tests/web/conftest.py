@@ -83,7 +83,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, seeded_db: Path, tables: Any) -> Iterator[str]:
     """The real app under uvicorn in a thread on a free loopback port; yields its base URL.
     (``tables``: the HLA tables are built before the first search, not inside a browser wait.)"""
@@ -91,7 +91,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, seeded_db: Path, table
 
     from cordmatch.api import create_app
 
-    db = tmp_path_factory.mktemp("live") / "live.sqlite3"
+    db = tmp_path_factory.mktemp("live") / "live.sqlite3"  # one server for all browser tests (CI time)
     shutil.copyfile(seeded_db, db)
     app = create_app(str(db))  # with the real search
     port = _free_port()
@@ -108,3 +108,47 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, seeded_db: Path, table
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# ---------------------------------------------------------------------------------------------- browser
+CHROMIUM = "/usr/bin/chromium"  # the `browser` fixture (tests/conftest.py) is one chromium for the session
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context (no cookies) at 1280x900 whose requests may not leave the test server."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    outside: list[str] = []
+
+    def local_only(route: Any) -> None:
+        url = route.request.url
+        if url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    context.route("**/*", local_only)
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    pg.outside_requests = outside  # type: ignore[attr-defined]
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+def shot(page: Any, name: str, *, full_page: bool = True) -> None:
+    """A screenshot (the whole page, or the window) saved as test-artifacts/<name>.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+
+
+def log_in(page: Any, base: str, username: str) -> None:
+    from cordmatch.services.bank_demo import DEMO_PASSWORD
+
+    page.goto(f"{base}/login")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}/units")

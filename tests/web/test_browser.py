@@ -5,17 +5,13 @@ Screenshots are saved under test-artifacts/."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from web.conftest import ARTIFACTS
+from web.conftest import CHROMIUM, log_in, shot
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 DIN = "X999926000061"
 TYPING = "A*01:01+A*02:01^B*07:02+B*08:01^C*07:01+C*07:02^DRB1*15:01+DRB1*03:01"
 
@@ -23,45 +19,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent: apt-get install -y chromium"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-    pg.set_default_timeout(10_000)
-    try:
-        yield pg
-    finally:
-        context.close()
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def log_in(page: Any, base: str, username: str) -> None:
-    from cordmatch.services.bank_demo import DEMO_PASSWORD
-
-    page.goto(f"{base}/login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}/units")
 
 
 def log_out(page: Any) -> None:
@@ -170,16 +127,19 @@ def test_register_through_release_then_search_and_reserve(live_server: str, page
     page.get_by_label("Weight (kg)").fill("20")
     page.get_by_label("Explain a unit (DIN)").fill(DIN)
     page.get_by_role("button", name="Search").click()
-    first = page.locator("ol.results > li").first
+    first = page.locator("table.results-table.single tr.result-row").first
     expect(first).to_contain_text(DIN)
     expect(first).to_contain_text("8/8")
-    expect(first.locator("details li").first).to_contain_text("HLA match")
+    reasons = page.locator("tr.reasons-row").first
+    expect(reasons.locator("table.rules")).to_be_hidden()  # folded until asked for
+    reasons.locator("summary").first.click()
+    expect(reasons.locator("table.rules tbody tr").first).to_contain_text("HLA match")
     expect(page.locator("#explain-heading")).to_contain_text("ranked")
     shot(page, "05-search-results")
-    first.get_by_role("link", name=DIN).click()
+    # reserve from the table
     page.get_by_label("Patient reference").fill("PT-2026-0042")
     page.get_by_label("Request confirmatory typing").check()
-    page.get_by_role("button", name="Reserve").click()
+    first.get_by_role("button", name=f"Reserve {DIN}").click()
     page.get_by_role("status").filter(has_text="unit reserved").wait_for()
     expect(page.get_by_role("heading", level=1)).to_contain_text("reserved")
     page.get_by_role("link", name="Reservations").first.click()

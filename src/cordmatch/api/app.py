@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from cordmatch.api import problems
+from cordmatch.api.docs import DOCS_ASSETS_URL, install_docs
 from cordmatch.api.headers import SecurityHeaders
 from cordmatch.api.nul_guard import NulGuard
 from cordmatch.api.search import SearchBackend, discover_backend
@@ -45,7 +47,7 @@ def create_app(
     is the search seam ("auto" = whatever this build provides). ``secret`` signs the pages' CSRF tokens
     (``$CORDMATCH_SECRET``, else random per process). ``web=False`` serves the API only.
     """
-    from cordmatch.api.routes import admin, reports, reservations, search, transfer, units
+    from cordmatch.api.routes import admin, coverage, reports, reservations, search, transfer, units
     from cordmatch.services.bank import BankService
     from cordmatch.store import open_store
 
@@ -58,15 +60,18 @@ def create_app(
         if own_store:
             opened.close()
 
-    app = FastAPI(
+    # /docs (Swagger UI) and /redoc: fastapi-offline's shipped assets, our pages (api/docs.py); no CDN
+    app = FastAPIOffline(
+        docs_url=None,
+        redoc_url=None,
+        static_url=DOCS_ASSETS_URL,
         lifespan=lifespan,
         title="cordmatch",
         version="1",
         description=DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url="/docs",
-        redoc_url=None,
     )
+    install_docs(app, app.title)
     app.state.store = opened
     app.state.bank = BankService(opened, clock=clock)
     app.state.search_backend = discover_backend(opened) if search_backend == "auto" else search_backend
@@ -76,7 +81,7 @@ def create_app(
     app.add_middleware(NulGuard)
     app.add_middleware(SecurityHeaders, hsts=secure_cookies)
     # transfer first: /units/export.csv must win over /units/{din}
-    for module in (transfer, units, reservations, admin, search, reports):
+    for module in (transfer, units, reservations, admin, search, reports, coverage):
         app.include_router(module.router, prefix=API_PREFIX)
     if web:
         from cordmatch.web.pages import install as install_pages

@@ -1,6 +1,6 @@
 """Security headers on every response: a Content-Security-Policy with no external source, no framing,
-no MIME sniffing, no referrer leaks. Swagger UI (/docs) loads nothing from outside either: it fails to
-render offline rather than fetch code from the internet (the OpenAPI itself is at /openapi.json)."""
+no MIME sniffing, no referrer leaks. A response that sets its own policy keeps it: /docs and /redoc
+(api/docs.py) allow the inline styles of Swagger UI and ReDoc, still loading only from this server."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 bank_app = typer.Typer(help="The cord blood bank: units, release, reservations, users.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
-unit_app = typer.Typer(help="Units: register, list, show, move.", no_args_is_help=True)
+unit_app = typer.Typer(help="Units: register, list, show, process, counts, move.", no_args_is_help=True)
 bank_app.add_typer(user_app, name="user")
 bank_app.add_typer(unit_app, name="unit")
 
@@ -448,4 +448,6 @@ def grant_app_role_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    from cordmatch.cli import bank_counts_cmd  # noqa: F401  (adds `unit process` and `unit counts`)
+
     app.add_typer(bank_app, name="bank")

@@ -44,6 +44,7 @@ def _register_commands() -> None:
     from cordmatch.cli import (
         audit_cmd,
         bank_cmd,
+        coverage_cmd,
         demo_cmd,
         din_cmd,
         grade_cmd,
@@ -51,6 +52,7 @@ def _register_commands() -> None:
         indications_cmd,
         outcome_cmd,
         probability_cmd,
+        scale_cmd,
         search_cmd,
         serve_cmd,
         sim_cmd,
@@ -67,8 +69,10 @@ def _register_commands() -> None:
         bank_cmd,
         probability_cmd,
         search_cmd,
+        scale_cmd,
         serve_cmd,
         sim_cmd,
+        coverage_cmd,
     ):
         module.register(app)
 

@@ -151,67 +151,93 @@ def match_probability_command(
 
 
 def impute_registry_command(
-    units: Annotated[Path, typer.Option("--units", help="CSV with columns unit_id and typing (GL string).")],
     population: Annotated[str, typer.Option("--population", help=_POP_HELP)],
+    units: Annotated[
+        Path | None, typer.Option("--units", help="CSV with columns unit_id and typing (GL string).")
+    ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option("--registry", help="A partitioned registry directory: impute it on Dask, one partition per task."),
+    ] = None,
     patient: Annotated[
         str | None, typer.Option("--patient", help="Also score every unit against this patient typing.")
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", help="Write per-unit results as CSV here.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the posterior cache.")] = False,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="With --registry: a running Dask scheduler (tcp://host:8786).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="With --registry: workers of the local cluster.")] = 2,
 ) -> None:
-    """Impute a whole registry (cached on disk) and, with --patient, each unit's P(8/8), P(>=7/8), P(6/6)."""
+    """Impute a whole registry (cached on disk) and, with --patient, each unit's P(8/8), P(>=7/8), P(6/6).
+    --units CSV runs here; --registry DIR runs on Dask (a local cluster, or --scheduler)."""
 
     from cordmatch.errors import InvalidInputError, NotFoundError
-    from cordmatch.services.probability import impute_registry, impute_typing, parse_population, score_units
+    from cordmatch.scale.impute import HEADER, impute_rows
+    from cordmatch.services.probability import parse_population
 
+    if (units is None) == (registry is None):
+        raise InvalidInputError("give either --units CSV or --registry DIR", where="--units")
     tables = load_tables()
     pop = parse_population(population)
-    index = _index(tables, None, None, population)
-    index.population_weights(pop)
-    try:
-        with units.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            fields = reader.fieldnames or []
-            if "unit_id" not in fields or "typing" not in fields:
-                raise InvalidInputError(
-                    f"--units needs the columns unit_id and typing (found {', '.join(fields)})", where=str(units)
-                )
-            rows = [(r["unit_id"], r["typing"]) for r in reader]
-    except FileNotFoundError:
-        raise NotFoundError(f"file not found: {units}", where=str(units)) from None
-    with progress_bar("imputing", len(rows), counts=True) as update:
-        result = impute_registry(
-            rows,
-            pop,
-            tables=tables,
-            index=index,
-            use_cache=not no_cache,
-            progress=update,
-        )
-    err_console.print(
-        f"{len(rows)} units, {result.distinct_typings} distinct typings, {result.cache_hits} from cache, "
-        f"{len(result.problems)} without estimate",
-        highlight=False,
-    )
-    summary = None
     if patient is not None:
-        post = impute_typing(_typing(patient, "--patient", tables, None), pop, tables=tables, index=index)
-        if not post.ok:
-            raise InvalidInputError(f"no estimate for the patient: {post.reason}", where="--patient")
-        summary = score_units(post, result.packed)
+        _typing(patient, "--patient", tables, None)
+    if registry is not None:
+        parts = _registry_partitions(registry, population)
+        from cordmatch.cli.scale_cmd import open_cluster, say_dashboard
+        from cordmatch.scale.impute import impute_distributed
+
+        with open_cluster(scheduler, workers) as client:
+            say_dashboard(client)
+            with progress_bar(f"imputing {len(parts)} partitions", len(parts), counts=True) as update:
+                done = impute_distributed(client, parts, pop, patient, use_cache=not no_cache, progress=update)
+        rows = [r for d in done for r in d.rows]
+        distinct = sum(d.distinct_typings for d in done)
+        hits = sum(d.cache_hits for d in done)
+        problems = sum(d.problems for d in done)
+        err_console.print(
+            f"{len(rows)} units, {distinct} distinct typings (summed over partitions), {hits} from cache, "
+            f"{problems} without estimate",
+            highlight=False,
+        )
+    else:
+        assert units is not None
+        index = _index(tables, None, None, population)
+        index.population_weights(pop)
+        try:
+            with units.open(newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh)
+                fields = reader.fieldnames or []
+                if "unit_id" not in fields or "typing" not in fields:
+                    raise InvalidInputError(
+                        f"--units needs the columns unit_id and typing (found {', '.join(fields)})", where=str(units)
+                    )
+                pairs = [(r["unit_id"], r["typing"]) for r in reader]
+        except FileNotFoundError:
+            raise NotFoundError(f"file not found: {units}", where=str(units)) from None
+        with progress_bar("imputing", len(pairs), counts=True) as update:
+            result = impute_rows(pairs, pop, patient, use_cache=not no_cache, index=index, progress=update)
+        rows = result.rows
+        err_console.print(
+            f"{len(rows)} units, {result.distinct_typings} distinct typings, {result.cache_hits} from cache, "
+            f"{result.problems} without estimate",
+            highlight=False,
+        )
     if output is not None:
         with output.open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
-            w.writerow(["unit_id", "genotypes", "estimate", "p_8_of_8", "p_at_least_7_of_8", "p_6_of_6", "reason"])
-            sizes = result.packed.offsets[1:] - result.packed.offsets[:-1]
-            for u, unit_id in enumerate(result.unit_ids):
-                vals = (
-                    [f"{summary.p_8_of_8[u]:.6f}", f"{summary.p_at_least_7_of_8[u]:.6f}", f"{summary.p_6_of_6[u]:.6f}"]
-                    if summary is not None and summary.ok[u]
-                    else ["", "", ""]
-                )
-                w.writerow([unit_id, int(sizes[u]), bool(result.packed.ok[u]), *vals, result.problems.get(unit_id, "")])
+            w.writerow(HEADER)
+            w.writerows(rows)
         err_console.print(f"wrote {output}", highlight=False)
+
+
+def _registry_partitions(registry: str, population: str) -> Any:
+    from cordmatch.errors import InvalidInputError
+    from cordmatch.scale.partitions import read_manifest
+
+    if population.strip().upper() == "CAU_TOY":
+        raise InvalidInputError("CAU_TOY is for --units only (workers load the shipped sets)", where="--population")
+    return read_manifest(registry)
 
 
 def register(app: typer.Typer) -> None:

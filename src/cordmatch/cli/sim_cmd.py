@@ -31,6 +31,14 @@ def registry_command(
     parquet: Annotated[
         Path | None, typer.Option("--parquet", help="Also export the same units to this Parquet file.")
     ] = None,
+    partitions: Annotated[
+        int,
+        typer.Option(
+            "--partitions",
+            help="Write TARGET as a directory of this many Parquet partitions (for search-batch and "
+            "impute-registry on Dask).",
+        ),
+    ] = 0,
 ) -> None:
     """Generate a registry of units with HLA drawn from the NMDP 2007 haplotype frequencies."""
 
@@ -43,17 +51,20 @@ def registry_command(
     _check_seed(seed)
     if units < 0:
         raise InvalidInputError(f"--units must be >= 0, got {units}", where="--units")
+    if partitions < 0:
+        raise InvalidInputError(f"--partitions must be >= 1, got {partitions}", where="--partitions")
     tables = load_tables()
     with progress_bar("generating units", units, counts=True) as update:
         chunks = generate_registry(units, seed, population, tables, progress=update)
-        rows = write_registry(db, chunks, tables.release)
+        rows = write_registry(db, chunks, tables.release, units=units, partitions=partitions)
     if parquet is not None:  # the same seed gives the same units: generate again for the export
         from cordmatch.sim.export import write_parquet
 
         with progress_bar("exporting to Parquet", units, counts=True) as update:
             again = generate_registry(units, seed, population, tables, progress=update)
             write_parquet(parquet, again, tables.release)
-    console.print(f"wrote {rows:,} units to {db} (population {population.upper()}, seed {seed})")
+    where = f"{db} ({partitions} partitions)" if partitions else db
+    console.print(f"wrote {rows:,} units to {where} (population {population.upper()}, seed {seed})")
     if parquet is not None:
         console.print(f"exported the same units to {parquet}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -72,31 +73,60 @@ def alternative_codes(typing: HlaTyping, limit: int = MAX_ALTERNATIVE_ROWS) -> t
 _LOCUS_ROW = {locus: i for i, locus in enumerate(CODED_LOCI)}
 
 
-def _fast_codes(
-    gl: str, tables: NomenclatureTables, cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None]
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Codes of an unphased GL string assembled from per-locus parts (each parsed once per distinct text);
-    None when a part is phased, outside A, B, C, DRB1, repeated, or not codable (the caller parses it whole,
-    which also reports errors)."""
+def _fast_codes(gl: str, tables: NomenclatureTables, cache: dict[str, Any]) -> list[int] | None:
+    """Codes of an unphased GL string assembled from per-locus parts (each parsed once per distinct text), as
+    16 ints (antigen ids then allele ids, loci A, B, C, DRB1 x 2 positions); None when a part is phased,
+    outside A, B, C, DRB1, repeated, or not codable (the caller parses it whole, which also reports errors)."""
     if "~" in gl:
         return None
-    ag = np.full((4, 2), -1, dtype=np.int16)
-    al = np.full((4, 2), -1, dtype=np.int16)
-    seen: set[int] = set()
+    codes = [-1] * 16
+    seen = 0
     for raw in gl.split("^"):
-        part = raw.strip()
-        if part not in cache:
-            cache[part] = _code_part(part, tables)
-        hit = cache[part]
-        if hit is None or hit[0] in seen:
+        key = "\x01" + raw
+        hit = cache.get(key, False)
+        if hit is False:
+            part = raw.strip()
+            if part not in cache:
+                cache[part] = _code_part(part, tables, cache)
+            coded = cache[part]
+            hit = None if coded is None else (coded[0], *(int(x) for x in coded[1]), *(int(x) for x in coded[2]))
+            cache[key] = hit
+        if hit is None or seen & (1 << hit[0]):
             return None
-        row, p_ag, p_al = hit
-        seen.add(row)
-        ag[row], al[row] = p_ag, p_al
-    return ag, al
+        row = hit[0]
+        seen |= 1 << row
+        codes[2 * row], codes[2 * row + 1], codes[8 + 2 * row], codes[9 + 2 * row] = hit[1:]
+    return codes
 
 
-def _code_part(part: str, tables: NomenclatureTables) -> tuple[int, np.ndarray, np.ndarray] | None:
+def _code_part(
+    part: str, tables: NomenclatureTables, cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None] | None = None
+) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """Codes of one locus part. ``T1+T2`` (no phase, no genotype list) is assembled from its positions, each
+    coded once (the coding of a position does not depend on the other one unless a position is null, which
+    the position cache refuses); anything else is parsed whole."""
+    toks = part.split("+")
+    if cache is not None and len(toks) == 2 and "|" not in part and "~" not in part:
+        first = _code_position(toks[0].strip(), tables, cache)
+        second = _code_position(toks[1].strip(), tables, cache)
+        if first is not None and second is not None and first[0] == second[0]:
+            return first[0], np.concatenate([first[1], second[1]]), np.concatenate([first[2], second[2]])
+    return _parse_part(part, tables)
+
+
+def _code_position(
+    tok: str, tables: NomenclatureTables, cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None]
+) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """(locus row, antigen id, allele id) of one position, from the homozygous part ``T+T``; None when not
+    codable (null allele, several antigens) or not parseable."""
+    key = "\x00" + tok
+    if key not in cache:
+        hit = _parse_part(f"{tok}+{tok}", tables) if tok else None
+        cache[key] = None if hit is None else (hit[0], hit[1][:1].copy(), hit[2][:1].copy())
+    return cache[key]
+
+
+def _parse_part(part: str, tables: NomenclatureTables) -> tuple[int, np.ndarray, np.ndarray] | None:
     try:
         t = parse_typing(part, tables)
     except InvalidInputError:
@@ -111,9 +141,12 @@ def _code_part(part: str, tables: NomenclatureTables) -> tuple[int, np.ndarray, 
 
 
 def columns_from_records(
-    records: Sequence[UnitRecord], tables: NomenclatureTables
+    records: Sequence[UnitRecord],
+    tables: NomenclatureTables,
+    part_cache: dict[str, Any] | None = None,
 ) -> tuple[UnitColumns, list[HlaTyping | None]]:
-    """Index columns of records; typings that are not codable are returned for the exact side list."""
+    """Index columns of records; typings that are not codable are returned for the exact side list.
+    ``part_cache``: codes of locus parts and positions, shared between calls on the same tables."""
     n = len(records)
     ag = np.full((n, 4, 2), -1, dtype=np.int16)
     al = np.full((n, 4, 2), -1, dtype=np.int16)
@@ -122,11 +155,14 @@ def columns_from_records(
     alternatives: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n
     extra_hla: list[str | None] = [None] * n
     cache: dict[str, tuple[HlaTyping, tuple[np.ndarray, np.ndarray] | None]] = {}
-    locus_cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None] = {}
+    locus_cache: dict[str, Any] = {} if part_cache is None else part_cache
+    fast_rows: list[int] = []
+    fast_codes: list[list[int]] = []
     for i, r in enumerate(records):
         fast = _fast_codes(r.hla, tables, locus_cache)
         if fast is not None:
-            ag[i], al[i] = fast
+            fast_rows.append(i)
+            fast_codes.append(fast)
             continue
         if r.hla not in cache:
             try:
@@ -143,6 +179,10 @@ def columns_from_records(
             alternatives[i] = alternative_codes(t)
         else:
             ag[i], al[i] = coded
+    if fast_rows:
+        coded16 = np.array(fast_codes, dtype=np.int16)
+        ag[fast_rows] = coded16[:, :8].reshape(-1, 4, 2)
+        al[fast_rows] = coded16[:, 8:].reshape(-1, 4, 2)
     cols = UnitColumns(
         unit_id=[r.unit_id for r in records],
         ag=ag,

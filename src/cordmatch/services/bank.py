@@ -550,6 +550,8 @@ class BankService(UserServices):
         """Record the post-processing counts and RBC depletion, and move received -> processed."""
         self._require(actor, P.UNIT_WRITE)
         m = v.check_measurement(parse_model(MeasurementIn, values))
+        if m.tnc is None:
+            raise InvalidInputError("the post-processing TNC count is required to record processing", where="tnc")
 
         def mutate(s: Session, unit: Unit) -> None:
             check_transition(unit.state, S.PROCESSED, din=unit.din)
@@ -640,9 +642,24 @@ class BankService(UserServices):
                     f"unit {unit.din}: {cur.value} -> {tgt.value} is done by '{GUARDED[(cur, tgt)]}'",
                     where="state",
                 )
+            if (cur, tgt) == (S.RECEIVED, S.PROCESSED) and not self._has_tnc(s, unit.id, "post_processing"):
+                raise ConflictError(
+                    f"unit {unit.din}: record the post-processing counts (at least the TNC) to move it to processed",
+                    where="tnc",
+                )
             unit.state = tgt.value
 
         return self._change(actor, din, f"unit.state.{tgt.value}", mutate, reason=reason)
+
+    @staticmethod
+    def _has_tnc(s: Session, unit_id: int, stage: str) -> bool:
+        """Whether the unit has a TNC count recorded for ``stage``."""
+        found = s.scalar(
+            select(Measurement.id).where(
+                Measurement.unit_id == unit_id, Measurement.stage == stage, Measurement.tnc.is_not(None)
+            )
+        )
+        return found is not None
 
     def discard(self, actor: Principal, din: str, reason: str, *, research: bool = False) -> UnitOut:
         """Discard a unit (or release it for research); the reason is required and audited."""
@@ -710,7 +727,8 @@ class BankService(UserServices):
             before = self._snapshot(self._unit_out(s, unit))
             decision = evaluate(criteria, self._qc_values(s, unit))
             if not decision.passed and reason is None:
-                listed = "; ".join(f"{f.text}: {f.verdict} (value {f.value})" for f in decision.failures)
+                listed = "; ".join(f"{f.text}: {f.verdict}" + ("" if f.value is None else f" (value {f.value})")
+                                   for f in decision.failures)  # fmt: skip
                 raise ConflictError(
                     f"unit {unit.din} does not meet the release criteria: {listed}. "
                     "Give an exceptional-release reason to release it anyway.",

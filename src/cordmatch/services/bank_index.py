@@ -6,18 +6,21 @@ the current HLA typing GL string and the attributes selection ranks on. Counts a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from cordmatch.bank.lifecycle import UnitState
+from cordmatch.selection.model import UnitRecord
 from cordmatch.store.engine import Store
 from cordmatch.store.models import Bank, HlaTyping, Measurement, Unit
 
 UNACCREDITED = frozenset({"", "none", "no"})
+_AVAILABLE = UnitState.AVAILABLE.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +84,115 @@ def iter_available_units(store: Store, *, batch: int = 1000) -> Iterator[Availab
                 exceptional_release=unit.exceptional_release,
             )
         last_id = rows[-1][0].id
+
+
+# --------------------------------------------------------------------------- bulk reads for the search index
+def _unit_select() -> Any:
+    """Columns search needs per unit (one row per unit: current typing, pre-cryo and post-processing counts)."""
+    pre = aliased(Measurement)
+    post = aliased(Measurement)
+    q = (
+        select(
+            Unit.id,
+            Unit.din,
+            Unit.state,
+            HlaTyping.gl,
+            pre.id,
+            pre.tnc,
+            pre.cd34,
+            pre.volume_ml,
+            post.tnc,
+            post.cd34,
+            post.volume_ml,
+            Unit.abo,
+            Unit.rh,
+            Bank.name,
+            Bank.accreditation,
+            Unit.collected_at,
+            Unit.red_cell_depleted,
+            Unit.segments,
+            Unit.nima_gl,
+        )
+        .join(Bank, Bank.id == Unit.bank_id)
+        .outerjoin(HlaTyping, and_(HlaTyping.unit_id == Unit.id, HlaTyping.superseded_by.is_(None)))
+        .outerjoin(pre, and_(pre.unit_id == Unit.id, pre.stage == "pre_cryo"))
+        .outerjoin(post, and_(post.unit_id == Unit.id, post.stage == "post_processing"))
+    )
+    return q
+
+
+_RH = {"pos": "+", "neg": "-"}
+
+
+class SearchRow:
+    """The fields of a :class:`UnitRecord` that coding for the index reads (cheaper to make than the frozen
+    record: used when a whole store is coded)."""
+
+    __slots__ = ("abo", "accredited", "attached_segment", "bank", "cd34", "collection_date", "hla", "nima",
+                 "population", "rbc_depleted", "rh", "tnc", "unit_id", "volume_ml")  # fmt: skip
+
+    def __init__(
+        self, unit_id: str, hla: str, tnc: float, cd34: float | None, volume_ml: float | None, abo: str | None,
+        rh: str | None, bank: str, accredited: bool, collection_date: Any, rbc_depleted: bool,
+        attached_segment: bool, nima: str | None, population: str | None,
+    ) -> None:  # fmt: skip
+        self.unit_id, self.hla, self.tnc, self.cd34, self.volume_ml = unit_id, hla, tnc, cd34, volume_ml
+        self.abo, self.rh, self.bank, self.accredited = abo, rh, bank, accredited
+        self.collection_date, self.rbc_depleted, self.attached_segment = collection_date, rbc_depleted, attached_segment
+        self.nima, self.population = nima, population
+
+
+def _record(row: Any, light: bool = False) -> tuple[int, UnitRecord] | None:
+    """(unit id, search record) of a row of :func:`_unit_select`; None when not searchable (not listed, no
+    typing or no TNC). ``light``: a :class:`SearchRow` with the same fields instead of the record."""
+    (uid, din, state, gl, pre_id, pre_tnc, pre_cd34, pre_vol, post_tnc, post_cd34, post_vol,
+     abo, rh, bank_name, accreditation, collected_at, rbc, segments, nima) = row  # fmt: skip
+    tnc, cd34, vol = (pre_tnc, pre_cd34, pre_vol) if pre_id is not None else (post_tnc, post_cd34, post_vol)
+    if state != _AVAILABLE or not gl or not tnc:
+        return None
+    make: Any = SearchRow if light else UnitRecord
+    return uid, make(
+        unit_id=din,
+        hla=gl,
+        tnc=float(tnc),
+        cd34=cd34,
+        volume_ml=vol,
+        abo=abo,
+        rh=_RH.get(rh or ""),
+        bank=bank_name,
+        accredited=accreditation.strip().lower() not in UNACCREDITED,
+        collection_date=collected_at.date(),
+        rbc_depleted=bool(rbc) if rbc is not None else True,
+        attached_segment=segments > 0,
+        nima=nima,
+        population=None,
+    )
+
+
+def _light(row: Any) -> tuple[int, UnitRecord] | None:
+    return _record(row, light=True)
+
+
+def iter_search_records(
+    session: Session,
+    *,
+    unit_ids: Sequence[int] | None = None,
+    dins: Sequence[str] | None = None,
+    batch: int = 20_000,
+    light: bool = False,
+) -> Iterator[list[tuple[int, UnitRecord]]]:
+    """Searchable units (listed, typed, with a TNC) as (unit id, record), in unit-id order, ``batch`` at a
+    time: all of them, or those of ``unit_ids`` / ``dins`` (up to 500 per query). ``light``: :class:`SearchRow`
+    objects (typed as records: they carry the same fields) for coding a whole store."""
+    convert = _light if light else _record
+    if unit_ids is None and dins is None:
+        q = _unit_select().where(Unit.state == UnitState.AVAILABLE.value).order_by(Unit.id)
+        result = session.connection().execution_options(yield_per=batch).execute(q)  # Core rows, streamed
+        for part in result.partitions():
+            yield [r for r in map(convert, part) if r is not None]
+        return
+    keys: Sequence[Any] = list(unit_ids) if unit_ids is not None else list(dins or ())
+    column = Unit.id if unit_ids is not None else Unit.din
+    for start in range(0, len(keys), 500):
+        q = _unit_select().where(column.in_(keys[start : start + 500])).order_by(Unit.id)
+        yield [r for r in map(convert, session.connection().execute(q)) if r is not None]

@@ -1,10 +1,11 @@
 """Unit search on the bank's own store, for the REST API and the pages (the search seam of ADR 0502).
 
-The search index is built from the store's listed (``available``) units and kept while they do not
-change: every search first reads a fingerprint of the available units (count, sum of ids, sum of row
-versions; one aggregate query) and rebuilds the index when it differs, so a unit that was just reserved,
-released or retyped is never ranked from stale data. The ranking, rules and explanations are the
-selection issue's (``cordmatch.selection``, ``cordmatch.services.search``).
+The search index is built from the store's persistent coded index (:mod:`cordmatch.services.store_index`):
+every search first reads the store's change log since the last one (triggers log every write to units,
+typings, measurements and banks) and reloads only the units it names, so a unit that was just reserved,
+released or retyped is never ranked from stale data, and no search parses the other units' typings again.
+The ranking, rules and explanations are the selection issue's (``cordmatch.selection``,
+``cordmatch.services.search``).
 """
 
 from __future__ import annotations
@@ -13,17 +14,13 @@ import threading
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, select
-
-from cordmatch.bank.lifecycle import UnitState
 from cordmatch.bank.roles import Permission, require
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.selection.index import UnitIndex
 from cordmatch.services.auth import Principal
-from cordmatch.services.registry_store import StoreRegistry, index_records, records_from_store
+from cordmatch.services.store_index import CodedUnits, StoreSource, build_index, coded_units
 from cordmatch.store.engine import Store
-from cordmatch.store.models import Unit
 
 # Where the search service names a CLI option, the API names its field.
 _FIELDS = {"--patient": "patient_gl", "--weight": "weight_kg", "--abo": "abo", "--top": "top",
@@ -37,8 +34,8 @@ class BankSearch:
         self.store = store
         self._tables = tables
         self._lock = threading.Lock()
-        self._key: tuple[int, int, int] | None = None
-        self._index: tuple[UnitIndex, StoreRegistry] | None = None
+        self._coded: CodedUnits | None = None
+        self._index: tuple[UnitIndex, StoreSource] | None = None
 
     @property
     def tables(self) -> NomenclatureTables:
@@ -48,19 +45,14 @@ class BankSearch:
             self._tables = default_nomenclature()
         return self._tables
 
-    def fingerprint(self) -> tuple[int, int, int]:
-        q = select(func.count(Unit.id), func.coalesce(func.sum(Unit.id), 0), func.coalesce(func.sum(Unit.version), 0))
-        with self.store.transaction() as s:
-            n, ids, versions = s.execute(q.where(Unit.state == UnitState.AVAILABLE.value)).one()
-        return int(n), int(ids), int(versions)
-
-    def index(self) -> tuple[UnitIndex, StoreRegistry]:
-        """The index of the available units now (rebuilt when they changed)."""
+    def index(self) -> tuple[UnitIndex, StoreSource]:
+        """The index of the available units now: the store's persistent coded index brought up to date with
+        its change log (only changed units are read again); rebuilt from the codes when they changed."""
         with self._lock:
-            key = self.fingerprint()
-            if self._index is None or key != self._key:
-                self._index = index_records(records_from_store(self.store), self.tables)
-                self._key = key
+            coded = coded_units(self.store, self.tables)
+            if self._index is None or coded is not self._coded:
+                self._index = (build_index(coded, self.tables.release), StoreSource(self.store))
+                self._coded = coded
             return self._index
 
     def __call__(self, actor: Principal, query: Any) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Registry storage for search and the simulator: where units are written and read.
 
-TARGET is a Parquet file (``*.parquet``) or a database (SQLite file or SQLAlchemy URL) through the bank
+TARGET is a Parquet file (``*.parquet``), a directory of Parquet partitions (:mod:`cordmatch.scale.partitions`)
+or a database (SQLite file or SQLAlchemy URL) through the bank
 store (:mod:`cordmatch.services.registry_store`: bulk insert, and the bank's feed of available units).
 """
 
@@ -39,8 +40,20 @@ def is_parquet(target: str) -> bool:
     return target.lower().endswith(".parquet")
 
 
-def write_registry(target: str, chunks: Iterable[RegistryChunk], release: str) -> int:
-    """Write generated units to TARGET; returns the number of units written."""
+def is_database(target: str) -> bool:
+    """True for a bank store target: a SQLAlchemy URL or a file that is neither Parquet nor a directory."""
+    return "://" in target or not (is_parquet(target) or Path(target).is_dir())
+
+
+def write_registry(
+    target: str, chunks: Iterable[RegistryChunk], release: str, *, units: int = 0, partitions: int = 0
+) -> int:
+    """Write generated units to TARGET; returns the number of units written. ``partitions`` > 0: TARGET is a
+    directory of that many Parquet partitions (``units``: how many the chunks hold)."""
+    if partitions > 0:
+        from cordmatch.scale.partitions import write_partitions
+
+        return write_partitions(target, chunks, release, units, partitions)
     if is_parquet(target):
         from cordmatch.sim.export import write_parquet
 
@@ -50,19 +63,54 @@ def write_registry(target: str, chunks: Iterable[RegistryChunk], release: str) -
     return write_store(target, chunks, release)
 
 
+def _id_hashes(ids: np.ndarray) -> np.ndarray:
+    """64-bit FNV-1a hashes of fixed-width byte ids, vectorised over the rows."""
+    width = ids.dtype.itemsize
+    cols = np.ascontiguousarray(ids).view(np.uint8).reshape(len(ids), width)
+    h = np.full(len(ids), 0xCBF29CE484222325, dtype=np.uint64)
+    prime = np.uint64(0x100000001B3)
+    with np.errstate(over="ignore"):
+        for k in range(width):
+            h ^= cols[:, k].astype(np.uint64)
+            h *= prime
+    return h
+
+
 @dataclass
 class ParquetRegistry:
-    """A Parquet registry held in memory (a :class:`cordmatch.selection.UnitSource`)."""
+    """A Parquet registry held in memory (a :class:`cordmatch.selection.UnitSource`). Records are found by
+    unit id through sorted id hashes (built on first use: 16 bytes per unit), not a scan per id."""
 
     table: Any  # pyarrow.Table
     ids: np.ndarray  # unit ids (fixed-width bytes) by row
+    _hashes: np.ndarray | None = None  # sorted id hashes
+    _rows: np.ndarray | None = None  # row of each sorted hash
+
+    def _lookup(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._hashes is None or self._rows is None:
+            h = _id_hashes(self.ids)
+            self._rows = np.argsort(h, kind="stable")
+            self._hashes = h[self._rows]
+        return self._hashes, self._rows
+
+    def row_of(self, unit_id: str) -> int | None:
+        key = unit_id.encode("ascii", "replace")
+        if len(key) > self.ids.dtype.itemsize or not len(self.ids):
+            return None
+        hashes, rows = self._lookup()
+        h = _id_hashes(np.array([key], dtype=self.ids.dtype))[0]
+        lo, hi = np.searchsorted(hashes, h, "left"), np.searchsorted(hashes, h, "right")
+        for r in rows[lo:hi]:
+            if self.ids[r] == key:
+                return int(r)
+        return None
 
     def records(self, unit_ids: Sequence[str]) -> Mapping[str, UnitRecord]:
         out: dict[str, UnitRecord] = {}
         for uid in unit_ids:
-            rows = np.flatnonzero(self.ids == uid.encode("ascii", "replace"))
-            if len(rows):
-                out[uid] = _record(self.table.slice(int(rows[0]), 1).to_pylist()[0])
+            row = self.row_of(uid)
+            if row is not None:
+                out[uid] = _record(self.table.slice(row, 1).to_pylist()[0])
         return out
 
 
@@ -128,7 +176,19 @@ def _flags(table: Any) -> np.ndarray:
 
 def open_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
     """Load TARGET and build its search index (from the coded columns when they match the release)."""
+    from cordmatch.scale.partitions import is_partitioned, read_table
+
+    if is_partitioned(target):
+        try:
+            table = read_table(target)
+        except InvalidInputError:
+            raise
+        except Exception as exc:  # pyarrow raises several types for unreadable files
+            raise InvalidInputError(f"cannot read registry {target}: {exc}", where=target) from None
+        return index_from_table(table, tables)
     if not is_parquet(target):
+        if Path(target).is_dir():
+            raise InvalidInputError(f"{target} is a directory but not a partitioned registry", where=target)
         from cordmatch.services.registry_store import open_store_registry
 
         return open_store_registry(target, tables)
@@ -141,6 +201,11 @@ def open_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, U
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise InvalidInputError(f"cannot read registry {target}: {exc}", where=target) from None
+    return index_from_table(table, tables)
+
+
+def index_from_table(table: Any, tables: NomenclatureTables) -> tuple[UnitIndex, ParquetRegistry]:
+    """The search index of a registry table (pyarrow; coded columns used when they match the release)."""
     meta = table.schema.metadata or {}
     n = table.num_rows
     index = UnitIndex(release=tables.release, capacity=max(16, n))

@@ -1,11 +1,11 @@
 """Generated registries in the bank store (SQLite file or SQLAlchemy URL) and the search index read back.
 
-Writing: one transaction for the whole registry (never half-written): the simulator's banks (when absent),
-one synthetic product code, then per chunk a bulk insert of units (state ``available``), their
-pre-cryopreservation measurements and initial HLA typings, and one audit row for the import. Unit ids are
-the simulator's (``CB`` + 10 digits), not ISBT 128 DINs.
+Writing: the simulator's banks (when absent) and one synthetic product code, then one transaction per chunk
+of 50,000 units: executemany inserts of units (state ``available``, explicit ids), their
+pre-cryopreservation measurements and initial HLA typings, and one audit row naming the chunk. Unit ids are ISBT 128
+DINs of a synthetic facility (:func:`cordmatch.sim.registry.sim_din`).
 
-Reading: :func:`cordmatch.services.bank_index.iter_available_units` (the bank's feed of listed units).
+Reading: the persistent coded index of :mod:`cordmatch.services.store_index`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import IntegrityError
 
 from cordmatch.errors import ConflictError
@@ -22,6 +23,7 @@ from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.selection.index import UnitIndex
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.records import add_records
+from cordmatch.selection.search import UnitSource
 from cordmatch.sim.registry import BANKS, RegistryChunk
 from cordmatch.store.engine import Store
 
@@ -34,85 +36,135 @@ def _bank_code(name: str) -> str:
     return "SIM" + "".join(w[0] for w in name.split())[:6].upper()
 
 
+def _ensure_banks(store: Store) -> dict[str, int]:
+    """The simulator's banks and synthetic product code (added when absent): bank name -> id."""
+    from cordmatch.store.models import Bank, ProductCode
+
+    with store.transaction() as s:
+        if s.get(ProductCode, SIM_PRODUCT_CODE) is None:
+            s.add(ProductCode(code=SIM_PRODUCT_CODE, description=SIM_PRODUCT_DESCRIPTION))
+        bank_ids: dict[str, int] = {}
+        for name, accredited in BANKS:
+            code = _bank_code(name)
+            b = s.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none()
+            if b is None:
+                b = Bank(code=code, name=name, accreditation="FACT-NetCord" if accredited else "none")
+                s.add(b)
+                s.flush()
+            bank_ids[name] = b.id
+    return bank_ids
+
+
+def _new_unit_ids(conn: Connection, n: int) -> list[int]:
+    """``n`` unit ids for explicit inserts: the sequence's next values (PostgreSQL), or after the largest id
+    (SQLite: the transaction holds the write lock, so no one else takes them)."""
+    if conn.dialect.name == "postgresql":
+        q = text("SELECT nextval(pg_get_serial_sequence('units', 'id')) FROM generate_series(1, :n)")
+        return [int(v) for v in conn.execute(q, {"n": n}).scalars()]
+    top = int(conn.execute(text("SELECT coalesce(max(id), 0) FROM units")).scalar_one())
+    return list(range(top + 1, top + 1 + n))
+
+
+_UNIT_COLUMNS = ("id", "din", "product_code", "bank_id", "state", "version", "collected_at", "registered_at",
+                 "abo", "rh", "segments", "nima_gl", "red_cell_depleted", "exceptional_release")  # fmt: skip
+_MEASUREMENT_COLUMNS = ("unit_id", "stage", "volume_ml", "tnc", "cd34", "recorded_at")
+_TYPING_COLUMNS = ("unit_id", "gl", "kind", "lab", "recorded_at")
+
+
+def _timestamp(dialect: str) -> Any:
+    """How a UTC datetime is passed to the driver: SQLite stores naive UTC text (as ``UTCDateTime`` does)."""
+    if dialect == "sqlite":
+        return lambda d: d.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return lambda d: d
+
+
+def _chunk_rows(
+    chunk: RegistryChunk, ids: list[int], bank_ids: dict[str, int], now: dt.datetime, dialect: str
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Rows (driver values, in the ``_*_COLUMNS`` order) of units, pre-cryopreservation measurements and
+    initial typings of one chunk."""
+    c = chunk.cols
+    ts = _timestamp(dialect)
+    noon = dt.time(12)
+    at = ts(now)
+    dins = [str(u) for u in c.unit_id]
+    tnc = c.tnc.astype(float).tolist()
+    cd34 = [None if v != v else v for v in c.cd34.astype(float).tolist()]
+    volume = chunk.volume_ml.astype(float).tolist()
+    units = [
+        (uid, din, SIM_PRODUCT_CODE, bank_ids[bank], "available", 1, ts(dt.datetime.combine(day, noon, dt.UTC)), at,
+         abo, "pos" if rh == "+" else "neg", 1 if sg else 0, nima, bool(r), False)
+        for uid, din, bank, day, abo, rh, sg, nima, r in zip(
+            ids, dins, chunk.bank, chunk.collection_date, chunk.abo, chunk.rh, chunk.attached_segment.tolist(),
+            chunk.nima, chunk.rbc_depleted.tolist(), strict=True)
+    ]  # fmt: skip
+    meas = [(uid, "pre_cryo", v, t, cd, at) for uid, v, t, cd in zip(ids, volume, tnc, cd34, strict=True)]
+    typ = [(uid, gl, "initial", ACTOR, at) for uid, gl in zip(ids, chunk.hla, strict=True)]
+    return units, meas, typ
+
+
+def _insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """Insert rows through the driver: COPY on PostgreSQL, executemany on SQLite (one statement)."""
+    names = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        import psycopg
+
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        try:
+            with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.IntegrityError as exc:
+            raise IntegrityError(f"COPY {table}", None, exc) from exc
+        return
+    marks = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # type: ignore[arg-type]
+
+
 def write_store(target: str, chunks: Iterable[RegistryChunk], release: str) -> int:
-    """Bulk-insert generated units into the store at ``target``; returns how many were written."""
+    """Bulk-insert generated units into the store at ``target``; returns how many were written.
+
+    One transaction per chunk (executemany of units, measurements, typings, then one audit row naming the
+    chunk's first and last DIN and its count): a failure keeps the chunks already written, each complete and
+    audited, and says how many.
+    """
     from cordmatch.store import audit
     from cordmatch.store.engine import open_store
-    from cordmatch.store.models import Bank, HlaTyping, Measurement, ProductCode, Unit
     from cordmatch.store.types import utcnow
 
     store = open_store(target)
     rows = 0
     try:
-        with store.transaction() as s:
-            if s.get(ProductCode, SIM_PRODUCT_CODE) is None:
-                s.add(ProductCode(code=SIM_PRODUCT_CODE, description=SIM_PRODUCT_DESCRIPTION))
-            bank_ids: dict[str, int] = {}
-            for name, accredited in BANKS:
-                code = _bank_code(name)
-                b = s.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none()
-                if b is None:
-                    b = Bank(code=code, name=name, accreditation="FACT-NetCord" if accredited else "none")
-                    s.add(b)
-                    s.flush()
-                bank_ids[name] = b.id
-            now = utcnow()
-            for chunk in chunks:
-                c = chunk.cols
-                unit_rows = [
-                    {
-                        "din": str(c.unit_id[i]),
-                        "product_code": SIM_PRODUCT_CODE,
-                        "bank_id": bank_ids[chunk.bank[i]],
-                        "state": "available",
-                        "version": 1,
-                        "collected_at": dt.datetime.combine(chunk.collection_date[i], dt.time(12), dt.UTC),
-                        "registered_at": now,
-                        "collection_volume_ml": None,
-                        "abo": chunk.abo[i],
-                        "rh": "pos" if chunk.rh[i] == "+" else "neg",
-                        "segments": 1 if chunk.attached_segment[i] else 0,
-                        "nima_gl": chunk.nima[i],
-                        "red_cell_depleted": bool(chunk.rbc_depleted[i]),
-                        "exceptional_release": False,
-                    }
-                    for i in range(len(c))
-                ]
-                if not unit_rows:
-                    continue
-                ids = {din: uid for uid, din in s.execute(insert(Unit).returning(Unit.id, Unit.din), unit_rows)}
-                meas = []
-                typ = []
-                for i in range(len(c)):
-                    uid = ids[str(c.unit_id[i])]
-                    cd34 = float(c.cd34[i])
-                    meas.append(
-                        {
-                            "unit_id": uid,
-                            "stage": "pre_cryo",
-                            "volume_ml": float(chunk.volume_ml[i]),
-                            "tnc": float(c.tnc[i]),
-                            "cd34": None if cd34 != cd34 else cd34,
-                            "recorded_at": now,
-                        }
-                    )
-                    typ.append(
-                        {"unit_id": uid, "gl": chunk.hla[i], "kind": "initial", "lab": ACTOR, "recorded_at": now}
-                    )
-                s.execute(insert(Measurement), meas)
-                s.execute(insert(HlaTyping), typ)
-                rows += len(unit_rows)
-            audit.append(
-                s,
-                actor=ACTOR,
-                action="sim.registry.import",
-                entity="registry",
-                entity_id="sim",
-                after={"units": rows, "release": release},
-            )
+        bank_ids = _ensure_banks(store)
+        for chunk in chunks:
+            m = len(chunk.cols)
+            if m == 0:
+                continue
+            with store.transaction() as s:
+                conn = s.connection()
+                now = utcnow()
+                units, meas, typ = _chunk_rows(chunk, _new_unit_ids(conn, m), bank_ids, now, conn.dialect.name)
+                _insert_many(conn, "units", _UNIT_COLUMNS, units)
+                _insert_many(conn, "measurements", _MEASUREMENT_COLUMNS, meas)
+                _insert_many(conn, "hla_typings", _TYPING_COLUMNS, typ)
+                audit.append(
+                    s,
+                    actor=ACTOR,
+                    action="sim.registry.import",
+                    entity="registry",
+                    entity_id="sim",
+                    after={"units": m, "first": units[0][1], "last": units[-1][1], "release": release},
+                )
+            rows += m
+        if rows and store.dialect == "postgresql":
+            with store.transaction() as s:  # fresh statistics: the planner's estimates were for empty tables
+                for table in ("units", "measurements", "hla_typings", "search_changes"):
+                    s.execute(text(f"ANALYZE {table}"))
     except IntegrityError as exc:
+        done = f"{rows:,} units were written before (complete chunks, audited); " if rows else ""
         raise ConflictError(
-            "some generated unit ids are already in this store (same seed twice?); use a new database",
+            f"some generated unit ids are already in this store (same seed twice?); {done}use a new database",
             where=target,
         ) from exc
     finally:
@@ -162,13 +214,11 @@ def index_records(records: Sequence[UnitRecord], tables: NomenclatureTables) -> 
     return index, StoreRegistry({r.unit_id: r for r in records})
 
 
-def open_store_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, StoreRegistry]:
-    """The available units of the store at ``target`` and their search index."""
+def open_store_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
+    """The available units of the store at ``target`` and their search index: the persistent coded index
+    (:mod:`cordmatch.services.store_index`), brought up to date with the store's change log."""
+    from cordmatch.services.store_index import open_store_index
     from cordmatch.store.engine import open_store
 
-    store = open_store(target, create=False)  # a typo in --db is an error, never a new empty database
-    try:
-        records = records_from_store(store)
-    finally:
-        store.close()
-    return index_records(records, tables)
+    # a typo in --db is an error, never a new empty database
+    return open_store_index(open_store(target, create=False), tables)

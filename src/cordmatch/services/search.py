@@ -56,7 +56,12 @@ def _cached_registry(target: str, mtime: float, release: str, tables_id: int) ->
 
 
 def load_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
-    """Open a registry, reusing the index built for the same file in this process."""
+    """Open a registry, reusing the index built for the same file in this process (a database keeps its own
+    persistent index, brought up to date on every open: :mod:`cordmatch.services.store_index`)."""
+    from cordmatch.services.registry import is_database
+
+    if is_database(target):
+        return open_registry(target, tables)
     try:
         mtime = os.stat(target).st_mtime
     except OSError:

@@ -36,7 +36,7 @@ def chunk_table(chunk: RegistryChunk) -> Any:
             "hla": pa.array(chunk.hla, pa.string()),
             "tnc": pa.array(c.tnc.astype(np.float64)),
             "cd34": pa.array(c.cd34.astype(np.float64), from_pandas=True),
-            "volume_ml": pa.array(chunk.volume_ml.astype(np.float64)),
+            "volume_ml": pa.array(chunk.volume_ml.astype(np.float64), from_pandas=True),  # NaN: not recorded
             "abo": pa.array(chunk.abo, pa.string()),
             "rh": pa.array(chunk.rh, pa.string()),
             "bank": pa.array(chunk.bank, pa.string()),

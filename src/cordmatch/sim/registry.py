@@ -47,6 +47,27 @@ BANKS = (
 BANK_WEIGHTS = np.array([0.18, 0.14, 0.12, 0.12, 0.1, 0.09, 0.08, 0.07, 0.05, 0.05])
 
 
+#: Facility id of generated units: a letter + 4 digits as ISBT 128 requires; "X9999" downwards is not a real
+#: facility (FINs are assigned by ICCBBA) [U]. A DIN's 6-digit sequence runs 000001-999999.
+SIM_FIN_LETTER = "X"
+SIM_FIN_TOP = 9999
+DIN_SEQUENCES = 999_999
+SIM_FIRST_YEAR = 26
+
+
+def sim_din(i: int, letter: str = SIM_FIN_LETTER) -> str:
+    """The ISBT 128 DIN (13 characters) of generated unit ``i`` (0-based): sequence ``i % 999,999 + 1``; each
+    further block of 999,999 units takes the previous year (26, 25, ...), then the next facility id down."""
+    block, seq = divmod(i, DIN_SEQUENCES)
+    fin = f"{letter}{SIM_FIN_TOP - block // 100:04d}"
+    return f"{fin}{(SIM_FIRST_YEAR - block) % 100:02d}{seq + 1:06d}"
+
+
+def sim_dins(start: int, m: int, letter: str = SIM_FIN_LETTER) -> list[str]:
+    """DINs of generated units ``start`` .. ``start + m - 1``."""
+    return [sim_din(i, letter) for i in range(start, start + m)]
+
+
 @dataclass
 class RegistryChunk:
     """Generated units, columnar: index columns plus the record fields the index does not hold."""
@@ -118,9 +139,10 @@ def generate_registry(
     tables: NomenclatureTables,
     *,
     progress: Progress | None = None,
-    id_prefix: str = "CB",
+    id_prefix: str = SIM_FIN_LETTER,
 ) -> Iterator[RegistryChunk]:
-    """Yield chunks of generated units (n in total)."""
+    """Yield chunks of generated units (n in total); unit ids are ISBT 128 DINs (``id_prefix``: the letter of
+    the synthetic facility id)."""
     if n < 0:
         raise InvalidInputError(f"--units must be >= 0, got {n}", where="--units")
     pop = check_population(population)
@@ -259,7 +281,7 @@ def _chunk(
         dtype=np.uint16,
     )
     collected = np.array([(d - EPOCH).days for d in dates], dtype=np.uint16)
-    ids = [f"{id_prefix}{start + i:010d}" for i in range(m)]
+    ids = sim_dins(start, m, id_prefix)
     cols = UnitColumns(ids, ag, al, tnc.astype(np.float32), cd34, flags, collected, exact, alternatives)
     return RegistryChunk(
         cols=cols,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -220,3 +221,21 @@ class AuditRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class SearchChange(Base):
+    """One unit whose search data may have changed (written by triggers, migration 0003; read by the
+    persistent search index). ``xid``: the writing transaction (PostgreSQL only)."""
+
+    __tablename__ = "search_changes"
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(Integer)
+    xid: Mapped[int | None] = mapped_column(BigInteger, index=True)
+
+
+class SearchMeta(Base):
+    """Facts about the store for the persistent search index (``store_id``: a random id of this database)."""
+
+    __tablename__ = "search_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

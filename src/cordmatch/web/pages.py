@@ -31,6 +31,7 @@ from cordmatch.services.auth import Principal
 from cordmatch.services.bank import BankService
 from cordmatch.services.schemas import STAGES, UnitFilter
 from cordmatch.web import forms as f
+from cordmatch.web import present
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -55,6 +56,13 @@ def _stamp(value: object) -> str:
 
 
 templates.env.filters["stamp"] = _stamp
+templates.env.filters["num"] = present.number
+templates.env.filters["cells"] = present.cells
+templates.env.filters["field_label"] = present.field_label
+templates.env.filters["human"] = present.human_message
+templates.env.filters["plain"] = present.machine_to_human
+templates.env.filters["action_words"] = present.action_words
+templates.env.globals["not_fields"] = present.NOT_FIELDS
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
 SESSION_DAYS = 1
@@ -70,9 +78,23 @@ class _Redirect(Exception):
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)
+    from cordmatch.web.coverage_page import router as coverage_router
+
+    app.include_router(coverage_router)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+# The reports branch's routes; the pages link to them once they exist in the app.
+SEARCH_REPORT_PATH = "/search/report.pdf"
+SEARCH_PRINT_PATH = "/search/print"
+UNIT_REPORT_PATH = "/units/{din}/report.pdf"
+UNIT_LABEL_PATH = "/units/{din}/label.pdf"
+
+
+def _has_route(request: Request, path: str) -> bool:
+    return any(getattr(r, "path", None) == path for r in request.app.routes)
+
+
 def _svc(request: Request) -> BankService:
     return bank_service(request)
 
@@ -104,10 +126,12 @@ def render(
         "can": (lambda p: allows(user.role, Permission(p))) if user else (lambda p: False),
     }
     if isinstance(error, CordmatchError):
-        context["error"], context["error_field"] = error.message, (error.where or "")
+        context["error"], context["error_field"] = present.human_message(error.message), (error.where or "")
     elif error:
-        context["error"] = error
+        context["error"] = present.human_message(error)
     context.update(ctx or {})
+    if name == "error.html":
+        context["error_field"] = None  # no form on the page: nothing to link to
     response = templates.TemplateResponse(request, name, context, status_code=status)
     if new:
         response.set_cookie(
@@ -120,6 +144,11 @@ def _status(exc: CordmatchError) -> int:
     from cordmatch.api.problems import status_of
 
     return status_of(exc)
+
+
+def _on_field(exc: CordmatchError, service_name: str, form_name: str) -> CordmatchError:
+    """The error pointed at the form's field when the service names the same value differently."""
+    return type(exc)(exc.message, where=form_name) if exc.where == service_name else exc
 
 
 def _back(url: str, msg: str) -> RedirectResponse:
@@ -242,7 +271,7 @@ async def units(request: Request) -> Response:
             state=filt["state"] or None,
             bank_code=filt["bank_code"] or None,
             abo=filt["abo"] or None,
-            din_prefix=filt["text"] or None,
+            din_prefix=_din_prefix(filt["text"]) or None,
         )
         page = await _call(svc.list_units, user, filters, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
     except CordmatchError as exc:
@@ -269,6 +298,17 @@ async def units(request: Request) -> Response:
     return render(request, "units.html", ctx, user=user, error=error, status=_status(error) if error else 200)
 
 
+def _din_prefix(text: str) -> str:
+    """The start of a DIN as stored: spaces dropped, a whole labelled DIN without its check character."""
+    from cordmatch.bank.din import parse_din
+
+    compact = text.replace(" ", "")
+    try:
+        return str(parse_din(compact)) if len(compact) >= 13 else compact
+    except InvalidInputError:
+        return compact
+
+
 async def _new_ctx(request: Request, user: Principal) -> dict[str, Any]:
     svc = _svc(request)
     banks = await _call(svc.list_banks, user)
@@ -281,7 +321,7 @@ async def _new_ctx(request: Request, user: Principal) -> dict[str, Any]:
 async def new_unit_page(request: Request) -> Response:
     user = _user(request)
     if not allows(user.role, Permission.UNIT_WRITE):
-        denied = PermissionDeniedError(f"{user.username} with role {user.role.value} may not register units")
+        denied = PermissionDeniedError(f"{user.username} with role {user.role.value} may not unit.write")
         return render(request, "error.html", {}, user=user, status=403, error=denied)
     return render(request, "unit_new.html", await _new_ctx(request, user), user=user)
 
@@ -325,6 +365,71 @@ async def new_unit(request: Request) -> Response:
     return _back(f"/units/{out.din}", f"unit {out.din_labelled} registered")
 
 
+# ---------------------------------------------------------------------------------------------- CSV import
+MAX_IMPORT_BYTES = 5_000_000
+
+
+async def _import_ctx(request: Request) -> dict[str, Any]:
+    from cordmatch.services.bank_csv import COLUMNS, REQUIRED
+
+    return {"columns": COLUMNS, "required": REQUIRED, "issues": [], "imported": None}
+
+
+@router.get("/units/import", response_class=HTMLResponse)
+@_guard
+async def import_page(request: Request) -> Response:
+    user = _user(request)
+    if not allows(user.role, Permission.UNIT_WRITE):
+        denied = PermissionDeniedError(f"{user.username} with role {user.role.value} may not unit.write", where="role")
+        return render(request, "error.html", {}, user=user, status=403, error=denied)
+    return render(request, "import.html", await _import_ctx(request), user=user)
+
+
+@router.post("/units/import", response_class=HTMLResponse)
+@_guard
+async def import_units(request: Request) -> Response:
+    """All or nothing: the per-line report of a refused file, or the list of the units registered."""
+    from cordmatch.services.bank_csv import CsvImportError, import_units_csv
+
+    user = _user(request)
+    ctx = await _import_ctx(request)
+    try:
+        form = await _form(request)
+        text = await _csv_text(form)
+        result = await _call(import_units_csv, _svc(request), user, text)
+    except CsvImportError as exc:
+        ctx["issues"] = exc.issues
+        n = len(exc.issues)
+        summary = InvalidInputError(
+            f"nothing imported: {n} problem{'' if n == 1 else 's'} in the file, each listed below with its line",
+            where="file",
+        )
+        return render(request, "import.html", ctx, user=user, status=422, error=summary)
+    except CordmatchError as exc:
+        return render(request, "import.html", ctx, user=user, status=_status(exc), error=exc)
+    ctx["imported"] = result.dins
+    return render(request, "import.html", ctx, user=user)
+
+
+async def _csv_text(form: FormData) -> str:
+    """The uploaded file's (or the pasted) CSV text; an empty, too large or non-UTF-8 file is named."""
+    upload = form.get("file")
+    raw: bytes = b""
+    if upload is not None and not isinstance(upload, str):
+        raw = await upload.read(MAX_IMPORT_BYTES + 1)
+    if not raw:
+        pasted = form.get("csv")
+        raw = pasted.encode("utf-8") if isinstance(pasted, str) else b""
+    if not raw.strip():
+        raise InvalidInputError("choose a CSV file (or paste its text)", where="file")
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise InvalidInputError(f"the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB", where="file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"the file is not UTF-8 text (byte {exc.start})", where="file") from None
+
+
 async def _unit_ctx(request: Request, user: Principal, din: str) -> dict[str, Any]:
     svc = _svc(request)
     unit = await _call(svc.get_unit, user, din)
@@ -336,7 +441,9 @@ async def _unit_ctx(request: Request, user: Principal, din: str) -> dict[str, An
     plain = [
         s
         for s in unit.allowed_next
-        if (state_of(unit.state), state_of(s)) not in GUARDED and s not in ("discarded", "research")
+        if (state_of(unit.state), state_of(s)) not in GUARDED
+        and s not in ("discarded", "research")
+        and (unit.state, s) != ("received", "processed")  # the processing form asks for its counts
     ]
     return {
         "unit": unit,
@@ -345,6 +452,9 @@ async def _unit_ctx(request: Request, user: Principal, din: str) -> dict[str, An
         "stages": STAGES,
         "abos": ABO,
         "can_discard": any(s in unit.allowed_next for s in ("discarded", "research")),
+        # the reports branch's unit report and bag label: linked once their routes exist
+        "unit_report_url": f"/units/{unit.din}/report.pdf" if _has_route(request, UNIT_REPORT_PATH) else None,
+        "unit_label_url": f"/units/{unit.din}/label.pdf" if _has_route(request, UNIT_LABEL_PATH) else None,
     }
 
 
@@ -422,7 +532,10 @@ def _typing(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
     gl = f.text(form, "gl")
     if not gl:
         raise InvalidInputError("enter the typing as a GL string", where="gl")
-    return svc.record_typing(user, din, gl, kind=f.text(form, "kind") or "initial", lab=f.text(form, "lab"))
+    try:
+        return svc.record_typing(user, din, gl, kind=f.text(form, "kind") or "initial", lab=f.text(form, "lab"))
+    except CordmatchError as exc:
+        raise _on_field(exc, "hla_gl", "gl") from None
 
 
 def _storage(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
@@ -472,6 +585,50 @@ for _path, _fn, _done in (
     router.add_api_route(
         f"/units/{{din}}/{_path}", _unit_action(_fn, _done), methods=["POST"], response_class=HTMLResponse
     )
+
+
+# ---------------------------------------------------------------------------------------------- match probability
+PROBABILITY_POPULATIONS = (("", "US mix (CAU, HIS, AFA, API)"), ("CAU", "CAU"), ("HIS", "HIS"), ("AFA", "AFA"),
+                           ("API", "API"))  # fmt: skip
+
+
+@router.get("/units/{din}/probability", response_class=HTMLResponse)
+@_guard
+async def probability_page(request: Request, din: str) -> Response:
+    """P(0/1/2 mismatches) per locus and the 8/8, 6/6 distributions of a patient and this unit
+    (services.probability; imputed from haplotype frequencies)."""
+    user = _user(request)
+    q = request.query_params
+    form = {"patient_gl": q.get("patient_gl", ""), "population": q.get("population", "")}
+    try:
+        unit = await _call(_svc(request).get_unit, user, din)
+    except CordmatchError as exc:
+        return render(request, "error.html", {}, user=user, status=_status(exc), error=exc)
+    ctx: dict[str, Any] = {"unit": unit, "form": form, "result": None, "populations": PROBABILITY_POPULATIONS}
+    if not form["patient_gl"]:
+        return render(request, "probability.html", ctx, user=user)
+    try:
+        if not unit.hla_gl:
+            raise InvalidInputError(f"unit {unit.din_labelled} has no HLA typing recorded", where="unit")
+        ctx["result"] = await _call(_match_probability, form["patient_gl"], unit.hla_gl, form["population"])
+    except CordmatchError as exc:
+        return render(request, "probability.html", ctx, user=user, status=_status(exc), error=exc)
+    return render(request, "probability.html", ctx, user=user)
+
+
+def _match_probability(patient_gl: str, unit_gl: str, population: str) -> dict[str, Any]:
+    from cordmatch.errors import CordmatchError as _Err
+    from cordmatch.services.probability import match_probability, parse_population
+    from cordmatch.sim.haplotypes import MIX_WEIGHTS
+
+    pop: Any = parse_population(population) if population.strip() else MIX_WEIGHTS
+    try:
+        result = match_probability(patient_gl, unit_gl, pop)
+    except _Err as exc:  # the patient's typing is the only thing typed on this page
+        if exc.where in (None, "", "--population", "population"):
+            raise
+        raise InvalidInputError(exc.message, where="patient_gl") from None
+    return result.to_dict()
 
 
 # ---------------------------------------------------------------------------------------------- release
@@ -557,29 +714,104 @@ async def ct_request(request: Request, reservation_id: int) -> Response:
     return _back("/reservations", f"confirmatory typing requested for reservation {reservation_id}")
 
 
+@router.post("/reservations/{reservation_id}/ct-result", response_class=HTMLResponse)
+@_guard
+async def ct_result(request: Request, reservation_id: int) -> Response:
+    """Record the confirmatory typing of a reserved unit (it supersedes the unit's typing, history kept)."""
+    user = _user(request)
+    form: FormData | None = None
+    try:
+        form = await _form(request)
+        gl = f.text(form, "gl")
+        if not gl:
+            raise InvalidInputError("enter the confirmatory typing as a GL string", where="gl")
+        await _call(_svc(request).record_confirmatory_typing, user, reservation_id, gl, lab=f.text(form, "lab"))
+    except CordmatchError as exc:
+        exc = _on_field(exc, "hla_gl", "gl")
+        items = await _call(_svc(request).list_reservations, user, status="active")
+        ctx = {"items": items, "status": "active", "failed_id": reservation_id, "form": dict(form) if form else {}}
+        return render(request, "reservations.html", ctx, user=user, status=_status(exc), error=exc)
+    return _back("/reservations", f"confirmatory typing recorded for reservation {reservation_id}")
+
+
 # ---------------------------------------------------------------------------------------------- search
+SEARCH_FIELDS = (
+    "patient_gl", "weight_kg", "policy", "diagnosis", "abo", "top", "antibodies", "explain", "population", "research"
+)  # fmt: skip
+
+
 @router.get("/search", response_class=HTMLResponse)
 @_guard
 async def search_page(request: Request) -> Response:
     user = _user(request)
     backend = request.app.state.search_backend
     q = request.query_params
-    ctx: dict[str, Any] = {"available": backend is not None, "unavailable": UNAVAILABLE, "outcome": None}
-    fields = ("patient_gl", "weight_kg", "policy", "diagnosis", "abo", "top", "antibodies", "explain", "population")
-    ctx["form"] = {k: q.get(k, "") for k in fields}
-    ctx["form"]["research"] = q.get("research") in ("on", "true", "1")
+    ctx: dict[str, Any] = {"available": backend is not None, "unavailable": UNAVAILABLE, "view": None}
+    ctx["form"] = {k: q.get(k, "") for k in SEARCH_FIELDS}
+    # the research option as the checkbox sends it ("on" or ""), so that it survives the compare form
+    ctx["form"]["research"] = "on" if q.get("research") in ("on", "true", "1") else ""
+    ctx["compare_dins"] = compare = list(dict.fromkeys(q.getlist("compare")))
+    ctx["compare"], ctx["compare_rules"] = [], []
     if not q.get("patient_gl"):
         return render(request, "search.html", ctx, user=user)
     if backend is None:
         return render(request, "search.html", ctx, user=user, status=501, error=UNAVAILABLE)
+    query_string = urlencode({k: v for k, v in ctx["form"].items() if v})
+    if _has_route(request, SEARCH_REPORT_PATH):
+        ctx["report_url"] = f"{SEARCH_REPORT_PATH}?{query_string}"
+    if _has_route(request, SEARCH_PRINT_PATH):
+        ctx["print_url"] = f"{SEARCH_PRINT_PATH}?{query_string}"
     try:
         if not allows(user.role, Permission.UNIT_SEARCH):
-            raise PermissionDeniedError(f"{user.username} may not search", where="role")
-        weight = f.number(q, "weight_kg")
-        if weight is None:
-            raise InvalidInputError("enter the patient's weight in kg", where="weight_kg")
-        top = f.integer(q, "top")
-        query = SearchQuery(
+            raise PermissionDeniedError(
+                f"{user.username} with role {user.role.value} may not unit.search", where="role"
+            )
+        query = _search_query(q)
+        outcome = await _call(backend, user, query)
+    except CordmatchError as exc:
+        return render(request, "search.html", ctx, user=user, status=_status(exc), error=exc)
+    ctx["view"] = view = present.search_view(outcome)
+    ctx["now"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    ctx["probability_query"] = urlencode({"patient_gl": ctx["form"]["patient_gl"]})
+    if compare:
+        chosen = [r for r in view["rows"] if r.dins[0] in compare]
+        if not 2 <= len(compare) <= 3:
+            err = InvalidInputError("select two or three units to compare side by side", where="compare")
+            return render(request, "search.html", ctx, user=user, status=422, error=err)
+        ctx["compare"] = chosen
+        ctx["compare_rules"] = list(dict.fromkeys(c["rule"] for r in chosen for c in r.checks))
+    return render(request, "search.html", ctx, user=user)
+
+
+def _unit_id(text: str) -> str:
+    """A DIN as the index holds it (spaces and check character dropped: the unit list shows them), or the
+    text as typed when it is no DIN (other registries' ids); a wrong check character is refused."""
+    from cordmatch.bank.din import parse_din
+
+    text = text.strip()
+    if not text:
+        return text
+    compact = text.replace(" ", "")
+    try:
+        return str(parse_din(compact))
+    except InvalidInputError as exc:
+        try:
+            parse_din(compact[:13])  # 13 good characters: what follows is a wrong check character
+        except InvalidInputError:
+            return text
+        raise InvalidInputError(exc.message, where="explain") from None
+
+
+def _search_query(q: Any) -> SearchQuery:
+    """The API's SearchQuery from the page's query string; a bad value names the field, in words."""
+    from pydantic import ValidationError
+
+    weight = f.number(q, "weight_kg")
+    if weight is None:
+        raise InvalidInputError("enter the patient's weight in kg", where="weight_kg")
+    top = f.integer(q, "top")
+    try:
+        return SearchQuery(
             patient_gl=q.get("patient_gl", ""),
             weight_kg=weight,
             policy=q.get("policy") or "nmdp",
@@ -587,22 +819,15 @@ async def search_page(request: Request) -> Response:
             diagnosis=q.get("diagnosis") or None,
             abo=q.get("abo") or None,
             antibodies=q.get("antibodies") or None,
-            explain=q.get("explain") or None,
+            explain=_unit_id(q.get("explain") or "") or None,
             population=q.get("population") or None,
             research=q.get("research") in ("on", "true", "1"),
         )
-        ctx["outcome"] = await _call(backend, user, query)
-    except CordmatchError as exc:
-        return render(request, "search.html", ctx, user=user, status=_status(exc), error=exc)
-    except ValueError as exc:  # pydantic ValidationError of SearchQuery
-        field = "weight_kg"
-        errs = getattr(exc, "errors", None)
-        if callable(errs):
-            first = errs()[0]
-            field = ".".join(str(p) for p in first.get("loc", ())) or field
-        err = InvalidInputError(f"{field}: {str(exc).splitlines()[-1].strip()}", where=field)
-        return render(request, "search.html", ctx, user=user, status=422, error=err)
-    return render(request, "search.html", ctx, user=user)
+    except ValidationError as exc:  # the message, never the library's URL
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first.get("loc", ())) or "weight_kg"
+        msg = str(first.get("msg", "not valid")).removeprefix("Input ").removeprefix("Value error, ")
+        raise InvalidInputError(msg[:1].lower() + msg[1:], where=name) from None
 
 
 # ---------------------------------------------------------------------------------------------- plots

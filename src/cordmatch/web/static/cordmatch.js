@@ -8,3 +8,15 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+// Print view: open every folded reason first, so that the printout has them.
+document.addEventListener("click", function (event) {
+  var target = event.target;
+  if (target && target.matches && target.matches("[data-print]")) {
+    document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+    var images = Array.prototype.slice.call(document.querySelectorAll("img"));
+    images.forEach(function (img) { img.loading = "eager"; });
+    Promise.all(images.map(function (img) {
+      return img.complete ? null : new Promise(function (done) { img.onload = img.onerror = done; });
+    })).then(function () { window.print(); });
+  }
+});

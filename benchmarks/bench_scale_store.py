@@ -1,0 +1,168 @@
+"""Benchmark: a bank store as a search registry (persistent coded index) and bulk writes.
+
+    CORDMATCH_DATA_DIR=/tmp/cmdata python benchmarks/bench_scale_store.py [--units 100000]
+        [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test --pg-units 1000000]
+
+Prints, from one run on this machine (figures and ratios against baselines measured in the same run):
+- ``cordmatch sim registry --db X.sqlite``: units/s (target >= 20,000), and into Parquet for comparison;
+- ``cordmatch search --db X.sqlite`` as separate processes (process start included): the first search (no
+  index file yet; target < 5 s) and the median of later ones (target < 1 s); baselines: the same search on
+  the Parquet file, ``cordmatch --help`` (process start), and the old path in-process (every unit read
+  through the ORM feed and parsed again: what each search cost before);
+- with ``--pg``: PostgreSQL bulk write (COPY), the first open of the store's index (target < 30 s) and a
+  later open (index file + change log) against opening the same units from Parquet (target: as fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PATIENT = "A*02:01+A*01:01^B*07:02+B*08:01^C*07:01+C*07:02^DRB1*15:01+DRB1*03:01"
+
+
+CPU: dict[str, float] = {}
+
+
+def _cli(*args: str) -> float:
+    """Seconds one ``cordmatch`` process takes (it must succeed); its CPU seconds (user + system) are kept in
+    ``CPU[args[0]]`` (on a machine shared with other work, CPU time shows what load hides)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "cordmatch", *args], check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[args[0]] = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall
+
+
+def _verdict(ok: bool) -> str:
+    return "meets target" if ok else "MISSES target"
+
+
+def bench_sqlite(units: int, work: Path) -> None:
+    db = work / "bank.sqlite3"
+    pq = work / "same.parquet"
+    t_db = _cli("sim", "registry", "--units", str(units), "--seed", "1", "--db", str(db))
+    cpu_db = CPU["sim"]
+    t_pq = _cli("sim", "registry", "--units", str(units), "--seed", "1", "--db", str(pq))
+    rate = units / t_db
+    print(f"sim registry into SQLite: {t_db:.2f} s for {units:,} units = {rate:,.0f} units/s "
+          f"(process start included; target >= 20,000: {_verdict(rate >= 20_000)}; CPU {cpu_db:.2f} s = "
+          f"{units / cpu_db:,.0f} units per CPU-second); "
+          f"into Parquet {t_pq:.2f} s (ratio SQLite/Parquet {t_db / t_pq:.2f})")  # fmt: skip
+    search = ["search", "--patient", PATIENT, "--weight", "30", "--top", "10", "--json"]
+    index_file = Path(str(db) + ".cmindex.npz")
+    index_file.unlink(missing_ok=True)
+    first = _cli(*search, "--db", str(db))
+    cpu_first = CPU["search"]
+    laters, cpus = [], []
+    for _ in range(5):
+        laters.append(_cli(*search, "--db", str(db)))
+        cpus.append(CPU["search"])
+    later, cpu_later = statistics.median(laters), statistics.median(cpus)
+    parquet = statistics.median(_cli(*search, "--db", str(pq)) for _ in range(3))
+    start = statistics.median(_cli("--help") for _ in range(3))
+    print(f"CLI search, {units:,}-unit SQLite bank: first {first:.2f} s (target < 5 s: {_verdict(first < 5)}), "
+          f"later median of 5 {later:.2f} s (target < 1 s: {_verdict(later < 1)}); CPU first {cpu_first:.2f} s, "
+          f"later {cpu_later:.2f} s")  # fmt: skip
+    print(f"  baselines in this run: same search on Parquet {parquet:.2f} s (ratio later/Parquet "
+          f"{later / parquet:.2f}); 'cordmatch --help' {start:.2f} s (process start)")  # fmt: skip
+    from cordmatch.imgt import default_nomenclature
+    from cordmatch.services.registry_store import index_records, records_from_store
+    from cordmatch.store import open_store
+
+    tables = default_nomenclature()
+    store = open_store(str(db))
+    t0 = time.perf_counter()
+    index_records(records_from_store(store), tables)
+    old = time.perf_counter() - t0
+    store.close()
+    print(f"  old path (ORM feed + parse every GL string, in-process, no process start): {old:.2f} s; "
+          f"later CLI search is {old / later:.1f}x faster")  # fmt: skip
+
+
+def bench_pg(url: str, units: int, work: Path) -> None:
+    import uuid
+
+    import psycopg
+
+    from cordmatch.imgt import default_nomenclature
+    from cordmatch.scale.partitions import export_store, read_table
+    from cordmatch.services import store_index
+    from cordmatch.services.registry import index_from_table, write_registry
+    from cordmatch.sim.registry import generate_registry
+    from cordmatch.store import open_store
+
+    tables = default_nomenclature()
+    schema = f"cm_bench_{uuid.uuid4().hex[:8]}"
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in url else "?"
+    schema_url = f"{url}{sep}options=-csearch_path%3D{schema}"
+    try:
+        t0 = time.perf_counter()
+        write_registry(schema_url, generate_registry(units, 1, "mix", tables), tables.release)
+        t_write = time.perf_counter() - t0
+        print(f"PostgreSQL bulk write (COPY, one transaction per 50,000): {units:,} units in {t_write:.1f} s "
+              f"= {units / t_write:,.0f} units/s")  # fmt: skip
+        store = open_store(schema_url)
+        path = work / "pg.cmindex.npz"
+        store_index._memo.clear()
+        t0 = time.perf_counter()
+        store_index.build_index(store_index.coded_units(store, tables, path=path), tables.release)
+        first = time.perf_counter() - t0
+        laters = []
+        for _ in range(3):
+            store_index._memo.clear()  # as a new process: from the index file, then the change log
+            t0 = time.perf_counter()
+            store_index.build_index(store_index.coded_units(store, tables, path=path), tables.release)
+            laters.append(time.perf_counter() - t0)
+        later = statistics.median(laters)
+        store.close()
+        reg = work / "pg-export"
+        export_store(schema_url, reg, 1, tables)
+        pq_times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            index_from_table(read_table(reg), tables)
+            pq_times.append(time.perf_counter() - t0)
+        parquet = statistics.median(pq_times)
+        print(f"PostgreSQL {units:,} units: first open of the search index {first:.1f} s (target < 30 s: "
+              f"{_verdict(first < 30)}); later open {later:.2f} s; same units from Parquet {parquet:.2f} s "
+              f"(ratio later/Parquet {later / parquet:.2f}: {_verdict(later <= parquet * 1.1)} 'as fast')")  # fmt: skip
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--units", type=int, default=100_000)
+    ap.add_argument("--pg", default=None, help="PostgreSQL URL (a schema of its own is created and dropped)")
+    ap.add_argument("--pg-units", type=int, default=1_000_000)
+    ap.add_argument("--skip-sqlite", action="store_true")
+    args = ap.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    work = Path(tempfile.mkdtemp(prefix="cm-bench-scale-"))
+    try:
+        if not args.skip_sqlite:
+            bench_sqlite(args.units, work)
+        if args.pg:
+            bench_pg(args.pg, args.pg_units, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
