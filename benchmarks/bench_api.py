@@ -1,6 +1,6 @@
 """Benchmark: the REST API on loopback against PostgreSQL with 50 concurrent clients.
 
-Measures p50/p99 latency of the unit search endpoint (the selection issue's ``POST /api/v1/search``
+Measures p50/p99 latency of the unit search endpoint (``POST /api/v1/search``
 when this build has it, else the units listing ``GET /api/v1/units?state=available``) and of
 reservations (``POST /api/v1/reservations``, answered 201 or 409 when another client was faster),
 reservations per second, and checks in the database afterwards that no unit ever has two active

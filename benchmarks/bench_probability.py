@@ -1,4 +1,4 @@
-"""Benchmarks of imputation and match probability (issue 6).
+"""Benchmarks of imputation and match probability.
 
     python benchmarks/bench_probability.py [--units 100000] [--patients 100] [--no-grim]
 

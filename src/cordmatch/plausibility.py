@@ -113,11 +113,3 @@ def check_length(value: str | None, kind: str, field: str) -> str | None:
     if len(value) > limit:
         raise InvalidInputError(f"{field} is longer than {limit} characters ({len(value)})", where=field)
     return value
-
-
-def check_year(year: int, field: str) -> int:
-    """A calendar year inside ``RANGES['year']``."""
-    r = RANGES["year"]
-    if not r.low <= year <= r.high:
-        raise InvalidInputError(f"{field}: year {year} is outside {r.low:g}..{r.high:g}", where=field)
-    return year

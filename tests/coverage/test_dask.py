@@ -28,8 +28,8 @@ def test_same_answer_on_one_and_two_workers(tables, small_registry):  # type: ig
 def test_local_workers_keep_the_default_trim_threshold() -> None:
     import os
 
-    from cordmatch.services.coverage import coverage_client
+    from cordmatch.scale.cluster import open_client
 
-    with coverage_client(ClusterSpec(workers=1)) as client:
+    with open_client(ClusterSpec(workers=1)) as client:
         values = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
     assert values and all(v is None for v in values.values())

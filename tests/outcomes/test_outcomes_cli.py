@@ -14,10 +14,8 @@ from cordmatch.errors import CordmatchError
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    """Run the commands the way ``cordmatch.cli.main.main`` does: CordmatchError -> message, code 2.
-
-    (A local app: the foundation's other command modules may not be on this branch yet.)
-    """
+    """Run the commands the way ``cordmatch.cli.main.main`` does: CordmatchError -> message, code 2 (on a
+    local app holding only these two command modules)."""
     app = typer.Typer(pretty_exceptions_enable=False)
     outcome_cmd.register(app)
     indications_cmd.register(app)
@@ -108,11 +106,9 @@ def test_indications_not_listed_exit_2() -> None:
     assert code == 2 and "--disease" in err
 
 
-def test_real_entry_point_when_available(capsys: pytest.CaptureFixture[str]) -> None:
-    try:
-        from cordmatch.cli.main import main
-    except ImportError as exc:  # the foundation's command modules land on main separately
-        pytest.skip(f"cordmatch.cli.main not importable on this branch yet: {exc}")
+def test_real_entry_point_exits_2_on_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    from cordmatch.cli.main import main
+
     with pytest.raises(SystemExit) as info:
         main(["outcome", "--tnc", "-1"])
     assert info.value.code == 2

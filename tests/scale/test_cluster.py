@@ -25,3 +25,14 @@ def test_unreachable_scheduler_is_a_clear_error() -> None:
 def test_local_cluster_runs_a_task() -> None:
     with open_client(ClusterSpec(workers=1)) as client:
         assert client.submit(sum, [1, 2, 3]).result() == 6
+
+
+def test_local_workers_keep_glibc_trim_threshold_and_leave_no_trace() -> None:
+    import os
+
+    before = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    for _ in range(2):  # a second cluster must not inherit anything from the first
+        with open_client(ClusterSpec(workers=1)) as client:
+            values = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+        assert values and all(v == before for v in values.values())
+    assert os.environ.get("MALLOC_TRIM_THRESHOLD_") == before

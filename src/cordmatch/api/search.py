@@ -5,7 +5,7 @@ returns the selection's ``SearchOutcome.to_dict()`` shape (``policy``, ``patient
 ``results`` with ``rank``, ``unit_id``, ``match_6``, ``match_8``, ``tnc_per_kg``, ``cd34_per_kg``,
 ``reasons``, ``checks``, ``unit``; ``double_units``, ``notes``, ``explain``). ``create_app`` takes one as
 ``search_backend=``; the default ("auto") is :class:`cordmatch.services.bank_search.BankSearch` on the
-app's store, i.e. the selection issue's ranking over the bank's available units (ADR 0502).
+app's store, i.e. the selection's ranking over the bank's available units (ADR 0502).
 """
 
 from __future__ import annotations
@@ -45,9 +45,7 @@ UNAVAILABLE = "search is not enabled on this server (the app was created without
 
 
 def discover_backend(store: Store) -> SearchBackend | None:
-    """The bank-store search of this build (the selection issue's ranking over the available units)."""
-    try:
-        from cordmatch.services.bank_search import BankSearch
-    except ImportError:  # pragma: no cover - a build without cordmatch.selection
-        return None
+    """The bank-store search: the selection's ranking over the available units of ``store``."""
+    from cordmatch.services.bank_search import BankSearch
+
     return BankSearch(store)

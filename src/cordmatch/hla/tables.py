@@ -336,14 +336,6 @@ class NomenclatureTables:
             self._decoded[level] = (results, self._level_texts[level])
         return results, self._level_texts[level]
 
-    def lgx_of(self, allele_id: int) -> str:
-        """The two-field P-group name (lgx) of an allele."""
-        return self.lgx_names[int(self.allele_lgx[allele_id])]
-
-    def antigen_of(self, allele_id: int) -> str:
-        """The first-field family (antigen level) of an allele, e.g. ``A*02``."""
-        return self.antigen_names[int(self.allele_antigen[allele_id])]
-
     def serology_of(self, allele_id: int) -> str | None:
         """WHO serologic antigen of an allele (``B62``; ``B15/B70`` when WHO lists several; ``A203`` for an
         associated antigen), or None when the release assigns none (null or unknown serology)."""
@@ -351,10 +343,6 @@ class NomenclatureTables:
             return None
         name = self.serology_names[int(self.allele_serology[allele_id])]
         return None if "*" in name else name
-
-    def serology_id_name(self, serology_id: int) -> str:
-        """Name of a serology id (a WHO antigen, several joined by ``/``, or a protein without serology)."""
-        return self.serology_names[serology_id]
 
     def broad_of(self, antigen: str) -> str | None:
         """The broad antigen of a split (``B62 -> B15``), else None."""

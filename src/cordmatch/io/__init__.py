@@ -1,1 +1,1 @@
-"""Adapters for files: GL strings, CSV, HML, haplotype frequency sets."""
+"""Adapters for files: haplotype frequency sets (`frequency_sets`)."""

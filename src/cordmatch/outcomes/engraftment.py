@@ -276,7 +276,7 @@ def _dose_factor(name: str, dose: float, reference_fig: Any, effect: Any, unit: 
     return Factor(name, hr, 1.0, source, detail)
 
 
-#: Said on every single-unit estimate (issue 10): the dose hazard ratios are double-unit figures.
+#: Said on every single-unit estimate: the dose hazard ratios are double-unit figures.
 SINGLE_UNIT_DOSE_EXTRAPOLATED = (
     "Single unit: the TNC and CD34+ dose effects are hazard ratios from double-unit grafts (Sanz 2020, 1375 "
     "adults); applied to one unit they are an extrapolation, not re-derived from single-unit cohorts [U]."

@@ -126,12 +126,6 @@ class ModelParameters:
     #: Highest probability of engraftment credited, however large the dose (1.0 = no ceiling).
     max_engraftment: Figure = field(default_factory=lambda: Figure(1.0, "none", "U"))
 
-    def source_citation(self, label: str) -> str:
-        for entry in self.sources.values():
-            if entry.get("label") == label:
-                return entry.get("citation", label)
-        return label
-
 
 def _figure(raw: Any, where: str) -> Figure:
     if not isinstance(raw, Mapping) or "value" not in raw:

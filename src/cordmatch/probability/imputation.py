@@ -152,6 +152,8 @@ class GenotypePosterior:
     #: Sum of the prior probabilities of the compatible pairs (the typing's likelihood).
     likelihood: float = 0.0
     lgx_antigen: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int32), repr=False)
+    #: WHO relation of the antigen ids in ``lgx_antigen`` (``HaplotypeIndex.antigen_relation``).
+    antigen_relation: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int8), repr=False)
     code_names: Sequence[str] = field(default=(), repr=False)
 
     @property
@@ -208,6 +210,7 @@ def no_estimate(index: HaplotypeIndex, population: str, reason: str, notes: Sequ
         notes=tuple(notes),
         reason=reason,
         lgx_antigen=index.lgx_antigen,
+        antigen_relation=index.antigen_relation,
         code_names=index.lgx_names,
     )
 
@@ -453,5 +456,6 @@ def impute(
         notes=tuple(notes),
         likelihood=total,
         lgx_antigen=index.lgx_antigen,
+        antigen_relation=index.antigen_relation,
         code_names=index.lgx_names,
     )

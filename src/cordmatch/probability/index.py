@@ -8,6 +8,11 @@ in release order) gives the lgx. Names the release does not know are reported an
 carry them dropped; haplotypes that map to the same current codes are collapsed (frequencies summed).
 Each population's column is renormalised to sum to 1.
 
+Antigen level: each lgx protein has its WHO serologic antigen (``tables.allele_serology``, the same
+assignment grading uses, docs/adr/0002-grading-semantics.md), coded compactly in ``lgx_antigen``, and
+``antigen_relation[x, y]`` is the WHO relation of two such antigens (0 same antigen or associated vs
+parent, 1 related through a broad: cannot tell, 2 different antigens).
+
 Several populations share one index (the union of their haplotypes; a haplotype absent from a
 population has frequency 0 there), so mixtures need no second coding. Pure: no I/O.
 """
@@ -26,9 +31,11 @@ from cordmatch.probability.frequencies import ParsedFrequencies
 
 IntArray = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float64]
+Int8Array = npt.NDArray[np.int8]
 
 #: Format of a serialised index; bump when the layout changes so caches are rebuilt.
-INDEX_FORMAT = 1
+#: 2: ``lgx_antigen`` holds WHO serologic antigens and their relation (was the first field).
+INDEX_FORMAT = 2
 
 
 class UnknownPopulationError(NotFoundError):
@@ -74,10 +81,13 @@ class HaplotypeIndex:
     populations: tuple[str, ...]
     codes: IntArray
     frequencies: FloatArray
-    #: lgx id -> antigen id (first field), over the whole release's lgx list.
+    #: lgx id -> antigen id (its WHO serologic antigen, coded compactly), over the release's lgx list.
     lgx_antigen: IntArray
     lgx_names: list[str]
+    #: Names of the antigen ids (``B62``, ``A203``, ``B15/B70``; ``B*83:01`` for a protein without serology).
     antigen_names: list[str]
+    #: antigen_relation[x, y]: 0 same antigen, 1 related through a broad (cannot tell), 2 different.
+    antigen_relation: Int8Array
     reports: dict[str, MappingReport] = field(default_factory=dict)
     checksum: str = ""
 
@@ -135,6 +145,7 @@ class HaplotypeIndex:
             "lgx_antigen": self.lgx_antigen,
             "lgx_names": join_blob(self.lgx_names),
             "antigen_names": join_blob(self.antigen_names),
+            "antigen_pairs": relation_pairs(self.antigen_relation),
         }
 
     @classmethod
@@ -145,6 +156,7 @@ class HaplotypeIndex:
         if meta.get("format") != INDEX_FORMAT:
             raise ValueError(f"haplotype index format {meta.get('format')} != {INDEX_FORMAT}")
         reports = {k: MappingReport(**v) for k, v in meta["reports"].items()}
+        antigen_names = split_blob(arrays["antigen_names"].astype(np.uint8))
         return cls(
             release=meta["release"],
             loci=tuple(meta["loci"]),
@@ -153,26 +165,49 @@ class HaplotypeIndex:
             frequencies=arrays["frequencies"].astype(np.float64),
             lgx_antigen=arrays["lgx_antigen"].astype(np.int32),
             lgx_names=split_blob(arrays["lgx_names"].astype(np.uint8)),
-            antigen_names=split_blob(arrays["antigen_names"].astype(np.uint8)),
+            antigen_names=antigen_names,
+            antigen_relation=relation_matrix(len(antigen_names), arrays["antigen_pairs"].astype(np.int32)),
             reports=reports,
             checksum=str(meta.get("checksum", "")),
         )
 
 
-def lgx_antigen_table(tables: NomenclatureTables) -> IntArray:
-    """lgx id -> antigen id (the first field of the lgx name, e.g. ``A*02:01`` -> ``A*02``)."""
-    out = np.full(len(tables.lgx_names), -1, dtype=np.int32)
-    for i, name in enumerate(tables.lgx_names):
-        fam = name.split(":")[0]
-        out[i] = tables.antigen_index.get(fam, -1)
-    # Fall back to an allele's antigen for lgx names whose first field is not an antigen name.
-    missing = out < 0
-    if missing.any():
-        first = np.full(len(tables.lgx_names), -1, dtype=np.int32)
-        order = np.arange(len(tables.allele_lgx))[::-1]
-        first[tables.allele_lgx[order]] = tables.allele_antigen[order]
-        out[missing] = first[missing]
-    return out
+def relation_pairs(relation: Int8Array) -> IntArray:
+    """The entries of a relation matrix that differ from "same id: 0, different ids: 2", as (x, y, r) rows."""
+    k = relation.shape[0]
+    trivial = np.full((k, k), 2, dtype=np.int8)
+    np.fill_diagonal(trivial, 0)
+    x, y = np.nonzero(relation != trivial)
+    return np.stack([x, y, relation[x, y]], axis=1).astype(np.int32).reshape(-1, 3)
+
+
+def relation_matrix(k: int, pairs: IntArray) -> Int8Array:
+    """Rebuild a (k, k) relation matrix from :func:`relation_pairs`."""
+    rel = np.full((k, k), 2, dtype=np.int8)
+    np.fill_diagonal(rel, 0)
+    p = pairs.reshape(-1, 3)
+    rel[p[:, 0], p[:, 1]] = p[:, 2]
+    return rel
+
+
+def lgx_antigen_table(tables: NomenclatureTables) -> tuple[IntArray, list[str], Int8Array]:
+    """lgx id -> compact antigen id (the WHO serologic antigen of its protein, as grading assigns it), the
+    antigen names and their WHO relation (``tables.serology_relation`` restricted to those antigens).
+
+    An lgx group's expressed alleles share one serology id (the tables assign serology per protein); a
+    group with null alleles only takes its first allele's id (null positions are never compared).
+    """
+    sero = np.full(len(tables.lgx_names), -1, dtype=np.int64)
+    expressed = np.nonzero(~tables.allele_null)[0][::-1]
+    nulls = np.nonzero(tables.allele_null)[0][::-1]
+    for rows in (nulls, expressed):  # expressed alleles written last: they win
+        sero[tables.allele_lgx[rows]] = tables.allele_serology[rows]
+    if (sero < 0).any():
+        raise ValueError(f"{int((sero < 0).sum())} lgx group(s) without an allele in the release")
+    used, compact = np.unique(sero, return_inverse=True)
+    relation: Int8Array = np.ascontiguousarray(tables.serology_relation[np.ix_(used, used)]).astype(np.int8)
+    names = [tables.serology_names[int(i)] for i in used]
+    return compact.reshape(-1).astype(np.int32), names, relation
 
 
 def map_allele_name(name: str, tables: NomenclatureTables) -> tuple[int, list[str]] | None:
@@ -269,15 +304,17 @@ def build_index(
         rows = np.fromiter(col.keys(), dtype=np.int64, count=len(col))
         vals = np.fromiter(col.values(), dtype=np.float64, count=len(col))
         freqs[rows, j] = vals / vals.sum()
+    lgx_antigen, antigen_names, antigen_relation = lgx_antigen_table(tables)
     return HaplotypeIndex(
         release=tables.release,
         loci=tuple(loci),
         populations=tuple(populations),
         codes=codes_arr,
         frequencies=freqs,
-        lgx_antigen=lgx_antigen_table(tables),
+        lgx_antigen=lgx_antigen,
         lgx_names=list(tables.lgx_names),
-        antigen_names=list(tables.antigen_names),
+        antigen_names=antigen_names,
+        antigen_relation=antigen_relation,
         reports=reports,
         checksum=checksum,
     )

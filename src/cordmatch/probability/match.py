@@ -2,7 +2,9 @@
 
 The two people are independent given their typings, so a pair of genotypes (i, j) has probability
 ``p_i * q_j``. Each pair is graded with the foundation's semantics (docs/adr/0002-grading-semantics.md)
-on its exact two-field genotypes: allele match = same lgx, antigen match = same first field, a null
+on its exact two-field genotypes: allele match = same lgx, antigen match = the same WHO serologic
+antigen (``HaplotypeIndex.antigen_relation``, as grading compares them: an associated antigen matches its
+parent, two splits of one broad or two associated antigens of one parent are a mismatch), a null
 allele is not expressed (the locus presents the other allele twice), GvH counts patient positions the
 donor lacks, HvG donor positions the patient lacks, bidirectional = the larger. The 8 count uses A, B,
 C, DRB1 at allele level, the 6 count A and B at antigen level and DRB1 at allele level.
@@ -20,6 +22,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from cordmatch.hla.serology import MATCH, RELATED
 from cordmatch.hla.typing import HlaTyping
 from cordmatch.probability.imputation import GenotypePosterior
 
@@ -34,33 +37,83 @@ MATCH_6: Final = (("A", "antigen"), ("B", "antigen"), ("DRB1", "allele"))
 _CHUNK: Final = 1 << 22
 
 
+def _presented(v: Any, null: Any) -> tuple[Any, Any, Any]:
+    # A null position copies the other one; both null: nothing presented.
+    return np.where(null[:, 0], v[:, 1], v[:, 0]), np.where(null[:, 1], v[:, 0], v[:, 1]), null[:, 0] & null[:, 1]
+
+
+def _directional(
+    src: Any,
+    src_null: Any,
+    tgt: Any,
+    tgt_null: Any,
+    relation: npt.NDArray[np.int8] | None,
+    want_related: bool = False,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.bool_]]:
+    """Source positions the target lacks (S, T), and whether any lacking one is only *related* to a target
+    position (a broad/split pair WHO cannot tell apart, counted as absent)."""
+    s0, s1, s_none = _presented(src, src_null)
+    t0, t1, t_none = _presented(tgt, tgt_null)
+    absent = np.zeros((s0.shape[0], t0.shape[0]), dtype=np.int8)
+    related = np.zeros((s0.shape[0], t0.shape[0]), dtype=np.bool_)
+    for sv in (s0, s1):
+        if relation is None:
+            present = (sv[:, None] == t0[None, :]) | (sv[:, None] == t1[None, :])
+        else:
+            # the closest relation to either target position: 0 same antigen, 1 related, 2 different
+            best = np.minimum(relation[sv[:, None], t0[None, :]], relation[sv[:, None], t1[None, :]])
+            present = best == MATCH
+            if want_related:
+                related |= (best == RELATED) & ~t_none[None, :]
+        absent += ~(present & ~t_none[None, :])
+    absent[s_none, :] = 0
+    related[s_none, :] = False
+    return absent, related
+
+
 def locus_mismatches(
     pat: npt.NDArray[np.int64],
     don: npt.NDArray[np.int64],
     pat_null: npt.NDArray[np.bool_],
     don_null: npt.NDArray[np.bool_],
+    relation: npt.NDArray[np.int8] | None = None,
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
     """GvH and HvG mismatch counts for every (patient, donor) locus genotype: shapes (P, 2) x (D, 2).
 
     Values are ids at the level compared (lgx or antigen); ``*_null`` marks not-expressed positions.
-    Returns two (P, D) int8 arrays.
+    Without ``relation`` ids are the same when equal; with it (antigen level) two ids are the same
+    antigen when ``relation[x, y]`` is 0 (WHO: same antigen, or associated vs parent). A *related* pair
+    (1: broad vs split, cannot tell) is never the same antigen: it counts as a mismatch, so a
+    probability never assumes the best case. Returns two (P, D) int8 arrays.
     """
+    gvh, hvg, _ = _mismatches_and_related(pat, don, pat_null, don_null, relation)
+    return gvh, hvg
 
-    def presented(v: Any, null: Any) -> tuple[Any, Any, Any]:
-        # A null position copies the other one; both null: nothing presented.
-        return np.where(null[:, 0], v[:, 1], v[:, 0]), np.where(null[:, 1], v[:, 0], v[:, 1]), null[:, 0] & null[:, 1]
 
-    def directional(src: Any, src_null: Any, tgt: Any, tgt_null: Any) -> npt.NDArray[np.int8]:
-        s0, s1, s_none = presented(src, src_null)
-        t0, t1, t_none = presented(tgt, tgt_null)
-        absent = np.zeros((s0.shape[0], t0.shape[0]), dtype=np.int8)
-        for sv in (s0, s1):
-            present = ((sv[:, None] == t0[None, :]) | (sv[:, None] == t1[None, :])) & ~t_none[None, :]
-            absent += ~present
-        absent[s_none, :] = 0
-        return absent
+def _mismatches_and_related(
+    pat: npt.NDArray[np.int64],
+    don: npt.NDArray[np.int64],
+    pat_null: npt.NDArray[np.bool_],
+    don_null: npt.NDArray[np.bool_],
+    relation: npt.NDArray[np.int8] | None,
+    want_related: bool = False,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8], npt.NDArray[np.bool_]]:
+    """GvH (P, D), HvG (P, D) and, with ``want_related``, :func:`locus_related` in one pass."""
+    gvh, a = _directional(pat, pat_null, don, don_null, relation, want_related)
+    hvg, b = _directional(don, don_null, pat, pat_null, relation, want_related)
+    return gvh, hvg.T, a | b.T
 
-    return directional(pat, pat_null, don, don_null), directional(don, don_null, pat, pat_null).T
+
+def locus_related(
+    pat: npt.NDArray[np.int64],
+    don: npt.NDArray[np.int64],
+    pat_null: npt.NDArray[np.bool_],
+    don_null: npt.NDArray[np.bool_],
+    relation: npt.NDArray[np.int8],
+) -> npt.NDArray[np.bool_]:
+    """(P, D): the pair has a position counted as an antigen mismatch only because WHO relates the two
+    antigens through a broad (cannot tell whether they are the same split)."""
+    return _mismatches_and_related(pat, don, pat_null, don_null, relation, want_related=True)[2]
 
 
 @dataclass
@@ -144,8 +197,12 @@ def _locus_tables(
     locus_index: int,
     levels: Sequence[str],
     donor_keys: tuple[npt.NDArray[np.int64], IntArray] | None = None,
+    related: dict[str, tuple[npt.NDArray[np.bool_], IntArray, IntArray]] | None = None,
 ) -> dict[str, tuple[npt.NDArray[np.int8], IntArray, IntArray]]:
-    """Per level: bidirectional mismatch table between distinct locus genotypes, and each side's row."""
+    """Per level: bidirectional mismatch table between distinct locus genotypes, and each side's row.
+
+    ``related`` (filled when given): per antigen level whose table counts a WHO *related* pair (broad vs
+    split) as a mismatch, which pairs of locus genotypes those are."""
     pu, p_inv = locus_genotype_keys(pat.codes, locus_index)
     du, d_inv = donor_keys if donor_keys is not None else locus_genotype_keys(don_codes, locus_index)
     mask = (1 << _SHIFT) - 1
@@ -157,10 +214,14 @@ def _locus_tables(
     for level in levels:
         if level == "antigen":
             pv, dv = pat.lgx_antigen[pu2 >> 1].astype(np.int64), pat.lgx_antigen[du2 >> 1].astype(np.int64)
+            relation: npt.NDArray[np.int8] | None = pat.antigen_relation
         else:
-            pv, dv = pu2 >> 1, du2 >> 1
-        gvh, hvg = locus_mismatches(pv, dv, p_null, d_null)
+            pv, dv, relation = pu2 >> 1, du2 >> 1, None
+        want = relation is not None and related is not None
+        gvh, hvg, rel = _mismatches_and_related(pv, dv, p_null, d_null, relation, want)
         out[level] = (np.maximum(gvh, hvg), pi, di)
+        if want and related is not None and rel.any():
+            related[level] = (rel, pi, di)
     return out
 
 
@@ -169,6 +230,7 @@ def _pair_counts(
     don_codes: IntArray,
     keys: Sequence[tuple[str, str]] | None = None,
     packed: PackedPosteriors | None = None,
+    related: dict[tuple[str, str], tuple[npt.NDArray[np.bool_], IntArray, IntArray]] | None = None,
 ) -> tuple[dict[tuple[str, str], tuple[npt.NDArray[np.int8], IntArray, IntArray]], list[str]]:
     if keys is None:
         keys = [*MATCH_8, *MATCH_6, *((loc, lvl) for loc in REPORTED_LOCI for lvl in ("allele", "antigen"))]
@@ -184,8 +246,11 @@ def _pair_counts(
             continue
         li = patient.loci.index(locus)
         dk = packed.locus_keys(li) if packed is not None else None
-        for lvl, tab in _locus_tables(patient, don_codes, li, levels, dk).items():
+        rel: dict[str, tuple[npt.NDArray[np.bool_], IntArray, IntArray]] | None = {} if related is not None else None
+        for lvl, tab in _locus_tables(patient, don_codes, li, levels, dk, rel).items():
             out[(locus, lvl)] = tab
+        if related is not None and rel:
+            related.update({(locus, lvl): r for lvl, r in rel.items()})
     return out, missing
 
 
@@ -210,7 +275,10 @@ def match_probability_from_posteriors(patient: GenotypePosterior, donor: Genotyp
         return MatchProbability(
             patient.population, {}, {}, [], [], reason="patient and donor were imputed with different loci", notes=notes
         )
-    tabs, _missing = _pair_counts(patient, donor.codes)
+    related: dict[tuple[str, str], tuple[npt.NDArray[np.bool_], IntArray, IntArray]] = {}
+    tabs, _missing = _pair_counts(patient, donor.codes, related=related)
+    related_6 = {k: v for k, v in related.items() if k in MATCH_6}
+    p_related = 0.0
     p = patient.probabilities
     q = donor.probabilities
     locus_dist: dict[tuple[str, str], FloatArray] = {k: np.zeros(3) for k in tabs}
@@ -228,6 +296,18 @@ def match_probability_from_posteriors(patient: GenotypePosterior, donor: Genotyp
         mm6 = sum((per[k].astype(np.int16) for k in MATCH_6 if k in per), np.zeros_like(w, dtype=np.int16))
         m8 += np.bincount((8 - mm8).ravel(), weights=w.ravel(), minlength=9)[:9]
         m6 += np.bincount((6 - mm6).ravel(), weights=w.ravel(), minlength=7)[:7]
+        if related_6:
+            any_rel = np.zeros(w.shape, dtype=np.bool_)
+            for rtab, rpi, rdi in related_6.values():
+                any_rel |= rtab[rpi[start:stop, None], rdi[None, :]]
+            p_related += float(w[any_rel].sum())
+    if p_related > 0:
+        names = ", ".join(loc for loc, _ in related_6)
+        notes.append(
+            f"the 6 count treats WHO antigens related through a broad (e.g. a protein assigned only the broad "
+            f"antigen, or two proteins without serology of one first field) as a mismatch at {names}: "
+            f"probability {unit_interval(p_related):.3g} of the genotype pairs; the 6/6 figure is not overstated"
+        )
     return MatchProbability(
         population=patient.population,
         loci={loc: _clipped(locus_dist[(loc, "allele")]) for loc in REPORTED_LOCI if (loc, "allele") in locus_dist},

@@ -63,11 +63,6 @@ def tnc_dose(value: float | None) -> str:
     return dose(value, "x10^7/kg")
 
 
-def cd34_dose(value: float | None) -> str:
-    """A CD34+ dose in x10^5 cells/kg."""
-    return dose(value, "x10^5/kg")
-
-
 def percent(value: float | None) -> str:
     """A percentage given as 0-100: ``81 %``."""
     return MISSING if value is None else f"{decimal(value)} %"

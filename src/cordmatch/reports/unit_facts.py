@@ -107,18 +107,6 @@ def measurement_rows(m: MeasurementOut) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def processing(unit: UnitOut) -> list[Section]:
-    """One section per recorded stage, in processing order."""
-    out = []
-    for stage, name in STAGE_NAMES.items():
-        m = unit.measurements.get(stage)
-        if m is None:
-            out.append(Section(f"Counts {name}", (("counts", MISSING),)))
-        else:
-            out.append(Section(f"Counts {name} ({when(m.recorded_at)})", measurement_rows(m) or (("counts", MISSING),)))
-    return out
-
-
 def counts_grid(unit: UnitOut) -> list[list[str]]:
     """Processing and QC counts as a grid: a header row (measure, then each stage), then one row per
     measure; a stage with nothing recorded says so."""

@@ -205,10 +205,6 @@ def _double_only_note(notes: tuple[str, ...], counts: dict[str, int]) -> tuple[s
 
 
 # --------------------------------------------------------------------------- driver side
-def batches(items: Sequence[BatchPatient], size: int) -> list[Sequence[BatchPatient]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 def search_batch(
     client: Any,
     partitions: Sequence[Partition],

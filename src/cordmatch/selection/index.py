@@ -49,7 +49,6 @@ EXACT = 1 << 10
 ABO_CODES = {"O": 0, "A": 1, "B": 2, "AB": 3}
 ABO_NAMES = ("O", "A", "B", "AB")
 
-U8 = npt.NDArray[np.uint8]
 U16 = npt.NDArray[np.uint16]
 F32 = npt.NDArray[np.float32]
 I16 = npt.NDArray[np.int16]

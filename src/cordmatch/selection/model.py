@@ -14,8 +14,6 @@ FAIL = "fail"  # a hard filter failed: the unit is excluded
 FLAG = "flag"  # shown, with a caution (may rank the unit lower)
 INFO = "info"  # shown for the coordinator, no effect
 
-ABO_GROUPS = ("O", "A", "B", "AB")
-
 
 @dataclass(frozen=True, slots=True)
 class UnitRecord:

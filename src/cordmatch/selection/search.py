@@ -507,7 +507,7 @@ def _ranked(
                             f"patient's population), not its best case {8 - facts.certain_mm8}/8",
                             "",
                             "info",
-                            "cordmatch (issue 10): never the best case",
+                            "cordmatch safety rule: an unknown is never taken as the best case",
                         )
                     )
         out.append(

@@ -4,8 +4,7 @@ The search index is built from the store's persistent coded index (:mod:`cordmat
 every search first reads the store's change log since the last one (triggers log every write to units,
 typings, measurements and banks) and reloads only the units it names, so a unit that was just reserved,
 released or retyped is never ranked from stale data, and no search parses the other units' typings again.
-The ranking, rules and explanations are the selection issue's (``cordmatch.selection``,
-``cordmatch.services.search``).
+The ranking, rules and explanations are those of ``cordmatch.selection`` and ``cordmatch.services.search``.
 """
 
 from __future__ import annotations

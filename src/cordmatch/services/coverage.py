@@ -179,7 +179,7 @@ def run_coverage(
     if client is None and cluster is None:
         return evaluate(cidx, pats, dose)
     if client is None:
-        with coverage_client(cluster) as opened:  # type: ignore[arg-type]
+        with open_client(cluster) as opened:  # type: ignore[arg-type]
             return run_coverage(cidx, pats, dose, chunk=chunk, client=opened)
     bounds = [*list(range(0, len(pats), chunk)), len(pats)]
     parts = [pats.take(np.arange(a, b)) for a, b in itertools.pairwise(bounds)]
@@ -189,27 +189,12 @@ def run_coverage(
 
 
 @contextmanager
-def coverage_client(cluster: ClusterSpec) -> Iterator[Any]:
-    """A Dask client for ``cluster`` (:func:`cordmatch.scale.cluster.open_client`). Local workers keep glibc's
-    own trim threshold: distributed's default ``MALLOC_TRIM_THRESHOLD_=65536`` returns every freed block to
-    the system, and the engine's temporary arrays are then faulted back in each time (about 30% more CPU,
-    measured in-process with that setting)."""
-    import dask
-    import distributed  # noqa: F401  (loads distributed's configuration defaults)
-
-    key = "distributed.nanny.pre-spawn-environ"
-    environ = {k: v for k, v in dict(dask.config.get(key, {})).items() if k != "MALLOC_TRIM_THRESHOLD_"}
-    with dask.config.set({key: environ}), open_client(cluster) as client:
-        yield client
-
-
-@contextmanager
 def maybe_client(cluster: ClusterSpec | None) -> Iterator[Any]:
     """A Dask client for ``cluster`` (closed on exit), or None to run in-process."""
     if cluster is None:
         yield None
         return
-    with coverage_client(cluster) as client:
+    with open_client(cluster) as client:
         yield client
 
 

@@ -257,6 +257,7 @@ def impute_registry(
                         label,
                         reason=reason,
                         lgx_antigen=idx.lgx_antigen,
+                        antigen_relation=idx.antigen_relation,
                         code_names=idx.lgx_names,
                     )
                 else:

@@ -1,8 +1,8 @@
 """Search service: one call from a patient (strings and numbers) to an explained, ranked outcome.
 
-Seams waiting for other branches:
-- ``cordmatch.outcomes.lookup_indication(diagnosis)`` (branch ``outcomes``): when present and the caller did
-  not say whether the disease is malignant, its answer decides the disease-specific dose threshold;
+It brings in:
+- ``cordmatch.outcomes.lookup_indication(diagnosis)``: when the caller did not say whether the disease is
+  malignant, its answer decides the disease-specific dose threshold;
 - ``cordmatch.probability``: match probabilities for units whose 8-allele count is unresolved
   (:func:`probability_grader`, a :data:`cordmatch.selection.search.ProbabilityGrader`).
 """
@@ -84,10 +84,7 @@ def malignancy_from_diagnosis(diagnosis: str | None, weight_kg: float | None = N
     malignant; haemoglobinopathies, immunodeficiencies, metabolic disorders, marrow failure are not)."""
     if not diagnosis:
         return None, []
-    try:
-        from cordmatch.outcomes import lookup_indication
-    except ImportError:  # pragma: no cover - the outcomes branch is on main
-        return None, ["diagnosis not classified (cordmatch.outcomes not available): standard dose thresholds apply"]
+    from cordmatch.outcomes import lookup_indication
     from cordmatch.outcomes.indications import patient_population
 
     found = lookup_indication(diagnosis).for_population(patient_population(None, weight_kg))
@@ -109,10 +106,8 @@ def investigational_use(diagnosis: str | None) -> str | None:
     indication: spinal cord injury, sepsis, cerebral palsy, autism, HIE, BPD, NEC), else None."""
     if not diagnosis:
         return None
-    try:
-        from cordmatch.outcomes import lookup_indication
-    except ImportError:  # pragma: no cover
-        return None
+    from cordmatch.outcomes import lookup_indication
+
     found = lookup_indication(diagnosis)
     if found.status != "investigational":
         return None
@@ -153,10 +148,7 @@ EXTRAPOLATED = (
 
 def with_engraftment(outcome: SearchOutcome) -> SearchOutcome:
     """Add cordmatch.outcomes' engraftment estimate to every result and double-unit graft (an info check)."""
-    try:
-        from cordmatch.outcomes import estimate_for_search_result
-    except ImportError:  # pragma: no cover
-        return outcome
+    from cordmatch.outcomes import estimate_for_search_result
 
     def check(tnc: float, cd34: float | None, m8: int | None, m6: int | None, dsa: bool, double: bool) -> RuleCheck:
         try:
@@ -208,10 +200,7 @@ def probability_grader(population: str | Mapping[str, float] | None = None) -> P
     """Match probabilities for units whose 8-allele count is unresolved (cordmatch.probability): P(8/8),
     P(>=7/8) and P(6/6) under the haplotype frequencies of ``population`` (default: the US mix of the
     shipped NMDP 2007 sets)."""
-    try:
-        from cordmatch.services.probability import match_probability
-    except ImportError:  # pragma: no cover - the probability branch is on main
-        return None
+    from cordmatch.services.probability import match_probability
     from cordmatch.sim.haplotypes import MIX_WEIGHTS, check_population
 
     pop: str | Mapping[str, float] = MIX_WEIGHTS

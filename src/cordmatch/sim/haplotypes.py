@@ -1,8 +1,8 @@
 """Haplotype frequencies for the simulator: the shipped NMDP 2007 sets, names mapped to the current release.
 
-The haplotypes come from the probability branch's index of the same sets
+The haplotypes come from the probability package's index of the same sets
 (:func:`cordmatch.io.frequency_sets.default_index`: names mapped to the current release, haplotypes that
-map to the same codes collapsed). The fallback (used when that index cannot be loaded) reads
+map to the same codes collapsed). The fallback (used when that index is of another release) reads
 ``cordmatch/data/haplotype-frequencies-nmdp-2007/HEGL_<POP>.csv`` (Maiers, Gragert & Klitz 2007,
 IMGT/HLA 2.16.0 names within g groups, the ``g`` suffix stripped), maps each two-field name to the release
 in use (a name kept when the current release knows it and all its expressed alleles share one antigen and
@@ -69,10 +69,8 @@ def load_haplotypes(population: str, tables: NomenclatureTables) -> HaplotypeSet
     pop = check_population(population)
     if pop == "MIX":
         raise InvalidInputError("load one population at a time", where="population")
-    try:
-        from cordmatch.io.frequency_sets import default_index
-    except ImportError:  # pragma: no cover - the probability branch is on main
-        return _from_csv(pop, tables)
+    from cordmatch.io.frequency_sets import default_index
+
     index = default_index()
     if index.release != tables.release:
         return _from_csv(pop, tables)

@@ -84,7 +84,7 @@ def install(app: FastAPI) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-# The reports branch's routes; the pages link to them once they exist in the app.
+# The report routes (cordmatch.web.report_routes); the pages link to them only when the app has them.
 SEARCH_REPORT_PATH = "/search/report.pdf"
 SEARCH_PRINT_PATH = "/search/print"
 UNIT_REPORT_PATH = "/units/{din}/report.pdf"
@@ -452,7 +452,7 @@ async def _unit_ctx(request: Request, user: Principal, din: str) -> dict[str, An
         "stages": STAGES,
         "abos": ABO,
         "can_discard": any(s in unit.allowed_next for s in ("discarded", "research")),
-        # the reports branch's unit report and bag label: linked once their routes exist
+        # the unit report and bag label: linked only when the app has their routes
         "unit_report_url": f"/units/{unit.din}/report.pdf" if _has_route(request, UNIT_REPORT_PATH) else None,
         "unit_label_url": f"/units/{unit.din}/label.pdf" if _has_route(request, UNIT_LABEL_PATH) else None,
     }
