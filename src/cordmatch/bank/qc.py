@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from cordmatch.errors import InvalidInputError
 
@@ -169,3 +169,65 @@ def criteria_from_json(text: str) -> tuple[Criterion, ...]:
     if dup:
         raise InvalidInputError(f"criteria listed twice: {sorted(dup)}", where="criteria")
     return tuple(out)
+
+
+class StageCounts(Protocol):
+    """The counts of one processing stage (a stored measurement or its API form)."""
+
+    @property
+    def volume_ml(self) -> float | None: ...
+    @property
+    def tnc(self) -> float | None: ...
+    @property
+    def cd34(self) -> float | None: ...
+    @property
+    def viability_pct(self) -> float | None: ...
+    @property
+    def viable_cd34_pct(self) -> float | None: ...
+    @property
+    def viable_cd45_pct(self) -> float | None: ...
+    @property
+    def cfu(self) -> float | None: ...
+
+
+class UnitFacts(Protocol):
+    """The unit facts the QC criteria test (a stored unit or its API form)."""
+
+    @property
+    def collection_volume_ml(self) -> float | None: ...
+    @property
+    def sterility(self) -> str | None: ...
+    @property
+    def idm_result(self) -> str | None: ...
+    @property
+    def hb_screen(self) -> str | None: ...
+    @property
+    def abo(self) -> str | None: ...
+    @property
+    def rh(self) -> str | None: ...
+    @property
+    def segments(self) -> int | None: ...
+
+
+def qc_values(unit: UnitFacts, stages: Mapping[str, StageCounts], hla_gl: str | None) -> dict[str, Any]:
+    """The values the QC criteria test, keyed as the criteria name them: volume (mL), pre-cryopreservation
+    TNC and CD34+ (cells; post-processing counts stand in when no pre-cryo count exists), viabilities (%),
+    post-thaw CFU, test results, ABO/Rh, the HLA typing and attached segments."""
+    pre = stages.get("pre_cryo") or stages.get("post_processing")
+    thaw, coll = stages.get("post_thaw"), stages.get("collection")
+    volume = unit.collection_volume_ml if unit.collection_volume_ml is not None else (coll.volume_ml if coll else None)
+    return {
+        "collection_volume_ml": volume,
+        "tnc_pre_cryo": pre.tnc if pre else None,
+        "cd34_pre_cryo": pre.cd34 if pre else None,
+        "viability_pre_cryo_pct": pre.viability_pct if pre else None,
+        "post_thaw_viable_cd34_pct": thaw.viable_cd34_pct if thaw else None,
+        "post_thaw_viable_cd45_pct": thaw.viable_cd45_pct if thaw else None,
+        "post_thaw_cfu": thaw.cfu if thaw else None,
+        "sterility": unit.sterility,
+        "idm": unit.idm_result,
+        "hb_screen": unit.hb_screen,
+        "abo_rh": f"{unit.abo} {unit.rh}" if unit.abo and unit.rh else None,
+        "hla_typing": hla_gl,
+        "attached_segments": unit.segments if unit.segments else None,
+    }

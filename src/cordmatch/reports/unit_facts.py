@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cordmatch.bank.qc import Criterion, ReleaseDecision, evaluate
+from cordmatch.bank.qc import Criterion, ReleaseDecision, evaluate, qc_values
 from cordmatch.reports.numbers import MISSING, cells, millilitres, number, percent
 from cordmatch.services.schemas import BankOut, MeasurementOut, UnitOut
 
@@ -133,33 +133,9 @@ def counts_grid(unit: UnitOut) -> list[list[str]]:
     return rows
 
 
-def qc_values(unit: UnitOut) -> dict[str, Any]:
-    """The measured values the QC criteria test, from a unit as the service returns it (the same values
-    as ``BankService.release_check``; tests/reports checks that they agree)."""
-    ms = unit.measurements
-    pre = ms.get("pre_cryo") or ms.get("post_processing")
-    thaw, coll = ms.get("post_thaw"), ms.get("collection")
-    volume = unit.collection_volume_ml if unit.collection_volume_ml is not None else (coll.volume_ml if coll else None)
-    return {
-        "collection_volume_ml": volume,
-        "tnc_pre_cryo": pre.tnc if pre else None,
-        "cd34_pre_cryo": pre.cd34 if pre else None,
-        "viability_pre_cryo_pct": pre.viability_pct if pre else None,
-        "post_thaw_viable_cd34_pct": thaw.viable_cd34_pct if thaw else None,
-        "post_thaw_viable_cd45_pct": thaw.viable_cd45_pct if thaw else None,
-        "post_thaw_cfu": thaw.cfu if thaw else None,
-        "sterility": unit.sterility,
-        "idm": unit.idm_result,
-        "hb_screen": unit.hb_screen,
-        "abo_rh": f"{unit.abo} {unit.rh}" if unit.abo and unit.rh else None,
-        "hla_typing": unit.hla_gl,
-        "attached_segments": unit.segments if unit.segments else None,
-    }
-
-
 def qc(unit: UnitOut, criteria: Sequence[Criterion]) -> ReleaseDecision:
     """The QC release checklist of the unit under the bank's criteria."""
-    return evaluate(criteria, qc_values(unit))
+    return evaluate(criteria, qc_values(unit, unit.measurements, unit.hla_gl))
 
 
 def bank(unit: UnitOut, banks: Sequence[BankOut]) -> Section:

@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 from cordmatch.bank.din import parse_din
 from cordmatch.bank.lifecycle import GUARDED, UnitState, allowed_next, check_transition, state_of
 from cordmatch.bank.product_codes import ProductCodeTable, validate_code
-from cordmatch.bank.qc import DEFAULT_CRITERIA, Criterion, ReleaseDecision, criteria_from_json, evaluate
+from cordmatch.bank.qc import (
+    DEFAULT_CRITERIA,
+    Criterion,
+    ReleaseDecision,
+    criteria_from_json,
+    evaluate,
+    qc_values,
+)
 from cordmatch.bank.roles import Permission, Role
 from cordmatch.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from cordmatch.plausibility import check_length, check_number
@@ -692,29 +699,9 @@ class BankService(UserServices):
 
     # ------------------------------------------------------------------ QC release
     def _qc_values(self, s: Session, unit: Unit) -> dict[str, Any]:
-        ms = {m.stage: m for m in s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars()}
-        pre = ms.get("pre_cryo") or ms.get("post_processing")
-        thaw = ms.get("post_thaw")
-        coll = ms.get("collection")
+        stages = {m.stage: m for m in s.execute(select(Measurement).where(Measurement.unit_id == unit.id)).scalars()}
         typing = self._current_typing(s, unit.id)
-        volume = (
-            unit.collection_volume_ml if unit.collection_volume_ml is not None else (coll.volume_ml if coll else None)
-        )
-        return {
-            "collection_volume_ml": volume,
-            "tnc_pre_cryo": pre.tnc if pre else None,
-            "cd34_pre_cryo": pre.cd34 if pre else None,
-            "viability_pre_cryo_pct": pre.viability_pct if pre else None,
-            "post_thaw_viable_cd34_pct": thaw.viable_cd34_pct if thaw else None,
-            "post_thaw_viable_cd45_pct": thaw.viable_cd45_pct if thaw else None,
-            "post_thaw_cfu": thaw.cfu if thaw else None,
-            "sterility": unit.sterility,
-            "idm": unit.idm_result,
-            "hb_screen": unit.hb_screen,
-            "abo_rh": f"{unit.abo} {unit.rh}" if unit.abo and unit.rh else None,
-            "hla_typing": typing.gl if typing else None,
-            "attached_segments": unit.segments if unit.segments else None,
-        }
+        return qc_values(unit, stages, typing.gl if typing else None)
 
     def release_check(self, actor: Principal, din: str) -> ReleaseDecision:
         """The release checklist now: every criterion with value and verdict (nothing is written)."""
