@@ -204,23 +204,32 @@ def evaluate(
     return PatientCoverage(count, count_dose, double, list(pats.population))
 
 
-def _evaluate_block(
-    cidx: CoverageIndex, pats: CoveragePatients, dose: DoseRule | None, unit_chunk: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64] | None, npt.NDArray[np.bool_] | None]:
-    B = len(pats)
-    codes = _block_codes(cidx, pats, range(B))
+def _block_setup(
+    cidx: CoverageIndex, pats: CoveragePatients, dose: DoseRule | None
+) -> tuple[list[U16], U16, CoverageIndex, npt.NDArray[np.int64], U16 | None, F32 | None, F32]:
+    """What both block evaluations start from: per-locus codes, B-C pair codes, the units in the order the
+    dose test reads them (by capacity when a dose applies), each patient's dosed prefix, the alternative
+    keys, the capacities under the mismatched-unit TNC minimum and the patients' weights (kg, float32)."""
+    codes = _block_codes(cidx, pats, range(len(pats)))
     pair = (codes[1][cidx.pair_b] + codes[2][cidx.pair_c]).astype(np.uint16)
-    hist = np.zeros((B, 2, KEY_BINS), dtype=np.int64)  # [:, 1]: units with the single-unit dose
-    n = len(cidx)
-    prefix = np.zeros(B, dtype=np.int64)
-    order = cidx
+    prefix = np.zeros(len(pats), dtype=np.int64)
+    order, cap_mm = cidx, None
     if dose is not None:
         tnc_min, strict = _single_rule(pats, dose)
         order, cap_desc = cidx.by_capacity(tnc_min, dose.single_cd34_min)
         prefix = _dosed_prefix(cap_desc, pats.weight_kg, strict)
+        cap_mm = _mismatched_cap(order, dose, tnc_min)
     alt = _alt_keys(order, codes) if len(order.alt_pos) else None
-    cap_mm = _mismatched_cap(order, dose, tnc_min) if dose is not None else None
-    w32 = pats.weight_kg.astype(np.float32)
+    return codes, pair, order, prefix, alt, cap_mm, pats.weight_kg.astype(np.float32)
+
+
+def _evaluate_block(
+    cidx: CoverageIndex, pats: CoveragePatients, dose: DoseRule | None, unit_chunk: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64] | None, npt.NDArray[np.bool_] | None]:
+    B = len(pats)
+    codes, pair, order, prefix, alt, cap_mm, w32 = _block_setup(cidx, pats, dose)
+    hist = np.zeros((B, 2, KEY_BINS), dtype=np.int64)  # [:, 1]: units with the single-unit dose
+    n = len(cidx)
     for s in range(0, n, unit_chunk):
         e = min(n, s + unit_chunk)
         key = _chunk_keys(order, codes, pair, alt, s, e)
@@ -247,17 +256,7 @@ def _evaluate_block_sparse(
     the fully matching genotypes of A, then of B (A not fully matching), then of DRB1 (neither), each unit
     once; plus the units with genotype alternatives. Every other unit counts at no level."""
     B = len(pats)
-    codes = _block_codes(cidx, pats, range(B))
-    pair = (codes[1][cidx.pair_b] + codes[2][cidx.pair_c]).astype(np.uint16)
-    prefix = np.zeros(B, dtype=np.int64)
-    order = cidx
-    if dose is not None:
-        tnc_min, strict = _single_rule(pats, dose)
-        order, cap_desc = cidx.by_capacity(tnc_min, dose.single_cd34_min)
-        prefix = _dosed_prefix(cap_desc, pats.weight_kg, strict)
-    alt = _alt_keys(order, codes) if len(order.alt_pos) else None
-    cap_mm = _mismatched_cap(order, dose, tnc_min) if dose is not None else None
-    w32 = pats.weight_kg.astype(np.float32)
+    codes, pair, order, prefix, alt, cap_mm, w32 = _block_setup(cidx, pats, dose)
     lists = order.locus_lists()
     g_a, g_bc, g_dr = order.gid
     cols = [np.ascontiguousarray(c.T) for c in (codes[0], codes[1], pair, codes[3])]
