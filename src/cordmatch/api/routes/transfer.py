@@ -10,10 +10,10 @@ from starlette.concurrency import run_in_threadpool
 
 from cordmatch.api.deps import Actor, Bank
 from cordmatch.api.models import ImportOut
+from cordmatch.api.routes.units import unit_filter
 from cordmatch.errors import InvalidInputError
 from cordmatch.plausibility import MAX_IMPORT_BYTES, TEXT_LIMITS
 from cordmatch.services.bank_csv import COLUMNS, export_units_csv, import_units_csv
-from cordmatch.services.schemas import UnitFilter, parse_model
 
 router = APIRouter(prefix="/units", tags=["import and export"])
 CODE_LEN = TEXT_LIMITS["code"]
@@ -61,16 +61,13 @@ def export_csv(
     collected_from: Annotated[datetime | None, Query(description="no time zone = UTC")] = None,
     collected_to: Annotated[datetime | None, Query(description="no time zone = UTC")] = None,
 ) -> Response:
-    filters = parse_model(
-        UnitFilter,
-        {
-            "state": state or None,
-            "bank_code": bank_code or None,
-            "abo": abo or None,
-            "din_prefix": din_prefix or None,
-            "collected_from": collected_from,
-            "collected_to": collected_to,
-        },
+    filters = unit_filter(
+        state=state,
+        bank_code=bank_code,
+        abo=abo,
+        din_prefix=din_prefix,
+        collected_from=collected_from,
+        collected_to=collected_to,
     )
     text = export_units_csv(svc, actor, filters)
     return Response(

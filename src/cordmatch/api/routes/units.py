@@ -38,6 +38,11 @@ CODE_LEN = TEXT_LIMITS["code"]
 router = APIRouter(prefix="/units", tags=["units"])
 
 
+def unit_filter(**fields: Any) -> UnitFilter:
+    """The unit filter of a query's fields; an empty text field filters nothing."""
+    return parse_model(UnitFilter, {k: (v or None) if isinstance(v, str) else v for k, v in fields.items()})
+
+
 @router.get("", response_model=UnitPage, summary="List units (filters, newest collection first)")
 def list_units(
     svc: Bank,
@@ -56,18 +61,15 @@ def list_units(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     check_number(min_tnc, "tnc", "min_tnc")
-    filters = parse_model(
-        UnitFilter,
-        {
-            "state": state or None,
-            "bank_code": bank_code or None,
-            "abo": abo or None,
-            "din_prefix": din_prefix or None,
-            "collected_from": collected_from,
-            "collected_to": collected_to,
-            "min_tnc": min_tnc,
-            "exceptional_release": exceptional_release,
-        },
+    filters = unit_filter(
+        state=state,
+        bank_code=bank_code,
+        abo=abo,
+        din_prefix=din_prefix,
+        collected_from=collected_from,
+        collected_to=collected_to,
+        min_tnc=min_tnc,
+        exceptional_release=exceptional_release,
     )
     page = svc.list_units(actor, filters, limit=limit, offset=offset)
     return {
