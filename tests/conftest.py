@@ -8,6 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests check answers, not speed: on a loaded CI machine Hypothesis's timing checks (the per-example
+# deadline, the too-slow data generation health check) fail runs whose answers are right. Examples still run.
+settings.register_profile("cordmatch", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("cordmatch")
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("CORDMATCH_DATA_DIR", str(REPO / ".pytest-data"))
