@@ -50,8 +50,8 @@ def _query(form: dict[str, str]) -> Any:
 @router.get("/coverage", response_class=HTMLResponse)
 @_guard
 async def coverage_page(request: Request) -> Response:
-    from cordmatch.api.routes.coverage import coverage_report
     from cordmatch.coverage.engine import LEVELS
+    from cordmatch.http.coverage import coverage_report
 
     user = _user(request)
     params = request.query_params

@@ -21,11 +21,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from cordmatch.api.deps import SESSION_COOKIE, bank_service, session_principal, split_session
 from cordmatch.api.search import UNAVAILABLE, SearchQuery
 from cordmatch.bank.lifecycle import GUARDED, UnitState, state_of
 from cordmatch.bank.roles import Permission, allows
 from cordmatch.errors import CordmatchError, InvalidInputError, PermissionDeniedError
+from cordmatch.http.session import SESSION_COOKIE, bank_service, session_principal, split_session
 from cordmatch.plausibility import check_number
 from cordmatch.services.auth import Principal
 from cordmatch.services.bank import BankService
@@ -141,7 +141,7 @@ def render(
 
 
 def _status(exc: CordmatchError) -> int:
-    from cordmatch.api.problems import status_of
+    from cordmatch.http.problems import status_of
 
     return status_of(exc)
 

@@ -16,10 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from cordmatch.api.problems import NotImplementedYetError
 from cordmatch.api.search import UNAVAILABLE, SearchQuery
 from cordmatch.bank.roles import Permission, allows
 from cordmatch.errors import CordmatchError, InvalidInputError, PermissionDeniedError
+from cordmatch.http.problems import NotImplementedYetError
 from cordmatch.services.auth import Principal
 from cordmatch.web import forms as f
 from cordmatch.web.pages import _call, _guard, _status, _svc, _user, render
