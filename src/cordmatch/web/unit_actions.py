@@ -30,9 +30,7 @@ from cordmatch.web.unit_pages import unit_ctx
 router = APIRouter(include_in_schema=False)
 
 
-def _unit_action(
-    action: Callable[[BankService, Principal, str, FormData], Any], done: str
-) -> Callable[..., Response]:
+def _unit_action(action: Callable[[BankService, Principal, str, FormData], Any], done: str) -> Callable[..., Response]:
     """A POST on the unit page: check CSRF, call the service, redirect; or re-render with the error."""
 
     @guard
