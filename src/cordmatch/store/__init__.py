@@ -3,6 +3,6 @@
 ``open_store(url_or_path)`` opens (and migrates) a store; see ``cordmatch.store.engine``.
 """
 
-from cordmatch.store.engine import DB_ENV, Store, default_url, open_store, resolve_url
+from cordmatch.store.engine import Store, default_url, open_store, resolve_url
 
-__all__ = ["DB_ENV", "Store", "default_url", "open_store", "resolve_url"]
+__all__ = ["Store", "default_url", "open_store", "resolve_url"]
