@@ -214,3 +214,10 @@ def using(settings: Settings) -> Iterator[Settings]:
         yield settings
     finally:
         _active = before
+
+
+def env_table() -> str:
+    """The README's table of the environment variables (Markdown), made from :data:`VARIABLES`."""
+    rows = ["| variable | meaning | default |", "| --- | --- | --- |"]
+    rows += [f"| `{v.name}` | {v.meaning} | {v.default} |" for v in VARIABLES]
+    return "\n".join(rows)
