@@ -8,7 +8,7 @@ header, and the pages' forms carry a CSRF token instead (ADR 0501).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
@@ -17,6 +17,9 @@ from cordmatch.errors import PermissionDeniedError
 from cordmatch.services.auth import Principal
 from cordmatch.services.bank import BankService
 
+if TYPE_CHECKING:
+    from cordmatch.hla.tables import NomenclatureTables
+
 SESSION_COOKIE = "cordmatch_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -24,6 +27,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def bank_service(request: Request) -> BankService:
     svc: BankService = request.app.state.bank
     return svc
+
+
+def app_tables(request: Request) -> NomenclatureTables:
+    """The nomenclature tables of the application the app was built on (``cordmatch.bootstrap``)."""
+    tables: NomenclatureTables = request.app.state.application.tables
+    return tables
 
 
 def split_session(cookie: str) -> tuple[int, str] | None:

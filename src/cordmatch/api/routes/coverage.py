@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from cordmatch.api.deps import Actor
+from cordmatch.api.deps import Actor, app_tables
 from cordmatch.bank.roles import Permission, require
 
 router = APIRouter(tags=["coverage"])
@@ -14,10 +14,9 @@ router = APIRouter(tags=["coverage"])
 
 def coverage_report(request: Request, q: Any, *, plot: bool = False) -> dict[str, Any]:
     """The report for the bank's available units (shared with the director's page)."""
-    from cordmatch.imgt import default_nomenclature
     from cordmatch.services.coverage_query import API_MAX_PATIENTS, API_MAX_SIZES, run_query, store_index
 
-    tables = default_nomenclature()
+    tables = app_tables(request)
     index = store_index(request.app.state.store, tables)
     out = run_query(index, tables, q, max_patients=API_MAX_PATIENTS, max_sizes=API_MAX_SIZES)
     if plot and "sizes" in out:
