@@ -60,7 +60,7 @@ def store_path(tmp_path: Path) -> Path:
 
 
 def test_create_app_receives_the_application(application: Application) -> None:
-    from cordmatch.api import create_app
+    from cordmatch.server import create_app
 
     app = create_app(application=application)
     assert app.state.application is application
@@ -69,7 +69,7 @@ def test_create_app_receives_the_application(application: Application) -> None:
 
 
 def test_create_app_takes_secret_and_cookies_from_the_settings(tmp_path: Path) -> None:
-    from cordmatch.api import create_app
+    from cordmatch.server import create_app
 
     app = create_app(
         application=build(Settings(db=str(tmp_path / "c.sqlite3"), secret="shared", secure_cookies=True),
@@ -80,7 +80,7 @@ def test_create_app_takes_secret_and_cookies_from_the_settings(tmp_path: Path) -
 
 def test_the_worker_factory_builds_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from cordmatch import config
-    from cordmatch.api.app import app_from_env
+    from cordmatch.server import app_from_env
 
     monkeypatch.setenv("CORDMATCH_DB", str(tmp_path / "w.sqlite3"))
     monkeypatch.setenv("CORDMATCH_SECRET", "worker-secret")

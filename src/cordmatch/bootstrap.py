@@ -7,7 +7,7 @@ store, a ``bank unit list`` never loads the tables) and then shared: one object 
 
 Several server processes (``cordmatch serve --workers N``): the parent hands its settings to the children
 through their environment (:func:`cordmatch.config.child_environment`) and uvicorn calls the factory
-``cordmatch.api.app:app_from_env`` in each, which reads them back and builds the same application there.
+``cordmatch.server:app_from_env`` in each, which reads them back and builds the same application there.
 """
 
 from __future__ import annotations

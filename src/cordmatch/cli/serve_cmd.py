@@ -34,8 +34,8 @@ def serve_command(
     import anyio.to_thread
     import uvicorn
 
-    from cordmatch.api import create_app
     from cordmatch.errors import InvalidInputError
+    from cordmatch.server import create_app
 
     if not 1 <= port <= 65535:
         raise InvalidInputError(f"port {port} is not 1..65535", where="--port")
@@ -84,7 +84,7 @@ def serve_command(
 
 def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
     """Several server processes: uvicorn in a child process, its workers each building the application with
-    ``cordmatch.api.app:app_from_env`` from the settings passed in the child's environment (the store as a
+    ``cordmatch.server:app_from_env`` from the settings passed in the child's environment (the store as a
     resolved URL, one CSRF secret for all workers so each accepts the others' forms)."""
     import secrets
     import subprocess
@@ -94,7 +94,7 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
     from cordmatch.store.engine import default_url
 
     shared = settings.replace(db=default_url(settings), secret=settings.secret or secrets.token_hex(32))
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "cordmatch.api.app:app_from_env",
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "cordmatch.server:app_from_env",
            "--host", host, "--port", str(port), "--workers", str(workers)]  # fmt: skip
     with subprocess.Popen(cmd, env=child_environment(shared)) as server:
         try:

@@ -1,4 +1,6 @@
-"""The FastAPI application: REST API under ``/api/v1`` (OpenAPI at /openapi.json, /docs) + the pages."""
+"""The application: the REST API (``cordmatch.api``) under ``/api/v1`` (OpenAPI at /openapi.json, /docs) and
+the pages (``cordmatch.web``) on one FastAPI app. Assembled here, above both, so that neither imports the
+other; what they share lives in ``cordmatch.http``."""
 
 from __future__ import annotations
 
@@ -11,11 +13,11 @@ from typing import TYPE_CHECKING, Literal
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from cordmatch.api import problems
 from cordmatch.api.docs import DOCS_ASSETS_URL, install_docs
 from cordmatch.api.headers import SecurityHeaders
 from cordmatch.api.nul_guard import NulGuard
 from cordmatch.api.search import SearchBackend
+from cordmatch.http import problems
 from cordmatch.store.engine import Store
 from cordmatch.store.types import utcnow
 
@@ -100,7 +102,7 @@ def create_app(
 
 
 def app_from_env() -> FastAPI:
-    """The app of one server worker process (``uvicorn --factory cordmatch.api.app:app_from_env``): the
+    """The app of one server worker process (``uvicorn --factory cordmatch.server:app_from_env``): the
     settings read from the environment the parent process gave it (``cordmatch serve --workers N`` passes its
     own through :func:`cordmatch.config.child_environment`): the store ``$CORDMATCH_DB``, pool size
     ``$CORDMATCH_DB_POOL``, the CSRF secret ``$CORDMATCH_SECRET`` (the same in every worker, so that each
