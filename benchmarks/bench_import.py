@@ -52,7 +52,7 @@ def timed_import(url: str, csv: Path, rows: int, old: bool) -> float:
     new_write = bank_csv._write_import
     with open_store(url) as store:
         svc = BankService(store)
-        tech = svc.authenticate("tech", PASSWORD)
+        tech = svc.users.authenticate("tech", PASSWORD)
         text = csv.read_text(encoding="utf-8")
         bank_csv._write_import = _old_write_import if old else new_write  # type: ignore[assignment]
         try:

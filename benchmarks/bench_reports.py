@@ -49,7 +49,7 @@ def main() -> None:
         store = open_store(str(Path(tmp) / "bench.sqlite3"))
         svc = BankService(store)
         seed_demo(svc)
-        tech, coord = (svc.authenticate(u, DEMO_PASSWORD) for u in ("tech", "coord"))
+        tech, coord = (svc.users.authenticate(u, DEMO_PASSWORD) for u in ("tech", "coord"))
         din = str(issue_din(DEMO_FIN, time.gmtime().tm_year, 1))
         backend = BankSearch(store)
         query = SearchQuery(patient_gl=PATIENT, weight_kg=18, antibodies="A*24:02,4200")

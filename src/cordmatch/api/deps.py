@@ -41,7 +41,7 @@ def session_principal(request: Request) -> Principal | None:
     if parsed is None:
         return None
     try:
-        return bank_service(request).authenticate_token(parsed[1])
+        return bank_service(request).users.authenticate_token(parsed[1])
     except PermissionDeniedError:
         return None
 
@@ -54,7 +54,7 @@ def current_principal(request: Request) -> Principal:
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticatedError("Authorization must be 'Bearer <API token>'", where="Authorization")
         try:
-            return bank_service(request).authenticate_token(token.strip())
+            return bank_service(request).users.authenticate_token(token.strip())
         except PermissionDeniedError as exc:
             raise NotAuthenticatedError(exc.message, where="Authorization") from None
     if request.method in SAFE_METHODS:

@@ -213,8 +213,8 @@ async def login(request: Request) -> Response:
         if not isinstance(password, str) or not password:
             raise InvalidInputError("enter your password", where="password")
         client = request.client.host if request.client else None
-        principal = await _call(svc.authenticate, username, password, client=client)
-        token = await _call(svc.issue_token, principal, "web session", days=SESSION_DAYS, throttled=True)
+        principal = await _call(svc.users.authenticate, username, password, client=client)
+        token = await _call(svc.users.issue_token, principal, "web session", days=SESSION_DAYS, throttled=True)
     except CordmatchError as exc:
         status = 401 if type(exc) is PermissionDeniedError and exc.where == "login" else _status(exc)
         ctx = {"next": next_url, "form": {"username": f.text(await request.form(), "username") or ""}}
@@ -242,7 +242,7 @@ async def logout(request: Request) -> Response:
     principal = session_principal(request)
     parsed = f_split(request)
     if principal is not None and parsed is not None:
-        await _call(_svc(request).revoke_token, principal, parsed[0])
+        await _call(_svc(request).users.revoke_token, principal, parsed[0])
     return response
 
 
@@ -263,7 +263,7 @@ async def units(request: Request) -> Response:
         page_no = max(1, int(q.get("page") or 1))
     except ValueError:
         page_no = 1
-    banks = await _call(svc.list_banks, user)
+    banks = await _call(svc.catalogue.list_banks, user)
     error: CordmatchError | None = None
     page = None
     try:
@@ -273,7 +273,7 @@ async def units(request: Request) -> Response:
             abo=filt["abo"] or None,
             din_prefix=_din_prefix(filt["text"]) or None,
         )
-        page = await _call(svc.list_units, user, filters, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
+        page = await _call(svc.catalogue.list_units, user, filters, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
     except CordmatchError as exc:
         error = exc
     pages = max(1, -(-page.total // PAGE_SIZE)) if page else 1
@@ -311,8 +311,8 @@ def _din_prefix(text: str) -> str:
 
 async def _new_ctx(request: Request, user: Principal) -> dict[str, Any]:
     svc = _svc(request)
-    banks = await _call(svc.list_banks, user)
-    codes = await _call(svc.product_codes)
+    banks = await _call(svc.catalogue.list_banks, user)
+    codes = await _call(svc.catalogue.product_codes)
     return {"banks": banks, "codes": sorted(codes.codes.items()), "abos": ABO}
 
 
@@ -357,7 +357,7 @@ async def new_unit(request: Request) -> Response:
                     "a storage position needs tank, rack, box and slot", where=f"storage.{missing[0]}"
                 )
             data["storage"] = position
-        out = await _call(svc.register_unit, user, data)
+        out = await _call(svc.units.register_unit, user, data)
     except CordmatchError as exc:
         ctx = await _new_ctx(request, user)
         ctx["form"] = dict(form) if form else {}
@@ -432,10 +432,10 @@ async def _csv_text(form: FormData) -> str:
 
 async def _unit_ctx(request: Request, user: Principal, din: str) -> dict[str, Any]:
     svc = _svc(request)
-    unit = await _call(svc.get_unit, user, din)
+    unit = await _call(svc.catalogue.get_unit, user, din)
     timeline: list[dict[str, Any]] = []
     if allows(user.role, Permission.UNIT_READ):
-        timeline = await _call(svc.timeline, user, din)
+        timeline = await _call(svc.catalogue.timeline, user, din)
         for entry in timeline:
             entry["changes"] = f.changes(entry["before"], entry["after"])
     plain = [
@@ -500,11 +500,11 @@ def _transition(svc: BankService, user: Principal, din: str, form: FormData) -> 
     target = f.text(form, "target")
     if not target:
         raise InvalidInputError("choose the next state", where="target")
-    return svc.transition(user, din, target, reason=f.text(form, "reason"))
+    return svc.units.transition(user, din, target, reason=f.text(form, "reason"))
 
 
 def _processing(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
-    return svc.record_processing(
+    return svc.units.record_processing(
         user, din, f.measurement(form), red_cell_depleted=f.checkbox(form, "red_cell_depleted")
     )
 
@@ -515,8 +515,8 @@ def _measurement(svc: BankService, user: Principal, din: str, form: FormData) ->
     if not values:
         raise InvalidInputError("enter at least one count", where="tnc")
     if f.checkbox(form, "correction"):  # a released unit: audited correction with a reason
-        return svc.correct_measurement(user, din, stage, values, reason=f.text(form, "reason") or "")
-    return svc.record_measurement(user, din, stage, values)
+        return svc.units.correct_measurement(user, din, stage, values, reason=f.text(form, "reason") or "")
+    return svc.units.record_measurement(user, din, stage, values)
 
 
 def _tests(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
@@ -525,7 +525,7 @@ def _tests(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
     data = {k: v for k, v in data.items() if v is not None}
     if not data:
         raise InvalidInputError("enter at least one result", where="abo")
-    return svc.record_tests(user, din, data)
+    return svc.units.record_tests(user, din, data)
 
 
 def _typing(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
@@ -533,7 +533,7 @@ def _typing(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
     if not gl:
         raise InvalidInputError("enter the typing as a GL string", where="gl")
     try:
-        return svc.record_typing(user, din, gl, kind=f.text(form, "kind") or "initial", lab=f.text(form, "lab"))
+        return svc.units.record_typing(user, din, gl, kind=f.text(form, "kind") or "initial", lab=f.text(form, "lab"))
     except CordmatchError as exc:
         raise _on_field(exc, "hla_gl", "gl") from None
 
@@ -543,16 +543,16 @@ def _storage(svc: BankService, user: Principal, din: str, form: FormData) -> Any
     for p, v in pos.items():
         if not v:
             raise InvalidInputError(f"the storage {p} is required", where=f"storage.{p}")
-    return svc.set_storage(user, din, pos)
+    return svc.units.set_storage(user, din, pos)
 
 
 def _discard(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
-    return svc.discard(user, din, f.text(form, "reason") or "", research=f.checkbox(form, "research"))
+    return svc.units.discard(user, din, f.text(form, "reason") or "", research=f.checkbox(form, "research"))
 
 
 def _reserve(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
     days = f.integer(form, "days")
-    return svc.reserve(
+    return svc.reservations.reserve(
         user,
         din,
         f.text(form, "patient_ref") or "",
@@ -563,11 +563,11 @@ def _reserve(svc: BankService, user: Principal, din: str, form: FormData) -> Any
 
 
 def _ship(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
-    return svc.ship(user, din, note=f.text(form, "note"))
+    return svc.reservations.ship(user, din, note=f.text(form, "note"))
 
 
 def _infuse(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
-    return svc.infuse(user, din, note=f.text(form, "note"))
+    return svc.reservations.infuse(user, din, note=f.text(form, "note"))
 
 
 for _path, _fn, _done in (
@@ -601,7 +601,7 @@ async def probability_page(request: Request, din: str) -> Response:
     q = request.query_params
     form = {"patient_gl": q.get("patient_gl", ""), "population": q.get("population", "")}
     try:
-        unit = await _call(_svc(request).get_unit, user, din)
+        unit = await _call(_svc(request).catalogue.get_unit, user, din)
     except CordmatchError as exc:
         return render(request, "error.html", {}, user=user, status=_status(exc), error=exc)
     ctx: dict[str, Any] = {"unit": unit, "form": form, "result": None, "populations": PROBABILITY_POPULATIONS}
@@ -634,8 +634,8 @@ def _match_probability(patient_gl: str, unit_gl: str, population: str) -> dict[s
 # ---------------------------------------------------------------------------------------------- release
 async def _release_ctx(request: Request, user: Principal, din: str) -> dict[str, Any]:
     svc = _svc(request)
-    unit = await _call(svc.get_unit, user, din)
-    decision = await _call(svc.release_check, user, din)
+    unit = await _call(svc.catalogue.get_unit, user, din)
+    decision = await _call(svc.release.release_check, user, din)
     return {"unit": unit, "decision": decision}
 
 
@@ -657,7 +657,7 @@ async def release(request: Request, din: str) -> Response:
     form: FormData | None = None
     try:
         form = await _form(request)
-        out = await _call(_svc(request).release, user, din, exceptional_reason=f.text(form, "exceptional_reason"))
+        out = await _call(_svc(request).release.release, user, din, exceptional_reason=f.text(form, "exceptional_reason"))
     except CordmatchError as exc:
         try:
             ctx = await _release_ctx(request, user, din)
@@ -680,7 +680,7 @@ async def reservations(request: Request) -> Response:
     if status not in ("active", "cancelled", "expired", "shipped", "all"):
         status = "active"
     try:
-        items = await _call(_svc(request).list_reservations, user, status=None if status == "all" else status)
+        items = await _call(_svc(request).reservations.list_reservations, user, status=None if status == "all" else status)
     except CordmatchError as exc:
         return render(request, "error.html", {}, user=user, status=_status(exc), error=exc)
     return render(request, "reservations.html", {"items": items, "status": status}, user=user)
@@ -692,9 +692,9 @@ async def cancel_reservation(request: Request, reservation_id: int) -> Response:
     user = _user(request)
     try:
         form = await _form(request)
-        await _call(_svc(request).cancel_reservation, user, reservation_id, f.text(form, "reason") or "")
+        await _call(_svc(request).reservations.cancel_reservation, user, reservation_id, f.text(form, "reason") or "")
     except CordmatchError as exc:
-        items = await _call(_svc(request).list_reservations, user, status="active")
+        items = await _call(_svc(request).reservations.list_reservations, user, status="active")
         ctx = {"items": items, "status": "active", "failed_id": reservation_id}
         return render(request, "reservations.html", ctx, user=user, status=_status(exc), error=exc)
     return _back("/reservations", f"reservation {reservation_id} cancelled")
@@ -706,9 +706,9 @@ async def ct_request(request: Request, reservation_id: int) -> Response:
     user = _user(request)
     try:
         await _form(request)
-        await _call(_svc(request).request_confirmatory_typing, user, reservation_id)
+        await _call(_svc(request).reservations.request_confirmatory_typing, user, reservation_id)
     except CordmatchError as exc:
-        items = await _call(_svc(request).list_reservations, user, status="active")
+        items = await _call(_svc(request).reservations.list_reservations, user, status="active")
         ctx = {"items": items, "status": "active", "failed_id": reservation_id}
         return render(request, "reservations.html", ctx, user=user, status=_status(exc), error=exc)
     return _back("/reservations", f"confirmatory typing requested for reservation {reservation_id}")
@@ -725,10 +725,10 @@ async def ct_result(request: Request, reservation_id: int) -> Response:
         gl = f.text(form, "gl")
         if not gl:
             raise InvalidInputError("enter the confirmatory typing as a GL string", where="gl")
-        await _call(_svc(request).record_confirmatory_typing, user, reservation_id, gl, lab=f.text(form, "lab"))
+        await _call(_svc(request).reservations.record_confirmatory_typing, user, reservation_id, gl, lab=f.text(form, "lab"))
     except CordmatchError as exc:
         exc = _on_field(exc, "hla_gl", "gl")
-        items = await _call(_svc(request).list_reservations, user, status="active")
+        items = await _call(_svc(request).reservations.list_reservations, user, status="active")
         ctx = {"items": items, "status": "active", "failed_id": reservation_id, "form": dict(form) if form else {}}
         return render(request, "reservations.html", ctx, user=user, status=_status(exc), error=exc)
     return _back("/reservations", f"confirmatory typing recorded for reservation {reservation_id}")
