@@ -102,7 +102,9 @@ def seed(url: str, units: int, clients: int) -> tuple[list[str], list[str]]:
     for c in range(CENTRES):
         svc.users.create_user(admin, f"coord{c}", pw, "coordinator", centre=f"Centre {c}")
     svc.catalogue.add_bank(admin, "BENCH", "Benchmark bank", accreditation="FACT-NetCord", facility_id="X9998")
-    svc.catalogue.load_product_codes(admin, ProductCodeTable.from_csv("code,description\nX0001,HPC Cord Blood (bench)\n"))
+    svc.catalogue.load_product_codes(
+        admin, ProductCodeTable.from_csv("code,description\nX0001,HPC Cord Blood (bench)\n")
+    )
     tech, director = svc.users.authenticate("tech", pw), svc.users.authenticate("director", pw)
     now = svc.clock()
     dins = []
@@ -120,8 +122,10 @@ def seed(url: str, units: int, clients: int) -> tuple[list[str], list[str]]:
         svc.units.transition(tech, din, "cryopreserved")
         svc.units.transition(tech, din, "quarantine")
         svc.units.record_tests(tech, din, {"abo": "O", "rh": "pos", "idm_result": "negative", "sterility": "negative",
-                                     "hb_screen": "normal", "segments": 2})  # fmt: skip
-        svc.units.record_measurement(tech, din, "post_thaw", {"viable_cd34_pct": 90.0, "viable_cd45_pct": 70.0, "cfu": 99})
+                                           "hb_screen": "normal", "segments": 2})  # fmt: skip
+        svc.units.record_measurement(
+            tech, din, "post_thaw", {"viable_cd34_pct": 90.0, "viable_cd45_pct": 70.0, "cfu": 99}
+        )
         svc.release.release(director, din)
         dins.append(din)
     tokens = []

@@ -22,7 +22,9 @@ def test_full_journey_collected_to_infused(world: World) -> None:
     assert r.centre == "Centre A" and r.ct_status == "requested"
     with pytest.raises(ConflictError, match="confirmatory typing requested"):
         svc.reservations.ship(world.tech, DIN)
-    svc.reservations.record_confirmatory_typing(world.tech, r.id, "A*01:01:01+A*02:01:01^B*07:02+B*08:01", lab="HLA lab")
+    svc.reservations.record_confirmatory_typing(
+        world.tech, r.id, "A*01:01:01+A*02:01:01^B*07:02+B*08:01", lab="HLA lab"
+    )
     assert svc.reservations.ship(world.tech, DIN).state == "shipped"
     assert svc.reservations.infuse(world.tech, DIN, note="infused day 0").state == "infused"
     with pytest.raises(ConflictError, match="from infused to"):
@@ -39,7 +41,9 @@ def test_typing_history_is_kept(world: World) -> None:
     to_available(world)
     r = svc.reservations.reserve(world.coord, DIN, "p1")
     svc.reservations.request_confirmatory_typing(world.coord, r.id)
-    svc.reservations.record_confirmatory_typing(world.tech, r.id, "A*01:01+A*03:01^B*07:02+B*08:01^DRB1*15:01+DRB1*03:01")
+    svc.reservations.record_confirmatory_typing(
+        world.tech, r.id, "A*01:01+A*03:01^B*07:02+B*08:01^DRB1*15:01+DRB1*03:01"
+    )
     unit = svc.catalogue.get_unit(world.tech, DIN)
     assert [t.kind for t in unit.typings] == ["initial", "confirmatory"]
     first, second = unit.typings
@@ -154,5 +158,5 @@ def test_slot_is_freed_when_the_unit_leaves_the_tank(world: World) -> None:
     unit = svc.catalogue.get_unit(world.tech, DIN)
     assert unit.storage is None
     assert svc.catalogue.timeline(world.tech, DIN)[-1]["before"]["storage"] == {"tank": "T1", "rack": "R1", "box": "B1",
-                                                                      "slot": "1"}  # fmt: skip
+                                                                                "slot": "1"}  # fmt: skip
     assert svc.units.register_unit(world.tech, good_registration("A999921123456")).storage is not None

@@ -104,7 +104,9 @@ def test_coordinator_cannot_tell_a_quarantined_unit_exists(world: World) -> None
 
     to_quarantine(world, DIN)
     absent = "G123498654399"
-    assert world.svc.reservations.list_reservations(world.coord, din=DIN) == world.svc.reservations.list_reservations(world.coord, din=absent)
+    assert world.svc.reservations.list_reservations(world.coord, din=DIN) == world.svc.reservations.list_reservations(
+        world.coord, din=absent
+    )
     for din in (DIN, absent):
         with pytest.raises(NotFoundError, match="no unit"):
             world.svc.catalogue.get_unit(world.coord, din)

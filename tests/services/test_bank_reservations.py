@@ -102,4 +102,6 @@ def test_system_identity_cannot_be_borrowed(world: World) -> None:
     with pytest.raises(InvalidInputError, match="reserved"):
         world.svc.users.create_user(world.admin, "System", "long enough pw", "admin")
     with pytest.raises(PermissionDeniedError):
-        world.svc.reservations.expire_reservations(Principal(world.coord.user_id, "system", Role.COORDINATOR, "Centre A"))
+        world.svc.reservations.expire_reservations(
+            Principal(world.coord.user_id, "system", Role.COORDINATOR, "Centre A")
+        )

@@ -194,7 +194,9 @@ def unit_list_cmd(
     from rich.table import Table
 
     svc = _service(db)
-    page = svc.catalogue.list_units(_actor(svc, user, token), {"state": state, "bank_code": bank}, limit=limit, offset=offset)
+    page = svc.catalogue.list_units(
+        _actor(svc, user, token), {"state": state, "bank_code": bank}, limit=limit, offset=offset
+    )
     if as_json:
         print_json(_dump(page))
         return

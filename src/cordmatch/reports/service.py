@@ -24,7 +24,9 @@ def unit_report_pdf(svc: BankService, actor: Principal, din: str, now: datetime 
     """The unit report (PDF bytes) of ``din`` as ``actor`` may see it."""
     unit = svc.catalogue.get_unit(actor, din)
     banks = svc.catalogue.list_banks(actor)
-    return unit_report(unit, svc.release.qc_criteria(), banks, _product_text(svc, unit.product_code), now or datetime.now(UTC))
+    return unit_report(
+        unit, svc.release.qc_criteria(), banks, _product_text(svc, unit.product_code), now or datetime.now(UTC)
+    )
 
 
 def unit_label(

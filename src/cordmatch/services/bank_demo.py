@@ -36,8 +36,12 @@ def seed_demo(svc: BankService) -> DemoSeed:
             svc.users.create_user(
                 admin, name, DEMO_PASSWORD, role, centre="Demo Transplant Centre" if name == "coord" else None
             )
-    svc.catalogue.add_bank(admin, DEMO_BANK, "Demo Public Cord Blood Bank", accreditation="FACT-NetCord", facility_id=DEMO_FIN)
-    svc.catalogue.load_product_codes(admin, ProductCodeTable.from_rows([("Z0001", "HPC, Cord Blood (demo code, not ICCBBA)")]))
+    svc.catalogue.add_bank(
+        admin, DEMO_BANK, "Demo Public Cord Blood Bank", accreditation="FACT-NetCord", facility_id=DEMO_FIN
+    )
+    svc.catalogue.load_product_codes(
+        admin, ProductCodeTable.from_rows([("Z0001", "HPC, Cord Blood (demo code, not ICCBBA)")])
+    )
     tech = svc.users.authenticate("tech", DEMO_PASSWORD)
     director = svc.users.authenticate("director", DEMO_PASSWORD)
     coord = svc.users.authenticate("coord", DEMO_PASSWORD)
@@ -65,18 +69,19 @@ def seed_demo(svc: BankService) -> DemoSeed:
             continue
         svc.units.transition(tech, din, "received")
         svc.units.record_processing(tech, din, {"volume_ml": 25.0, "tnc": tnc, "cd34": tnc * 0.0038},
-                              red_cell_depleted=i != 3)  # fmt: skip
+                                    red_cell_depleted=i != 3)  # fmt: skip
         svc.units.record_measurement(tech, din, "pre_cryo", {"volume_ml": 25.0, "tnc": tnc, "cd34": tnc * 0.0037,
-                                                       "viability_pct": 97.0})  # fmt: skip
+                                                             "viability_pct": 97.0})  # fmt: skip
         svc.units.transition(tech, din, "cryopreserved")
         svc.units.transition(tech, din, "quarantine")
-        svc.units.record_tests(tech, din, {"abo": "OABO"[i % 4] if i % 4 != 3 else "AB", "rh": "pos" if i % 3 else "neg",
-                                     "idm_result": "negative", "sterility": "negative", "hb_screen": "normal",
-                                     "segments": 2})  # fmt: skip
+        svc.units.record_tests(tech, din, {"abo": "OABO"[i % 4] if i % 4 != 3 else "AB",
+                                           "rh": "pos" if i % 3 else "neg",
+                                           "idm_result": "negative", "sterility": "negative", "hb_screen": "normal",
+                                           "segments": 2})  # fmt: skip
         if target == "quarantine":
             continue
         svc.units.record_measurement(tech, din, "post_thaw", {"viable_cd34_pct": 80.0 + i, "viable_cd45_pct": 60.0,
-                                                        "cfu": 100.0 + i})  # fmt: skip
+                                                              "cfu": 100.0 + i})  # fmt: skip
         svc.release.release(director, din)
         if target == "reserved":
             svc.reservations.reserve(coord, din, "DEMO-PATIENT-1", request_ct=True)

@@ -657,7 +657,9 @@ async def release(request: Request, din: str) -> Response:
     form: FormData | None = None
     try:
         form = await _form(request)
-        out = await _call(_svc(request).release.release, user, din, exceptional_reason=f.text(form, "exceptional_reason"))
+        out = await _call(
+            _svc(request).release.release, user, din, exceptional_reason=f.text(form, "exceptional_reason")
+        )
     except CordmatchError as exc:
         try:
             ctx = await _release_ctx(request, user, din)
@@ -680,7 +682,9 @@ async def reservations(request: Request) -> Response:
     if status not in ("active", "cancelled", "expired", "shipped", "all"):
         status = "active"
     try:
-        items = await _call(_svc(request).reservations.list_reservations, user, status=None if status == "all" else status)
+        items = await _call(
+            _svc(request).reservations.list_reservations, user, status=None if status == "all" else status
+        )
     except CordmatchError as exc:
         return render(request, "error.html", {}, user=user, status=_status(exc), error=exc)
     return render(request, "reservations.html", {"items": items, "status": status}, user=user)
@@ -725,7 +729,9 @@ async def ct_result(request: Request, reservation_id: int) -> Response:
         gl = f.text(form, "gl")
         if not gl:
             raise InvalidInputError("enter the confirmatory typing as a GL string", where="gl")
-        await _call(_svc(request).reservations.record_confirmatory_typing, user, reservation_id, gl, lab=f.text(form, "lab"))
+        await _call(
+            _svc(request).reservations.record_confirmatory_typing, user, reservation_id, gl, lab=f.text(form, "lab")
+        )
     except CordmatchError as exc:
         exc = _on_field(exc, "hla_gl", "gl")
         items = await _call(_svc(request).reservations.list_reservations, user, status="active")

@@ -90,7 +90,9 @@ def banks(svc: Bank, actor: Actor) -> list[BankOut]:
 
 @router.post("/banks", response_model=BankOut, status_code=201, summary="Register a bank (configuration)")
 def add_bank(svc: Bank, actor: Actor, body: BankIn) -> BankOut:
-    return svc.catalogue.add_bank(actor, body.code, body.name, accreditation=body.accreditation, facility_id=body.facility_id)
+    return svc.catalogue.add_bank(
+        actor, body.code, body.name, accreditation=body.accreditation, facility_id=body.facility_id
+    )
 
 
 @router.put("/product-codes", summary="Load the bank's licensed product codes (adds or updates)")
