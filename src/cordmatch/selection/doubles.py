@@ -15,9 +15,11 @@ from cordmatch.matching import grade
 from cordmatch.selection import kernel
 from cordmatch.selection.index import LIVE, UnitIndex
 from cordmatch.selection.model import FAIL, FLAG, PASS, DoubleUnit, RankedUnit, RuleCheck
+from cordmatch.selection.prepare import SearchContext
+from cordmatch.selection.rank import ranked_units, top_slots
 from cordmatch.selection.rules import CD34_UNIT, TNC_UNIT, DoseThresholds
-from cordmatch.selection.search import SearchContext, UnitSource, _ranked, top_slots
 from cordmatch.selection.settings import SelectionSettings
+from cordmatch.selection.source import UnitSource
 
 DOUBLE_CANDIDATES = 30
 DOUBLE_SUGGESTIONS = 3
@@ -39,7 +41,7 @@ def base_mask(index: UnitIndex, g: kernel.Graded, th: DoseThresholds) -> npt.NDA
     return mask
 
 
-def _double_mask(ctx: SearchContext) -> npt.NDArray[np.bool_]:
+def double_mask(ctx: SearchContext) -> npt.NDArray[np.bool_]:
     """Hard filters for units of a double graft: the search filters (without the single-unit dose), each unit
     >= the per-unit minimums, and no definite or possible DSA (both units must pass the crossmatch)."""
     idx, s = ctx.index, ctx.settings
@@ -60,7 +62,7 @@ def suggest_doubles(ctx: SearchContext, source: UnitSource, tables: Nomenclature
     ordered by the worse unit's match group, then combined dose."""
     s = ctx.settings
     w = ctx.patient.weight_kg
-    cand = top_slots(ctx, DOUBLE_CANDIDATES, _double_mask(ctx))
+    cand = top_slots(ctx, DOUBLE_CANDIDATES, double_mask(ctx))
     if len(cand) < 2:
         return []
     tnc = ctx.index.tnc[cand].astype(np.float64) / TNC_UNIT / w
@@ -80,7 +82,7 @@ def suggest_doubles(ctx: SearchContext, source: UnitSource, tables: Nomenclature
     for _, comb, i, j in pairs:
         for k in (i, j):
             if k not in ranked_cache:
-                ranked_cache[k] = _ranked(ctx, [int(cand[k])], source, tables, start_rank=0, in_double=True)[0]
+                ranked_cache[k] = ranked_units(ctx, [int(cand[k])], source, tables, start_rank=0, in_double=True)[0]
                 typing_cache[k] = parse_typing(ranked_cache[k].unit.hla, tables)
         if any(c.verdict == FAIL for k in (i, j) for c in ranked_cache[k].checks):
             continue  # the exact checks exclude one of the units (the vectorised filters are conservative)

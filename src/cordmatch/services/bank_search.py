@@ -27,7 +27,7 @@ _FIELDS = {"--patient": "patient_gl", "--weight": "weight_kg", "--abo": "abo", "
 
 
 class BankSearch:
-    """``search(actor, query)`` on one store: a search backend for ``cordmatch.api.create_app``."""
+    """``search(actor, query)`` on one store: a search backend for ``cordmatch.server.create_app``."""
 
     def __init__(self, store: Store, tables: NomenclatureTables | None = None) -> None:
         self.store = store
