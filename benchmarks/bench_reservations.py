@@ -1,6 +1,6 @@
 """Benchmark: reservations per second with 50 concurrent clients on PostgreSQL, zero double reservations.
 
-Each client is a thread with its own connection calling ``BankService.reserve`` then
+Each client is a thread with its own connection calling ``BankService.reservations.reserve`` then
 ``cancel_reservation`` (every call: role check, row lock, audit row, commit). Two workloads:
 ``spread`` (clients pick among many units: little contention) and ``hot`` (10 units: heavy
 contention, most attempts are refused with ConflictError). The baseline is one client doing the

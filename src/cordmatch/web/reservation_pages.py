@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from cordmatch.errors import CordmatchError, InvalidInputError
+from cordmatch.services.auth import Principal
 from cordmatch.web import forms as f
 from cordmatch.web.base import (
     PostedForm,
@@ -45,9 +48,7 @@ def cancel_reservation(request: Request, reservation_id: int, posted: PostedForm
         form = checked_form(request, posted)
         service(request).reservations.cancel_reservation(user, reservation_id, f.text(form, "reason") or "")
     except CordmatchError as exc:
-        items = service(request).reservations.list_reservations(user, status="active")
-        ctx = {"items": items, "status": "active", "failed_id": reservation_id}
-        return render(request, "reservations.html", ctx, user=user, status=http_status(exc), error=exc)
+        return _failed(request, user, reservation_id, exc)
     return back("/reservations", f"reservation {reservation_id} cancelled")
 
 
@@ -59,9 +60,7 @@ def ct_request(request: Request, reservation_id: int, posted: PostedForm) -> Res
         checked_form(request, posted)
         service(request).reservations.request_confirmatory_typing(user, reservation_id)
     except CordmatchError as exc:
-        items = service(request).reservations.list_reservations(user, status="active")
-        ctx = {"items": items, "status": "active", "failed_id": reservation_id}
-        return render(request, "reservations.html", ctx, user=user, status=http_status(exc), error=exc)
+        return _failed(request, user, reservation_id, exc)
     return back("/reservations", f"confirmatory typing requested for reservation {reservation_id}")
 
 
@@ -78,8 +77,16 @@ def ct_result(request: Request, reservation_id: int, posted: PostedForm) -> Resp
             raise InvalidInputError("enter the confirmatory typing as a GL string", where="gl")
         service(request).reservations.record_confirmatory_typing(user, reservation_id, gl, lab=f.text(form, "lab"))
     except CordmatchError as exc:
-        exc = on_field(exc, "hla_gl", "gl")
-        items = service(request).reservations.list_reservations(user, status="active")
-        ctx = {"items": items, "status": "active", "failed_id": reservation_id, "form": dict(form) if form else {}}
-        return render(request, "reservations.html", ctx, user=user, status=http_status(exc), error=exc)
+        return _failed(request, user, reservation_id, on_field(exc, "hla_gl", "gl"), form)
     return back("/reservations", f"confirmatory typing recorded for reservation {reservation_id}")
+
+
+def _failed(
+    request: Request, user: Principal, reservation_id: int, exc: CordmatchError, form: FormData | None = None
+) -> Response:
+    """The active reservations again, with the error on the one whose action failed (and its form)."""
+    items = service(request).reservations.list_reservations(user, status="active")
+    ctx: dict[str, Any] = {"items": items, "status": "active", "failed_id": reservation_id}
+    if form is not None:
+        ctx["form"] = dict(form)
+    return render(request, "reservations.html", ctx, user=user, status=http_status(exc), error=exc)
