@@ -22,7 +22,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from cordmatch.api.deps import SESSION_COOKIE, bank_service, session_principal, split_session
-from cordmatch.api.search import UNAVAILABLE, SearchQuery
 from cordmatch.bank.lifecycle import GUARDED, UnitState, state_of
 from cordmatch.bank.roles import Permission, allows
 from cordmatch.errors import CordmatchError, InvalidInputError, PermissionDeniedError
@@ -30,6 +29,7 @@ from cordmatch.plausibility import check_number
 from cordmatch.services.auth import Principal
 from cordmatch.services.bank import BankService
 from cordmatch.services.schemas import STAGES, UnitFilter
+from cordmatch.services.search_query import UNAVAILABLE, SearchQuery
 from cordmatch.web import forms as f
 from cordmatch.web import present
 

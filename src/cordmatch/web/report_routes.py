@@ -17,10 +17,10 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from cordmatch.api.problems import NotImplementedYetError
-from cordmatch.api.search import UNAVAILABLE, SearchQuery
 from cordmatch.bank.roles import Permission, allows
 from cordmatch.errors import CordmatchError, InvalidInputError, PermissionDeniedError
 from cordmatch.services.auth import Principal
+from cordmatch.services.search_query import UNAVAILABLE, SearchQuery
 from cordmatch.web import forms as f
 from cordmatch.web.pages import _call, _guard, _status, _svc, _user, render
 
