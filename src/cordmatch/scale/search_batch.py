@@ -42,13 +42,21 @@ SUMMED = ("units", "passing_filters", "graded_exactly", "meeting_single_unit_dos
 
 @dataclass(frozen=True)
 class BatchPatient:
-    """A patient of a batch: the request as the coordinator's file states it, the patient built from it once
-    (typing parsed, antibodies read) and the service's notes on it."""
+    """A patient of a batch: the request as the coordinator's file states it and, when the file was read, the
+    patient built from it once (typing parsed, antibodies read) with the service's notes on it."""
 
     patient_id: str
     request: SearchRequest
-    patient: Patient
+    patient: Patient | None = None
     notes: tuple[str, ...] = ()
+
+    def built(self, tables: Any) -> tuple[Patient, list[str]]:
+        """The patient and the service's notes (built from the request when not built yet)."""
+        if self.patient is not None:
+            return self.patient, list(self.notes)
+        from cordmatch.services.search import build_patient
+
+        return build_patient(self.request, tables)
 
 
 @dataclass
@@ -107,7 +115,7 @@ def search_partition(
             out.append(PartitionHits(table.slice(0, 0), [], True, dict.fromkeys(SUMMED, 0)))
             continue
         req = bp.request
-        ctx = prepare(index, bp.patient, tables, policy=req.policy, settings=settings, today=today)
+        ctx = prepare(index, bp.built(tables)[0], tables, policy=req.policy, settings=settings, today=today)
         before = ctx.mask.copy()
         kept = final_units(ctx, max(want // 2, 1), source, tables, probability_grader(req.population))
         n = index.n
@@ -163,10 +171,11 @@ def rank_candidates(
     if cand.num_rows == 0:
         raise InvalidInputError("the registry is empty: no units to search", where="registry")
     index, source = index_from_table(cand, tables)
-    outcome = search_outcome(bp.request, bp.patient, index, source, tables, top=top, settings=settings, today=today)
+    patient, notes = bp.built(tables)
+    outcome = search_outcome(bp.request, patient, index, source, tables, top=top, settings=settings, today=today)
     counts = {name: sum(p.counts[name] for p in parts) for name in SUMMED}
     outcome = replace(outcome, counts={**outcome.counts, **counts}, notes=_double_only_note(outcome.notes, counts))
-    return with_notes(outcome, list(bp.notes))
+    return with_notes(outcome, notes)
 
 
 _DOUBLE_ONLY = re.compile(r"^[\d,]+ unit\(s\) pass the HLA and antibody rules but are below the single-unit dose")
@@ -325,7 +334,8 @@ def search_local(
     index, source = open_registry(target, tables)
     out = []
     for bp in patients:
-        outcome = search_outcome(bp.request, bp.patient, index, source, tables, top=top, settings=settings, today=today)
-        outcome = with_notes(outcome, list(bp.notes))
+        patient, notes = bp.built(tables)
+        outcome = search_outcome(bp.request, patient, index, source, tables, top=top, settings=settings, today=today)
+        outcome = with_notes(outcome, notes)
         out.append({"patient_id": bp.patient_id, **outcome.to_dict()})
     return out
