@@ -136,7 +136,7 @@ SERVER = textwrap.dedent(
     """
     import sys, uvicorn
     port, workers = int(sys.argv[1]), int(sys.argv[2])
-    uvicorn.run("cordmatch.api.app:app_from_env", factory=True, host="127.0.0.1", port=port, workers=workers,
+    uvicorn.run("cordmatch.server:app_from_env", factory=True, host="127.0.0.1", port=port, workers=workers,
                 log_level="warning", access_log=False)
     """
 )

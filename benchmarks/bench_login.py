@@ -30,7 +30,7 @@ from bench_api import free_port
 SERVER = textwrap.dedent(
     """
     import sys, uvicorn
-    from cordmatch.api import create_app
+    from cordmatch.server import create_app
     from cordmatch.services.throttle import Throttle
     app = create_app(sys.argv[1], search_backend=None)
     app.state.bank.throttle = Throttle(address_failures="10000/minute")  # one address plays every client here

@@ -44,7 +44,7 @@ def json_registration(din: str = "G123498654321", slot: str = "1", **over: Any) 
 def make_api(store: Any, **app_kw: Any) -> Api:  # noqa: F811
     from fastapi.testclient import TestClient
 
-    from cordmatch.api import create_app
+    from cordmatch.server import create_app
 
     world = make_world(store)
     app_kw.setdefault("search_backend", None)

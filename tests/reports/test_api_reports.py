@@ -18,7 +18,7 @@ PATIENT = "A*02:01+A*01:01^B*08:01+B*44:02^C*07:01+C*05:01^DRB1*03:01+DRB1*04:01
 def api(tmp_path: Path, seeded_db: Path) -> Any:
     from fastapi.testclient import TestClient
 
-    from cordmatch.api import create_app
+    from cordmatch.server import create_app
     from cordmatch.services.bank_demo import DEMO_PASSWORD
 
     db = tmp_path / "api.sqlite3"

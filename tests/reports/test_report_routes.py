@@ -22,7 +22,7 @@ def search_client(tmp_path: Path, seeded_db: Path) -> Any:
     """A client of an app that searches the demo store's available units."""
     from fastapi.testclient import TestClient
 
-    from cordmatch.api import create_app
+    from cordmatch.server import create_app
 
     db = tmp_path / "search.sqlite3"
     shutil.copyfile(seeded_db, db)

@@ -34,8 +34,8 @@ def serve_command(
     import anyio.to_thread
     import uvicorn
 
-    from cordmatch.api import create_app
     from cordmatch.errors import InvalidInputError
+    from cordmatch.server import create_app
     from cordmatch.services.bank import BankService
     from cordmatch.store import open_store
 
@@ -71,7 +71,7 @@ def serve_command(
         import os
         import secrets
 
-        from cordmatch.api.app import SECRET_ENV, SECURE_COOKIES_ENV
+        from cordmatch.server import SECRET_ENV, SECURE_COOKIES_ENV
         from cordmatch.store.engine import DB_ENV, resolve_url
 
         store.close()
@@ -79,7 +79,7 @@ def serve_command(
         os.environ.setdefault(SECRET_ENV, secrets.token_hex(32))
         if secure_cookies:
             os.environ[SECURE_COOKIES_ENV] = "1"
-        uvicorn.run("cordmatch.api.app:app_from_env", factory=True, host=host, port=port, workers=workers)
+        uvicorn.run("cordmatch.server:app_from_env", factory=True, host=host, port=port, workers=workers)
         return
     app = create_app(store=store, secure_cookies=secure_cookies)
 

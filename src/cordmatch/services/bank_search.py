@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 class BankSearch:
-    """``search(actor, query)`` on one store: a search backend for ``cordmatch.api.create_app``."""
+    """``search(actor, query)`` on one store: a search backend for ``cordmatch.server.create_app``."""
 
     def __init__(self, store: Store, tables: NomenclatureTables | None = None) -> None:
         self.store = store

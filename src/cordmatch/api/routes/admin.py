@@ -20,9 +20,9 @@ from cordmatch.api.models import (
     UserPatch,
 )
 from cordmatch.api.paging import MAX_ID, MAX_LIMIT, MAX_OFFSET, page_of
-from cordmatch.api.problems import NotAuthenticatedError
 from cordmatch.bank.product_codes import ProductCodeTable
 from cordmatch.errors import PermissionDeniedError
+from cordmatch.http.problems import NotAuthenticatedError
 from cordmatch.services.schemas import BankOut, TokenOut, UserOut
 from cordmatch.services.throttle import BusyError, ThrottledError
 

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from cordmatch.api.deps import Actor, Bank
-from cordmatch.api.problems import NotImplementedYetError
 from cordmatch.bank.roles import Permission, require
+from cordmatch.http.problems import NotImplementedYetError
 from cordmatch.services.search_query import UNAVAILABLE, SearchQuery
 
 router = APIRouter(tags=["reports"])

@@ -1,4 +1,6 @@
-"""The FastAPI application: REST API under ``/api/v1`` (OpenAPI at /openapi.json, /docs) + the pages."""
+"""The application: the REST API (``cordmatch.api``) under ``/api/v1`` (OpenAPI at /openapi.json, /docs) and
+the pages (``cordmatch.web``) on one FastAPI app. Assembled here, above both, so that neither imports the
+other; what they share lives in ``cordmatch.http``."""
 
 from __future__ import annotations
 
@@ -12,10 +14,10 @@ from typing import Literal
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from cordmatch.api import problems
 from cordmatch.api.docs import DOCS_ASSETS_URL, install_docs
 from cordmatch.api.headers import SecurityHeaders
 from cordmatch.api.nul_guard import NulGuard
+from cordmatch.http import problems
 from cordmatch.services.bank_search import discover_backend
 from cordmatch.services.search_query import SearchBackend
 from cordmatch.store.engine import Store
@@ -94,7 +96,7 @@ def create_app(
 
 
 def app_from_env() -> FastAPI:
-    """The app for ``uvicorn --factory cordmatch.api.app:app_from_env`` (several worker processes):
+    """The app for ``uvicorn --factory cordmatch.server:app_from_env`` (several worker processes):
     the store from ``$CORDMATCH_DB`` and the CSRF secret from ``$CORDMATCH_SECRET`` (set it, so that
     every worker accepts the others' forms); ``$CORDMATCH_DB_POOL`` sizes each worker's pool."""
     from cordmatch.store import open_store
