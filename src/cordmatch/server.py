@@ -17,8 +17,9 @@ from fastapi_offline import FastAPIOffline
 from cordmatch.api.docs import DOCS_ASSETS_URL, install_docs
 from cordmatch.api.headers import SecurityHeaders
 from cordmatch.api.nul_guard import NulGuard
-from cordmatch.api.search import SearchBackend, discover_backend
 from cordmatch.http import problems
+from cordmatch.services.bank_search import discover_backend
+from cordmatch.services.search_query import SearchBackend
 from cordmatch.store.engine import Store
 from cordmatch.store.types import utcnow
 

@@ -130,9 +130,9 @@ def test_labels_refused_to_coordinators(client: Any) -> None:
 def test_report_curves_agree_with_the_search(search_client: Any) -> None:
     """The curves are the report's own estimates: for every unit they give the day-42 probability the
     search stated in its engraftment check."""
-    from cordmatch.api.search import SearchQuery
     from cordmatch.reports.service import search_report
     from cordmatch.services.auth import Principal
+    from cordmatch.services.search_query import SearchQuery
 
     app = search_client.app
     coord = next(u for u in app.state.bank.users.list_users(_admin(app)) if u.username == "coord")
