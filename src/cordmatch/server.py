@@ -16,8 +16,8 @@ from fastapi_offline import FastAPIOffline
 from cordmatch.api.docs import DOCS_ASSETS_URL, install_docs
 from cordmatch.api.headers import SecurityHeaders
 from cordmatch.api.nul_guard import NulGuard
-from cordmatch.api.search import SearchBackend
 from cordmatch.http import problems
+from cordmatch.services.search_query import SearchBackend
 from cordmatch.store.engine import Store
 from cordmatch.store.types import utcnow
 

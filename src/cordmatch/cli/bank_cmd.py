@@ -48,9 +48,9 @@ def _actor(svc: BankService, user: str | None, token: str | None) -> Principal:
     token = token or settings.token
     user = user or settings.user
     if token:
-        return svc.authenticate_token(token)
+        return svc.users.authenticate_token(token)
     if user:
-        return svc.authenticate(user, _password(settings.password, f"password for {user}"))
+        return svc.users.authenticate(user, _password(settings.password, f"password for {user}"))
     raise InvalidInputError("say who acts: --user NAME (or $CORDMATCH_USER) or --token", where="--user")
 
 
@@ -83,15 +83,15 @@ def init_cmd(
 
     svc = _service(db)
     password = application().settings.password
-    svc.bootstrap_admin(admin, _password(password, f"password for {admin}", confirm=True))
-    actor = svc.authenticate(admin, _password(password, f"password for {admin}"))
+    svc.users.bootstrap_admin(admin, _password(password, f"password for {admin}", confirm=True))
+    actor = svc.users.authenticate(admin, _password(password, f"password for {admin}"))
     if bank:
-        svc.add_bank(actor, bank, bank_name or bank, accreditation=accreditation, facility_id=facility)
+        svc.catalogue.add_bank(actor, bank, bank_name or bank, accreditation=accreditation, facility_id=facility)
     if product_codes:
-        n = svc.load_product_codes(actor, ProductCodeTable.from_csv(_read(product_codes)))
+        n = svc.catalogue.load_product_codes(actor, ProductCodeTable.from_csv(_read(product_codes)))
         console.print(f"{n} product codes loaded")
     if qc_criteria:
-        svc.set_qc_criteria(actor, _read(qc_criteria))
+        svc.release.set_qc_criteria(actor, _read(qc_criteria))
     console.print(f"bank store ready at {svc.store.url}", highlight=False)
 
 
@@ -114,7 +114,7 @@ def user_add_cmd(
     """Add a user (their password: $CORDMATCH_NEW_PASSWORD or prompt)."""
     svc = _service(db)
     actor = _actor(svc, user, token)
-    out = svc.create_user(
+    out = svc.users.create_user(
         actor, username, _password(application().settings.new_password, f"new password for {username}", confirm=True),
         role, centre=centre,
     )  # fmt: skip
@@ -132,7 +132,7 @@ def user_token_cmd(
 ) -> None:
     """Issue an API token; it is printed once and only its hash is stored."""
     svc = _service(db)
-    out = svc.issue_token(_actor(svc, user, token), name, days=days, for_user=for_user)
+    out = svc.users.issue_token(_actor(svc, user, token), name, days=days, for_user=for_user)
     print(out.token)
 
 
@@ -172,7 +172,7 @@ def unit_register_cmd(
         "storage": pos,
     }
     svc = _service(db)
-    out = svc.register_unit(_actor(svc, user, token), data)
+    out = svc.units.register_unit(_actor(svc, user, token), data)
     if as_json:
         print_json(_dump(out))
     else:
@@ -194,7 +194,9 @@ def unit_list_cmd(
     from rich.table import Table
 
     svc = _service(db)
-    page = svc.list_units(_actor(svc, user, token), {"state": state, "bank_code": bank}, limit=limit, offset=offset)
+    page = svc.catalogue.list_units(
+        _actor(svc, user, token), {"state": state, "bank_code": bank}, limit=limit, offset=offset
+    )
     if as_json:
         print_json(_dump(page))
         return
@@ -231,11 +233,11 @@ def unit_show_cmd(
     """Show one unit with its typings, counts and active reservation."""
     svc = _service(db)
     actor = _actor(svc, user, token)
-    out = svc.get_unit(actor, din)
+    out = svc.catalogue.get_unit(actor, din)
     if as_json:
         print_json(_dump(out))
         return
-    print_unit(out, svc.list_banks(actor), svc.product_codes().codes.get(out.product_code))
+    print_unit(out, svc.catalogue.list_banks(actor), svc.catalogue.product_codes().codes.get(out.product_code))
 
 
 def print_unit(unit: UnitOut, banks: list[BankOut], product: str | None) -> None:
@@ -309,7 +311,7 @@ def unit_move_cmd(
 ) -> None:
     """Move a unit to the next lifecycle state."""
     svc = _service(db)
-    out = svc.transition(_actor(svc, user, token), din, state, reason=reason)
+    out = svc.units.transition(_actor(svc, user, token), din, state, reason=reason)
     console.print(f"{out.din_labelled}: {out.state}", highlight=False)
 
 
@@ -331,11 +333,11 @@ def release_cmd(
     svc = _service(db)
     actor = _actor(svc, user, token)
     if check_only:
-        decision = svc.release_check(actor, din)
+        decision = svc.release.release_check(actor, din)
         items = [{"text": i.text, "value": i.value, "verdict": i.verdict, "source": i.source} for i in decision.items]
         head = f"checklist: {'all criteria met' if decision.passed else 'NOT releasable'}"
     else:
-        out = svc.release(actor, din, exceptional_reason=exceptional)
+        out = svc.release.release(actor, din, exceptional_reason=exceptional)
         items = [i.model_dump() for i in out.items]
         head = f"released {out.din}" + (" (EXCEPTIONAL RELEASE)" if out.exceptional else "")
     if as_json:
@@ -365,7 +367,7 @@ def reserve_cmd(
 ) -> None:
     """Reserve an available unit (transplant-centre coordinator)."""
     svc = _service(db)
-    out = svc.reserve(_actor(svc, user, token), din, patient, centre=centre, days=days, request_ct=ct)
+    out = svc.reservations.reserve(_actor(svc, user, token), din, patient, centre=centre, days=days, request_ct=ct)
     if as_json:
         print_json(_dump(out))
     else:
@@ -428,7 +430,7 @@ def expire_cmd(db: DbOpt = None) -> None:
     """Expire reservations past their end (for a daily timer)."""
     from cordmatch.services.auth import SYSTEM
 
-    n = _service(db).expire_reservations(SYSTEM)
+    n = _service(db).reservations.expire_reservations(SYSTEM)
     console.print(f"{n} reservations expired")
 
 

@@ -20,14 +20,16 @@ if TYPE_CHECKING:
 
 
 def _product_text(svc: BankService, code: str) -> str | None:
-    return svc.product_codes().codes.get(code)
+    return svc.catalogue.product_codes().codes.get(code)
 
 
 def unit_report_pdf(svc: BankService, actor: Principal, din: str, now: datetime | None = None) -> bytes:
     """The unit report (PDF bytes) of ``din`` as ``actor`` may see it."""
-    unit = svc.get_unit(actor, din)
-    banks = svc.list_banks(actor)
-    return unit_report(unit, svc.qc_criteria(), banks, _product_text(svc, unit.product_code), now or datetime.now(UTC))
+    unit = svc.catalogue.get_unit(actor, din)
+    banks = svc.catalogue.list_banks(actor)
+    return unit_report(
+        unit, svc.release.qc_criteria(), banks, _product_text(svc, unit.product_code), now or datetime.now(UTC)
+    )
 
 
 def unit_label(
@@ -39,8 +41,8 @@ def unit_label(
             f"bag labels are printed by bank staff (technician or director); {actor.username} is {actor.role}",
             where="role",
         )
-    unit = svc.get_unit(actor, din)
-    fin = next((b.facility_id for b in svc.list_banks(actor) if b.code == unit.bank_code), None)
+    unit = svc.catalogue.get_unit(actor, din)
+    fin = next((b.facility_id for b in svc.catalogue.list_banks(actor) if b.code == unit.bank_code), None)
     product = _product_text(svc, unit.product_code) or "product description not in the bank's product code table"
     return render_label(label_data(unit, product, fin, donation_type, division), fmt)
 

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cordmatch.hla.tables import TABLES_FORMAT, NomenclatureTables
-from cordmatch.selection.index import UnitColumns, UnitIndex
+from cordmatch.selection.index import UnitColumns, UnitIndex, index_from_state, index_state
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.records import columns_from_records, nima_antigens
 from cordmatch.services.store_log import compact, log_start_of
@@ -176,8 +176,10 @@ def _pack_dict_rows(d: Mapping[int, Any], width: int, fill: int) -> tuple[npt.ND
     return owners, rows
 
 
-def save(coded: CodedUnits, path: Path) -> bool:
-    """Write the index file (temporary name, then renamed: never half-written); False when not writable."""
+def save(coded: CodedUnits, path: Path, index: UnitIndex | None = None) -> bool:
+    """Write the index file (temporary name, then renamed: never half-written); False when not writable.
+    ``index``: the search index built from ``coded``, kept too (prefix ``ix_``) so that a process finding
+    the store unchanged loads it without building it (:func:`load_built`)."""
     nima_owner, nima_ids = _pack_dict_rows(coded.nima, NIMA_WIDTH, -1)
     alt_owner = [np.full(len(a[0]), uid, np.int64) for uid, a in coded.alternatives.items()]
     no_alt = np.zeros((0, 4, 2), np.int16)
@@ -193,6 +195,8 @@ def save(coded: CodedUnits, path: Path) -> bool:
         "alt_owner": np.concatenate(alt_owner) if alt_owner else np.zeros(0, np.int64),
         "alt_ag": alt_ag, "alt_al": alt_al,
     }  # fmt: skip
+    state = index_state(index) if index is not None else None
+    arrays.update({f"ix_{k}": v for k, v in (state or {}).items()})
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}.npz")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,7 +216,7 @@ def load(path: Path, key: str) -> CodedUnits | None:
             meta = z["meta"]
             if str(meta[0]) != key:
                 return None
-            a = {name: z[name] for name in z.files}
+            a = {name: z[name] for name in z.files if not name.startswith("ix_")}
     except (OSError, ValueError, KeyError):
         return None
     out = CodedUnits(key, int(meta[1]), a["db_id"], a["din"], a["ag"], a["al"], a["tnc"], a["cd34"], a["flags"],
@@ -227,6 +231,20 @@ def load(path: Path, key: str) -> CodedUnits | None:
         rows = owners == uid
         out.alternatives[int(uid)] = (a["alt_ag"][rows], a["alt_al"][rows])
     return out
+
+
+def load_built(path: Path, key: str, horizon: int, fingerprint: tuple[int, int, int], release: str) -> UnitIndex | None:
+    """The search index saved in the index file at ``path`` when the file carries ``key``, was written at
+    ``horizon`` with ``fingerprint`` (nothing changed since) and holds the built index; None otherwise."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = z["meta"]
+            if [str(v) for v in meta] != [key, str(horizon), *(str(v) for v in fingerprint)] or "ix_ids" not in z:
+                return None
+            state = {name[3:]: z[name] for name in z.files if name.startswith("ix_")}
+    except (OSError, ValueError, KeyError):
+        return None
+    return index_from_state(state, release)
 
 
 def sqlite_index_path(db: Path) -> Path:
@@ -383,7 +401,7 @@ def _bring_up_to_date(
     if have is None or len(changed) > FULL_RELOAD_SHARE * max(len(have), 1000):
         have = _read(s, tables, snap.key, None)
         have.horizon, have.fingerprint = snap.horizon, snap.fingerprint
-        return have, save(have, path)
+        return have, save(have, path, build_index(have, tables.release))
     if not changed:
         have.horizon = snap.horizon  # nothing to reload: the same object (callers may keep what they built)
         return have, False
@@ -391,7 +409,7 @@ def _bring_up_to_date(
     update = _read(s, tables, snap.key, sorted(changed))
     have = merge(have, changed, update)
     have.horizon, have.fingerprint, have.unsaved = snap.horizon, snap.fingerprint, unsaved
-    if unsaved >= save_threshold(len(have)) and save(have, path):
+    if unsaved >= save_threshold(len(have)) and save(have, path, build_index(have, tables.release)):
         have.unsaved = 0
         return have, True
     return have, False

@@ -90,8 +90,9 @@ class SqliteSource:
             conn.close()
 
 
-def _current(conn: sqlite3.Connection, path: Path, tables: NomenclatureTables) -> si.CodedUnits | None:
-    """The coded units from the index file brought up to date, when that needs no SQLAlchemy; else None."""
+def _current(conn: sqlite3.Connection, path: Path, tables: NomenclatureTables) -> si.CodedUnits | UnitIndex | None:
+    """The coded units from the index file brought up to date, or the index saved in it when nothing changed,
+    when that needs no SQLAlchemy; else None."""
     from cordmatch.store.revision import single_head_from_files
 
     head = single_head_from_files()
@@ -102,7 +103,12 @@ def _current(conn: sqlite3.Connection, path: Path, tables: NomenclatureTables) -
     horizon = int(conn.execute("SELECT coalesce(max(seq), 0) FROM search_changes").fetchone()[0])
     n, ids, versions = conn.execute(_FINGERPRINT_SQL).fetchone()
     fingerprint = (int(n), int(ids), int(versions))
-    have = si.load(si.sqlite_index_path(path), key)
+    index_file = si.sqlite_index_path(path)
+    if log_start_sqlite(conn) <= horizon:  # nothing changed since the file: its built index as saved
+        built = si.load_built(index_file, key, horizon, fingerprint, tables.release)
+        if built is not None:
+            return built
+    have = si.load(index_file, key)
     if have is None or horizon < have.horizon or have.horizon < log_start_sqlite(conn):
         return None
     changed = [int(u) for (u,) in conn.execute("SELECT DISTINCT unit_id FROM search_changes WHERE seq > ?",
@@ -137,4 +143,5 @@ def open_sqlite_index(target: str, tables: NomenclatureTables) -> tuple[UnitInde
         conn.close()
     if coded is None:
         return None
-    return si.build_index(coded, tables.release), SqliteSource(path)
+    index = coded if isinstance(coded, UnitIndex) else si.build_index(coded, tables.release)
+    return index, SqliteSource(path)
