@@ -23,9 +23,6 @@ ALLOWED = {
     # services <-> scale (a cycle): services opens partitioned registries and uses the Dask cluster spec
     # (scale/cluster.py); scale uses the services' search and registries.
     ("services", "scale"),
-    # web -> api (no cycle: api no longer imports web): the pages build the API's SearchQuery (api/search.py),
-    # which moves to services.
-    ("web", "api"),
 }
 
 

@@ -16,11 +16,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from cordmatch.api.search import UNAVAILABLE, SearchQuery
 from cordmatch.bank.roles import Permission, allows
 from cordmatch.errors import CordmatchError, InvalidInputError, PermissionDeniedError
 from cordmatch.http.problems import NotImplementedYetError
 from cordmatch.services.auth import Principal
+from cordmatch.services.search_query import UNAVAILABLE, SearchQuery
 from cordmatch.web import forms as f
 from cordmatch.web.base import guard, http_status, render, service, session_user
 

@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from cordmatch.api.search import UNAVAILABLE, SearchQuery
 from cordmatch.bank.roles import Permission, allows
 from cordmatch.errors import CordmatchError, InvalidInputError, PermissionDeniedError
+from cordmatch.services.search_query import UNAVAILABLE, SearchQuery
 from cordmatch.web import forms as f
 from cordmatch.web import present
 from cordmatch.web.base import (
