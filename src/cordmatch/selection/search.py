@@ -32,9 +32,9 @@ from cordmatch.selection.index import (
     ABO_KNOWN,
     ABO_SHIFT,
     ACCREDITED,
-    EXACT,
     LIVE,
     NIMA,
+    NOT_CODABLE,
     RBC_DEPLETED,
     SEGMENT,
     UnitIndex,
@@ -42,6 +42,7 @@ from cordmatch.selection.index import (
 )
 from cordmatch.selection.model import (
     FAIL,
+    INFO,
     DoubleUnit,
     Explanation,
     Patient,
@@ -429,7 +430,7 @@ def _facts(
     packed = g.packed[slot : slot + 1]
     tables = ctx.tables
     assert tables is not None
-    if idx.flags[slot] & EXACT:
+    if idx.flags[slot] & NOT_CODABLE:
         x = ctx.profile.typing_names(typing, tables)
         graded_by = "exact" if slot in ctx.exact_grades else "genotype alternatives"
     else:
@@ -494,7 +495,7 @@ def _ranked(
                         "match probability (unresolved typing)",
                         value,
                         "",
-                        "info",
+                        INFO,
                         "NMDP 2007 haplotype frequencies (Maiers 2007) [V]",
                     )
                 )
@@ -506,7 +507,7 @@ def _ranked(
                             f"ranked as {probable}/8, its probable match (median of the match distribution in the "
                             f"patient's population), not its best case {8 - facts.certain_mm8}/8",
                             "",
-                            "info",
+                            INFO,
                             "cordmatch safety rule: an unknown is never taken as the best case",
                         )
                     )
