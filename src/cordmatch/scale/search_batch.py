@@ -100,8 +100,8 @@ def search_partition(
     and the ranking of unresolved typings by their probable match, as one process does), every unit those
     checks dropped, its best double-unit candidates, and its first unit (so the merge is never empty)."""
     from cordmatch.imgt import default_nomenclature
-    from cordmatch.selection.doubles import DOUBLE_CANDIDATES, _double_mask
-    from cordmatch.selection.search import _final, prepare, top_slots
+    from cordmatch.selection.doubles import DOUBLE_CANDIDATES, double_mask
+    from cordmatch.selection.search import final_units, prepare, top_slots
     from cordmatch.services.search import probability_grader
 
     tables = default_nomenclature()
@@ -114,12 +114,12 @@ def search_partition(
         req = bp.request
         ctx = prepare(index, _patient(req, tables), tables, policy=req.policy, settings=settings, today=today)
         before = ctx.mask.copy()
-        kept = _final(ctx, max(want // 2, 1), source, tables, probability_grader())
+        kept = final_units(ctx, max(want // 2, 1), source, tables, probability_grader())
         n = index.n
         wanted = np.asarray([r.unit.unit_id for r in kept], dtype=np.bytes_)
         kept_slots = np.flatnonzero(np.isin(index.ids[:n], wanted)) if len(wanted) else np.zeros(0, np.int64)
         dropped = np.flatnonzero(before & ~ctx.mask)
-        doubles = top_slots(ctx, DOUBLE_CANDIDATES, _double_mask(ctx))
+        doubles = top_slots(ctx, DOUBLE_CANDIDATES, double_mask(ctx))
         rows = sorted({0, *kept_slots.tolist(), *dropped.tolist(), *doubles.tolist()})
         counts = {
             "units": len(index),

@@ -16,9 +16,11 @@ from cordmatch.matching.model import MatchGrade
 from cordmatch.selection import kernel
 from cordmatch.selection.index import LIVE, UnitIndex
 from cordmatch.selection.model import FAIL, FLAG, PASS, DoubleUnit, RankedUnit, RuleCheck
+from cordmatch.selection.prepare import SearchContext
+from cordmatch.selection.rank import ranked_units, top_slots
 from cordmatch.selection.rules import CD34_UNIT, TNC_UNIT, DoseThresholds
-from cordmatch.selection.search import SearchContext, UnitSource, _ranked, top_slots
 from cordmatch.selection.settings import SelectionSettings
+from cordmatch.selection.source import UnitSource
 
 DOUBLE_CANDIDATES = 30
 DOUBLE_SUGGESTIONS = 3
@@ -40,7 +42,7 @@ def base_mask(index: UnitIndex, g: kernel.Graded, th: DoseThresholds) -> npt.NDA
     return mask
 
 
-def _double_mask(ctx: SearchContext) -> npt.NDArray[np.bool_]:
+def double_mask(ctx: SearchContext) -> npt.NDArray[np.bool_]:
     """Hard filters for units of a double graft: the search filters (without the single-unit dose), each unit
     >= the per-unit minimums, and no definite or possible DSA (both units must pass the crossmatch)."""
     idx, s = ctx.index, ctx.settings
@@ -117,7 +119,7 @@ def suggest_doubles(ctx: SearchContext, source: UnitSource, tables: Nomenclature
     """Up to DOUBLE_SUGGESTIONS pairs of acceptable units whose combined dose reaches the double-unit minimum,
     ordered by the worse unit's match group, then combined dose."""
     s = ctx.settings
-    cand = top_slots(ctx, DOUBLE_CANDIDATES, _double_mask(ctx))
+    cand = top_slots(ctx, DOUBLE_CANDIDATES, double_mask(ctx))
     if len(cand) < 2:
         return []
     u2u_min = int(s.value("double_unit_to_unit_min_6"))
@@ -126,7 +128,7 @@ def suggest_doubles(ctx: SearchContext, source: UnitSource, tables: Nomenclature
     def checked(k: int) -> tuple[RankedUnit, HlaTyping]:
         """The unit's exact checks (as inside a double graft) and its typing, computed once."""
         if k not in ranked_cache:
-            ranked = _ranked(ctx, [int(cand[k])], source, tables, start_rank=0, in_double=True)[0]
+            ranked = ranked_units(ctx, [int(cand[k])], source, tables, start_rank=0, in_double=True)[0]
             ranked_cache[k] = ranked, parse_typing(ranked.unit.hla, tables)
         return ranked_cache[k]
 

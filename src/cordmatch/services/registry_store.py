@@ -87,12 +87,13 @@ def _chunk_rows(
     ts = _timestamp(dialect)
     noon = dt.time(12)
     at = ts(now)
+    days = {d: ts(dt.datetime.combine(d, noon, dt.UTC)) for d in set(chunk.collection_date)}
     dins = [str(u) for u in c.unit_id]
     tnc = c.tnc.astype(float).tolist()
     cd34 = [None if v != v else v for v in c.cd34.astype(float).tolist()]
     volume = chunk.volume_ml.astype(float).tolist()
     units = [
-        (uid, din, SIM_PRODUCT_CODE, bank_ids[bank], "available", 1, ts(dt.datetime.combine(day, noon, dt.UTC)), at,
+        (uid, din, SIM_PRODUCT_CODE, bank_ids[bank], "available", 1, days[day], at,
          abo, "pos" if rh == "+" else "neg", 1 if sg else 0, nima, bool(r), False)
         for uid, din, bank, day, abo, rh, sg, nima, r in zip(
             ids, dins, chunk.bank, chunk.collection_date, chunk.abo, chunk.rh, chunk.attached_segment.tolist(),
@@ -103,25 +104,6 @@ def _chunk_rows(
     return units, meas, typ
 
 
-def _insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """Insert rows through the driver: COPY on PostgreSQL, executemany on SQLite (one statement)."""
-    names = ", ".join(columns)
-    if conn.dialect.name == "postgresql":
-        import psycopg
-
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        try:
-            with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        except psycopg.IntegrityError as exc:
-            raise IntegrityError(f"COPY {table}", None, exc) from exc
-        return
-    marks = ", ".join("?" for _ in columns)
-    conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # type: ignore[arg-type]
-
-
 def write_store(target: str, chunks: Iterable[RegistryChunk], release: str) -> int:
     """Bulk-insert generated units into the store at ``target``; returns how many were written.
 
@@ -129,7 +111,7 @@ def write_store(target: str, chunks: Iterable[RegistryChunk], release: str) -> i
     chunk's first and last DIN and its count): a failure keeps the chunks already written, each complete and
     audited, and says how many.
     """
-    from cordmatch.store import audit
+    from cordmatch.store import audit, bulk
     from cordmatch.store.engine import open_store
     from cordmatch.store.types import utcnow
 
@@ -144,10 +126,12 @@ def write_store(target: str, chunks: Iterable[RegistryChunk], release: str) -> i
             with store.transaction() as s:
                 conn = s.connection()
                 now = utcnow()
-                units, meas, typ = _chunk_rows(chunk, _new_unit_ids(conn, m), bank_ids, now, conn.dialect.name)
-                _insert_many(conn, "units", _UNIT_COLUMNS, units)
-                _insert_many(conn, "measurements", _MEASUREMENT_COLUMNS, meas)
-                _insert_many(conn, "hla_typings", _TYPING_COLUMNS, typ)
+                ids = _new_unit_ids(conn, m)
+                units, meas, typ = _chunk_rows(chunk, ids, bank_ids, now, conn.dialect.name)
+                with bulk.logged_once(conn, ids[0], ids[-1]):
+                    bulk.insert_rows(conn, "units", _UNIT_COLUMNS, units)
+                    bulk.insert_rows(conn, "measurements", _MEASUREMENT_COLUMNS, meas)
+                    bulk.insert_rows(conn, "hla_typings", _TYPING_COLUMNS, typ)
                 audit.append(
                     s,
                     actor=ACTOR,
