@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,6 +19,27 @@ if TYPE_CHECKING:
     from cordmatch.selection.settings import SelectionSettings
 
 _COLOUR = {"pass": "green", "flag": "yellow", "fail": "red", "info": "dim"}
+
+#: The search request's fields as this command's options.
+OPTIONS = {"patient_gl": "--patient", "weight_kg": "--weight", "abo": "--abo", "top": "--top", "policy": "--policy",
+           "explain": "--explain", "population": "--population", "antibodies": "--antibodies"}  # fmt: skip
+
+
+@contextmanager
+def in_option_words() -> Iterator[None]:
+    """Errors naming a request field re-raised naming this command's option instead."""
+    from cordmatch.errors import CordmatchError
+
+    try:
+        yield
+    except CordmatchError as exc:
+        field = exc.field
+        if field is None or field == "antibodies":  # antibody errors name the file and line already
+            raise
+        option = OPTIONS.get(field, field)
+        if exc.where is None or exc.where == field:
+            raise type(exc)(exc.message, where=option, field=field) from None
+        raise type(exc)(f"{option}: {exc.message}", where=exc.where, field=field) from None
 
 
 def outcome_table(outcome: SearchOutcome, title: str = "ranked units") -> Table:
@@ -141,7 +164,8 @@ def search_command(
         settings = settings_from_toml(text, str(settings_file), settings)
     if assignments:
         settings = settings.with_values(parse_assignments(assignments), "--set")
-    settings.policy(policy)
+    with in_option_words():
+        settings.policy(policy)
     report_format = None
     if report is not None:
         from cordmatch.reports.files import format_of
@@ -176,7 +200,8 @@ def search_command(
         population=population,
     )
     tables = load_tables()
-    outcome = run_search(req, tables, settings)
+    with in_option_words():
+        outcome = run_search(req, tables, settings)
     if report is not None and report_format is not None:
         _write_report(report, report_format, outcome.to_dict(), settings, tables.release, db, patient_ref,
                       ab_text is not None, top)  # fmt: skip

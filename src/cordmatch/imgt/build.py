@@ -43,6 +43,8 @@ STORED_LEVELS = tuple(lv for lv in REDUCTION_LEVELS if lv != "W")
 def init_pyard(work_dir: Path, release: str) -> Any:
     """Initialise py-ard offline on the shipped release files; its SQLite cache goes to ``work_dir``."""
     url = lay_out_for_pyard(release_dir(release), work_dir / "imgt")
+    # py-ard is configured only through its own environment variable (not a cordmatch setting, so not in
+    # cordmatch.config): set for the call, then put back
     old = os.environ.get("IMGT_HLA_URL")
     os.environ["IMGT_HLA_URL"] = url
     try:

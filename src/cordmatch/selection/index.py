@@ -21,8 +21,9 @@ live bit (tombstone) and frees the slot.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -413,3 +414,43 @@ class UnitIndex:
     def bytes_scanned_per_unit(self) -> int:
         """Bytes of per-unit arrays one search reads (gid, tnc, cd34, flags)."""
         return int(self.gid.dtype.itemsize * GID_ROWS + 4 + 4 + 2)
+
+
+# --------------------------------------------------------------------------- saved state
+def index_state(index: UnitIndex) -> dict[str, npt.NDArray[Any]] | None:
+    """The arrays that make up ``index``, for saving it and loading it back without rebuilding it (the
+    genotype tables included); None when it holds what arrays cannot (parsed typings, extra-locus GL
+    strings, withdrawn slots)."""
+    if index._free or index.extra_hla or not all(isinstance(v, str) for v in index.exact.values()):
+        return None
+    n = index.n
+    state: dict[str, npt.NDArray[Any]] = {
+        "gid": index.gid[:, :n], "tnc": index.tnc[:n], "cd34": index.cd34[:n], "flags": index.flags[:n],
+        "collected": index.collected[:n], "ids": index.ids[:n],
+        "bc_b": index.bc.b, "bc_c": index.bc.c, "bc_keys": index.bc._keys, "bc_ids": index.bc._ids,
+        "alt_owner": index.alt_owner, "alt_gid": index.alt_gid,
+        "nima_slots": index._nima_slots, "nima_ids": index._nima_ids,
+        "exact_slot": np.fromiter(index.exact.keys(), dtype=np.int64, count=len(index.exact)),
+        "exact_gl": np.array([str(v) for v in index.exact.values()], dtype=np.str_),
+    }  # fmt: skip
+    for li, g in enumerate(index.genotypes):
+        state.update({f"g{li}_ag": g.ag, f"g{li}_al": g.al, f"g{li}_keys": g._keys, f"g{li}_ids": g._ids})
+    return state
+
+
+def index_from_state(state: Mapping[str, npt.NDArray[Any]], release: str) -> UnitIndex:
+    """The index whose :func:`index_state` is ``state`` (same arrays, same slots)."""
+    index = UnitIndex(release=release, capacity=0)
+    n = len(state["ids"])
+    index.n = index._cap = n
+    index.gid = np.ascontiguousarray(state["gid"], dtype=np.intp)
+    index.tnc, index.cd34 = state["tnc"], state["cd34"]
+    index.flags, index.collected, index.ids = state["flags"], state["collected"], state["ids"]
+    index.bc.b, index.bc.c = state["bc_b"].astype(np.intp), state["bc_c"].astype(np.intp)
+    index.bc._keys, index.bc._ids = state["bc_keys"], state["bc_ids"]
+    index.alt_owner, index.alt_gid = state["alt_owner"], state["alt_gid"]
+    index._nima_slots, index._nima_ids = state["nima_slots"], state["nima_ids"]
+    index.exact = dict(zip(state["exact_slot"].tolist(), state["exact_gl"].tolist(), strict=True))
+    for li, g in enumerate(index.genotypes):
+        g.ag, g.al, g._keys, g._ids = state[f"g{li}_ag"], state[f"g{li}_al"], state[f"g{li}_keys"], state[f"g{li}_ids"]
+    return index

@@ -189,9 +189,9 @@ def open_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, U
     if not is_parquet(target):
         if Path(target).is_dir():
             raise InvalidInputError(f"{target} is a directory but not a partitioned registry", where=target)
-        from cordmatch.services.registry_store import open_store_registry
+        from cordmatch.services.store_index import open_target_index
 
-        return open_store_registry(target, tables)
+        return open_target_index(target, tables)
     path = Path(target)
     if not path.exists():
         raise InvalidInputError(f"registry file {target} does not exist", where=target)

@@ -201,8 +201,6 @@ def index_records(records: Sequence[UnitRecord], tables: NomenclatureTables) -> 
 def open_store_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
     """The available units of the store at ``target`` and their search index: the persistent coded index
     (:mod:`cordmatch.services.store_index`), brought up to date with the store's change log."""
-    from cordmatch.services.store_index import open_store_index
-    from cordmatch.store.engine import open_store
+    from cordmatch.services.store_index import open_target_index
 
-    # a typo in --db is an error, never a new empty database
-    return open_store_index(open_store(target, create=False), tables)
+    return open_target_index(target, tables)
