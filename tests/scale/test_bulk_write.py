@@ -88,7 +88,11 @@ def _triggers(db_url: str) -> list[tuple[str, str]]:
             if store.dialect == "sqlite":
                 q = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
             else:
-                q = "SELECT tgname, tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname"
+                q = (  # this schema's triggers, enabled or not
+                    "SELECT t.tgname, c.relname || ' ' || t.tgenabled::text FROM pg_trigger t "
+                    "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE NOT t.tgisinternal AND n.nspname = current_schema() ORDER BY 1"
+                )
             return [(str(a), str(b)) for a, b in s.execute(text(q)).all()]
     finally:
         store.close()
