@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -37,6 +37,7 @@ class CheckedFields:
     tests: TestResultsIn
     hla: str | None  # GL string, white space removed, every name known to the nomenclature
     nima: str | None
+    source: UnitRegistration = field(repr=False, compare=False)  # the registration these checks were run on
 
 
 def check_fields(reg: UnitRegistration, now: datetime) -> CheckedFields:
@@ -49,7 +50,7 @@ def check_fields(reg: UnitRegistration, now: datetime) -> CheckedFields:
     tests = v.check_tests(reg.tests) if reg.tests else TestResultsIn()
     hla = v.check_typing(reg.hla_gl) if reg.hla_gl else None
     nima = v.check_nima(reg.nima_gl) if reg.nima_gl else None
-    return CheckedFields(din, collected_at, volume, collection, tests, hla, nima)
+    return CheckedFields(din, collected_at, volume, collection, tests, hla, nima, reg)
 
 
 @dataclass(slots=True)
@@ -114,7 +115,10 @@ def new_unit(
 ) -> NewUnit:
     """The checked, not yet stored unit of ``reg`` (InvalidInputError/ConflictError naming the field).
 
-    ``checked`` = ``check_fields(reg, ...)`` when the caller ran them already (they are not run again)."""
+    ``checked`` = ``check_fields(reg, ...)`` when the caller ran them already (they are not run again;
+    checks made on another registration object are ignored and run here)."""
+    if checked is not None and checked.source is not reg:
+        checked = None
     din = checked.din if checked is not None else str(parse_din(reg.din))
     code = validate_code(reg.product_code)
     if not lookup.product_code_known(code):
@@ -151,10 +155,10 @@ def new_unit(
 
 def apply_tests(unit: Unit, t: TestResultsIn) -> None:
     """Copy the given test results onto the unit (absent ones left as they are)."""
-    for field in ("abo", "rh", "idm_result", "sterility", "hb_screen", "segments"):
-        value = getattr(t, field)
+    for name in ("abo", "rh", "idm_result", "sterility", "hb_screen", "segments"):
+        value = getattr(t, name)
         if value is not None:
-            setattr(unit, field, value)
+            setattr(unit, name, value)
     if t.idm_markers is not None:
         unit.idm_markers = json.dumps(t.idm_markers, sort_keys=True)
 
