@@ -175,3 +175,11 @@ def test_checks_made_on_another_registration_are_run_again(world: World) -> None
         world.svc.units.register_many(world.tech, [UnitImport(bad, {}, good.checked)])
     assert [(r.index, r.field) for r in err.value.refusals] == [(0, "hla_gl")]
     assert _count(world)[0] == 0
+
+
+def test_checks_made_before_a_change_of_the_registration_are_run_again(world: World) -> None:
+    item = UnitImport.prechecked(_registrations(1)[0].registration, {}, world.clock())
+    item.registration.hla_gl = "A*99:99+A*01:01"  # changed after its checks
+    with pytest.raises(UnitsRefusedError) as err:
+        world.svc.units.register_many(world.tech, [item])
+    assert [(r.index, r.field) for r in err.value.refusals] == [(0, "hla_gl")]

@@ -37,7 +37,12 @@ class CheckedFields:
     tests: TestResultsIn
     hla: str | None  # GL string, white space removed, every name known to the nomenclature
     nima: str | None
-    source: UnitRegistration = field(repr=False, compare=False)  # the registration these checks were run on
+    inputs: tuple[object, ...] = field(repr=False, compare=False)  # what the checks were run on (``_inputs``)
+
+
+def _inputs(reg: UnitRegistration) -> tuple[object, ...]:
+    """The fields of ``reg`` that ``check_fields`` reads."""
+    return (reg.din, reg.collected_at, reg.collection_volume_ml, reg.collection, reg.tests, reg.hla_gl, reg.nima_gl)
 
 
 def check_fields(reg: UnitRegistration, now: datetime) -> CheckedFields:
@@ -50,7 +55,7 @@ def check_fields(reg: UnitRegistration, now: datetime) -> CheckedFields:
     tests = v.check_tests(reg.tests) if reg.tests else TestResultsIn()
     hla = v.check_typing(reg.hla_gl) if reg.hla_gl else None
     nima = v.check_nima(reg.nima_gl) if reg.nima_gl else None
-    return CheckedFields(din, collected_at, volume, collection, tests, hla, nima, reg)
+    return CheckedFields(din, collected_at, volume, collection, tests, hla, nima, _inputs(reg))
 
 
 @dataclass(slots=True)
@@ -116,8 +121,8 @@ def new_unit(
     """The checked, not yet stored unit of ``reg`` (InvalidInputError/ConflictError naming the field).
 
     ``checked`` = ``check_fields(reg, ...)`` when the caller ran them already (they are not run again;
-    checks made on another registration object are ignored and run here)."""
-    if checked is not None and checked.source is not reg:
+    checks made on other values are ignored and run here)."""
+    if checked is not None and checked.inputs != _inputs(reg):
         checked = None
     din = checked.din if checked is not None else str(parse_din(reg.din))
     code = validate_code(reg.product_code)
