@@ -2,18 +2,17 @@
 
 Who acts: ``--token`` (or $CORDMATCH_TOKEN), else ``--user`` (or $CORDMATCH_USER) with the password
 from $CORDMATCH_PASSWORD or a prompt. The store: ``--db`` (SQLite file or URL), else $CORDMATCH_DB,
-else ``<data dir>/cordmatch.sqlite3``.
+else ``<data dir>/cordmatch.sqlite3``. The variables come from the settings (``cordmatch.config``).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cordmatch.cli.common import JsonOpt, console, print_json
+from cordmatch.cli.common import DbOpt, JsonOpt, application, console, print_json
 from cordmatch.errors import InvalidInputError
 from cordmatch.reports.numbers import LEGEND, threshold_text
 
@@ -28,30 +27,30 @@ unit_app = typer.Typer(help="Units: register, list, show, process, counts, move.
 bank_app.add_typer(user_app, name="user")
 bank_app.add_typer(unit_app, name="unit")
 
-DbOpt = Annotated[str | None, typer.Option("--db", help="SQLite file or SQLAlchemy URL.")]
-UserOpt = Annotated[str | None, typer.Option("--user", envvar="CORDMATCH_USER", help="Acting user name.")]
-TokenOpt = Annotated[str | None, typer.Option("--token", envvar="CORDMATCH_TOKEN", help="API token.")]
+UserOpt = Annotated[str | None, typer.Option("--user", help="Acting user name (default: $CORDMATCH_USER).")]
+TokenOpt = Annotated[str | None, typer.Option("--token", help="API token (default: $CORDMATCH_TOKEN).")]
 
 
 def _service(db: str | None) -> BankService:
-    from cordmatch.services.bank import BankService
-    from cordmatch.store import open_store
-
-    return BankService(open_store(db))
+    """The bank service of the application (on ``--db`` when given)."""
+    return application(db=db).bank
 
 
-def _password(env: str, prompt: str, *, confirm: bool = False) -> str:
-    value = os.environ.get(env)
-    if value is not None:
-        return value
+def _password(given: str | None, prompt: str, *, confirm: bool = False) -> str:
+    """``given`` (a password from the settings), else asked for without echo."""
+    if given is not None:
+        return given
     return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
 
 
 def _actor(svc: BankService, user: str | None, token: str | None) -> Principal:
+    settings = application().settings
+    token = token or settings.token
+    user = user or settings.user
     if token:
         return svc.users.authenticate_token(token)
     if user:
-        return svc.users.authenticate(user, _password("CORDMATCH_PASSWORD", f"password for {user}"))
+        return svc.users.authenticate(user, _password(settings.password, f"password for {user}"))
     raise InvalidInputError("say who acts: --user NAME (or $CORDMATCH_USER) or --token", where="--user")
 
 
@@ -83,8 +82,9 @@ def init_cmd(
     from cordmatch.bank.product_codes import ProductCodeTable
 
     svc = _service(db)
-    svc.users.bootstrap_admin(admin, _password("CORDMATCH_PASSWORD", f"password for {admin}", confirm=True))
-    actor = svc.users.authenticate(admin, _password("CORDMATCH_PASSWORD", f"password for {admin}"))
+    password = application().settings.password
+    svc.users.bootstrap_admin(admin, _password(password, f"password for {admin}", confirm=True))
+    actor = svc.users.authenticate(admin, _password(password, f"password for {admin}"))
     if bank:
         svc.catalogue.add_bank(actor, bank, bank_name or bank, accreditation=accreditation, facility_id=facility)
     if product_codes:
@@ -115,7 +115,7 @@ def user_add_cmd(
     svc = _service(db)
     actor = _actor(svc, user, token)
     out = svc.users.create_user(
-        actor, username, _password("CORDMATCH_NEW_PASSWORD", f"new password for {username}", confirm=True),
+        actor, username, _password(application().settings.new_password, f"new password for {username}", confirm=True),
         role, centre=centre,
     )  # fmt: skip
     console.print(f"user {out.username} ({out.role}) added", highlight=False)
@@ -441,10 +441,9 @@ def grant_app_role_cmd(
 ) -> None:
     """PostgreSQL, run as the owner: give ROLE what the server needs and only SELECT/INSERT on the audit
     trail (it can then neither change, delete nor unguard audit rows)."""
-    from cordmatch.store import open_store
     from cordmatch.store.deploy import grant_application_role
 
-    with open_store(db, create=False) as store:
+    with application(db=db).open_store(create=False) as store:
         grant_application_role(store, role)
     console.print(f"granted {role}: bank tables read/write, audit_log SELECT and INSERT only", highlight=False)
 

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from cordmatch.cli.bank_cmd import DbOpt, TokenOpt, UserOpt, _actor, _service, unit_app
-from cordmatch.cli.common import console
+from cordmatch.cli.bank_cmd import TokenOpt, UserOpt, _actor, _service, unit_app
+from cordmatch.cli.common import DbOpt, console
 
 #: The counts of one stage, as command-line options (absolute counts, not per kg).
 VolumeOpt = Annotated[float | None, typer.Option("--volume", help="Volume in mL.")]

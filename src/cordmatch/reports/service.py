@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cordmatch.bank.roles import Permission, allows
-from cordmatch.errors import PermissionDeniedError
+from cordmatch.errors import CordmatchError, PermissionDeniedError
 from cordmatch.reports.label import label_data, render_label
 from cordmatch.reports.search_report import ReportContext, SearchReport, build
 from cordmatch.reports.unit_report import unit_report
 from cordmatch.services.auth import Principal
 from cordmatch.services.bank import BankService
+
+if TYPE_CHECKING:
+    from cordmatch.hla.tables import NomenclatureTables
 
 
 def _product_text(svc: BankService, code: str) -> str | None:
@@ -50,17 +53,17 @@ def search_report(
     query: Any,
     patient_ref: str | None = None,
     now: datetime | None = None,
+    tables: NomenclatureTables | None = None,
 ) -> SearchReport:
     """Search with ``backend`` (the app's search seam) and gather the report of the result: the default
-    thresholds (the backend searches with them), the release of the backend's nomenclature."""
+    thresholds (the backend searches with them), the release of ``tables`` (default: the backend's own)."""
     from cordmatch.selection.settings import default_settings
 
-    outcome = backend(actor, query)
-    tables = getattr(backend, "tables", None)
     if tables is None:
-        from cordmatch.imgt import default_nomenclature
-
-        tables = default_nomenclature()
+        tables = getattr(backend, "tables", None)
+    if tables is None:
+        raise CordmatchError("the search backend names no nomenclature release", where="search")
+    outcome = backend(actor, query)
     ctx = ReportContext(
         settings=default_settings(),
         release=tables.release,

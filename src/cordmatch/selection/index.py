@@ -9,10 +9,10 @@ Layout (docs/adr/0401-search-index.md):
   C per pair, and gathers three results per unit.
 - dose: TNC and CD34+ totals as float32 cells (not per kg: the patient's weight scales the thresholds);
   CD34+ NaN when not recorded; a withdrawn slot has TNC 0, so it fails the TNC filter.
-- flags: uint16 bit field (live, accredited, RBC depleted, attached segment, NIMA recorded, ABO, Rh, exact);
+- flags: uint16 bit field (live, accredited, RBC depleted, attached segment, NIMA recorded, ABO, Rh, not codable);
   collection date as uint16 days since 1970-01-01 (0 = unknown); unit id as fixed-width bytes (13 = DIN).
 - units whose typing is not codable (genotype ambiguity, allele lists spanning antigens) keep the
-  not-typed genotype and the EXACT flag; the search grades them with :func:`cordmatch.matching.grade`.
+  not-typed genotype and the NOT_CODABLE flag; the search grades them with :func:`cordmatch.matching.grade`.
 
 Adding appends (amortised growth by 1.5x) or reuses withdrawn slots (free list); withdrawing clears the
 live bit (tombstone) and frees the slot.
@@ -31,6 +31,7 @@ import numpy.typing as npt
 from cordmatch.errors import ConflictError, NotFoundError
 from cordmatch.hla.typing import HlaTyping
 from cordmatch.matching.coded import CODED_LOCI
+from cordmatch.sourced import ABO_GROUPS
 
 N_LOCI = len(CODED_LOCI)
 GID_ROWS = 3  # A, (B, C) pair, DRB1
@@ -46,9 +47,9 @@ ABO_SHIFT = 5  # 2 bits: O A B AB
 ABO_KNOWN = 1 << 7
 RH_POS = 1 << 8
 RH_KNOWN = 1 << 9
-EXACT = 1 << 10
-ABO_CODES = {"O": 0, "A": 1, "B": 2, "AB": 3}
-ABO_NAMES = ("O", "A", "B", "AB")
+NOT_CODABLE = 1 << 10  # typing not codable: graded exactly (matching.grade), not by the kernel
+ABO_NAMES = ABO_GROUPS
+ABO_CODES = {name: code for code, name in enumerate(ABO_GROUPS)}
 
 U16 = npt.NDArray[np.uint16]
 F32 = npt.NDArray[np.float32]
@@ -265,14 +266,33 @@ class UnitIndex:
         m = len(cols)
         if m == 0:
             return np.zeros(0, dtype=np.int64)
+        enc = self._new_ids(cols)
+        slots = self._take_slots(m)
+        self._write_columns(cols, slots, enc)
+        for k, s in enumerate(slots):
+            self.exact.pop(int(s), None)
+            self.extra_hla.pop(int(s), None)
+            if cols.extra_hla is not None and cols.extra_hla[k]:
+                self.extra_hla[int(s)] = str(cols.extra_hla[k])
+        self._drop_nima(slots)
+        self._add_not_codable(cols, slots, exact_typings)
+        return slots
+
+    def _new_ids(self, cols: UnitColumns) -> npt.NDArray[np.bytes_]:
+        """The batch's unit ids as bytes (the id column widened to fit); ConflictError when one repeats within
+        the batch or is already live in the index."""
         enc = np.asarray(cols.unit_id, dtype=np.bytes_)
         if enc.dtype.itemsize > self.ids.dtype.itemsize:
             self.ids = self.ids.astype(enc.dtype)
-        if len(np.unique(enc)) != m:
+        if len(np.unique(enc)) != len(enc):
             raise ConflictError("unit ids repeat within the batch")
         if self.n and np.isin(enc, self.ids[: self.n][self.live]).any():
             dup = enc[np.isin(enc, self.ids[: self.n][self.live])][0].decode()
             raise ConflictError(f"unit {dup} is already in the index", where=dup)
+        return enc
+
+    def _take_slots(self, m: int) -> npt.NDArray[np.int64]:
+        """``m`` slots: withdrawn ones first, then new ones at the end (growing the arrays)."""
         reuse = min(len(self._free), m)
         slots = np.empty(m, dtype=np.int64)
         if reuse:
@@ -282,7 +302,12 @@ class UnitIndex:
             self._grow(self.n + fresh)
             slots[reuse:] = np.arange(self.n, self.n + fresh)
             self.n += fresh
-        gids = np.zeros((N_LOCI, m), dtype=np.int64)
+        return slots
+
+    def _write_columns(self, cols: UnitColumns, slots: npt.NDArray[np.int64], enc: npt.NDArray[np.bytes_]) -> None:
+        """Genotype ids, doses, flags (NOT_CODABLE for typings that are not codable), dates and ids of the
+        batch at ``slots``."""
+        gids = np.zeros((N_LOCI, len(cols)), dtype=np.int64)
         ag = np.where(cols.exact[:, None, None], np.int16(-1), cols.ag).astype(np.int16)
         al = np.where(cols.exact[:, None, None], np.int16(-1), cols.al).astype(np.int16)
         for li, g in enumerate(self.genotypes):
@@ -290,15 +315,18 @@ class UnitIndex:
         self.gid[:, slots] = np.stack([gids[0], self.bc.intern(gids[1], gids[2]), gids[3]])
         self.tnc[slots] = cols.tnc
         self.cd34[slots] = cols.cd34
-        self.flags[slots] = (cols.flags | LIVE) | np.where(cols.exact, EXACT, 0).astype(np.uint16)
+        self.flags[slots] = (cols.flags | LIVE) | np.where(cols.exact, NOT_CODABLE, 0).astype(np.uint16)
         self.collected[slots] = cols.collected
         self.ids[slots] = enc
-        for k, s in enumerate(slots):
-            self.exact.pop(int(s), None)
-            self.extra_hla.pop(int(s), None)
-            if cols.extra_hla is not None and cols.extra_hla[k]:
-                self.extra_hla[int(s)] = str(cols.extra_hla[k])
-        self._drop_nima(slots)
+
+    def _add_not_codable(
+        self,
+        cols: UnitColumns,
+        slots: npt.NDArray[np.int64],
+        exact_typings: Sequence[HlaTyping | str | None] | None,
+    ) -> None:
+        """Units whose typing is not codable: their coded genotype alternatives when given, else their typing
+        (graded exactly by the search); ValueError when neither is given."""
         alt_ag: list[I16] = []
         alt_al: list[I16] = []
         alt_owner: list[npt.NDArray[np.int64]] = []
@@ -314,17 +342,18 @@ class UnitIndex:
                 raise ValueError(f"unit {cols.unit_id[k]!r} is marked exact but no typing was given")
             self.exact[int(slots[k])] = typing
         if alt_owner:
-            ag_rows = np.concatenate(alt_ag)
-            al_rows = np.concatenate(alt_al)
-            gids_rows = np.stack(
-                [g.intern(ag_rows[:, li, :], al_rows[:, li, :]) for li, g in enumerate(self.genotypes)]
-            )
-            keep = ~np.isin(self.alt_owner, slots)
-            owners = np.concatenate([self.alt_owner[keep], *alt_owner])
-            gids_all = np.concatenate([self.alt_gid[:, keep], gids_rows], axis=1)
-            order = np.argsort(owners, kind="stable")  # rows kept grouped by owner for the search
-            self.alt_owner, self.alt_gid = owners[order], gids_all[:, order]
-        return slots
+            self._store_alternatives(np.concatenate(alt_ag), np.concatenate(alt_al), alt_owner, slots)
+
+    def _store_alternatives(
+        self, ag_rows: I16, al_rows: I16, alt_owner: list[npt.NDArray[np.int64]], slots: npt.NDArray[np.int64]
+    ) -> None:
+        """Replace the alternative rows of ``slots`` by the new ones, kept grouped by owner for the search."""
+        gids_rows = np.stack([g.intern(ag_rows[:, li, :], al_rows[:, li, :]) for li, g in enumerate(self.genotypes)])
+        keep = ~np.isin(self.alt_owner, slots)
+        owners = np.concatenate([self.alt_owner[keep], *alt_owner])
+        gids_all = np.concatenate([self.alt_gid[:, keep], gids_rows], axis=1)
+        order = np.argsort(owners, kind="stable")
+        self.alt_owner, self.alt_gid = owners[order], gids_all[:, order]
 
     def set_nima(self, slots: Sequence[int], antigen_ids: Sequence[frozenset[int]]) -> None:
         """Record the NIMA antigens of some units (replacing earlier values of the same slots)."""

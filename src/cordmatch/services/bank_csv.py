@@ -133,7 +133,7 @@ def _storage(row: dict[str, str]) -> dict[str, str] | None:
     return dict(zip(SLOT_PARTS, position, strict=True)) if all(position) else None
 
 
-def _row_to_import(row: dict[str, str], now: datetime) -> UnitImport:
+def _row_to_import(row: dict[str, str], now: datetime, tables: v.TablesSource | None = None) -> UnitImport:
     """The checked unit of one CSV line (InvalidInputError naming the column); its GL strings are
     parsed here once and the registration does not parse them again."""
     _check_required(row)
@@ -154,7 +154,7 @@ def _row_to_import(row: dict[str, str], now: datetime) -> UnitImport:
         "red_cell_depleted": _bool(row.get("red_cell_depleted", ""), "red_cell_depleted"),
         "storage": storage,
     }
-    return UnitImport.prechecked(parse_model(UnitRegistration, data), stages, now)
+    return UnitImport.prechecked(parse_model(UnitRegistration, data), stages, now, tables)
 
 
 def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportResult:
@@ -201,13 +201,17 @@ def _check_rows(
         if len(parsed) + len(issues) > MAX_ROWS:
             issues.append(ImportIssue(line, "file", f"more than {MAX_ROWS} rows"))
             break
-        item = _check_line(row, line, svc.clock(), issues)
+        item = _check_line(row, line, svc.clock(), svc.ctx.nomenclature, issues)
         if item is not None and seen.unique(line, item, issues):
             parsed.append((line, item))
 
 
 def _check_line(
-    row: dict[str | Any, str | Any], line: int, now: datetime, issues: list[ImportIssue]
+    row: dict[str | Any, str | Any],
+    line: int,
+    now: datetime,
+    tables: v.TablesSource | None,
+    issues: list[ImportIssue],
 ) -> UnitImport | None:
     """The checked unit of one CSV line, or None with its problem added to ``issues``."""
     if None in row:
@@ -219,7 +223,7 @@ def _check_line(
         issues.append(ImportIssue(line, long, f"longer than {MAX_CSV_FIELD} characters"))
         return None
     try:
-        return _row_to_import(clean, now)
+        return _row_to_import(clean, now, tables)
     except CordmatchError as exc:
         issues.append(ImportIssue(line, exc.where or "row", exc.message))
         return None
