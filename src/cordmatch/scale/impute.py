@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cordmatch.errors import InvalidInputError
-from cordmatch.scale.partitions import Partition
+from cordmatch.io.partitions import Partition
 
 #: Columns of the per-unit CSV.
 HEADER = ("unit_id", "genotypes", "estimate", "p_8_of_8", "p_at_least_7_of_8", "p_6_of_6", "reason")
