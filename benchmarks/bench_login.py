@@ -46,11 +46,11 @@ def seed(db: str) -> None:
 
     with open_store(db) as store:
         svc = BankService(store)
-        svc.bootstrap_admin("admin", PW)
-        admin = svc.authenticate("admin", PW)
+        svc.users.bootstrap_admin("admin", PW)
+        admin = svc.users.authenticate("admin", PW)
         for name in ("alice", "bob", "gone"):
-            svc.create_user(admin, name, PW, "technician")
-        svc.set_user_active(admin, "gone", False)
+            svc.users.create_user(admin, name, PW, "technician")
+        svc.users.set_user_active(admin, "gone", False)
 
 
 def peak_kib(pid: int) -> int:

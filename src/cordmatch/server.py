@@ -4,12 +4,11 @@ other; what they share lives in ``cordmatch.http``."""
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -18,14 +17,14 @@ from cordmatch.api.docs import DOCS_ASSETS_URL, install_docs
 from cordmatch.api.headers import SecurityHeaders
 from cordmatch.api.nul_guard import NulGuard
 from cordmatch.http import problems
-from cordmatch.services.bank_search import discover_backend
 from cordmatch.services.search_query import SearchBackend
 from cordmatch.store.engine import Store
 from cordmatch.store.types import utcnow
 
+if TYPE_CHECKING:
+    from cordmatch.bootstrap import Application
+
 API_PREFIX = "/api/v1"
-SECRET_ENV = "CORDMATCH_SECRET"  # signs the pages' CSRF tokens; shared by all worker processes
-SECURE_COOKIES_ENV = "CORDMATCH_SECURE_COOKIES"  # "1": Secure cookies + HSTS (serve --secure-cookies)
 DESCRIPTION = (
     "Cord blood bank and unit search. Decision support: it explains, people decide.\n\n"
     "Authenticate with `POST /api/v1/auth/token` and send `Authorization: Bearer <token>`. "
@@ -43,25 +42,30 @@ def create_app(
     web: bool = True,
     secret: str | None = None,
     secure_cookies: bool = False,
+    application: Application | None = None,
 ) -> FastAPI:
-    """The app on the store at ``store_url`` (URL or SQLite path; None = ``$CORDMATCH_DB`` / default file).
+    """The app on ``application`` (what :func:`cordmatch.bootstrap.build` made of the settings).
 
-    ``store`` passes an already opened store instead (it is then not closed by the app). ``search_backend``
-    is the search seam ("auto" = whatever this build provides). ``secret`` signs the pages' CSRF tokens
-    (``$CORDMATCH_SECRET``, else random per process). ``web=False`` serves the API only.
+    Without it, one is built here from the current settings and these arguments: the store at ``store_url``
+    (URL or SQLite path; None = the settings' ``$CORDMATCH_DB`` / default file), or ``store``, an already
+    opened store (it is then not closed by the app). ``search_backend`` is the search seam ("auto" = the bank
+    store's search). ``secret`` signs the pages' CSRF tokens (default ``$CORDMATCH_SECRET``, else random per
+    process). ``web=False`` serves the API only.
     """
     from cordmatch.api.routes import admin, coverage, reports, reservations, search, transfer, units
-    from cordmatch.services.bank import BankService
-    from cordmatch.store import open_store
 
-    own_store = store is None
-    opened = store if store is not None else open_store(store_url)
+    if application is None:
+        from cordmatch.bootstrap import build
+        from cordmatch.config import current
+
+        chosen = current().replace(db=store_url, secret=secret, secure_cookies=secure_cookies or None)
+        application = build(chosen, store=store, clock=clock, search_backend=search_backend)
+    built = application
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        if own_store:
-            opened.close()
+        built.close()
 
     # /docs (Swagger UI) and /redoc: fastapi-offline's shipped assets, our pages (api/docs.py); no CDN
     app = FastAPIOffline(
@@ -75,14 +79,16 @@ def create_app(
         openapi_url="/openapi.json",
     )
     install_docs(app, app.title)
-    app.state.store = opened
-    app.state.bank = BankService(opened, clock=clock)
-    app.state.search_backend = discover_backend(opened) if search_backend == "auto" else search_backend
-    app.state.secret = (secret or os.environ.get(SECRET_ENV) or secrets.token_hex(32)).encode("utf-8")
-    app.state.secure_cookies = secure_cookies
+    settings = built.settings
+    app.state.application = built
+    app.state.store = built.store
+    app.state.bank = built.bank
+    app.state.search_backend = built.search_backend
+    app.state.secret = (settings.secret or secrets.token_hex(32)).encode("utf-8")
+    app.state.secure_cookies = settings.secure_cookies
     problems.install(app)
     app.add_middleware(NulGuard)
-    app.add_middleware(SecurityHeaders, hsts=secure_cookies)
+    app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     # transfer first: /units/export.csv must win over /units/{din}
     for module in (transfer, units, reservations, admin, search, reports, coverage):
         app.include_router(module.router, prefix=API_PREFIX)
@@ -96,11 +102,14 @@ def create_app(
 
 
 def app_from_env() -> FastAPI:
-    """The app for ``uvicorn --factory cordmatch.server:app_from_env`` (several worker processes):
-    the store from ``$CORDMATCH_DB`` and the CSRF secret from ``$CORDMATCH_SECRET`` (set it, so that
-    every worker accepts the others' forms); ``$CORDMATCH_DB_POOL`` sizes each worker's pool."""
-    from cordmatch.store import open_store
+    """The app of one server worker process (``uvicorn --factory cordmatch.server:app_from_env``): the
+    settings read from the environment the parent process gave it (``cordmatch serve --workers N`` passes its
+    own through :func:`cordmatch.config.child_environment`): the store ``$CORDMATCH_DB``, pool size
+    ``$CORDMATCH_DB_POOL``, the CSRF secret ``$CORDMATCH_SECRET`` (the same in every worker, so that each
+    accepts the others' forms), ``$CORDMATCH_SECURE_COOKIES``."""
+    from cordmatch.bootstrap import build
+    from cordmatch.config import Settings, activate
 
-    pool = os.environ.get("CORDMATCH_DB_POOL")
-    secure = os.environ.get(SECURE_COOKIES_ENV) == "1"
-    return create_app(store=open_store(None, pool_size=int(pool) if pool else None), secure_cookies=secure)
+    settings = Settings.from_env()
+    activate(settings)
+    return create_app(application=build(settings))

@@ -52,7 +52,7 @@ def make_api(store: Any, **app_kw: Any) -> Api:  # noqa: F811
     client = TestClient(app, raise_server_exceptions=False)
     headers = {}
     for who in ("admin", "tech", "director", "coord", "coord2"):
-        token = world.svc.issue_token(getattr(world, who), f"test {who}").token
+        token = world.svc.users.issue_token(getattr(world, who), f"test {who}").token
         headers[who] = {"Authorization": f"Bearer {token}"}
     return Api(client, world, headers)
 

@@ -12,7 +12,7 @@ from tests.coverage.conftest import PATIENT, coded_patients
 from cordmatch.coverage.engine import LEVELS, CoverageIndex, DoseRule, evaluate, served_matrix
 from cordmatch.errors import InvalidInputError
 from cordmatch.selection import kernel
-from cordmatch.selection.index import EXACT
+from cordmatch.selection.index import NOT_CODABLE
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.records import build_index
 from cordmatch.selection.settings import default_settings
@@ -35,7 +35,7 @@ def _resolved_slots(index):  # type: ignore[no-untyped-def]
     n = index.n
     out = []
     for s in range(n):
-        if index.flags[s] & EXACT:
+        if index.flags[s] & NOT_CODABLE:
             continue
         _, al = index.codes(s)
         if (al >= 0).all():

@@ -28,7 +28,7 @@ def api(tmp_path: Path, seeded_db: Path) -> Any:
     svc = app.state.bank
     client.tokens = {}  # type: ignore[attr-defined]
     for who in ("tech", "coord"):
-        token = svc.issue_token(svc.authenticate(who, DEMO_PASSWORD), "test").token
+        token = svc.users.issue_token(svc.users.authenticate(who, DEMO_PASSWORD), "test").token
         client.tokens[who] = {"Authorization": f"Bearer {token}"}  # type: ignore[attr-defined]
     return client
 

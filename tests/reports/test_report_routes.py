@@ -135,7 +135,7 @@ def test_report_curves_agree_with_the_search(search_client: Any) -> None:
     from cordmatch.services.search_query import SearchQuery
 
     app = search_client.app
-    coord = next(u for u in app.state.bank.list_users(_admin(app)) if u.username == "coord")
+    coord = next(u for u in app.state.bank.users.list_users(_admin(app)) if u.username == "coord")
     actor = Principal(coord.id, coord.username, coord.role, "x")
     query = SearchQuery(patient_gl=PATIENT, weight_kg=18, antibodies="A*02:01,3000")
     report = search_report(app.state.search_backend, actor, query)
@@ -149,4 +149,4 @@ def test_report_curves_agree_with_the_search(search_client: Any) -> None:
 def _admin(app: Any) -> Any:
     from cordmatch.services.bank_demo import DEMO_PASSWORD
 
-    return app.state.bank.authenticate("admin", DEMO_PASSWORD)
+    return app.state.bank.users.authenticate("admin", DEMO_PASSWORD)

@@ -29,7 +29,7 @@ def current_principal(request: Request) -> Principal:
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticatedError("Authorization must be 'Bearer <API token>'", where="Authorization")
         try:
-            return bank_service(request).authenticate_token(token.strip())
+            return bank_service(request).users.authenticate_token(token.strip())
         except PermissionDeniedError as exc:
             raise NotAuthenticatedError(exc.message, where="Authorization") from None
     if request.method in SAFE_METHODS:

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from cordmatch.cli.common import console, err_console, load_tables, progress_bar
+from cordmatch.cli.common import application, console, err_console, load_tables, progress_bar
+from cordmatch.cli.options import DbOpt, RegistryOpt
 
 SchedulerOpt = Annotated[
     str | None,
@@ -36,7 +37,7 @@ def say_dashboard(client: object) -> None:
 
 
 def search_batch_command(
-    db: Annotated[str, typer.Option("--db", help="A partitioned registry directory (sim registry --partitions).")],
+    db: RegistryOpt,
     patients: Annotated[Path, typer.Option("--patients", help="Patients: JSON lines or Parquet (sim patients).")],
     top: Annotated[int, typer.Option("--top", help="Units per patient.")] = 10,
     policy: Annotated[str, typer.Option("--policy", help="nmdp (default), dose-first or eurocord.")] = "nmdp",
@@ -77,15 +78,17 @@ def search_batch_command(
 
 
 def export_registry_command(
-    db: Annotated[str, typer.Option("--db", help="The bank store: a SQLite file or a SQLAlchemy URL.")],
     out: Annotated[Path, typer.Option("--out", help="Directory of the partitioned registry (created).")],
+    db: DbOpt = None,
     partitions: Annotated[int, typer.Option("--partitions", help="Number of Parquet partitions.")] = 4,
 ) -> None:
     """Export the bank's listed units (current typing, pre-cryopreservation counts) as a partitioned registry
     for search-batch and impute-registry."""
     from cordmatch.services.registry import export_store
+    from cordmatch.store.engine import default_url
 
-    n = export_store(db, out, partitions, load_tables())
+    settings = application(db=db).settings
+    n = export_store(settings.db or default_url(settings), out, partitions, load_tables())
     console.print(f"exported {n:,} listed units to {out} ({partitions} partitions)")
 
 

@@ -9,10 +9,10 @@ from fastapi import Request
 
 def coverage_report(request: Request, q: Any, *, plot: bool = False) -> dict[str, Any]:
     """The report for the bank's available units (shared by the API and the director's page)."""
-    from cordmatch.imgt import default_nomenclature
+    from cordmatch.hla.tables import NomenclatureTables
     from cordmatch.services.coverage_query import API_MAX_PATIENTS, API_MAX_SIZES, run_query, store_index
 
-    tables = default_nomenclature()
+    tables: NomenclatureTables = request.app.state.application.tables  # what cordmatch.bootstrap built
     index = store_index(request.app.state.store, tables)
     out = run_query(index, tables, q, max_patients=API_MAX_PATIENTS, max_sizes=API_MAX_SIZES)
     if plot and "sizes" in out:

@@ -36,6 +36,6 @@ def session_principal(request: Request) -> Principal | None:
     if parsed is None:
         return None
     try:
-        return bank_service(request).authenticate_token(parsed[1])
+        return bank_service(request).users.authenticate_token(parsed[1])
     except PermissionDeniedError:
         return None

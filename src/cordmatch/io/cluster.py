@@ -86,6 +86,7 @@ def _glibc_trim_threshold() -> Iterator[None]:
     import dask
     import distributed  # noqa: F401  (loads distributed's configuration defaults)
 
+    # glibc's and distributed's own environment variable (not a cordmatch setting, so not in cordmatch.config)
     key = "distributed.nanny.pre-spawn-environ"
     environ = {k: v for k, v in dict(dask.config.get(key, {})).items() if k != _TRIM}
     before = os.environ.get(_TRIM)

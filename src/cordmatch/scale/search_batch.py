@@ -30,11 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from cordmatch.bootstrap import worker_tables
 from cordmatch.errors import InvalidInputError
 from cordmatch.io.partitions import Partition
 from cordmatch.selection.model import Patient, SearchOutcome
 from cordmatch.selection.settings import SelectionSettings
-from cordmatch.services.search import SearchRequest, worker_tables
+from cordmatch.services.search import SearchRequest
 
 #: Counts that are sums over partitions.
 SUMMED = ("units", "passing_filters", "graded_exactly", "meeting_single_unit_dose", "double_only")

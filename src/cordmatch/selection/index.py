@@ -9,10 +9,10 @@ Layout (docs/adr/0401-search-index.md):
   C per pair, and gathers three results per unit.
 - dose: TNC and CD34+ totals as float32 cells (not per kg: the patient's weight scales the thresholds);
   CD34+ NaN when not recorded; a withdrawn slot has TNC 0, so it fails the TNC filter.
-- flags: uint16 bit field (live, accredited, RBC depleted, attached segment, NIMA recorded, ABO, Rh, exact);
+- flags: uint16 bit field (live, accredited, RBC depleted, attached segment, NIMA recorded, ABO, Rh, not codable);
   collection date as uint16 days since 1970-01-01 (0 = unknown); unit id as fixed-width bytes (13 = DIN).
 - units whose typing is not codable (genotype ambiguity, allele lists spanning antigens) keep the
-  not-typed genotype and the EXACT flag; the search grades them with :func:`cordmatch.matching.grade`.
+  not-typed genotype and the NOT_CODABLE flag; the search grades them with :func:`cordmatch.matching.grade`.
 
 Adding appends (amortised growth by 1.5x) or reuses withdrawn slots (free list); withdrawing clears the
 live bit (tombstone) and frees the slot.
@@ -31,6 +31,7 @@ import numpy.typing as npt
 from cordmatch.errors import ConflictError, NotFoundError
 from cordmatch.hla.typing import HlaTyping
 from cordmatch.matching.coded import CODED_LOCI
+from cordmatch.sourced import ABO_GROUPS
 
 N_LOCI = len(CODED_LOCI)
 GID_ROWS = 3  # A, (B, C) pair, DRB1
@@ -46,9 +47,9 @@ ABO_SHIFT = 5  # 2 bits: O A B AB
 ABO_KNOWN = 1 << 7
 RH_POS = 1 << 8
 RH_KNOWN = 1 << 9
-EXACT = 1 << 10
-ABO_CODES = {"O": 0, "A": 1, "B": 2, "AB": 3}
-ABO_NAMES = ("O", "A", "B", "AB")
+NOT_CODABLE = 1 << 10  # typing not codable: graded exactly (matching.grade), not by the kernel
+ABO_NAMES = ABO_GROUPS
+ABO_CODES = {name: code for code, name in enumerate(ABO_GROUPS)}
 
 U16 = npt.NDArray[np.uint16]
 F32 = npt.NDArray[np.float32]
@@ -290,7 +291,7 @@ class UnitIndex:
         self.gid[:, slots] = np.stack([gids[0], self.bc.intern(gids[1], gids[2]), gids[3]])
         self.tnc[slots] = cols.tnc
         self.cd34[slots] = cols.cd34
-        self.flags[slots] = (cols.flags | LIVE) | np.where(cols.exact, EXACT, 0).astype(np.uint16)
+        self.flags[slots] = (cols.flags | LIVE) | np.where(cols.exact, NOT_CODABLE, 0).astype(np.uint16)
         self.collected[slots] = cols.collected
         self.ids[slots] = enc
         for k, s in enumerate(slots):

@@ -23,13 +23,13 @@ from cordmatch.selection.index import (
     ABO_NAMES,
     ABO_SHIFT,
     ACCREDITED,
-    EXACT,
     NIMA,
+    NOT_CODABLE,
     RBC_DEPLETED,
     SEGMENT,
     code_date,
 )
-from cordmatch.selection.model import FAIL, RankedUnit, RuleCheck, UnitRecord
+from cordmatch.selection.model import FAIL, INFO, RankedUnit, RuleCheck, UnitRecord
 from cordmatch.selection.prepare import SearchContext, key_parts
 from cordmatch.selection.rules import CD34_UNIT, TNC_UNIT, UnitFacts, abo_relation, age_in_years, unit_checks
 from cordmatch.selection.source import ProbabilityGrader, UnitSource
@@ -125,7 +125,7 @@ def _facts(
     packed = g.packed[slot : slot + 1]
     tables = ctx.tables
     assert tables is not None
-    if idx.flags[slot] & EXACT:
+    if idx.flags[slot] & NOT_CODABLE:
         x = ctx.profile.typing_names(typing, tables)
         graded_by = "exact" if slot in ctx.exact_grades else "genotype alternatives"
     else:
@@ -191,7 +191,7 @@ def ranked_units(
                         "match probability (unresolved typing)",
                         value,
                         "",
-                        "info",
+                        INFO,
                         "NMDP 2007 haplotype frequencies (Maiers 2007) [V]",
                     )
                 )
@@ -203,7 +203,7 @@ def ranked_units(
                             f"ranked as {probable}/8, its probable match (median of the match distribution in the "
                             f"patient's population), not its best case {8 - facts.certain_mm8}/8",
                             "",
-                            "info",
+                            INFO,
                             "cordmatch safety rule: an unknown is never taken as the best case",
                         )
                     )

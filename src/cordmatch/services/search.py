@@ -72,14 +72,6 @@ def about(field: str) -> Iterator[None]:
         raise
 
 
-def worker_tables() -> NomenclatureTables:
-    """The nomenclature tables of a process that has no entry point to hand them over (a Dask worker, a backend
-    created without tables)."""
-    from cordmatch.imgt import default_nomenclature
-
-    return default_nomenclature()
-
-
 _opened: dict[tuple[str, float, str, int], tuple[NomenclatureTables, UnitIndex, UnitSource]] = {}
 
 

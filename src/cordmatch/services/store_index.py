@@ -347,6 +347,16 @@ def store_id(session: Session) -> str:
 
 _memo: dict[str, CodedUnits] = {}
 _memo_lock = threading.Lock()
+#: The search index last built to be saved, with the coded units it was built from (at most one kept: the
+#: caller that opens the index right after takes it instead of building it again).
+_last_built: list[tuple[CodedUnits, UnitIndex]] = []
+
+
+def _built(coded: CodedUnits, release: str) -> UnitIndex:
+    index = build_index(coded, release)
+    with _memo_lock:
+        _last_built[:] = [(coded, index)]
+    return index
 
 
 @dataclass(frozen=True)
@@ -401,7 +411,7 @@ def _bring_up_to_date(
     if have is None or len(changed) > FULL_RELOAD_SHARE * max(len(have), 1000):
         have = _read(s, tables, snap.key, None)
         have.horizon, have.fingerprint = snap.horizon, snap.fingerprint
-        return have, save(have, path, build_index(have, tables.release))
+        return have, save(have, path, _built(have, tables.release))
     if not changed:
         have.horizon = snap.horizon  # nothing to reload: the same object (callers may keep what they built)
         return have, False
@@ -409,7 +419,7 @@ def _bring_up_to_date(
     update = _read(s, tables, snap.key, sorted(changed))
     have = merge(have, changed, update)
     have.horizon, have.fingerprint, have.unsaved = snap.horizon, snap.fingerprint, unsaved
-    if unsaved >= save_threshold(len(have)) and save(have, path, build_index(have, tables.release)):
+    if unsaved >= save_threshold(len(have)) and save(have, path, _built(have, tables.release)):
         have.unsaved = 0
         return have, True
     return have, False
@@ -438,7 +448,11 @@ class StoreSource:
 
 def open_store_index(store: Store, tables: NomenclatureTables) -> tuple[UnitIndex, StoreSource]:
     """The search index of an opened store (persistent, incremental) and its record source."""
-    return build_index(coded_units(store, tables), tables.release), StoreSource(store)
+    coded = coded_units(store, tables)
+    with _memo_lock:
+        saved = [index for c, index in _last_built if c is coded and index.release == tables.release]
+        _last_built.clear()
+    return (saved[0] if saved else build_index(coded, tables.release)), StoreSource(store)
 
 
 def open_target_index(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:

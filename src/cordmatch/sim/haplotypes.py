@@ -62,7 +62,7 @@ def load_haplotypes(population: str, tables: NomenclatureTables) -> HaplotypeSet
         raise InvalidInputError("load one population at a time", where="population")
     from cordmatch.io.frequency_sets import default_index
 
-    index = default_index()
+    index = default_index(tables)
     if index.release != tables.release:
         return _from_csv(pop, tables)
     return _from_index(pop, index, tables)

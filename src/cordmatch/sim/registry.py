@@ -97,6 +97,12 @@ def _xx_code(token: str, tables: NomenclatureTables) -> int:
     return -1 if code is None else code
 
 
+def _expressed_serology(name: str, tables: NomenclatureTables) -> frozenset[int] | None:
+    """Serological codes of the expressed alleles of ``name`` (None when none is expressed)."""
+    sero = frozenset(int(tables.allele_serology[m]) for m in tables.member_ids(name) if not tables.allele_null[m])
+    return sero or None
+
+
 def _sibling_list(name: str, tables: NomenclatureTables, _cache: dict[str, str] = {}) -> str:  # noqa: B006
     """``A*02:01/A*02:05``: the name and another expressed two-field allele of the same antigen (or XX)."""
     if name in _cache:
@@ -104,14 +110,16 @@ def _sibling_list(name: str, tables: NomenclatureTables, _cache: dict[str, str] 
     family = name.split(":")[0]
     own = tables.lgx_index.get(name)
     out = family + ":XX"
+    own_sero = _expressed_serology(name, tables) or frozenset()
+    sero_of: dict[str, frozenset[int] | None] = {}  # two-field name -> serology of its expressed alleles
     for a in tables.family_members(family):
         if tables.allele_null[a]:
             continue
         two = ":".join(tables.alleles[a].split(":")[:2])
         if int(tables.allele_lgx[a]) != own and tables.name_id(two) is not None and not two.endswith("N"):
-            members = [m for m in tables.member_ids(two) if not tables.allele_null[m]]
-            own_sero = {int(tables.allele_serology[m]) for m in tables.member_ids(name) if not tables.allele_null[m]}
-            if members and {int(tables.allele_serology[m]) for m in members} == own_sero:
+            if two not in sero_of:
+                sero_of[two] = _expressed_serology(two, tables)
+            if sero_of[two] == own_sero:
                 out = f"{name}/{two}"
                 break
     _cache[name] = out

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cordmatch.store.engine import DB_ENV, Store, default_url, open_store, resolve_url
+    from cordmatch.store.engine import Store, default_url, open_store, resolve_url
 
-__all__ = ["DB_ENV", "Store", "default_url", "open_store", "resolve_url"]
+__all__ = ["Store", "default_url", "open_store", "resolve_url"]
 
 
 def __getattr__(name: str) -> Any:

@@ -46,8 +46,8 @@ def login(request: Request, posted: PostedForm) -> Response:
         if not isinstance(password, str) or not password:
             raise InvalidInputError("enter your password", where="password")
         client = request.client.host if request.client else None
-        principal = svc.authenticate(username, password, client=client)
-        token = svc.issue_token(principal, "web session", days=SESSION_DAYS, throttled=True)
+        principal = svc.users.authenticate(username, password, client=client)
+        token = svc.users.issue_token(principal, "web session", days=SESSION_DAYS, throttled=True)
     except CordmatchError as exc:
         status = 401 if type(exc) is PermissionDeniedError and exc.where == "login" else http_status(exc)
         ctx = {"next": next_url, "form": {"username": f.text(posted, "username") or ""}}
@@ -75,7 +75,7 @@ def logout(request: Request) -> Response:
     principal = session_principal(request)
     parsed = _session_id(request)
     if principal is not None and parsed is not None:
-        service(request).revoke_token(principal, parsed[0])
+        service(request).users.revoke_token(principal, parsed[0])
     return response
 
 

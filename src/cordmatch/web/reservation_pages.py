@@ -34,7 +34,7 @@ def reservations(request: Request) -> Response:
     if status not in ("active", "cancelled", "expired", "shipped", "all"):
         status = "active"
     try:
-        items = service(request).list_reservations(user, status=None if status == "all" else status)
+        items = service(request).reservations.list_reservations(user, status=None if status == "all" else status)
     except CordmatchError as exc:
         return render(request, "error.html", {}, user=user, status=http_status(exc), error=exc)
     return render(request, "reservations.html", {"items": items, "status": status}, user=user)
@@ -46,7 +46,7 @@ def cancel_reservation(request: Request, reservation_id: int, posted: PostedForm
     user = session_user(request)
     try:
         form = checked_form(request, posted)
-        service(request).cancel_reservation(user, reservation_id, f.text(form, "reason") or "")
+        service(request).reservations.cancel_reservation(user, reservation_id, f.text(form, "reason") or "")
     except CordmatchError as exc:
         return _failed(request, user, reservation_id, exc)
     return back("/reservations", f"reservation {reservation_id} cancelled")
@@ -58,7 +58,7 @@ def ct_request(request: Request, reservation_id: int, posted: PostedForm) -> Res
     user = session_user(request)
     try:
         checked_form(request, posted)
-        service(request).request_confirmatory_typing(user, reservation_id)
+        service(request).reservations.request_confirmatory_typing(user, reservation_id)
     except CordmatchError as exc:
         return _failed(request, user, reservation_id, exc)
     return back("/reservations", f"confirmatory typing requested for reservation {reservation_id}")
@@ -75,7 +75,7 @@ def ct_result(request: Request, reservation_id: int, posted: PostedForm) -> Resp
         gl = f.text(form, "gl")
         if not gl:
             raise InvalidInputError("enter the confirmatory typing as a GL string", where="gl")
-        service(request).record_confirmatory_typing(user, reservation_id, gl, lab=f.text(form, "lab"))
+        service(request).reservations.record_confirmatory_typing(user, reservation_id, gl, lab=f.text(form, "lab"))
     except CordmatchError as exc:
         return _failed(request, user, reservation_id, on_field(exc, "hla_gl", "gl"), form)
     return back("/reservations", f"confirmatory typing recorded for reservation {reservation_id}")
@@ -85,7 +85,7 @@ def _failed(
     request: Request, user: Principal, reservation_id: int, exc: CordmatchError, form: FormData | None = None
 ) -> Response:
     """The active reservations again, with the error on the one whose action failed (and its form)."""
-    items = service(request).list_reservations(user, status="active")
+    items = service(request).reservations.list_reservations(user, status="active")
     ctx: dict[str, Any] = {"items": items, "status": "active", "failed_id": reservation_id}
     if form is not None:
         ctx["form"] = dict(form)

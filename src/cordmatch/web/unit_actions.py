@@ -59,11 +59,11 @@ def _transition(svc: BankService, user: Principal, din: str, form: FormData) -> 
     target = f.text(form, "target")
     if not target:
         raise InvalidInputError("choose the next state", where="target")
-    return svc.transition(user, din, target, reason=f.text(form, "reason"))
+    return svc.units.transition(user, din, target, reason=f.text(form, "reason"))
 
 
 def _processing(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
-    return svc.record_processing(
+    return svc.units.record_processing(
         user, din, f.measurement(form), red_cell_depleted=f.checkbox(form, "red_cell_depleted")
     )
 
@@ -74,8 +74,8 @@ def _measurement(svc: BankService, user: Principal, din: str, form: FormData) ->
     if not values:
         raise InvalidInputError("enter at least one count", where="tnc")
     if f.checkbox(form, "correction"):  # a released unit: audited correction with a reason
-        return svc.correct_measurement(user, din, stage, values, reason=f.text(form, "reason") or "")
-    return svc.record_measurement(user, din, stage, values)
+        return svc.units.correct_measurement(user, din, stage, values, reason=f.text(form, "reason") or "")
+    return svc.units.record_measurement(user, din, stage, values)
 
 
 def _tests(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
@@ -84,7 +84,7 @@ def _tests(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
     data = {k: v for k, v in data.items() if v is not None}
     if not data:
         raise InvalidInputError("enter at least one result", where="abo")
-    return svc.record_tests(user, din, data)
+    return svc.units.record_tests(user, din, data)
 
 
 def _typing(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
@@ -92,7 +92,7 @@ def _typing(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
     if not gl:
         raise InvalidInputError("enter the typing as a GL string", where="gl")
     try:
-        return svc.record_typing(user, din, gl, kind=f.text(form, "kind") or "initial", lab=f.text(form, "lab"))
+        return svc.units.record_typing(user, din, gl, kind=f.text(form, "kind") or "initial", lab=f.text(form, "lab"))
     except CordmatchError as exc:
         raise on_field(exc, "hla_gl", "gl") from None
 
@@ -102,16 +102,16 @@ def _storage(svc: BankService, user: Principal, din: str, form: FormData) -> Any
     for p, v in pos.items():
         if not v:
             raise InvalidInputError(f"the storage {p} is required", where=f"storage.{p}")
-    return svc.set_storage(user, din, pos)
+    return svc.units.set_storage(user, din, pos)
 
 
 def _discard(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
-    return svc.discard(user, din, f.text(form, "reason") or "", research=f.checkbox(form, "research"))
+    return svc.units.discard(user, din, f.text(form, "reason") or "", research=f.checkbox(form, "research"))
 
 
 def _reserve(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
     days = f.integer(form, "days")
-    return svc.reserve(
+    return svc.reservations.reserve(
         user,
         din,
         f.text(form, "patient_ref") or "",
@@ -122,11 +122,11 @@ def _reserve(svc: BankService, user: Principal, din: str, form: FormData) -> Any
 
 
 def _ship(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
-    return svc.ship(user, din, note=f.text(form, "note"))
+    return svc.reservations.ship(user, din, note=f.text(form, "note"))
 
 
 def _infuse(svc: BankService, user: Principal, din: str, form: FormData) -> Any:
-    return svc.infuse(user, din, note=f.text(form, "note"))
+    return svc.reservations.infuse(user, din, note=f.text(form, "note"))
 
 
 for _path, _fn, _done in (
@@ -160,7 +160,7 @@ def probability_page(request: Request, din: str) -> Response:
     q = request.query_params
     form = {"patient_gl": q.get("patient_gl", ""), "population": q.get("population", "")}
     try:
-        unit = service(request).get_unit(user, din)
+        unit = service(request).catalogue.get_unit(user, din)
     except CordmatchError as exc:
         return render(request, "error.html", {}, user=user, status=http_status(exc), error=exc)
     ctx: dict[str, Any] = {"unit": unit, "form": form, "result": None, "populations": PROBABILITY_POPULATIONS}
@@ -193,8 +193,8 @@ def _match_probability(patient_gl: str, unit_gl: str, population: str) -> dict[s
 # ---------------------------------------------------------------------------------------------- release
 def _release_ctx(request: Request, user: Principal, din: str) -> dict[str, Any]:
     svc = service(request)
-    unit = svc.get_unit(user, din)
-    decision = svc.release_check(user, din)
+    unit = svc.catalogue.get_unit(user, din)
+    decision = svc.release.release_check(user, din)
     return {"unit": unit, "decision": decision}
 
 
@@ -216,7 +216,7 @@ def release(request: Request, din: str, posted: PostedForm) -> Response:
     form: FormData | None = None
     try:
         form = checked_form(request, posted)
-        out = service(request).release(user, din, exceptional_reason=f.text(form, "exceptional_reason"))
+        out = service(request).release.release(user, din, exceptional_reason=f.text(form, "exceptional_reason"))
     except CordmatchError as exc:
         try:
             ctx = _release_ctx(request, user, din)

@@ -45,7 +45,7 @@ def units(request: Request) -> Response:
         page_no = max(1, int(q.get("page") or 1))
     except ValueError:
         page_no = 1
-    banks = svc.list_banks(user)
+    banks = svc.catalogue.list_banks(user)
     error: CordmatchError | None = None
     page = None
     try:
@@ -55,7 +55,7 @@ def units(request: Request) -> Response:
             abo=filt["abo"] or None,
             din_prefix=_din_prefix(filt["text"]) or None,
         )
-        page = svc.list_units(user, filters, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
+        page = svc.catalogue.list_units(user, filters, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
     except CordmatchError as exc:
         error = exc
     pages = max(1, -(-page.total // PAGE_SIZE)) if page else 1
@@ -93,8 +93,8 @@ def _din_prefix(text: str) -> str:
 
 def _new_ctx(request: Request, user: Principal) -> dict[str, Any]:
     svc = service(request)
-    banks = svc.list_banks(user)
-    codes = svc.product_codes()
+    banks = svc.catalogue.list_banks(user)
+    codes = svc.catalogue.product_codes()
     return {"banks": banks, "codes": sorted(codes.codes.items()), "abos": ABO}
 
 
@@ -139,7 +139,7 @@ def new_unit(request: Request, posted: PostedForm) -> Response:
                     "a storage position needs tank, rack, box and slot", where=f"storage.{missing[0]}"
                 )
             data["storage"] = position
-        out = svc.register_unit(user, data)
+        out = svc.units.register_unit(user, data)
     except CordmatchError as exc:
         ctx = _new_ctx(request, user)
         ctx["form"] = dict(form) if form else {}
@@ -214,10 +214,10 @@ def _csv_text(form: FormData) -> str:
 
 def unit_ctx(request: Request, user: Principal, din: str) -> dict[str, Any]:
     svc = service(request)
-    unit = svc.get_unit(user, din)
+    unit = svc.catalogue.get_unit(user, din)
     timeline: list[dict[str, Any]] = []
     if allows(user.role, Permission.UNIT_READ):
-        timeline = svc.timeline(user, din)
+        timeline = svc.catalogue.timeline(user, din)
         for entry in timeline:
             entry["changes"] = f.changes(entry["before"], entry["after"])
     plain = [
