@@ -117,7 +117,7 @@ def search_partition(
         req = bp.request
         ctx = prepare(index, bp.built(tables)[0], tables, policy=req.policy, settings=settings, today=today)
         before = ctx.mask.copy()
-        kept = final_units(ctx, max(want // 2, 1), source, tables, probability_grader(req.population))
+        kept = final_units(ctx, max(want // 2, 1), source, tables, probability_grader(req.population, tables))
         n = index.n
         wanted = np.asarray([r.unit.unit_id for r in kept], dtype=np.bytes_)
         kept_slots = np.flatnonzero(np.isin(index.ids[:n], wanted)) if len(wanted) else np.zeros(0, np.int64)

@@ -133,7 +133,7 @@ def _storage(row: dict[str, str]) -> dict[str, str] | None:
     return dict(zip(SLOT_PARTS, position, strict=True)) if all(position) else None
 
 
-def _row_to_import(row: dict[str, str], now: datetime) -> UnitImport:
+def _row_to_import(row: dict[str, str], now: datetime, tables: v.TablesSource | None = None) -> UnitImport:
     """The checked unit of one CSV line (InvalidInputError naming the column); its GL strings are
     parsed here once and the registration does not parse them again."""
     _check_required(row)
@@ -154,7 +154,7 @@ def _row_to_import(row: dict[str, str], now: datetime) -> UnitImport:
         "red_cell_depleted": _bool(row.get("red_cell_depleted", ""), "red_cell_depleted"),
         "storage": storage,
     }
-    return UnitImport.prechecked(parse_model(UnitRegistration, data), stages, now)
+    return UnitImport.prechecked(parse_model(UnitRegistration, data), stages, now, tables)
 
 
 def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportResult:
@@ -206,7 +206,7 @@ def _check_rows(
             issues.append(ImportIssue(line, long, f"longer than {MAX_CSV_FIELD} characters"))
             continue
         try:
-            item = _row_to_import(clean, svc.clock())
+            item = _row_to_import(clean, svc.clock(), svc.ctx.nomenclature)
         except CordmatchError as exc:
             issues.append(ImportIssue(line, exc.where or "row", exc.message))
             continue

@@ -39,16 +39,17 @@ class CheckedFields:
     nima: str | None
 
 
-def check_fields(reg: UnitRegistration, now: datetime) -> CheckedFields:
-    """The checks of ``reg`` that need no store (InvalidInputError naming the field); ``now`` aware UTC."""
+def check_fields(reg: UnitRegistration, now: datetime, tables: v.TablesSource | None = None) -> CheckedFields:
+    """The checks of ``reg`` that need no store (InvalidInputError naming the field); ``now`` aware UTC;
+    typings checked against ``tables`` (default: the current settings')."""
     din = str(parse_din(reg.din))
     collected_at = v.check_collected_at(reg.collected_at, now)
     volume = v.check_nonneg(reg.collection_volume_ml, "collection_volume_ml")
     check_number(volume, "volume_ml", "collection_volume_ml")
     collection = v.check_measurement(reg.collection, prefix="collection.") if reg.collection else None
     tests = v.check_tests(reg.tests) if reg.tests else TestResultsIn()
-    hla = v.check_typing(reg.hla_gl) if reg.hla_gl else None
-    nima = v.check_nima(reg.nima_gl) if reg.nima_gl else None
+    hla = v.check_typing(reg.hla_gl, tables=tables) if reg.hla_gl else None
+    nima = v.check_nima(reg.nima_gl, tables=tables) if reg.nima_gl else None
     return CheckedFields(din, collected_at, volume, collection, tests, hla, nima)
 
 
@@ -111,6 +112,8 @@ def new_unit(
     lookup: Lookup,
     clock: Callable[[], datetime],
     checked: CheckedFields | None = None,
+    *,
+    tables: v.TablesSource | None = None,
 ) -> NewUnit:
     """The checked, not yet stored unit of ``reg`` (InvalidInputError/ConflictError naming the field).
 
@@ -122,7 +125,7 @@ def new_unit(
     bank = lookup.bank(reg.bank_code)
     if bank is None:
         raise InvalidInputError(f"unknown bank {reg.bank_code!r}", where="bank_code")
-    fields = checked if checked is not None else check_fields(reg, clock())
+    fields = checked if checked is not None else check_fields(reg, clock(), tables)
     if lookup.din_taken(din):
         raise ConflictError(f"a unit with DIN {din} is already registered", where="din")
     if reg.storage is not None:

@@ -66,14 +66,6 @@ def parse_population(text: str) -> Population:
     return mix
 
 
-def _tables(tables: NomenclatureTables | None) -> NomenclatureTables:
-    if tables is not None:
-        return tables
-    from cordmatch.imgt import default_nomenclature
-
-    return default_nomenclature()
-
-
 def _index(index: HaplotypeIndex | None, tables: NomenclatureTables) -> HaplotypeIndex:
     if index is not None:
         return index
@@ -90,13 +82,13 @@ def impute_typing(
     typing: str | HlaTyping,
     population: Population,
     *,
-    tables: NomenclatureTables | None = None,
+    tables: NomenclatureTables,
     index: HaplotypeIndex | None = None,
     macs: MacTable | None = None,
     floor: float = DEFAULT_FLOOR,
 ) -> GenotypePosterior:
     """Genotype posterior of one typing (GL string or resolved typing) in a population or mix."""
-    t = _tables(tables)
+    t = tables
     idx = _index(index, t)
     idx.population_weights(population)  # unknown population: a clear error before parsing
     return impute(constraints_from_typing(resolve(typing, t, macs), t, idx.loci), idx, population, floor=floor)
@@ -108,13 +100,13 @@ def match_probability(
     population: Population,
     *,
     donor_population: Population | None = None,
-    tables: NomenclatureTables | None = None,
+    tables: NomenclatureTables,
     index: HaplotypeIndex | None = None,
     macs: MacTable | None = None,
     floor: float = DEFAULT_FLOOR,
 ) -> MatchProbability:
     """P(0/1/2 mismatches) per locus and the 6 and 8 count distributions for a patient and a unit."""
-    t = _tables(tables)
+    t = tables
     idx = _index(index, t)
     pat = impute_typing(patient_typing, population, tables=t, index=idx, macs=macs, floor=floor)
     don = impute_typing(donor_typing, donor_population or population, tables=t, index=idx, macs=macs, floor=floor)
@@ -207,7 +199,7 @@ def impute_registry(
     units: Iterable[tuple[str, str]],
     population: Population,
     *,
-    tables: NomenclatureTables | None = None,
+    tables: NomenclatureTables,
     index: HaplotypeIndex | None = None,
     macs: MacTable | None = None,
     floor: float = DEFAULT_FLOOR,
@@ -220,7 +212,7 @@ def impute_registry(
     A unit whose typing does not parse, or fits no genotype, gets no estimate and is listed in
     ``problems``; the batch goes on.
     """
-    t = _tables(tables)
+    t = tables
     idx = _index(index, t)
     idx.population_weights(population)
     label = population_label(population)

@@ -74,10 +74,10 @@ def about(field: str) -> Iterator[None]:
 
 def worker_tables() -> NomenclatureTables:
     """The nomenclature tables of a process that has no entry point to hand them over (a Dask worker, a backend
-    created without tables)."""
-    from cordmatch.imgt import default_nomenclature
+    created without tables): :func:`cordmatch.imgt.current_tables`, those of the current settings."""
+    from cordmatch.imgt import current_tables
 
-    return default_nomenclature()
+    return current_tables()
 
 
 _opened: dict[tuple[str, float, str, int], tuple[NomenclatureTables, UnitIndex, UnitSource]] = {}
@@ -228,11 +228,15 @@ def with_engraftment(outcome: SearchOutcome) -> SearchOutcome:
     return replace(outcome, results=results, double_units=tuple(doubles))
 
 
-def probability_grader(population: str | Mapping[str, float] | None = None) -> ProbabilityGrader | None:
+def probability_grader(
+    population: str | Mapping[str, float] | None = None, tables: NomenclatureTables | None = None
+) -> ProbabilityGrader | None:
     """Match probabilities for units whose 8-allele count is unresolved (cordmatch.probability): P(8/8),
     P(>=7/8) and P(6/6) under the haplotype frequencies of ``population`` (default: the US mix of the
-    shipped NMDP 2007 sets)."""
+    shipped NMDP 2007 sets), on ``tables`` (the search's; default :func:`worker_tables`)."""
     from cordmatch.services.probability import match_probability
+
+    on = tables if tables is not None else worker_tables()
 
     pop: str | Mapping[str, float] = MIX_WEIGHTS
     if isinstance(population, str):
@@ -242,7 +246,7 @@ def probability_grader(population: str | Mapping[str, float] | None = None) -> P
 
     def grader(patient: HlaTyping, unit: HlaTyping) -> Mapping[str, float] | None:
         try:
-            mp = match_probability(patient, unit, pop)
+            mp = match_probability(patient, unit, pop, tables=on)
         except CordmatchError:
             return None
         if not mp.ok:
@@ -306,7 +310,7 @@ def search_outcome(
             settings=settings,
             explain=req.explain,
             today=today,
-            probability=probability_grader(req.population),
+            probability=probability_grader(req.population, tables),
         )
     return with_engraftment(outcome)
 
