@@ -34,8 +34,9 @@ from cordmatch.selection.model import FLAG, INFO, Antibody, Patient, RankedUnit,
 from cordmatch.selection.search import ProbabilityGrader, UnitSource, check_patient_loci, search
 from cordmatch.selection.settings import SelectionSettings, default_settings
 from cordmatch.services.registry import open_registry
+from cordmatch.sourced import ABO_GROUPS
 
-ABO = ("O", "A", "B", "AB")
+ABO = ABO_GROUPS
 
 
 @dataclass(frozen=True)

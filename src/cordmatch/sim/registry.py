@@ -18,6 +18,7 @@ from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.io.parquet_registry import RegistryChunk
 from cordmatch.selection.index import EPOCH, UnitColumns, pack_flags
 from cordmatch.sim.haplotypes import MIX_WEIGHTS, POPULATIONS, HaplotypeSet, check_population, load_haplotypes
+from cordmatch.sourced import ABO_GROUPS
 
 CHUNK = 50_000
 Progress = Callable[[int, int], None]
@@ -318,7 +319,7 @@ def _draw_units(rng: np.random.Generator, pop_idx: npt.NDArray[np.int64], pops: 
 
 _YEAR_START = {y: dt.date(y, 1, 1) for y in range(1998, 2026)}
 _DAYS = [dt.timedelta(days=d) for d in range(366)]
-_GROUPS = ("O", "A", "B", "AB")
+_GROUPS = ABO_GROUPS
 
 
 def _chunk(rng: np.random.Generator, m: int, start: int, pp: _Populations, id_prefix: str) -> RegistryChunk:
