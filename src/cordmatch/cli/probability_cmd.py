@@ -234,7 +234,7 @@ def impute_registry_command(
 
 def _registry_partitions(registry: str, population: str) -> Any:
     from cordmatch.errors import InvalidInputError
-    from cordmatch.scale.partitions import read_manifest
+    from cordmatch.io.partitions import read_manifest
 
     if population.strip().upper() == "CAU_TOY":
         raise InvalidInputError("CAU_TOY is for --units only (workers load the shipped sets)", where="--population")
