@@ -40,7 +40,7 @@ def main() -> None:
 
     from cordmatch.coverage.engine import LEVEL_LUT, CoverageIndex, DoseRule, evaluate
     from cordmatch.imgt import default_nomenclature
-    from cordmatch.scale.cluster import ClusterSpec
+    from cordmatch.io.cluster import ClusterSpec
     from cordmatch.selection import kernel
     from cordmatch.selection.index import UnitIndex
     from cordmatch.selection.settings import default_settings

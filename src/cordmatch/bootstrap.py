@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from cordmatch.services.bank import BankService
     from cordmatch.store.engine import Store
 
-#: The API's search seam: ``(actor, query) -> the outcome's dict`` (``cordmatch.api.search.SearchBackend``).
+#: The API's search seam: ``(actor, query) -> the outcome's dict`` (``cordmatch.services.search_query.SearchBackend``).
 SearchBackend = Callable[[Any, Any], dict[str, Any]]
 
 
@@ -135,8 +135,8 @@ def settings_tables(settings: Settings, progress: Progress | None = None) -> Nom
 
 
 def worker_tables() -> NomenclatureTables:
-    """The tables in a Dask worker process (no entry point there): ``cordmatch.imgt.current_tables``, which
-    ``scale`` calls directly (it sits below ``services``, so no import cycle through this module)."""
+    """The tables in a Dask worker process (no entry point there): ``cordmatch.imgt.current_tables``, the
+    tables of the settings the cluster handed the worker. Every ``scale`` task loads its tables here."""
     from cordmatch.imgt.cache import current_tables
 
     return current_tables()

@@ -62,7 +62,7 @@ def coverage_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Which share of simulated patients the registry serves at >= 4/6 ... 8/8, with and without the dose."""
-    from cordmatch.scale.cluster import ClusterSpec
+    from cordmatch.io.cluster import ClusterSpec
     from cordmatch.selection.settings import default_settings
     from cordmatch.services import coverage as svc
     from cordmatch.services.coverage_query import CoverageQuery, run_query

@@ -28,6 +28,7 @@ import numpy.typing as npt
 from cordmatch.errors import InvalidInputError, NotFoundError
 from cordmatch.hla.tables import NomenclatureTables, join_blob, split_blob
 from cordmatch.probability.frequencies import ParsedFrequencies
+from cordmatch.sourced import plain_dict
 
 IntArray = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float64]
@@ -58,18 +59,7 @@ class MappingReport:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "population": self.population,
-            "haplotypes_read": self.haplotypes_read,
-            "haplotypes_kept": self.haplotypes_kept,
-            "unknown_names": self.unknown_names,
-            "dropped_haplotypes": self.dropped_haplotypes,
-            "dropped_frequency": self.dropped_frequency,
-            "renamed": self.renamed,
-            "ambiguous": self.ambiguous,
-            "collapsed_haplotypes": self.collapsed_haplotypes,
-            "warnings": self.warnings,
-        }
+        return plain_dict(self)
 
 
 @dataclass(eq=False)

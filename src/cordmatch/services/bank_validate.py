@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from cordmatch.errors import CordmatchError, InvalidInputError
 from cordmatch.plausibility import check_number
 from cordmatch.services.schemas import MeasurementIn, TestResultsIn
+from cordmatch.sourced import ABO_GROUPS
 
 if TYPE_CHECKING:
     from cordmatch.hla.tables import NomenclatureTables
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 #: The nomenclature tables, loaded when first needed (a bank service's own, ``BankContext.nomenclature``).
 TablesSource = Callable[[], "NomenclatureTables"]
 
-ABO = ("A", "B", "AB", "O")
+ABO = ABO_GROUPS
 RH = {"pos": "pos", "+": "pos", "positive": "pos", "neg": "neg", "-": "neg", "negative": "neg"}
 IDM = ("negative", "positive", "indeterminate")
 STERILITY = ("negative", "positive")

@@ -33,13 +33,14 @@ from cordmatch.coverage.planning import HaplotypeTable, recruitment_value, under
 from cordmatch.coverage.stats import summarise
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import CodedRelation, NomenclatureTables
-from cordmatch.scale.cluster import ClusterSpec, open_client
+from cordmatch.io.cluster import ClusterSpec, open_client
+from cordmatch.probability.populations import POPULATIONS, check_population
 from cordmatch.selection.crossmatch import AntibodyProfile
 from cordmatch.selection.index import UnitIndex
 from cordmatch.selection.model import Antibody, UnitRecord
 from cordmatch.selection.records import build_index
 from cordmatch.selection.settings import SelectionSettings, default_settings
-from cordmatch.sim.haplotypes import POPULATIONS, HaplotypeSet, check_population, load_haplotypes
+from cordmatch.sim.haplotypes import HaplotypeSet, load_haplotypes
 from cordmatch.sim.patients import SimPatient, generate_patients
 
 MAX_PATIENTS = 1_000_000

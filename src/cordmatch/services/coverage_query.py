@@ -14,7 +14,7 @@ import numpy.typing as npt
 from cordmatch.coverage.engine import LEVELS, CoverageIndex, CoveragePatients, PatientCoverage
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
-from cordmatch.scale.cluster import ClusterSpec
+from cordmatch.io.cluster import ClusterSpec
 from cordmatch.selection.index import UnitIndex
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.settings import SelectionSettings, default_settings
