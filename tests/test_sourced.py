@@ -101,3 +101,11 @@ def test_shared_to_dict_keeps_the_hand_written_shapes() -> None:
     assert list(d) == ["population", "haplotypes_read", "haplotypes_kept", "unknown_names", "dropped_haplotypes",
                        "dropped_frequency", "renamed", "ambiguous", "collapsed_haplotypes", "warnings"]  # fmt: skip
     assert d["ambiguous"] == {"B*07:02": ["B*07:02"]} and d["unknown_names"] == ["A*99:99"] and d["warnings"] == ["w"]
+
+
+def test_rule_check_verdict_text_becomes_the_enum_and_a_misspelt_one_fails() -> None:
+    import pytest
+
+    assert RuleCheck("r", "v", "", "fail", "s").verdict is Verdict.FAIL  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        RuleCheck("r", "v", "", "fial", "s")  # type: ignore[arg-type]

@@ -142,7 +142,7 @@ def settings_nomenclature(settings: Settings, progress: Progress | None = None) 
 def current_tables() -> NomenclatureTables:
     """The tables of the current settings (:func:`cordmatch.config.current`), for code that was handed none:
     a Dask worker (a local cluster's workers get the parent's settings in their environment,
-    ``cordmatch.scale.cluster.open_client``), a service built without the application's tables."""
+    ``cordmatch.io.cluster.open_client``), a service built without the application's tables."""
     from cordmatch.config import current
 
     return settings_nomenclature(current())
