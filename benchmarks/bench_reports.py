@@ -37,6 +37,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from cordmatch.bank.din import issue_din
+    from cordmatch.imgt import default_nomenclature
     from cordmatch.reports.search_render import render_html, render_pdf
     from cordmatch.reports.service import search_report, unit_label, unit_report_pdf
     from cordmatch.services.bank import BankService
@@ -51,7 +52,7 @@ def main() -> None:
         seed_demo(svc)
         tech, coord = (svc.users.authenticate(u, DEMO_PASSWORD) for u in ("tech", "coord"))
         din = str(issue_din(DEMO_FIN, time.gmtime().tm_year, 1))
-        backend = BankSearch(store)
+        backend = BankSearch(store, default_nomenclature())
         query = SearchQuery(patient_gl=PATIENT, weight_kg=18, antibodies="A*24:02,4200")
         report = search_report(backend, coord, query)
         rows = [

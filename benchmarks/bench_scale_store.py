@@ -121,9 +121,9 @@ def bench_pg(url: str, units: int, work: Path) -> None:
     import psycopg
 
     from cordmatch.imgt import default_nomenclature
-    from cordmatch.scale.partitions import export_store, read_table
+    from cordmatch.io.partitions import read_table
     from cordmatch.services import store_index
-    from cordmatch.services.registry import index_from_table, write_registry
+    from cordmatch.services.registry import export_store, index_from_table, write_registry
     from cordmatch.sim.registry import generate_registry
     from cordmatch.store import open_store
 

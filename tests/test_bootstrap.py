@@ -93,3 +93,34 @@ def test_the_worker_factory_builds_from_the_environment(tmp_path: Path, monkeypa
 
 def test_worker_tables_are_the_process_tables(tables: object) -> None:
     assert worker_tables() is tables
+
+
+def test_serve_workers_get_the_settings_through_their_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve --workers N`: one child uvicorn, the settings in its environment, one secret for all workers."""
+    import subprocess
+    from typing import Any
+
+    from cordmatch.cli import serve_cmd
+
+    seen: dict[str, Any] = {}
+
+    class Child:
+        def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
+            seen.update(cmd=cmd, env=env)
+
+        def __enter__(self) -> Child:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def wait(self) -> int:
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", Child)
+    serve_cmd._serve_workers(Settings(db=str(tmp_path / "w.sqlite3"), secure_cookies=True), "127.0.0.1", 8001, 3)
+    given = Settings.from_env(seen["env"])
+    assert given.db == f"sqlite:///{tmp_path / 'w.sqlite3'}" and given.secure_cookies and given.secret
+    assert "cordmatch.server:app_from_env" in seen["cmd"] and seen["cmd"][-2:] == ["--workers", "3"]

@@ -67,3 +67,45 @@ def test_abo_groups_in_index_code_order() -> None:
 
     assert ABO_GROUPS == ("O", "A", "B", "AB")
     assert ABO_NAMES == ABO_GROUPS and ABO_CODES == {"O": 0, "A": 1, "B": 2, "AB": 3}
+
+
+def test_grades_are_enums_with_the_old_text() -> None:
+    from cordmatch.matching.model import ALLELE_MATCH, UNRESOLVED, Comparison, Grade, PositionGrade
+
+    assert ALLELE_MATCH is Grade.ALLELE_MATCH and UNRESOLVED == "unresolved"
+    assert [str(g) for g in Grade] == [
+        "allele match",
+        "antigen match, allele mismatch",
+        "antigen mismatch",
+        "unresolved",
+    ]
+    assert [str(c) for c in Comparison] == ["match", "mismatch", "unresolved"]
+    pg = PositionGrade(
+        "A*02:01", "A*02:05", Grade.ANTIGEN_MATCH_ALLELE_MISMATCH, Comparison.MATCH, Comparison.MISMATCH, "r"
+    )
+    d = pg.to_dict()
+    assert d == {"patient": "A*02:01", "donor": "A*02:05", "grade": "antigen match, allele mismatch",
+                 "antigen": "match", "allele": "mismatch", "reason": "r"}  # fmt: skip
+    assert all(type(v) is str for v in d.values())
+
+
+def test_shared_to_dict_keeps_the_hand_written_shapes() -> None:
+    from cordmatch.outcomes.indications import Trial
+    from cordmatch.probability.index import MappingReport
+
+    assert Trial("NCT01", "phase 2").to_dict() == {"nct": "NCT01", "note": "phase 2"}
+    rep = MappingReport(
+        "EUR", 10, 8, ["A*99:99"], 2, 0.01, {"A*02:01:01": "A*02:01"}, {"B*07:02": ["B*07:02"]}, 1, ["w"]
+    )
+    d = rep.to_dict()
+    assert list(d) == ["population", "haplotypes_read", "haplotypes_kept", "unknown_names", "dropped_haplotypes",
+                       "dropped_frequency", "renamed", "ambiguous", "collapsed_haplotypes", "warnings"]  # fmt: skip
+    assert d["ambiguous"] == {"B*07:02": ["B*07:02"]} and d["unknown_names"] == ["A*99:99"] and d["warnings"] == ["w"]
+
+
+def test_rule_check_verdict_text_becomes_the_enum_and_a_misspelt_one_fails() -> None:
+    import pytest
+
+    assert RuleCheck("r", "v", "", "fail", "s").verdict is Verdict.FAIL  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        RuleCheck("r", "v", "", "fial", "s")  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from cordmatch.services.bank import BankService
     from cordmatch.store.engine import Store
 
-#: The API's search seam: ``(actor, query) -> the outcome's dict`` (``cordmatch.api.search.SearchBackend``).
+#: The API's search seam: ``(actor, query) -> the outcome's dict`` (``cordmatch.services.search_query.SearchBackend``).
 SearchBackend = Callable[[Any, Any], dict[str, Any]]
 
 
@@ -104,7 +104,7 @@ class Application:
         from cordmatch.services.bank import BankService
 
         with self._lock:
-            return BankService(self.store, clock=self.clock)
+            return BankService(self.store, clock=self.clock, tables=self.nomenclature)
 
     @cached_property
     def search_backend(self) -> SearchBackend | None:
@@ -129,13 +129,14 @@ def build(settings: Settings, **options: Any) -> Application:
 
 def settings_tables(settings: Settings, progress: Progress | None = None) -> NomenclatureTables:
     """The nomenclature tables the settings name (release, data directory, py-ard fallback); one per process."""
-    from cordmatch.imgt.cache import nomenclature
+    from cordmatch.imgt.cache import settings_nomenclature
 
-    return nomenclature(
-        settings.data_dir, settings.hla_release, pyard_fallback=settings.pyard_fallback, progress=progress
-    )
+    return settings_nomenclature(settings, progress)
 
 
 def worker_tables() -> NomenclatureTables:
-    """The tables in a Dask worker process (no entry point there): those of the worker's environment."""
-    return settings_tables(Settings.from_env())
+    """The tables in a Dask worker process (no entry point there): ``cordmatch.imgt.current_tables``, the
+    tables of the settings the cluster handed the worker. Every ``scale`` task loads its tables here."""
+    from cordmatch.imgt.cache import current_tables
+
+    return current_tables()

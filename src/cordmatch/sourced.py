@@ -68,6 +68,10 @@ class RuleCheck:
     verdict: Verdict
     source: str
 
+    def __post_init__(self) -> None:
+        # a verdict given as text becomes the enum; a misspelt one is an error, never a silent non-failure
+        object.__setattr__(self, "verdict", Verdict(self.verdict))
+
     def to_dict(self) -> dict[str, Any]:
         return plain_dict(self)
 

@@ -78,7 +78,7 @@ def outcome(
         result = estimate(inputs)
         image: bytes | None = None
         if plot is not None:
-            from cordmatch.outcomes_plot import plot_engraftment
+            from cordmatch.io.outcomes_plot import plot_engraftment
 
             image = plot_engraftment([("this graft", result)], fmt=plot.suffix.lower().lstrip("."))
     except CordmatchError as exc:

@@ -23,13 +23,13 @@ WorkersOpt = Annotated[int, typer.Option("--workers", help="Workers of the local
 
 def open_cluster(scheduler: str | None, workers: int):  # type: ignore[no-untyped-def]
     """A Dask client (context manager) with its dashboard address printed."""
-    from cordmatch.scale.cluster import ClusterSpec, open_client
+    from cordmatch.io.cluster import ClusterSpec, open_client
 
     return open_client(ClusterSpec(scheduler=scheduler, workers=workers))
 
 
 def say_dashboard(client: object) -> None:
-    from cordmatch.scale.cluster import dashboard_link
+    from cordmatch.io.cluster import dashboard_link
 
     link = dashboard_link(client)  # type: ignore[arg-type]
     n = len(client.scheduler_info()["workers"])  # type: ignore[attr-defined]
@@ -51,7 +51,7 @@ def search_batch_command(
     """Search many patients against a partitioned registry on Dask: each worker keeps the index of its
     partitions; the top units are merged exactly (same answers as one process)."""
     from cordmatch.errors import InvalidInputError
-    from cordmatch.scale.partitions import read_manifest
+    from cordmatch.io.partitions import read_manifest
     from cordmatch.scale.search_batch import load_patients, search_batch, search_local
     from cordmatch.selection.settings import default_settings
 
@@ -84,7 +84,7 @@ def export_registry_command(
 ) -> None:
     """Export the bank's listed units (current typing, pre-cryopreservation counts) as a partitioned registry
     for search-batch and impute-registry."""
-    from cordmatch.scale.partitions import export_store
+    from cordmatch.services.registry import export_store
     from cordmatch.store.engine import default_url
 
     settings = application(db=db).settings

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cordmatch.cli.common import console, err_console, load_tables, print_json
+from cordmatch.cli.options import JsonOpt, RegistryOpt
 from cordmatch.reports.numbers import LEGEND, threshold_text
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def print_outcome(outcome: SearchOutcome, explain_all: bool = False) -> None:
 
 
 def search_command(
-    db: Annotated[str, typer.Option("--db", help="Registry TARGET: SQLite file, SQLAlchemy URL or .parquet file.")],
+    db: RegistryOpt,
     patient: Annotated[str, typer.Option("--patient", help="Patient typing as a GL string.")],
     weight: Annotated[float, typer.Option("--weight", help="Patient weight in kg.")],
     antibodies: Annotated[
@@ -120,7 +121,7 @@ def search_command(
     ] = None,
     policy: Annotated[str, typer.Option("--policy", help="nmdp (default), dose-first or eurocord.")] = "nmdp",
     top: Annotated[int, typer.Option("--top", help="Number of units to show.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
     explain: Annotated[
         str | None, typer.Option("--explain", help="Say why this unit was excluded or ranked lower.")
     ] = None,

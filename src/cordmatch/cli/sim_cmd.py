@@ -57,7 +57,7 @@ def registry_command(
         chunks = generate_registry(units, seed, population, tables, progress=update)
         rows = write_registry(db, chunks, tables.release, units=units, partitions=partitions)
     if parquet is not None:  # the same seed gives the same units: generate again for the export
-        from cordmatch.sim.export import write_parquet
+        from cordmatch.io.parquet_registry import write_parquet
 
         with progress_bar("exporting to Parquet", units, counts=True) as update:
             again = generate_registry(units, seed, population, tables, progress=update)

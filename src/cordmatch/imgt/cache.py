@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from cordmatch.hla.tables import TABLES_FORMAT, NomenclatureTables
 from cordmatch.imgt.build import Progress, build_tables, init_pyard
 from cordmatch.imgt.release import RELEASE, active_release
 from cordmatch.paths import data_dir
+
+if TYPE_CHECKING:
+    from cordmatch.config import Settings
 
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str, bool], NomenclatureTables] = {}
@@ -127,6 +130,22 @@ def nomenclature(
         if key not in _loaded:
             _loaded[key] = load_or_build(base, chosen, progress=progress, pyard_fallback=ask_pyard)
         return _loaded[key]
+
+
+def settings_nomenclature(settings: Settings, progress: Progress | None = None) -> NomenclatureTables:
+    """The tables ``settings`` name (release, data directory, py-ard fallback); one per process."""
+    return nomenclature(
+        settings.data_dir, settings.hla_release, pyard_fallback=settings.pyard_fallback, progress=progress
+    )
+
+
+def current_tables() -> NomenclatureTables:
+    """The tables of the current settings (:func:`cordmatch.config.current`), for code that was handed none:
+    a Dask worker (a local cluster's workers get the parent's settings in their environment,
+    ``cordmatch.io.cluster.open_client``), a service built without the application's tables."""
+    from cordmatch.config import current
+
+    return settings_nomenclature(current())
 
 
 def default_nomenclature(progress: Progress | None = None) -> NomenclatureTables:

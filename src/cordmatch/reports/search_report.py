@@ -284,6 +284,6 @@ def curve_image(report: SearchReport, fmt: str) -> bytes | None:
     """The engraftment curves of the report's units as PNG or SVG bytes (None when none was estimated)."""
     if not report.curves:
         return None
-    from cordmatch.outcomes_plot import plot_engraftment
+    from cordmatch.io.outcomes_plot import plot_engraftment
 
     return plot_engraftment(report.curves, fmt)

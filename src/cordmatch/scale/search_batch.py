@@ -15,7 +15,7 @@ Two stages, per batch of patients:
 Why the merge is exact: a unit's rank keys and checks depend only on the unit and the patient, and the
 registry-wide top units, the double-unit candidates and the single-dose question are each decided by units
 that are among their own partition's candidates; adding other units of the registry changes none of them.
-Tie-breaks follow registry order, which partition order keeps (:mod:`cordmatch.scale.partitions`).
+Tie-breaks follow registry order, which partition order keeps (:mod:`cordmatch.io.partitions`).
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from cordmatch.bootstrap import worker_tables
 from cordmatch.errors import InvalidInputError
-from cordmatch.scale.partitions import Partition
+from cordmatch.io.partitions import Partition
 from cordmatch.selection.model import Patient, SearchOutcome
 from cordmatch.selection.settings import SelectionSettings
-from cordmatch.services.search import SearchRequest, worker_tables
+from cordmatch.services.search import SearchRequest
 
 #: Counts that are sums over partitions.
 SUMMED = ("units", "passing_filters", "graded_exactly", "meeting_single_unit_dose", "double_only")
@@ -80,7 +81,7 @@ def partition_index(path: str) -> tuple[Any, Any, Any]:
     """(index, source, table) of a partition, built once per worker process and kept."""
     import pyarrow.parquet as pq
 
-    from cordmatch.services.registry import index_from_table
+    from cordmatch.io.parquet_registry import index_from_table
 
     tables = worker_tables()
     key = (path, os.stat(path).st_mtime, tables.release)
@@ -117,7 +118,7 @@ def search_partition(
         req = bp.request
         ctx = prepare(index, bp.built(tables)[0], tables, policy=req.policy, settings=settings, today=today)
         before = ctx.mask.copy()
-        kept = final_units(ctx, max(want // 2, 1), source, tables, probability_grader(req.population))
+        kept = final_units(ctx, max(want // 2, 1), source, tables, probability_grader(req.population, tables))
         n = index.n
         wanted = np.asarray([r.unit.unit_id for r in kept], dtype=np.bytes_)
         kept_slots = np.flatnonzero(np.isin(index.ids[:n], wanted)) if len(wanted) else np.zeros(0, np.int64)
@@ -164,7 +165,7 @@ def rank_candidates(
     whole registry); the counts are the partitions' sums."""
     import pyarrow as pa
 
-    from cordmatch.services.registry import index_from_table
+    from cordmatch.io.parquet_registry import index_from_table
     from cordmatch.services.search import search_outcome, with_notes
 
     cand = pa.concat_tables([p.rows for p in parts])

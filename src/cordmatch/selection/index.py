@@ -266,14 +266,33 @@ class UnitIndex:
         m = len(cols)
         if m == 0:
             return np.zeros(0, dtype=np.int64)
+        enc = self._new_ids(cols)
+        slots = self._take_slots(m)
+        self._write_columns(cols, slots, enc)
+        for k, s in enumerate(slots):
+            self.exact.pop(int(s), None)
+            self.extra_hla.pop(int(s), None)
+            if cols.extra_hla is not None and cols.extra_hla[k]:
+                self.extra_hla[int(s)] = str(cols.extra_hla[k])
+        self._drop_nima(slots)
+        self._add_not_codable(cols, slots, exact_typings)
+        return slots
+
+    def _new_ids(self, cols: UnitColumns) -> npt.NDArray[np.bytes_]:
+        """The batch's unit ids as bytes (the id column widened to fit); ConflictError when one repeats within
+        the batch or is already live in the index."""
         enc = np.asarray(cols.unit_id, dtype=np.bytes_)
         if enc.dtype.itemsize > self.ids.dtype.itemsize:
             self.ids = self.ids.astype(enc.dtype)
-        if len(np.unique(enc)) != m:
+        if len(np.unique(enc)) != len(enc):
             raise ConflictError("unit ids repeat within the batch")
         if self.n and np.isin(enc, self.ids[: self.n][self.live]).any():
             dup = enc[np.isin(enc, self.ids[: self.n][self.live])][0].decode()
             raise ConflictError(f"unit {dup} is already in the index", where=dup)
+        return enc
+
+    def _take_slots(self, m: int) -> npt.NDArray[np.int64]:
+        """``m`` slots: withdrawn ones first, then new ones at the end (growing the arrays)."""
         reuse = min(len(self._free), m)
         slots = np.empty(m, dtype=np.int64)
         if reuse:
@@ -283,7 +302,12 @@ class UnitIndex:
             self._grow(self.n + fresh)
             slots[reuse:] = np.arange(self.n, self.n + fresh)
             self.n += fresh
-        gids = np.zeros((N_LOCI, m), dtype=np.int64)
+        return slots
+
+    def _write_columns(self, cols: UnitColumns, slots: npt.NDArray[np.int64], enc: npt.NDArray[np.bytes_]) -> None:
+        """Genotype ids, doses, flags (NOT_CODABLE for typings that are not codable), dates and ids of the
+        batch at ``slots``."""
+        gids = np.zeros((N_LOCI, len(cols)), dtype=np.int64)
         ag = np.where(cols.exact[:, None, None], np.int16(-1), cols.ag).astype(np.int16)
         al = np.where(cols.exact[:, None, None], np.int16(-1), cols.al).astype(np.int16)
         for li, g in enumerate(self.genotypes):
@@ -294,12 +318,15 @@ class UnitIndex:
         self.flags[slots] = (cols.flags | LIVE) | np.where(cols.exact, NOT_CODABLE, 0).astype(np.uint16)
         self.collected[slots] = cols.collected
         self.ids[slots] = enc
-        for k, s in enumerate(slots):
-            self.exact.pop(int(s), None)
-            self.extra_hla.pop(int(s), None)
-            if cols.extra_hla is not None and cols.extra_hla[k]:
-                self.extra_hla[int(s)] = str(cols.extra_hla[k])
-        self._drop_nima(slots)
+
+    def _add_not_codable(
+        self,
+        cols: UnitColumns,
+        slots: npt.NDArray[np.int64],
+        exact_typings: Sequence[HlaTyping | str | None] | None,
+    ) -> None:
+        """Units whose typing is not codable: their coded genotype alternatives when given, else their typing
+        (graded exactly by the search); ValueError when neither is given."""
         alt_ag: list[I16] = []
         alt_al: list[I16] = []
         alt_owner: list[npt.NDArray[np.int64]] = []
@@ -315,17 +342,18 @@ class UnitIndex:
                 raise ValueError(f"unit {cols.unit_id[k]!r} is marked exact but no typing was given")
             self.exact[int(slots[k])] = typing
         if alt_owner:
-            ag_rows = np.concatenate(alt_ag)
-            al_rows = np.concatenate(alt_al)
-            gids_rows = np.stack(
-                [g.intern(ag_rows[:, li, :], al_rows[:, li, :]) for li, g in enumerate(self.genotypes)]
-            )
-            keep = ~np.isin(self.alt_owner, slots)
-            owners = np.concatenate([self.alt_owner[keep], *alt_owner])
-            gids_all = np.concatenate([self.alt_gid[:, keep], gids_rows], axis=1)
-            order = np.argsort(owners, kind="stable")  # rows kept grouped by owner for the search
-            self.alt_owner, self.alt_gid = owners[order], gids_all[:, order]
-        return slots
+            self._store_alternatives(np.concatenate(alt_ag), np.concatenate(alt_al), alt_owner, slots)
+
+    def _store_alternatives(
+        self, ag_rows: I16, al_rows: I16, alt_owner: list[npt.NDArray[np.int64]], slots: npt.NDArray[np.int64]
+    ) -> None:
+        """Replace the alternative rows of ``slots`` by the new ones, kept grouped by owner for the search."""
+        gids_rows = np.stack([g.intern(ag_rows[:, li, :], al_rows[:, li, :]) for li, g in enumerate(self.genotypes)])
+        keep = ~np.isin(self.alt_owner, slots)
+        owners = np.concatenate([self.alt_owner[keep], *alt_owner])
+        gids_all = np.concatenate([self.alt_gid[:, keep], gids_rows], axis=1)
+        order = np.argsort(owners, kind="stable")
+        self.alt_owner, self.alt_gid = owners[order], gids_all[:, order]
 
     def set_nima(self, slots: Sequence[int], antigen_ids: Sequence[frozenset[int]]) -> None:
         """Record the NIMA antigens of some units (replacing earlier values of the same slots)."""

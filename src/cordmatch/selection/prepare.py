@@ -47,7 +47,9 @@ class SearchContext:
 
 def _weight_check(weight_kg: float) -> None:
     if not (weight_kg > 0 and np.isfinite(weight_kg)):
-        raise InvalidInputError(f"weight must be a positive number of kg, got {weight_kg:g}", where="weight_kg")
+        raise InvalidInputError(
+            f"weight must be a positive number of kg, got {weight_kg:g}", where="weight_kg", field="weight_kg"
+        )
 
 
 def key_parts(policy: PolicySpec) -> tuple[list[str], list[str]]:
@@ -129,6 +131,7 @@ def prepare(
             "the patient typing is ambiguous at A, B, C or DRB1 (genotype alternatives or allele lists across "
             "antigens); search needs one antigen per position (allele lists within an antigen are fine)",
             where="patient_gl",
+            field="patient_gl",
         )
     p_ag, p_al = coded
     th = resolve_thresholds(settings, spec, patient.weight_kg, patient.malignant)
@@ -177,6 +180,7 @@ def check_patient_loci(typing: HlaTyping) -> list[str]:
             f"the patient typing lacks {', '.join(missing)}: a search needs HLA-A, -B and -DRB1 typed "
             "(match grades and the 4/6 floor are computed on them)",
             where="patient_gl",
+            field="patient_gl",
         )
     if "C" not in typing.loci:
         return ["patient HLA-C not typed: 8/8 counts are unresolved for every unit; type HLA-C before selection"]

@@ -63,7 +63,7 @@ def search(
     """Rank the registry for one patient: the top units with their checks, double-unit grafts when no single
     unit reaches the single-unit dose, and (``explain``) why one unit was excluded or ranked lower."""
     if top < 1:
-        raise InvalidInputError(f"top must be at least 1, got {top}", where="top")
+        raise InvalidInputError(f"top must be at least 1, got {top}", where="top", field="top")
     ctx = prepare(index, patient, tables, policy=policy, settings=settings, today=today)
     notes: list[str] = check_patient_loci(patient.typing)
     results = final_units(ctx, top, source, tables, probability)

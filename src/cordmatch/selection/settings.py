@@ -67,7 +67,9 @@ class SelectionSettings:
         spec = self.policies.get(name)
         if spec is None:
             raise InvalidInputError(
-                f"unknown policy {name!r}; choose one of {', '.join(sorted(self.policies))}", where="policy"
+                f"unknown policy {name!r}; choose one of {', '.join(sorted(self.policies))}",
+                where="policy",
+                field="policy",
             )
         return spec
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cordmatch.bank.roles import Permission
 from cordmatch.services.auth import Principal
@@ -30,14 +31,23 @@ from cordmatch.services.users import UserServices
 from cordmatch.store.engine import Store
 from cordmatch.store.types import utcnow
 
+if TYPE_CHECKING:
+    from cordmatch.hla.tables import NomenclatureTables
+
 
 class BankService:
     """The bank's operations on one store. ``clock`` returns aware UTC now (tests may fix it)."""
 
     def __init__(
-        self, store: Store, *, clock: Callable[[], datetime] = utcnow, throttle: Throttle | None = None
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        throttle: Throttle | None = None,
+        tables: Callable[[], NomenclatureTables] | None = None,
     ) -> None:
-        self.ctx = BankContext(store, clock, throttle or Throttle())
+        """``tables``: gives the nomenclature tables typings are checked against (default: the settings')."""
+        self.ctx = BankContext(store, clock, throttle or Throttle(), tables)
         self.units = UnitServices(self.ctx)
         self.release = ReleaseServices(self.ctx)
         self.reservations = ReservationServices(self.ctx)

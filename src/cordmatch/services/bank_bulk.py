@@ -18,6 +18,7 @@ from cordmatch.errors import CordmatchError, InvalidInputError
 from cordmatch.services.auth import Principal
 from cordmatch.services.bank_context import BankContext
 from cordmatch.services.bank_registration import CheckedFields, NewUnit, check_fields, new_unit
+from cordmatch.services.bank_validate import TablesSource
 from cordmatch.services.bank_views import snapshot, unit_out
 from cordmatch.services.schemas import STAGES, MeasurementIn, StoragePosition, UnitRegistration
 from cordmatch.store import audit
@@ -42,10 +43,15 @@ class UnitImport:
 
     @classmethod
     def prechecked(
-        cls, registration: UnitRegistration, measurements: Mapping[str, MeasurementIn], now: datetime
+        cls,
+        registration: UnitRegistration,
+        measurements: Mapping[str, MeasurementIn],
+        now: datetime,
+        tables: TablesSource | None = None,
     ) -> UnitImport:
-        """The item with ``check_fields`` run now (InvalidInputError naming the field)."""
-        return cls(registration, measurements, check_fields(registration, now))
+        """The item with ``check_fields`` run now (InvalidInputError naming the field), typings checked against
+        ``tables`` (default: the current settings')."""
+        return cls(registration, measurements, check_fields(registration, now, tables))
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +140,7 @@ def _check_all(ctx: BankContext, s: Session, items: Sequence[UnitImport]) -> lis
             unknown = next((st for st in item.measurements if st not in STAGES or st == "collection"), None)
             if unknown is not None:
                 raise InvalidInputError(f"{unknown!r} is not a later stage of {STAGES}", where="stage")
-            new = new_unit(item.registration, lookup, ctx.clock, item.checked)
+            new = new_unit(item.registration, lookup, ctx.clock, item.checked, tables=ctx.nomenclature)
         except CordmatchError as exc:
             refusals.append(Refusal(index, exc.where or "row", exc.message))
             continue

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,9 @@ from cordmatch.store import audit
 from cordmatch.store.engine import Store
 from cordmatch.store.models import Unit
 from cordmatch.store.types import utcnow
+
+if TYPE_CHECKING:
+    from cordmatch.hla.tables import NomenclatureTables
 
 DEFAULT_RESERVATION_DAYS = 30  # [U] bank policy; configurable per call
 QC_SETTING = "qc_criteria"
@@ -68,11 +71,19 @@ def _conflict(exc: IntegrityError) -> ConflictError:
 
 @dataclass(slots=True)
 class BankContext:
-    """A store, a clock (aware UTC now; tests may fix it), the log-in throttle and the helpers every part uses."""
+    """A store, a clock (aware UTC now; tests may fix it), the log-in throttle, the nomenclature tables (loaded
+    when first needed: ``tables``, else the current settings') and the helpers every part uses."""
 
     store: Store
     clock: Callable[[], datetime] = utcnow
     throttle: Throttle = field(default_factory=Throttle)
+    tables: Callable[[], NomenclatureTables] | None = None
+
+    def nomenclature(self) -> NomenclatureTables:
+        """The tables typings are checked against (the application's, when it built this service)."""
+        from cordmatch.imgt import current_tables
+
+        return (self.tables or current_tables)()
 
     @contextmanager
     def tx(self) -> Iterator[Session]:

@@ -163,7 +163,7 @@ class ReservationServices:
     ) -> ReservationOut:
         """Record the confirmatory typing result: it supersedes the unit's typing (history kept)."""
         self.ctx.require(actor, P.RESERVATION_MANAGE)
-        text = v.check_typing(gl)
+        text = v.check_typing(gl, tables=self.ctx.nomenclature)
         with self.ctx.tx() as s:
             r, unit = self._reservation(s, reservation_id)
             if r.status != "active" or r.ct_status != "requested":

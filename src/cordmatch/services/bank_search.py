@@ -21,26 +21,18 @@ from cordmatch.services.store_index import CodedUnits, StoreSource, build_index,
 from cordmatch.store.engine import Store
 
 if TYPE_CHECKING:
-    from cordmatch.services.search_query import SearchBackend, SearchQuery
+    from cordmatch.services.search_query import SearchQuery
 
 
 class BankSearch:
     """``search(actor, query)`` on one store: a search backend for ``cordmatch.server.create_app``."""
 
-    def __init__(self, store: Store, tables: NomenclatureTables | None = None) -> None:
+    def __init__(self, store: Store, tables: NomenclatureTables) -> None:
         self.store = store
-        self._tables = tables
+        self.tables = tables
         self._lock = threading.Lock()
         self._coded: CodedUnits | None = None
         self._index: tuple[UnitIndex, StoreSource] | None = None
-
-    @property
-    def tables(self) -> NomenclatureTables:
-        if self._tables is None:
-            from cordmatch.services.search import worker_tables
-
-            self._tables = worker_tables()
-        return self._tables
 
     def index(self) -> tuple[UnitIndex, StoreSource]:
         """The index of the available units now: the store's persistent coded index brought up to date with
@@ -63,8 +55,3 @@ class BankSearch:
         except InvalidInputError as exc:
             raise query_field_error(exc) from None
         return outcome.to_dict()
-
-
-def discover_backend(store: Store) -> SearchBackend | None:
-    """The bank-store search: the selection's ranking over the available units of ``store``."""
-    return BankSearch(store)

@@ -112,7 +112,7 @@ class UnitServices:
         self.ctx.require(actor, P.UNIT_WRITE)
         reg = parse_model(UnitRegistration, data)
         with self.ctx.tx() as s:
-            new = new_unit(reg, SessionLookup(s), self.ctx.clock)
+            new = new_unit(reg, SessionLookup(s), self.ctx.clock, tables=self.ctx.nomenclature)
             s.add(new.unit)
             s.flush()
             s.add_all(new.children(actor.user_id))
@@ -237,7 +237,7 @@ class UnitServices:
         self.ctx.require(actor, P.UNIT_WRITE)
         if kind not in TYPING_KINDS:
             raise InvalidInputError(f"typing kind {kind!r} is not initial, confirmatory or extended", where="kind")
-        text = v.check_typing(gl)
+        text = v.check_typing(gl, tables=self.ctx.nomenclature)
 
         def mutate(s: Session, unit: Unit) -> None:
             require_state(unit, OPEN_STATES, "record a typing of")
@@ -249,7 +249,7 @@ class UnitServices:
     def set_nima(self, actor: Principal, din: str, gl: str | None) -> UnitOut:
         """Record (or clear, with None) the non-inherited maternal antigens as a GL string."""
         self.ctx.require(actor, P.UNIT_WRITE)
-        text = v.check_nima(gl) if gl else None
+        text = v.check_nima(gl, tables=self.ctx.nomenclature) if gl else None
 
         def mutate(s: Session, unit: Unit) -> None:
             require_state(unit, OPEN_STATES, "record the NIMA of")

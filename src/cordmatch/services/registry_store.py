@@ -5,7 +5,8 @@ of 50,000 units: executemany inserts of units (state ``available``, explicit ids
 pre-cryopreservation measurements and initial HLA typings, and one audit row naming the chunk. Unit ids are ISBT 128
 DINs of a synthetic facility (:func:`cordmatch.sim.registry.sim_din`).
 
-Reading: the persistent coded index of :mod:`cordmatch.services.store_index`.
+Reading (coverage, benchmarks): the available units as search records and their index; a search opens a
+store through :func:`cordmatch.services.registry.open_registry`.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from sqlalchemy.exc import IntegrityError
 
 from cordmatch.errors import ConflictError
 from cordmatch.hla.tables import NomenclatureTables
+from cordmatch.io.parquet_registry import RegistryChunk
 from cordmatch.selection.index import UnitIndex
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.records import add_records
-from cordmatch.selection.search import UnitSource
-from cordmatch.sim.registry import BANKS, RegistryChunk
 from cordmatch.store.engine import Store
 
 SIM_PRODUCT_CODE = "X9990"
@@ -36,15 +36,18 @@ def _bank_code(name: str) -> str:
     return "SIM" + "".join(w[0] for w in name.split())[:6].upper()
 
 
-def _ensure_banks(store: Store) -> dict[str, int]:
-    """The simulator's banks and synthetic product code (added when absent): bank name -> id."""
+def _ensure_banks(store: Store, banks: Iterable[tuple[str, bool]], bank_ids: dict[str, int]) -> dict[str, int]:
+    """The chunk's banks (name, accredited) and the synthetic product code, added when absent: bank name -> id
+    (``bank_ids``, the banks seen so far, updated)."""
+    banks = [(name, accredited) for name, accredited in dict.fromkeys(banks) if name not in bank_ids]
+    if not banks and bank_ids:
+        return bank_ids
     from cordmatch.store.models import Bank, ProductCode
 
     with store.transaction() as s:
         if s.get(ProductCode, SIM_PRODUCT_CODE) is None:
             s.add(ProductCode(code=SIM_PRODUCT_CODE, description=SIM_PRODUCT_DESCRIPTION))
-        bank_ids: dict[str, int] = {}
-        for name, accredited in BANKS:
+        for name, accredited in banks:
             code = _bank_code(name)
             b = s.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none()
             if b is None:
@@ -118,11 +121,12 @@ def write_store(target: str, chunks: Iterable[RegistryChunk], release: str) -> i
     store = open_store(target)
     rows = 0
     try:
-        bank_ids = _ensure_banks(store)
+        bank_ids: dict[str, int] = {}
         for chunk in chunks:
             m = len(chunk.cols)
             if m == 0:
                 continue
+            _ensure_banks(store, zip(chunk.bank, chunk.accredited.tolist(), strict=True), bank_ids)
             with store.transaction() as s:
                 conn = s.connection()
                 now = utcnow()
@@ -196,11 +200,3 @@ def index_records(records: Sequence[UnitRecord], tables: NomenclatureTables) -> 
     index = UnitIndex(release=tables.release, capacity=max(16, len(records)))
     add_records(index, records, tables)
     return index, StoreRegistry({r.unit_id: r for r in records})
-
-
-def open_store_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
-    """The available units of the store at ``target`` and their search index: the persistent coded index
-    (:mod:`cordmatch.services.store_index`), brought up to date with the store's change log."""
-    from cordmatch.services.store_index import open_target_index
-
-    return open_target_index(target, tables)

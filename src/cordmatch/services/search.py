@@ -34,8 +34,9 @@ from cordmatch.selection.model import FLAG, INFO, Antibody, Patient, RankedUnit,
 from cordmatch.selection.search import ProbabilityGrader, UnitSource, check_patient_loci, search
 from cordmatch.selection.settings import SelectionSettings, default_settings
 from cordmatch.services.registry import open_registry
+from cordmatch.sourced import ABO_GROUPS
 
-ABO = ("O", "A", "B", "AB")
+ABO = ABO_GROUPS
 
 
 @dataclass(frozen=True)
@@ -70,14 +71,6 @@ def about(field: str) -> Iterator[None]:
         if exc.field is None:
             exc.field = field
         raise
-
-
-def worker_tables() -> NomenclatureTables:
-    """The nomenclature tables of a process that has no entry point to hand them over (a Dask worker, a backend
-    created without tables)."""
-    from cordmatch.imgt import default_nomenclature
-
-    return default_nomenclature()
 
 
 _opened: dict[tuple[str, float, str, int], tuple[NomenclatureTables, UnitIndex, UnitSource]] = {}
@@ -228,11 +221,19 @@ def with_engraftment(outcome: SearchOutcome) -> SearchOutcome:
     return replace(outcome, results=results, double_units=tuple(doubles))
 
 
-def probability_grader(population: str | Mapping[str, float] | None = None) -> ProbabilityGrader | None:
+def probability_grader(
+    population: str | Mapping[str, float] | None = None, tables: NomenclatureTables | None = None
+) -> ProbabilityGrader | None:
     """Match probabilities for units whose 8-allele count is unresolved (cordmatch.probability): P(8/8),
     P(>=7/8) and P(6/6) under the haplotype frequencies of ``population`` (default: the US mix of the
-    shipped NMDP 2007 sets)."""
+    shipped NMDP 2007 sets), on ``tables`` (the search's; default: those of the current settings)."""
     from cordmatch.services.probability import match_probability
+
+    if tables is None:
+        from cordmatch.imgt import current_tables
+
+        tables = current_tables()
+    on: NomenclatureTables = tables
 
     pop: str | Mapping[str, float] = MIX_WEIGHTS
     if isinstance(population, str):
@@ -242,7 +243,7 @@ def probability_grader(population: str | Mapping[str, float] | None = None) -> P
 
     def grader(patient: HlaTyping, unit: HlaTyping) -> Mapping[str, float] | None:
         try:
-            mp = match_probability(patient, unit, pop)
+            mp = match_probability(patient, unit, pop, tables=on)
         except CordmatchError:
             return None
         if not mp.ok:
@@ -306,7 +307,7 @@ def search_outcome(
             settings=settings,
             explain=req.explain,
             today=today,
-            probability=probability_grader(req.population),
+            probability=probability_grader(req.population, tables),
         )
     return with_engraftment(outcome)
 

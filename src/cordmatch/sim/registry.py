@@ -15,8 +15,10 @@ import numpy.typing as npt
 
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
+from cordmatch.io.parquet_registry import RegistryChunk
 from cordmatch.selection.index import EPOCH, UnitColumns, pack_flags
 from cordmatch.sim.haplotypes import MIX_WEIGHTS, POPULATIONS, HaplotypeSet, check_population, load_haplotypes
+from cordmatch.sourced import ABO_GROUPS
 
 CHUNK = 50_000
 Progress = Callable[[int, int], None]
@@ -66,24 +68,6 @@ def sim_din(i: int, letter: str = SIM_FIN_LETTER) -> str:
 def sim_dins(start: int, m: int, letter: str = SIM_FIN_LETTER) -> list[str]:
     """DINs of generated units ``start`` .. ``start + m - 1``."""
     return [sim_din(i, letter) for i in range(start, start + m)]
-
-
-@dataclass
-class RegistryChunk:
-    """Generated units, columnar: index columns plus the record fields the index does not hold."""
-
-    cols: UnitColumns
-    hla: list[str]
-    volume_ml: npt.NDArray[np.float32]
-    abo: list[str]
-    rh: list[str]
-    bank: list[str]
-    accredited: npt.NDArray[np.bool_]
-    rbc_depleted: npt.NDArray[np.bool_]
-    attached_segment: npt.NDArray[np.bool_]
-    collection_date: list[dt.date]
-    nima: list[str | None]
-    population: list[str]
 
 
 class _Vocab:
@@ -335,7 +319,7 @@ def _draw_units(rng: np.random.Generator, pop_idx: npt.NDArray[np.int64], pops: 
 
 _YEAR_START = {y: dt.date(y, 1, 1) for y in range(1998, 2026)}
 _DAYS = [dt.timedelta(days=d) for d in range(366)]
-_GROUPS = ("O", "A", "B", "AB")
+_GROUPS = ABO_GROUPS
 
 
 def _chunk(rng: np.random.Generator, m: int, start: int, pp: _Populations, id_prefix: str) -> RegistryChunk:

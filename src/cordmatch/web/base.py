@@ -21,6 +21,7 @@ from cordmatch.http.problems import status_of
 from cordmatch.http.session import SESSION_COOKIE, bank_service, session_principal
 from cordmatch.services.auth import Principal
 from cordmatch.services.bank import BankService
+from cordmatch.sourced import ABO_GROUPS
 from cordmatch.web import forms as f
 from cordmatch.web import present
 
@@ -56,7 +57,7 @@ templates.env.filters["action_words"] = present.action_words
 templates.env.globals["not_fields"] = present.NOT_FIELDS
 PAGE_SIZE = 25
 SESSION_DAYS = 1
-ABO = ("A", "B", "AB", "O")
+ABO = ABO_GROUPS
 
 
 class LoginRedirect(Exception):

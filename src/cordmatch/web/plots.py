@@ -29,8 +29,8 @@ def _plot_number(q: Any, name: str, *, integer: bool = False) -> float | int | N
 def engraftment_plot(request: Request) -> Response:
     """SVG of the estimated cumulative incidence of neutrophil engraftment for one graft (from the query:
     tnc (x10^7/kg), cd34 (x10^5/kg), m8, m6, double=1, dsa=1). Needs a session (401 otherwise)."""
+    from cordmatch.io.outcomes_plot import plot_engraftment
     from cordmatch.outcomes import estimate_for_search_result
-    from cordmatch.outcomes_plot import plot_engraftment
 
     if session_principal(request) is None:
         problem = {"type": "urn:cordmatch:problem:unauthenticated", "title": "Not authenticated", "status": 401,

@@ -4,7 +4,7 @@ release checklist and the match probability of a patient and the unit."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -26,6 +26,9 @@ from cordmatch.web.base import (
     session_user,
 )
 from cordmatch.web.unit_pages import unit_ctx
+
+if TYPE_CHECKING:
+    from cordmatch.hla.tables import NomenclatureTables
 
 router = APIRouter(include_in_schema=False)
 
@@ -169,20 +172,21 @@ def probability_page(request: Request, din: str) -> Response:
     try:
         if not unit.hla_gl:
             raise InvalidInputError(f"unit {unit.din_labelled} has no HLA typing recorded", where="unit")
-        ctx["result"] = _match_probability(form["patient_gl"], unit.hla_gl, form["population"])
+        tables = request.app.state.application.tables  # what cordmatch.bootstrap built
+        ctx["result"] = _match_probability(form["patient_gl"], unit.hla_gl, form["population"], tables)
     except CordmatchError as exc:
         return render(request, "probability.html", ctx, user=user, status=http_status(exc), error=exc)
     return render(request, "probability.html", ctx, user=user)
 
 
-def _match_probability(patient_gl: str, unit_gl: str, population: str) -> dict[str, Any]:
+def _match_probability(patient_gl: str, unit_gl: str, population: str, tables: NomenclatureTables) -> dict[str, Any]:
     from cordmatch.errors import CordmatchError as _Err
+    from cordmatch.probability.populations import MIX_WEIGHTS
     from cordmatch.services.probability import match_probability, parse_population
-    from cordmatch.sim.haplotypes import MIX_WEIGHTS
 
     pop: Any = parse_population(population) if population.strip() else MIX_WEIGHTS
     try:
-        result = match_probability(patient_gl, unit_gl, pop)
+        result = match_probability(patient_gl, unit_gl, pop, tables=tables)
     except _Err as exc:  # the patient's typing is the only thing typed on this page
         if exc.where in (None, "", "--population", "population"):
             raise

@@ -58,8 +58,11 @@ def open_client(spec: ClusterSpec) -> Iterator[Client]:
         finally:
             client.close()  # type: ignore[no-untyped-call]
         return
+    from cordmatch.config import current
+
     with _glibc_trim_threshold():
         cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            env=current().to_env(),  # the workers run with this process's settings (cordmatch.imgt.current_tables)
             n_workers=spec.workers,
             threads_per_worker=1,
             processes=True,
