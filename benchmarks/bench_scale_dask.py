@@ -28,7 +28,7 @@ def _patients(path: Path, n: int, seed: int) -> None:
     """Generated patients (antibody names the release does not know are left out)."""
     from cordmatch.errors import InvalidInputError
     from cordmatch.imgt import default_nomenclature
-    from cordmatch.services.synthetic_patients import generate_patients
+    from cordmatch.sim.patients import generate_patients
 
     tables = default_nomenclature()
     lines = []

@@ -47,7 +47,7 @@ def main() -> None:
     from cordmatch.selection.search import prepare, search, top_slots
     from cordmatch.services.registry import open_registry
     from cordmatch.services.search import SearchRequest, build_patient
-    from cordmatch.services.synthetic_patients import generate_patients
+    from cordmatch.sim.patients import generate_patients
     from cordmatch.sim.registry import generate_registry
 
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")

@@ -96,7 +96,7 @@ def main() -> None:
     from cordmatch.selection import DictSource, Patient, search
     from cordmatch.selection.index import UnitIndex
     from cordmatch.selection.search import prepare, top_slots
-    from cordmatch.services.synthetic_patients import generate_patients
+    from cordmatch.sim.patients import generate_patients
     from cordmatch.sim.registry import generate_registry
 
     tables = default_nomenclature()

@@ -7,7 +7,7 @@ import numpy as np
 from cordmatch.hla.typing import parse_typing
 from cordmatch.matching.coded import code_typing
 from cordmatch.services.coverage import simulate_patients
-from cordmatch.services.synthetic_patients import generate_patients
+from cordmatch.sim.patients import generate_patients
 
 
 def test_patients_are_coded_like_the_parser(tables):  # type: ignore[no-untyped-def]

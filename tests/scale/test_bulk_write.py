@@ -14,8 +14,8 @@ from cordmatch.imgt import default_nomenclature
 from cordmatch.selection.search import search
 from cordmatch.services.registry import open_registry, write_registry
 from cordmatch.services.search import SearchRequest, build_patient
-from cordmatch.services.synthetic_patients import generate_patients
 from cordmatch.sim import registry as sim_registry
+from cordmatch.sim.patients import generate_patients
 from cordmatch.sim.registry import generate_registry, sim_din
 from cordmatch.store import audit, open_store
 

@@ -14,7 +14,7 @@ from cordmatch.imgt import default_nomenclature
 from cordmatch.io.partitions import partition_sizes, read_manifest, write_partitions
 from cordmatch.scale.search_batch import load_patients, search_batch, search_local
 from cordmatch.services.registry import export_store, write_registry
-from cordmatch.services.synthetic_patients import generate_patients
+from cordmatch.sim.patients import generate_patients
 from cordmatch.sim.registry import generate_registry
 
 TODAY = dt.date(2026, 11, 29)

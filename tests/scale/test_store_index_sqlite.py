@@ -111,7 +111,7 @@ def test_the_saved_index_searches_like_a_built_one(tmp_path: Path, tables: Nomen
     from cordmatch.selection.search import search
     from cordmatch.services.registry import write_registry
     from cordmatch.services.search import SearchRequest, build_patient
-    from cordmatch.services.synthetic_patients import generate_patients
+    from cordmatch.sim.patients import generate_patients
     from cordmatch.sim.registry import generate_registry
     from cordmatch.store import open_store
 

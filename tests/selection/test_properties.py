@@ -70,7 +70,7 @@ def test_adding_a_worse_unit_never_changes_the_top_result(tables, specs, worse):
 
 @lru_cache(maxsize=1)
 def _sim(tables):  # type: ignore[no-untyped-def]
-    from cordmatch.services.synthetic_patients import generate_patients
+    from cordmatch.sim.patients import generate_patients
     from cordmatch.sim.registry import generate_registry
 
     chunks = list(generate_registry(3000, 5, "mix", tables))

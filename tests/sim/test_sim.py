@@ -7,9 +7,9 @@ import pytest
 
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.typing import parse_typing
-from cordmatch.io.haplotype_sets import load_haplotypes
 from cordmatch.matching.coded import code_typing
-from cordmatch.services.synthetic_patients import generate_patients
+from cordmatch.sim.haplotypes import load_haplotypes
+from cordmatch.sim.patients import generate_patients
 from cordmatch.sim.registry import generate_registry
 
 

@@ -100,7 +100,7 @@ def registry_search_demo(tables: object, n: int) -> None:
     from cordmatch.demo_data import DEMO_PATIENTS
     from cordmatch.hla.tables import NomenclatureTables
     from cordmatch.services.search import SearchRequest, load_registry, run_search
-    from cordmatch.services.synthetic_patients import generate_patients
+    from cordmatch.sim.patients import generate_patients
 
     assert isinstance(tables, NomenclatureTables)
     target = demo_registry(tables, n)

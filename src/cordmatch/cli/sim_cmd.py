@@ -42,8 +42,8 @@ def registry_command(
     """Generate a registry of units with HLA drawn from the NMDP 2007 haplotype frequencies."""
 
     from cordmatch.errors import InvalidInputError
-    from cordmatch.probability.populations import check_population
     from cordmatch.services.registry import write_registry
+    from cordmatch.sim.haplotypes import check_population
     from cordmatch.sim.registry import generate_registry
 
     check_population(population)
@@ -77,8 +77,8 @@ def patients_command(
 ) -> None:
     """Generate patients: typing, weight, diagnosis, ABO and anti-HLA antibodies with MFI."""
     from cordmatch.errors import InvalidInputError
-    from cordmatch.probability.populations import check_population
-    from cordmatch.services.synthetic_patients import generate_patients
+    from cordmatch.sim.haplotypes import check_population
+    from cordmatch.sim.patients import generate_patients
 
     check_population(population)
     _check_seed(seed)

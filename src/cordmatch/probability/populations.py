@@ -7,13 +7,6 @@ from cordmatch.errors import InvalidInputError
 POPULATIONS = ("CAU", "AFA", "API", "HIS")
 #: US population shares used by ``--population mix`` [U] (approximate registry composition, not verified).
 MIX_WEIGHTS = {"CAU": 0.55, "HIS": 0.18, "AFA": 0.14, "API": 0.13}
-#: Shares of ABO groups O, A, B, AB by population.
-ABO_SHARES = {  # [U] approximate US blood-group shares by population
-    "CAU": (0.45, 0.40, 0.11, 0.04),
-    "AFA": (0.51, 0.26, 0.19, 0.04),
-    "API": (0.40, 0.28, 0.25, 0.07),
-    "HIS": (0.57, 0.31, 0.10, 0.02),
-}
 
 
 def check_population(population: str, where: str = "--population") -> str:

@@ -1,6 +1,6 @@
 """Coverage service: simulate patients, load a registry, run the coverage engine (locally or on Dask), report.
 
-Patients come from the simulator (:mod:`cordmatch.services.synthetic_patients`, NMDP 2007 haplotype frequencies); their
+Patients come from the simulator (:mod:`cordmatch.sim.patients`, NMDP 2007 haplotype frequencies); their
 haplotype pair is kept for the under-served table. Dask: patients are independent, so they are cut into
 chunks evaluated against one scattered :class:`CoverageIndex`; the chunks are gathered in order, so the
 answer is the same on any number of workers.
@@ -34,14 +34,14 @@ from cordmatch.coverage.stats import summarise
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import CodedRelation, NomenclatureTables
 from cordmatch.io.cluster import ClusterSpec, open_client
-from cordmatch.io.haplotype_sets import HaplotypeSet, load_haplotypes
 from cordmatch.probability.populations import POPULATIONS, check_population
 from cordmatch.selection.crossmatch import AntibodyProfile
 from cordmatch.selection.index import UnitIndex
 from cordmatch.selection.model import Antibody, UnitRecord
 from cordmatch.selection.records import build_index
 from cordmatch.selection.settings import SelectionSettings, default_settings
-from cordmatch.services.synthetic_patients import SimPatient, generate_patients
+from cordmatch.sim.haplotypes import HaplotypeSet, load_haplotypes
+from cordmatch.sim.patients import SimPatient, generate_patients
 
 MAX_PATIENTS = 1_000_000
 CHUNK_PATIENTS = 512  # patients per Dask task

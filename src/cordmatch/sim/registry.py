@@ -15,10 +15,9 @@ import numpy.typing as npt
 
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
-from cordmatch.io.haplotype_sets import HaplotypeSet, load_haplotypes
 from cordmatch.io.parquet_registry import RegistryChunk
-from cordmatch.probability.populations import ABO_SHARES, MIX_WEIGHTS, POPULATIONS, check_population
 from cordmatch.selection.index import EPOCH, UnitColumns, pack_flags
+from cordmatch.sim.haplotypes import MIX_WEIGHTS, POPULATIONS, HaplotypeSet, check_population, load_haplotypes
 from cordmatch.sourced import ABO_GROUPS
 
 CHUNK = 50_000
@@ -28,6 +27,12 @@ Progress = Callable[[int, int], None]
 #: level with DRB1 high resolution and C typed at antigen level or not at all (older listings); allele lists
 #: within one antigen (codable at antigen level); genotype ambiguity across antigens (graded exactly).
 RESOLUTION_SHARES = {"high": 0.62, "antigen": 0.20, "antigen_no_c": 0.06, "list": 0.115, "ambiguous": 0.005}
+ABO_SHARES = {  # [U] approximate US blood-group shares by population
+    "CAU": (0.45, 0.40, 0.11, 0.04),
+    "AFA": (0.51, 0.26, 0.19, 0.04),
+    "API": (0.40, 0.28, 0.25, 0.07),
+    "HIS": (0.57, 0.31, 0.10, 0.02),
+}
 RH_POS = {"CAU": 0.85, "AFA": 0.92, "API": 0.98, "HIS": 0.93}  # [U]
 BANKS = (
     ("Atlantic Public Cord Bank", True),

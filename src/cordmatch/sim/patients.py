@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from cordmatch.hla.tables import NomenclatureTables
-from cordmatch.io.haplotype_sets import load_haplotypes
-from cordmatch.probability.populations import ABO_SHARES, MIX_WEIGHTS, POPULATIONS, check_population
+from cordmatch.sim.haplotypes import MIX_WEIGHTS, POPULATIONS, check_population, load_haplotypes
+from cordmatch.sim.registry import ABO_SHARES
 from cordmatch.sourced import ABO_GROUPS
 
 #: (diagnosis, malignant, share) [U]: a mix of common cord blood transplant indications.
