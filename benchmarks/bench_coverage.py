@@ -44,7 +44,7 @@ def main() -> None:
     from cordmatch.selection import kernel
     from cordmatch.selection.index import UnitIndex
     from cordmatch.selection.settings import default_settings
-    from cordmatch.services.coverage import simulate_patients
+    from cordmatch.sim.coverage_patients import simulate_patients
     from cordmatch.sim.registry import generate_registry
 
     print(f"cordmatch coverage benchmark: {args.patients:,} patients x {args.units:,} units, pid {os.getpid()}, "

@@ -110,6 +110,11 @@ def test_the_entry_points_do_not_import_one_another() -> None:
     assert crossing == []
 
 
+def test_the_use_cases_import_no_entry_point_and_no_simulator() -> None:
+    graph = import_graph()
+    assert sorted(graph["services"] & (ENTRY_POINTS | {"server", "sim"})) == []
+
+
 def test_the_core_imports_no_adapter() -> None:
     graph = import_graph()
     wrong = {pkg: sorted(graph.get(pkg, set()) - CORE) for pkg in sorted(CORE)}

@@ -7,7 +7,8 @@ import numpy as np
 from cordmatch.coverage.engine import CoverageIndex, DoseRule
 from cordmatch.io.cluster import ClusterSpec
 from cordmatch.selection.settings import default_settings
-from cordmatch.services.coverage import antigen_relation, run_coverage, simulate_patients
+from cordmatch.services.coverage import antigen_relation, run_coverage
+from cordmatch.sim.coverage_patients import simulate_patients
 
 
 def test_same_answer_on_one_and_two_workers(tables, small_registry):  # type: ignore[no-untyped-def]

@@ -157,3 +157,29 @@ def test_csv_refusal_names_the_line_and_writes_nothing(world: World) -> None:
     assert lines == {(4, "din"), (6, "storage")}  # header is line 1
     assert _count(world) == before
     assert world.svc.catalogue.verify_audit(world.admin).ok
+
+
+def test_prechecked_items_are_written_as_the_plain_ones(world: World, ref_world: World) -> None:
+    items = _registrations(6)
+    checked = [UnitImport.prechecked(i.registration, i.measurements, world.clock()) for i in items]
+    assert all(c.checked is not None and c.checked.din == str(c.registration.din) for c in checked)
+    world.svc.units.register_many(world.tech, checked)
+    ref_world.svc.units.register_many(ref_world.tech, items)
+    assert _stored(world) == _stored(ref_world)
+
+
+def test_checks_made_on_another_registration_are_run_again(world: World) -> None:
+    good = UnitImport.prechecked(_registrations(1)[0].registration, {}, world.clock())
+    bad = good.registration.model_copy(update={"hla_gl": "A*99:99+A*01:01"})  # not in the nomenclature
+    with pytest.raises(UnitsRefusedError) as err:
+        world.svc.units.register_many(world.tech, [UnitImport(bad, {}, good.checked)])
+    assert [(r.index, r.field) for r in err.value.refusals] == [(0, "hla_gl")]
+    assert _count(world)[0] == 0
+
+
+def test_checks_made_before_a_change_of_the_registration_are_run_again(world: World) -> None:
+    item = UnitImport.prechecked(_registrations(1)[0].registration, {}, world.clock())
+    item.registration.hla_gl = "A*99:99+A*01:01"  # changed after its checks
+    with pytest.raises(UnitsRefusedError) as err:
+        world.svc.units.register_many(world.tech, [item])
+    assert [(r.index, r.field) for r in err.value.refusals] == [(0, "hla_gl")]

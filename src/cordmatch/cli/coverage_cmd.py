@@ -66,6 +66,7 @@ def coverage_command(
     from cordmatch.selection.settings import default_settings
     from cordmatch.services import coverage as svc
     from cordmatch.services.coverage_query import CoverageQuery, run_query
+    from cordmatch.sim.coverage_patients import simulate_patients
 
     _check_options(weight_kg, weights, no_dose, plot, sizes)
     q = CoverageQuery(population, patients, seed, weight_kg, no_dose, policy, sizes, level, underserved)
@@ -80,7 +81,14 @@ def coverage_command(
     cand_records = _candidate_records(candidates, candidate or [], tables)
     index = _open_registry(registry, tables)
     out = run_query(
-        index, tables, q, settings=settings, cluster=cluster, weights=weight_values, candidates=cand_records
+        index,
+        tables,
+        q,
+        simulate=simulate_patients,
+        settings=settings,
+        cluster=cluster,
+        weights=weight_values,
+        candidates=cand_records,
     )
     out["registry"] = registry
     if plot is not None:

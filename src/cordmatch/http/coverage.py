@@ -11,10 +11,13 @@ def coverage_report(request: Request, q: Any, *, plot: bool = False) -> dict[str
     """The report for the bank's available units (shared by the API and the director's page)."""
     from cordmatch.hla.tables import NomenclatureTables
     from cordmatch.services.coverage_query import API_MAX_PATIENTS, API_MAX_SIZES, run_query, store_index
+    from cordmatch.sim.coverage_patients import simulate_patients
 
     tables: NomenclatureTables = request.app.state.application.tables  # what cordmatch.bootstrap built
     index = store_index(request.app.state.store, tables)
-    out = run_query(index, tables, q, max_patients=API_MAX_PATIENTS, max_sizes=API_MAX_SIZES)
+    out = run_query(
+        index, tables, q, simulate=simulate_patients, max_patients=API_MAX_PATIENTS, max_sizes=API_MAX_SIZES
+    )
     if plot and "sizes" in out:
         import base64
 

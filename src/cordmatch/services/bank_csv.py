@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -99,9 +99,9 @@ def _datetime(text: str, field: str) -> datetime:
 
 
 def _check_required(row: dict[str, str]) -> None:
-    for field in REQUIRED:
-        if not row.get(field):
-            raise InvalidInputError(f"{field} is required", where=field)
+    for column in REQUIRED:
+        if not row.get(column):
+            raise InvalidInputError(f"{column} is required", where=column)
     state = row.get("state", "")
     if state not in ("", "collected"):
         raise InvalidInputError(f"imported units start as collected (got {state!r})", where="state")
@@ -161,15 +161,7 @@ def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportRes
     """Register every unit of the CSV ``text`` in one transaction, or none (CsvImportError lists why)."""
     svc.require(actor, Permission.UNIT_WRITE)
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    try:
-        header = reader.fieldnames or []
-    except csv.Error as exc:
-        raise CsvImportError([ImportIssue(1, "header", f"not readable as CSV: {exc}")]) from None
-    unknown = [h for h in header if h not in COLUMNS]
-    missing = [h for h in REQUIRED if h not in header]
-    if not header or unknown or missing:
-        what = f"unknown columns {unknown}" if unknown else f"missing columns {missing or list(REQUIRED)}"
-        raise CsvImportError([ImportIssue(1, "header", what)])
+    _check_header(reader)
     issues: list[ImportIssue] = []
     parsed: list[tuple[int, UnitImport]] = []
     try:
@@ -183,6 +175,19 @@ def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportRes
     return _write_import(svc, actor, parsed)
 
 
+def _check_header(reader: csv.DictReader[str]) -> None:
+    """CsvImportError unless the header names only known columns and every required one."""
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise CsvImportError([ImportIssue(1, "header", f"not readable as CSV: {exc}")]) from None
+    unknown = [h for h in header if h not in COLUMNS]
+    missing = [h for h in REQUIRED if h not in header]
+    if not header or unknown or missing:
+        what = f"unknown columns {unknown}" if unknown else f"missing columns {missing or list(REQUIRED)}"
+        raise CsvImportError([ImportIssue(1, "header", what)])
+
+
 def _check_rows(
     svc: BankService,
     reader: csv.DictReader[str],
@@ -190,39 +195,62 @@ def _check_rows(
     parsed: list[tuple[int, UnitImport]],
 ) -> None:
     """Check every row; problems go to ``issues``, good rows to ``parsed``."""
-    seen_din: dict[str, int] = {}
-    seen_slot: dict[tuple[str, ...], int] = {}
+    seen = _Seen()
     for row in reader:
         line = reader.line_num
         if len(parsed) + len(issues) > MAX_ROWS:
             issues.append(ImportIssue(line, "file", f"more than {MAX_ROWS} rows"))
             break
-        if None in row:
-            issues.append(ImportIssue(line, "row", "more values than columns"))
-            continue
-        clean = {k: _unescape((val or "").strip()) for k, val in row.items()}
-        long = next((k for k, val in clean.items() if len(val) > MAX_CSV_FIELD), None)
-        if long is not None:
-            issues.append(ImportIssue(line, long, f"longer than {MAX_CSV_FIELD} characters"))
-            continue
-        try:
-            item = _row_to_import(clean, svc.clock(), svc.ctx.nomenclature)
-        except CordmatchError as exc:
-            issues.append(ImportIssue(line, exc.where or "row", exc.message))
-            continue
-        assert item.checked is not None
-        reg, din = item.registration, item.checked.din
-        if din in seen_din:
-            issues.append(ImportIssue(line, "din", f"DIN {din} also on line {seen_din[din]}"))
-            continue
-        seen_din[din] = line
-        if reg.storage is not None:
-            key = (reg.storage.tank, reg.storage.rack, reg.storage.box, reg.storage.slot)
-            if key in seen_slot:
-                issues.append(ImportIssue(line, "storage", f"position {reg.storage} also on line {seen_slot[key]}"))
-                continue
-            seen_slot[key] = line
-        parsed.append((line, item))
+        item = _check_line(row, line, svc.clock(), svc.ctx.nomenclature, issues)
+        if item is not None and seen.unique(line, item, issues):
+            parsed.append((line, item))
+
+
+def _check_line(
+    row: dict[str | Any, str | Any],
+    line: int,
+    now: datetime,
+    tables: v.TablesSource | None,
+    issues: list[ImportIssue],
+) -> UnitImport | None:
+    """The checked unit of one CSV line, or None with its problem added to ``issues``."""
+    if None in row:
+        issues.append(ImportIssue(line, "row", "more values than columns"))
+        return None
+    clean = {k: _unescape((val or "").strip()) for k, val in row.items()}
+    long = next((k for k, val in clean.items() if len(val) > MAX_CSV_FIELD), None)
+    if long is not None:
+        issues.append(ImportIssue(line, long, f"longer than {MAX_CSV_FIELD} characters"))
+        return None
+    try:
+        return _row_to_import(clean, now, tables)
+    except CordmatchError as exc:
+        issues.append(ImportIssue(line, exc.where or "row", exc.message))
+        return None
+
+
+@dataclass(slots=True)
+class _Seen:
+    """The line of each DIN and storage position met so far in the file."""
+
+    dins: dict[str, int] = field(default_factory=dict)
+    slots: dict[tuple[str, ...], int] = field(default_factory=dict)
+
+    def unique(self, line: int, item: UnitImport, issues: list[ImportIssue]) -> bool:
+        """True when neither the DIN nor the storage position of ``item`` is on an earlier line."""
+        din = item.checked.din if item.checked is not None else item.registration.din
+        if din in self.dins:
+            issues.append(ImportIssue(line, "din", f"DIN {din} also on line {self.dins[din]}"))
+            return False
+        self.dins[din] = line
+        pos = item.registration.storage
+        if pos is not None:
+            key = (pos.tank, pos.rack, pos.box, pos.slot)
+            if key in self.slots:
+                issues.append(ImportIssue(line, "storage", f"position {pos} also on line {self.slots[key]}"))
+                return False
+            self.slots[key] = line
+        return True
 
 
 def _write_import(svc: BankService, actor: Principal, parsed: list[tuple[int, UnitImport]]) -> ImportResult:

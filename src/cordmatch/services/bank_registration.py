@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -37,6 +37,12 @@ class CheckedFields:
     tests: TestResultsIn
     hla: str | None  # GL string, white space removed, every name known to the nomenclature
     nima: str | None
+    inputs: tuple[object, ...] = field(repr=False, compare=False)  # what the checks were run on (``_inputs``)
+
+
+def _inputs(reg: UnitRegistration) -> tuple[object, ...]:
+    """The fields of ``reg`` that ``check_fields`` reads."""
+    return (reg.din, reg.collected_at, reg.collection_volume_ml, reg.collection, reg.tests, reg.hla_gl, reg.nima_gl)
 
 
 def check_fields(reg: UnitRegistration, now: datetime, tables: v.TablesSource | None = None) -> CheckedFields:
@@ -50,7 +56,7 @@ def check_fields(reg: UnitRegistration, now: datetime, tables: v.TablesSource | 
     tests = v.check_tests(reg.tests) if reg.tests else TestResultsIn()
     hla = v.check_typing(reg.hla_gl, tables=tables) if reg.hla_gl else None
     nima = v.check_nima(reg.nima_gl, tables=tables) if reg.nima_gl else None
-    return CheckedFields(din, collected_at, volume, collection, tests, hla, nima)
+    return CheckedFields(din, collected_at, volume, collection, tests, hla, nima, _inputs(reg))
 
 
 @dataclass(slots=True)
@@ -117,7 +123,10 @@ def new_unit(
 ) -> NewUnit:
     """The checked, not yet stored unit of ``reg`` (InvalidInputError/ConflictError naming the field).
 
-    ``checked`` = ``check_fields(reg, ...)`` when the caller ran them already (they are not run again)."""
+    ``checked`` = ``check_fields(reg, ...)`` when the caller ran them already (they are not run again;
+    checks made on other values are ignored and run here)."""
+    if checked is not None and checked.inputs != _inputs(reg):
+        checked = None
     din = checked.din if checked is not None else str(parse_din(reg.din))
     code = validate_code(reg.product_code)
     if not lookup.product_code_known(code):
@@ -154,10 +163,10 @@ def new_unit(
 
 def apply_tests(unit: Unit, t: TestResultsIn) -> None:
     """Copy the given test results onto the unit (absent ones left as they are)."""
-    for field in ("abo", "rh", "idm_result", "sterility", "hb_screen", "segments"):
-        value = getattr(t, field)
+    for name in ("abo", "rh", "idm_result", "sterility", "hb_screen", "segments"):
+        value = getattr(t, name)
         if value is not None:
-            setattr(unit, field, value)
+            setattr(unit, name, value)
     if t.idm_markers is not None:
         unit.idm_markers = json.dumps(t.idm_markers, sort_keys=True)
 

@@ -181,8 +181,8 @@ def probability_page(request: Request, din: str) -> Response:
 
 def _match_probability(patient_gl: str, unit_gl: str, population: str, tables: NomenclatureTables) -> dict[str, Any]:
     from cordmatch.errors import CordmatchError as _Err
+    from cordmatch.probability.populations import MIX_WEIGHTS
     from cordmatch.services.probability import match_probability, parse_population
-    from cordmatch.sim.haplotypes import MIX_WEIGHTS
 
     pop: Any = parse_population(population) if population.strip() else MIX_WEIGHTS
     try:
