@@ -96,38 +96,42 @@ def seed(url: str, units: int, clients: int) -> tuple[list[str], list[str]]:
     store = open_store(url)
     svc = BankService(store)
     pw = "benchmark password"
-    admin = svc.bootstrap_admin("admin", pw) and svc.authenticate("admin", pw)
-    svc.create_user(admin, "tech", pw, "technician")
-    svc.create_user(admin, "director", pw, "director")
+    admin = svc.users.bootstrap_admin("admin", pw) and svc.users.authenticate("admin", pw)
+    svc.users.create_user(admin, "tech", pw, "technician")
+    svc.users.create_user(admin, "director", pw, "director")
     for c in range(CENTRES):
-        svc.create_user(admin, f"coord{c}", pw, "coordinator", centre=f"Centre {c}")
-    svc.add_bank(admin, "BENCH", "Benchmark bank", accreditation="FACT-NetCord", facility_id="X9998")
-    svc.load_product_codes(admin, ProductCodeTable.from_csv("code,description\nX0001,HPC Cord Blood (bench)\n"))
-    tech, director = svc.authenticate("tech", pw), svc.authenticate("director", pw)
+        svc.users.create_user(admin, f"coord{c}", pw, "coordinator", centre=f"Centre {c}")
+    svc.catalogue.add_bank(admin, "BENCH", "Benchmark bank", accreditation="FACT-NetCord", facility_id="X9998")
+    svc.catalogue.load_product_codes(
+        admin, ProductCodeTable.from_csv("code,description\nX0001,HPC Cord Blood (bench)\n")
+    )
+    tech, director = svc.users.authenticate("tech", pw), svc.users.authenticate("director", pw)
     now = svc.clock()
     dins = []
     for i in range(1, units + 1):
         din = str(issue_din("X9998", 26, i))
-        svc.register_unit(tech, {
+        svc.units.register_unit(tech, {
             "din": din, "product_code": "X0001", "bank_code": "BENCH",
             "collected_at": now - timedelta(days=30), "collection_volume_ml": 90.0,
             "hla_gl": TYPINGS[i % len(TYPINGS)],
             "storage": {"tank": "T1", "rack": str(i // 100), "box": "B", "slot": str(i)},
         })  # fmt: skip
-        svc.transition(tech, din, "received")
-        svc.record_processing(tech, din, {"volume_ml": 25.0, "tnc": 1.5e9, "cd34": 5e6}, red_cell_depleted=True)
-        svc.record_measurement(tech, din, "pre_cryo", {"tnc": 1.4e9, "cd34": 4.8e6, "viability_pct": 96.0})
-        svc.transition(tech, din, "cryopreserved")
-        svc.transition(tech, din, "quarantine")
-        svc.record_tests(tech, din, {"abo": "O", "rh": "pos", "idm_result": "negative", "sterility": "negative",
-                                     "hb_screen": "normal", "segments": 2})  # fmt: skip
-        svc.record_measurement(tech, din, "post_thaw", {"viable_cd34_pct": 90.0, "viable_cd45_pct": 70.0, "cfu": 99})
-        svc.release(director, din)
+        svc.units.transition(tech, din, "received")
+        svc.units.record_processing(tech, din, {"volume_ml": 25.0, "tnc": 1.5e9, "cd34": 5e6}, red_cell_depleted=True)
+        svc.units.record_measurement(tech, din, "pre_cryo", {"tnc": 1.4e9, "cd34": 4.8e6, "viability_pct": 96.0})
+        svc.units.transition(tech, din, "cryopreserved")
+        svc.units.transition(tech, din, "quarantine")
+        svc.units.record_tests(tech, din, {"abo": "O", "rh": "pos", "idm_result": "negative", "sterility": "negative",
+                                           "hb_screen": "normal", "segments": 2})  # fmt: skip
+        svc.units.record_measurement(
+            tech, din, "post_thaw", {"viable_cd34_pct": 90.0, "viable_cd45_pct": 70.0, "cfu": 99}
+        )
+        svc.release.release(director, din)
         dins.append(din)
     tokens = []
     for k in range(clients):
-        who = svc.authenticate(f"coord{k % CENTRES}", pw)
-        tokens.append(svc.issue_token(who, f"bench client {k}").token)
+        who = svc.users.authenticate(f"coord{k % CENTRES}", pw)
+        tokens.append(svc.users.issue_token(who, f"bench client {k}").token)
     store.close()
     return dins, tokens
 
@@ -136,7 +140,7 @@ SERVER = textwrap.dedent(
     """
     import sys, uvicorn
     port, workers = int(sys.argv[1]), int(sys.argv[2])
-    uvicorn.run("cordmatch.api.app:app_from_env", factory=True, host="127.0.0.1", port=port, workers=workers,
+    uvicorn.run("cordmatch.server:app_from_env", factory=True, host="127.0.0.1", port=port, workers=workers,
                 log_level="warning", access_log=False)
     """
 )

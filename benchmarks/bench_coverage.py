@@ -40,11 +40,11 @@ def main() -> None:
 
     from cordmatch.coverage.engine import LEVEL_LUT, CoverageIndex, DoseRule, evaluate
     from cordmatch.imgt import default_nomenclature
-    from cordmatch.scale.cluster import ClusterSpec
+    from cordmatch.io.cluster import ClusterSpec
     from cordmatch.selection import kernel
     from cordmatch.selection.index import UnitIndex
     from cordmatch.selection.settings import default_settings
-    from cordmatch.services.coverage import simulate_patients
+    from cordmatch.sim.coverage_patients import simulate_patients
     from cordmatch.sim.registry import generate_registry
 
     print(f"cordmatch coverage benchmark: {args.patients:,} patients x {args.units:,} units, pid {os.getpid()}, "

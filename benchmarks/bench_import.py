@@ -1,11 +1,11 @@
-"""CSV import speed: rows/s of the bulk write (``BankService.register_units``) against the former
+"""CSV import speed: rows/s of the bulk write (``BankService.units.register_many``) against the former
 one-unit-at-a-time write, measured in the same run on fresh SQLite and PostgreSQL stores.
 
 Run::
 
     python benchmarks/bench_import.py [--rows 50000] [--old-rows 5000] [--engine both]
 
-The old path (one ``_register`` per row, as before the bulk write) is kept here only, for comparison; it
+The old path (one single registration per row, as before the bulk write) is kept here only, for comparison; it
 is slow (about 480 rows/s), so by default it imports ``--old-rows`` rows, and the new path is timed on the
 same count as well, so the ratio compares like with like. Timings cover the whole import (checking every
 line, then the one write transaction); the chain is verified and the unit count checked after each run.
@@ -27,18 +27,27 @@ from fault_import_kill import PASSWORD, _drop_schema, _schema, seed, state, writ
 def _old_write_import(svc: Any, actor: Any, parsed: Any) -> Any:
     """The write as it was before the bulk path: one registration (queries, flushes, audit row) per row."""
     from cordmatch.services import bank_csv
+    from cordmatch.services.bank_registration import SessionLookup, new_unit
+    from cordmatch.services.bank_views import snapshot, unit_out
     from cordmatch.store.models import Measurement
 
-    with svc._tx() as s:
+    ctx = svc.ctx
+    with ctx.tx() as s:
         dins: list[str] = []
-        for _line, reg, stages in parsed:
-            unit = svc._register(s, actor, reg)
-            for stage, m in stages.items():
+        for _line, item in parsed:
+            new = new_unit(item.registration, SessionLookup(s), ctx.clock)
+            unit = new.unit
+            s.add(unit)
+            s.flush()
+            s.add_all(new.children(actor.user_id))
+            s.flush()
+            ctx.audit(s, actor, "unit.register", "unit", unit.din, None, snapshot(unit_out(s, unit)))
+            for stage, m in item.measurements.items():
                 s.add(Measurement(unit_id=unit.id, stage=stage, recorded_by=actor.user_id,
-                                  recorded_at=svc.clock(), **m.model_dump()))  # fmt: skip
+                                  recorded_at=ctx.clock(), **m.model_dump()))  # fmt: skip
             dins.append(unit.din)
         s.flush()
-        svc._audit(s, actor, "units.import", "import", f"{len(dins)} units", None, {"dins": dins})
+        ctx.audit(s, actor, "units.import", "import", f"{len(dins)} units", None, {"dins": dins})
     return bank_csv.ImportResult(len(dins), tuple(dins))
 
 
@@ -52,7 +61,7 @@ def timed_import(url: str, csv: Path, rows: int, old: bool) -> float:
     new_write = bank_csv._write_import
     with open_store(url) as store:
         svc = BankService(store)
-        tech = svc.authenticate("tech", PASSWORD)
+        tech = svc.users.authenticate("tech", PASSWORD)
         text = csv.read_text(encoding="utf-8")
         bank_csv._write_import = _old_write_import if old else new_write  # type: ignore[assignment]
         try:

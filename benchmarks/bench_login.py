@@ -30,7 +30,7 @@ from bench_api import free_port
 SERVER = textwrap.dedent(
     """
     import sys, uvicorn
-    from cordmatch.api import create_app
+    from cordmatch.server import create_app
     from cordmatch.services.throttle import Throttle
     app = create_app(sys.argv[1], search_backend=None)
     app.state.bank.throttle = Throttle(address_failures="10000/minute")  # one address plays every client here
@@ -46,11 +46,11 @@ def seed(db: str) -> None:
 
     with open_store(db) as store:
         svc = BankService(store)
-        svc.bootstrap_admin("admin", PW)
-        admin = svc.authenticate("admin", PW)
+        svc.users.bootstrap_admin("admin", PW)
+        admin = svc.users.authenticate("admin", PW)
         for name in ("alice", "bob", "gone"):
-            svc.create_user(admin, name, PW, "technician")
-        svc.set_user_active(admin, "gone", False)
+            svc.users.create_user(admin, name, PW, "technician")
+        svc.users.set_user_active(admin, "gone", False)
 
 
 def peak_kib(pid: int) -> int:

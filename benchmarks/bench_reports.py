@@ -36,22 +36,23 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    from cordmatch.api.search import SearchQuery
     from cordmatch.bank.din import issue_din
+    from cordmatch.imgt import default_nomenclature
     from cordmatch.reports.search_render import render_html, render_pdf
     from cordmatch.reports.service import search_report, unit_label, unit_report_pdf
     from cordmatch.services.bank import BankService
     from cordmatch.services.bank_demo import DEMO_FIN, DEMO_PASSWORD, seed_demo
     from cordmatch.services.bank_search import BankSearch
+    from cordmatch.services.search_query import SearchQuery
     from cordmatch.store import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(str(Path(tmp) / "bench.sqlite3"))
         svc = BankService(store)
         seed_demo(svc)
-        tech, coord = (svc.authenticate(u, DEMO_PASSWORD) for u in ("tech", "coord"))
+        tech, coord = (svc.users.authenticate(u, DEMO_PASSWORD) for u in ("tech", "coord"))
         din = str(issue_din(DEMO_FIN, time.gmtime().tm_year, 1))
-        backend = BankSearch(store)
+        backend = BankSearch(store, default_nomenclature())
         query = SearchQuery(patient_gl=PATIENT, weight_kg=18, antibodies="A*24:02,4200")
         report = search_report(backend, coord, query)
         rows = [

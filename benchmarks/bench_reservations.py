@@ -1,6 +1,6 @@
 """Benchmark: reservations per second with 50 concurrent clients on PostgreSQL, zero double reservations.
 
-Each client is a thread with its own connection calling ``BankService.reserve`` then
+Each client is a thread with its own connection calling ``BankService.reservations.reserve`` then
 ``cancel_reservation`` (every call: role check, row lock, audit row, commit). Two workloads:
 ``spread`` (clients pick among many units: little contention) and ``hot`` (10 units: heavy
 contention, most attempts are refused with ConflictError). The baseline is one client doing the
@@ -77,7 +77,7 @@ def run(svc: BankService, actors: list[Principal], dins: list[str], clients: int
             din = rng.choice(dins)
             t0 = time.perf_counter()
             try:
-                r = svc.reserve(actor, din, f"patient-{k}")
+                r = svc.reservations.reserve(actor, din, f"patient-{k}")
             except ConflictError:
                 mine["refused"] += 1
                 continue
@@ -87,7 +87,7 @@ def run(svc: BankService, actors: list[Principal], dins: list[str], clients: int
             mine_l.append(time.perf_counter() - t0)
             mine["reserved"] += 1
             mine_changes[din] += 1
-            svc.cancel_reservation(actor, r.id, "benchmark")
+            svc.reservations.cancel_reservation(actor, r.id, "benchmark")
             mine_changes[din] += 1
         with lock:
             lat.extend(mine_l)

@@ -60,9 +60,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from cordmatch.imgt import default_nomenclature
-    from cordmatch.scale.cluster import ClusterSpec, open_client
+    from cordmatch.io.cluster import ClusterSpec, open_client
+    from cordmatch.io.partitions import read_manifest, write_partitions
     from cordmatch.scale.impute import impute_distributed
-    from cordmatch.scale.partitions import read_manifest, write_partitions
     from cordmatch.scale.search_batch import load_patients, search_batch, search_local
     from cordmatch.sim.registry import generate_registry
 

@@ -43,7 +43,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from cordmatch.imgt import default_nomenclature
-    from cordmatch.scale.partitions import is_partitioned, write_partitions
+    from cordmatch.io.partitions import is_partitioned, write_partitions
     from cordmatch.selection.search import prepare, search, top_slots
     from cordmatch.services.registry import open_registry
     from cordmatch.services.search import SearchRequest, build_patient

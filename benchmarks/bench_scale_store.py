@@ -25,23 +25,41 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 PATIENT = "A*02:01+A*01:01^B*07:02+B*08:01^C*07:01+C*07:02^DRB1*15:01+DRB1*03:01"
 
 
 CPU: dict[str, float] = {}
+LOAD: dict[str, float] = {}
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
 
 
 def _cli(*args: str) -> float:
     """Seconds one ``cordmatch`` process takes (it must succeed); its CPU seconds (user + system) are kept in
-    ``CPU[args[0]]`` (on a machine shared with other work, CPU time shows what load hides)."""
+    ``CPU[args[0]]`` and the 1-minute load average when it ended in ``LOAD[args[0]]`` (on a machine shared
+    with other work, CPU time shows what load hides)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "cordmatch", *args], check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     CPU[args[0]] = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    LOAD[args[0]] = _load()
     return wall
+
+
+def _median_cli(times: int, *args: str) -> tuple[float, float, float]:
+    """Median wall seconds, median CPU seconds and the largest load average of ``times`` runs of ``args``."""
+    walls, cpus, loads = [], [], []
+    for _ in range(times):
+        walls.append(_cli(*args))
+        cpus.append(CPU[args[0]])
+        loads.append(LOAD[args[0]])
+    return statistics.median(walls), statistics.median(cpus), max(loads)
 
 
 def _verdict(ok: bool) -> str:
@@ -52,30 +70,30 @@ def bench_sqlite(units: int, work: Path) -> None:
     db = work / "bank.sqlite3"
     pq = work / "same.parquet"
     t_db = _cli("sim", "registry", "--units", str(units), "--seed", "1", "--db", str(db))
-    cpu_db = CPU["sim"]
+    cpu_db, load_db = CPU["sim"], LOAD["sim"]
     t_pq = _cli("sim", "registry", "--units", str(units), "--seed", "1", "--db", str(pq))
+    cpu_pq, load_pq = CPU["sim"], LOAD["sim"]
     rate = units / t_db
     print(f"sim registry into SQLite: {t_db:.2f} s for {units:,} units = {rate:,.0f} units/s "
           f"(process start included; target >= 20,000: {_verdict(rate >= 20_000)}; CPU {cpu_db:.2f} s = "
-          f"{units / cpu_db:,.0f} units per CPU-second); "
-          f"into Parquet {t_pq:.2f} s (ratio SQLite/Parquet {t_db / t_pq:.2f})")  # fmt: skip
+          f"{units / cpu_db:,.0f} units per CPU-second; load {load_db:.1f}); "
+          f"into Parquet {t_pq:.2f} s, CPU {cpu_pq:.2f} s (load {load_pq:.1f}); ratio SQLite/Parquet "
+          f"{t_db / t_pq:.2f} wall, {cpu_db / cpu_pq:.2f} CPU")  # fmt: skip
     search = ["search", "--patient", PATIENT, "--weight", "30", "--top", "10", "--json"]
     index_file = Path(str(db) + ".cmindex.npz")
     index_file.unlink(missing_ok=True)
     first = _cli(*search, "--db", str(db))
-    cpu_first = CPU["search"]
-    laters, cpus = [], []
-    for _ in range(5):
-        laters.append(_cli(*search, "--db", str(db)))
-        cpus.append(CPU["search"])
-    later, cpu_later = statistics.median(laters), statistics.median(cpus)
-    parquet = statistics.median(_cli(*search, "--db", str(pq)) for _ in range(3))
-    start = statistics.median(_cli("--help") for _ in range(3))
-    print(f"CLI search, {units:,}-unit SQLite bank: first {first:.2f} s (target < 5 s: {_verdict(first < 5)}), "
-          f"later median of 5 {later:.2f} s (target < 1 s: {_verdict(later < 1)}); CPU first {cpu_first:.2f} s, "
-          f"later {cpu_later:.2f} s")  # fmt: skip
-    print(f"  baselines in this run: same search on Parquet {parquet:.2f} s (ratio later/Parquet "
-          f"{later / parquet:.2f}); 'cordmatch --help' {start:.2f} s (process start)")  # fmt: skip
+    cpu_first, load_first = CPU["search"], LOAD["search"]
+    later, cpu_later, load_later = _median_cli(5, *search, "--db", str(db))
+    parquet, cpu_parquet, load_parquet = _median_cli(3, *search, "--db", str(pq))
+    start, cpu_start, load_start = _median_cli(3, "--help")
+    print(f"CLI search, {units:,}-unit SQLite bank: first {first:.2f} s (target < 5 s: {_verdict(first < 5)}; "
+          f"CPU {cpu_first:.2f} s; load {load_first:.1f}), later median of 5 {later:.2f} s (target < 1 s: "
+          f"{_verdict(later < 1)}; CPU {cpu_later:.2f} s; load up to {load_later:.1f})")  # fmt: skip
+    print(f"  baselines in this run: same search on Parquet {parquet:.2f} s, CPU {cpu_parquet:.2f} s (load up to "
+          f"{load_parquet:.1f}; ratio later/Parquet {later / parquet:.2f} wall, {cpu_later / cpu_parquet:.2f} CPU); "
+          f"'cordmatch --help' {start:.2f} s, CPU {cpu_start:.2f} s (process start; load up to {load_start:.1f}): "
+          f"the search itself adds {cpu_later - cpu_start:.2f} CPU-s")  # fmt: skip
     from cordmatch.imgt import default_nomenclature
     from cordmatch.services.registry_store import index_records, records_from_store
     from cordmatch.store import open_store
@@ -86,8 +104,15 @@ def bench_sqlite(units: int, work: Path) -> None:
     index_records(records_from_store(store), tables)
     old = time.perf_counter() - t0
     store.close()
-    print(f"  old path (ORM feed + parse every GL string, in-process, no process start): {old:.2f} s; "
-          f"later CLI search is {old / later:.1f}x faster")  # fmt: skip
+    print(f"  old path (ORM feed + parse every GL string, in-process, no process start): {old:.2f} s "
+          f"(load {_load():.1f}); later CLI search is {old / later:.1f}x faster")  # fmt: skip
+
+
+def _log_rows(store: Any) -> int:
+    from sqlalchemy import text
+
+    with store.read() as s:
+        return int(s.execute(text("SELECT count(*) FROM search_changes")).scalar_one())
 
 
 def bench_pg(url: str, units: int, work: Path) -> None:
@@ -96,9 +121,9 @@ def bench_pg(url: str, units: int, work: Path) -> None:
     import psycopg
 
     from cordmatch.imgt import default_nomenclature
-    from cordmatch.scale.partitions import export_store, read_table
+    from cordmatch.io.partitions import read_table
     from cordmatch.services import store_index
-    from cordmatch.services.registry import index_from_table, write_registry
+    from cordmatch.services.registry import export_store, index_from_table, write_registry
     from cordmatch.sim.registry import generate_registry
     from cordmatch.store import open_store
 
@@ -114,13 +139,17 @@ def bench_pg(url: str, units: int, work: Path) -> None:
         write_registry(schema_url, generate_registry(units, 1, "mix", tables), tables.release)
         t_write = time.perf_counter() - t0
         print(f"PostgreSQL bulk write (COPY, one transaction per 50,000): {units:,} units in {t_write:.1f} s "
-              f"= {units / t_write:,.0f} units/s")  # fmt: skip
+              f"= {units / t_write:,.0f} units/s (load {_load():.1f})")  # fmt: skip
         store = open_store(schema_url)
         path = work / "pg.cmindex.npz"
         store_index._memo.clear()
+        log_rows = _log_rows(store)
         t0 = time.perf_counter()
         store_index.build_index(store_index.coded_units(store, tables, path=path), tables.release)
         first = time.perf_counter() - t0
+        load_first = _load()
+        print(f"  change log: {log_rows:,} rows after the bulk write, {_log_rows(store):,} after the first open "
+              "(compaction: at most 250,000 rows per index-file write)")  # fmt: skip
         laters = []
         for _ in range(3):
             store_index._memo.clear()  # as a new process: from the index file, then the change log
@@ -138,8 +167,9 @@ def bench_pg(url: str, units: int, work: Path) -> None:
             pq_times.append(time.perf_counter() - t0)
         parquet = statistics.median(pq_times)
         print(f"PostgreSQL {units:,} units: first open of the search index {first:.1f} s (target < 30 s: "
-              f"{_verdict(first < 30)}); later open {later:.2f} s; same units from Parquet {parquet:.2f} s "
-              f"(ratio later/Parquet {later / parquet:.2f}: {_verdict(later <= parquet * 1.1)} 'as fast')")  # fmt: skip
+              f"{_verdict(first < 30)}; load {load_first:.1f}); later open {later:.2f} s; same units from Parquet "
+              f"{parquet:.2f} s (ratio later/Parquet {later / parquet:.2f}: {_verdict(later <= parquet * 1.1)} "
+              f"'as fast'; load {_load():.1f})")  # fmt: skip
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

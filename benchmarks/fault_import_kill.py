@@ -38,7 +38,7 @@ IMPORTER = textwrap.dedent(
     url, path = sys.argv[1], sys.argv[2]
     store = open_store(url)
     svc = BankService(store)
-    tech = svc.authenticate("tech", "PASSWORD")
+    tech = svc.users.authenticate("tech", "PASSWORD")
     write = bank_csv._write_import
     def announced(*args, **kw):
         print("writing", flush=True)
@@ -74,11 +74,11 @@ def seed(url: str) -> None:
     set_password_hasher(PasswordHasher(time_cost=1, memory_cost=256, parallelism=1))
     with open_store(url) as store:
         svc = BankService(store)
-        svc.bootstrap_admin("admin", PASSWORD)
-        admin = svc.authenticate("admin", PASSWORD)
-        svc.create_user(admin, "tech", PASSWORD, "technician")
-        svc.add_bank(admin, "FAULT", "Fault-test bank", accreditation="FACT-NetCord", facility_id="F0001")
-        svc.load_product_codes(admin, ProductCodeTable.from_csv("code,description\nX0001,HPC Cord Blood\n"))
+        svc.users.bootstrap_admin("admin", PASSWORD)
+        admin = svc.users.authenticate("admin", PASSWORD)
+        svc.users.create_user(admin, "tech", PASSWORD, "technician")
+        svc.catalogue.add_bank(admin, "FAULT", "Fault-test bank", accreditation="FACT-NetCord", facility_id="F0001")
+        svc.catalogue.load_product_codes(admin, ProductCodeTable.from_csv("code,description\nX0001,HPC Cord Blood\n"))
 
 
 def state(url: str) -> tuple[int, bool, int]:

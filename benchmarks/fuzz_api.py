@@ -38,7 +38,7 @@ def run(url: str, examples: int) -> int:
         t0 = time.perf_counter()
         report = fuzz_app(api.client.app, api.headers, max_examples=examples, seed=None)
         took = time.perf_counter() - t0
-        chain = api.world.svc.verify_audit(api.world.admin).ok
+        chain = api.world.svc.catalogue.verify_audit(api.world.admin).ok
     finally:
         store.close()
     print(f"{store.dialect}: {report.line()}  ({took:.0f} s; audit chain intact: {chain})")

@@ -7,12 +7,13 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
-DATA_DIR_ENV = "CORDMATCH_DATA_DIR"
-
 
 def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
-    """The data directory: ``override``, else ``$CORDMATCH_DATA_DIR``, else the platform's user data dir."""
-    chosen = override or os.environ.get(DATA_DIR_ENV) or user_data_dir("cordmatch", appauthor=False)
+    """The data directory: ``override``, else the settings' (``$CORDMATCH_DATA_DIR``), else the platform's
+    user data dir. Created when missing."""
+    from cordmatch.config import current
+
+    chosen = override or current().data_dir or user_data_dir("cordmatch", appauthor=False)
     path = Path(chosen).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -44,7 +44,7 @@ def json_registration(din: str = "G123498654321", slot: str = "1", **over: Any) 
 def make_api(store: Any, **app_kw: Any) -> Api:  # noqa: F811
     from fastapi.testclient import TestClient
 
-    from cordmatch.api import create_app
+    from cordmatch.server import create_app
 
     world = make_world(store)
     app_kw.setdefault("search_backend", None)
@@ -52,7 +52,7 @@ def make_api(store: Any, **app_kw: Any) -> Api:  # noqa: F811
     client = TestClient(app, raise_server_exceptions=False)
     headers = {}
     for who in ("admin", "tech", "director", "coord", "coord2"):
-        token = world.svc.issue_token(getattr(world, who), f"test {who}").token
+        token = world.svc.users.issue_token(getattr(world, who), f"test {who}").token
         headers[who] = {"Authorization": f"Bearer {token}"}
     return Api(client, world, headers)
 

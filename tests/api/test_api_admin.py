@@ -133,7 +133,7 @@ def test_search_ranks_the_available_units_of_the_bank(store: Any) -> None:
     other = "A*03:01+A*24:02^B*07:02+B*35:01^C*04:01+C*07:02^DRB1*04:01+DRB1*11:01"
     for din, slot, typing in (("G123498654321", "1", gl), ("G123498654322", "2", other)):
         to_available(api.world, din, slot)
-        api.world.svc.record_typing(api.world.tech, din, typing, kind="extended")
+        api.world.svc.units.record_typing(api.world.tech, din, typing, kind="extended")
     c, coord = api.client, api.as_("coord")
     query = {"patient_gl": gl, "weight_kg": 18, "explain": "G123498654322"}
     out = c.post("/api/v1/search", json=query, headers=coord).json()

@@ -16,7 +16,7 @@ def _api(store: Any) -> Any:
     api = make_api(store, search_backend="auto")
     for din, slot, typing in (("G123498654321", "1", PATIENT), ("G123498654322", "2", DR4)):
         to_available(api.world, din, slot)
-        api.world.svc.record_typing(api.world.tech, din, typing, kind="extended")
+        api.world.svc.units.record_typing(api.world.tech, din, typing, kind="extended")
     return api
 
 

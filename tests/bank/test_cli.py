@@ -122,3 +122,22 @@ def test_bank_demo(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-
     assert code == 0 and "8 units" in out, err
     code, _, err = run_cli(["bank", "demo", "--db", db])
     assert code == 2 and "users exist already" in err
+
+
+def test_the_acting_user_comes_from_the_option_else_the_settings(
+    tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    db = str(tmp_path / "bank.sqlite3")
+    assert run_cli(["bank", "init", "--db", db, "--admin", "root"])[0] == 0
+    monkeypatch.delenv("CORDMATCH_USER", raising=False)
+    code, _, err = run_cli(["bank", "unit", "list", "--db", db])
+    assert code == 2 and "say who acts" in err
+    monkeypatch.setenv("CORDMATCH_USER", "root")  # the variable
+    assert run_cli(["bank", "unit", "list", "--db", db])[0] == 0
+    monkeypatch.setenv("CORDMATCH_USER", "nobody")
+    code, _, err = run_cli(["bank", "unit", "list", "--db", db])
+    assert code == 2 and "wrong password" in err
+    assert run_cli(["bank", "unit", "list", "--db", db, "--user", "root"])[0] == 0  # the option wins
+    monkeypatch.setenv("CORDMATCH_DB_POOL", "lots")  # a bad setting stops every command, naming the variable
+    code, _, err = run_cli(["bank", "unit", "list", "--db", db, "--user", "root"])
+    assert code == 2 and "CORDMATCH_DB_POOL" in err and "Traceback" not in err

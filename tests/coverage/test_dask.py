@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from cordmatch.coverage.engine import CoverageIndex, DoseRule
-from cordmatch.scale.cluster import ClusterSpec
+from cordmatch.io.cluster import ClusterSpec
 from cordmatch.selection.settings import default_settings
-from cordmatch.services.coverage import antigen_relation, run_coverage, simulate_patients
+from cordmatch.services.coverage import antigen_relation, run_coverage
+from cordmatch.sim.coverage_patients import simulate_patients
 
 
 def test_same_answer_on_one_and_two_workers(tables, small_registry):  # type: ignore[no-untyped-def]
@@ -28,7 +29,7 @@ def test_same_answer_on_one_and_two_workers(tables, small_registry):  # type: ig
 def test_local_workers_keep_the_default_trim_threshold() -> None:
     import os
 
-    from cordmatch.scale.cluster import open_client
+    from cordmatch.io.cluster import open_client
 
     with open_client(ClusterSpec(workers=1)) as client:
         values = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")

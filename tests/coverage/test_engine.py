@@ -12,11 +12,12 @@ from tests.coverage.conftest import PATIENT, coded_patients
 from cordmatch.coverage.engine import LEVELS, CoverageIndex, DoseRule, evaluate, served_matrix
 from cordmatch.errors import InvalidInputError
 from cordmatch.selection import kernel
-from cordmatch.selection.index import EXACT
+from cordmatch.selection.index import NOT_CODABLE
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.records import build_index
 from cordmatch.selection.settings import default_settings
-from cordmatch.services.coverage import antigen_relation, simulate_patients
+from cordmatch.services.coverage import antigen_relation
+from cordmatch.sim.coverage_patients import simulate_patients
 
 NMDP = DoseRule.from_settings(default_settings(), default_settings().policy("nmdp"))
 LEVEL_K = {"4/6": (6, 4), "5/6": (6, 5), "6/6": (6, 6), "6/8": (8, 6), "7/8": (8, 7), "8/8": (8, 8)}
@@ -35,7 +36,7 @@ def _resolved_slots(index):  # type: ignore[no-untyped-def]
     n = index.n
     out = []
     for s in range(n):
-        if index.flags[s] & EXACT:
+        if index.flags[s] & NOT_CODABLE:
             continue
         _, al = index.codes(s)
         if (al >= 0).all():
@@ -224,7 +225,7 @@ def test_untyped_patient_locus_is_never_served_at_its_level(tables):  # type: ig
 @given(masks=st.lists(st.tuples(st.integers(0, 39), st.integers(0, 3)), min_size=1, max_size=30))
 def test_less_typing_information_never_serves_more(tables, masks):  # type: ignore[no-untyped-def]
     """Property: replacing alleles by their antigen (``A*02:01`` -> ``A*02:XX``) never raises a count."""
-    from cordmatch.services.coverage import simulate_patients
+    from cordmatch.sim.coverage_patients import simulate_patients
 
     sim = simulate_patients(40, 13, "CAU", tables)
     units = [_gl(tables, sim, i) for i in range(40)]

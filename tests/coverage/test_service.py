@@ -6,7 +6,7 @@ import numpy as np
 
 from cordmatch.hla.typing import parse_typing
 from cordmatch.matching.coded import code_typing
-from cordmatch.services.coverage import simulate_patients
+from cordmatch.sim.coverage_patients import simulate_patients
 from cordmatch.sim.patients import generate_patients
 
 

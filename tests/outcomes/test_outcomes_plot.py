@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cordmatch.errors import InvalidInputError
+from cordmatch.io.outcomes_plot import engraftment_png, engraftment_svg, plot_engraftment
 from cordmatch.outcomes import EngraftmentInputs, estimate
-from cordmatch.outcomes_plot import engraftment_png, engraftment_svg, plot_engraftment
 
 
 @pytest.fixture(scope="module")

@@ -65,4 +65,4 @@ def bank(tmp_path: Path, seeded_db: Path):  # type: ignore[no-untyped-def]  # no
 def actor(svc, username: str):  # type: ignore[no-untyped-def]
     from cordmatch.services.bank_demo import DEMO_PASSWORD
 
-    return svc.authenticate(username, DEMO_PASSWORD)
+    return svc.users.authenticate(username, DEMO_PASSWORD)

@@ -18,7 +18,7 @@ PATIENT = "A*02:01+A*01:01^B*08:01+B*44:02^C*07:01+C*05:01^DRB1*03:01+DRB1*04:01
 def api(tmp_path: Path, seeded_db: Path) -> Any:
     from fastapi.testclient import TestClient
 
-    from cordmatch.api import create_app
+    from cordmatch.server import create_app
     from cordmatch.services.bank_demo import DEMO_PASSWORD
 
     db = tmp_path / "api.sqlite3"
@@ -28,7 +28,7 @@ def api(tmp_path: Path, seeded_db: Path) -> Any:
     svc = app.state.bank
     client.tokens = {}  # type: ignore[attr-defined]
     for who in ("tech", "coord"):
-        token = svc.issue_token(svc.authenticate(who, DEMO_PASSWORD), "test").token
+        token = svc.users.issue_token(svc.users.authenticate(who, DEMO_PASSWORD), "test").token
         client.tokens[who] = {"Authorization": f"Bearer {token}"}  # type: ignore[attr-defined]
     return client
 

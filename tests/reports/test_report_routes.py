@@ -22,7 +22,7 @@ def search_client(tmp_path: Path, seeded_db: Path) -> Any:
     """A client of an app that searches the demo store's available units."""
     from fastapi.testclient import TestClient
 
-    from cordmatch.api import create_app
+    from cordmatch.server import create_app
 
     db = tmp_path / "search.sqlite3"
     shutil.copyfile(seeded_db, db)
@@ -130,12 +130,12 @@ def test_labels_refused_to_coordinators(client: Any) -> None:
 def test_report_curves_agree_with_the_search(search_client: Any) -> None:
     """The curves are the report's own estimates: for every unit they give the day-42 probability the
     search stated in its engraftment check."""
-    from cordmatch.api.search import SearchQuery
     from cordmatch.reports.service import search_report
     from cordmatch.services.auth import Principal
+    from cordmatch.services.search_query import SearchQuery
 
     app = search_client.app
-    coord = next(u for u in app.state.bank.list_users(_admin(app)) if u.username == "coord")
+    coord = next(u for u in app.state.bank.users.list_users(_admin(app)) if u.username == "coord")
     actor = Principal(coord.id, coord.username, coord.role, "x")
     query = SearchQuery(patient_gl=PATIENT, weight_kg=18, antibodies="A*02:01,3000")
     report = search_report(app.state.search_backend, actor, query)
@@ -149,4 +149,4 @@ def test_report_curves_agree_with_the_search(search_client: Any) -> None:
 def _admin(app: Any) -> Any:
     from cordmatch.services.bank_demo import DEMO_PASSWORD
 
-    return app.state.bank.authenticate("admin", DEMO_PASSWORD)
+    return app.state.bank.users.authenticate("admin", DEMO_PASSWORD)

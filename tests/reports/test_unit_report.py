@@ -22,7 +22,7 @@ def test_unit_report_reads_as_a_person_needs(bank: Any, tmp_path: Path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "unit-report-1.pdf").write_bytes(pdf)
     text = " ".join(pdf_text(pdf, tmp_path).split())
-    unit = bank.get_unit(actor(bank, "tech"), din)
+    unit = bank.catalogue.get_unit(actor(bank, "tech"), din)
     for needle in (
         unit.din_labelled, "Demo Public Cord Blood Bank", "FACT-NetCord", "A*02:01+A*01:01",
         "maternal infectious disease markers negative", "TNC (cells) 1.26 x10^9 1.05 x10^9", "3.88 x10^6", "97 %",
@@ -45,8 +45,8 @@ def test_missing_facts_are_said(bank: Any, tmp_path: Path) -> None:
 def test_qc_values_agree_with_the_service(bank: Any, n: int) -> None:
     tech = actor(bank, "tech")
     din = demo_din(n)
-    ours = unit_facts.qc(bank.get_unit(tech, din), bank.qc_criteria())
-    theirs = bank.release_check(tech, din)
+    ours = unit_facts.qc(bank.catalogue.get_unit(tech, din), bank.release.qc_criteria())
+    theirs = bank.release.release_check(tech, din)
     assert [(i.key, i.value, i.verdict) for i in ours.items] == [(i.key, i.value, i.verdict) for i in theirs.items]
 
 

@@ -15,7 +15,7 @@ from store.conftest import db_url, pg_schema_url, store  # noqa: F401  (fixtures
 @pytest.fixture(scope="session")
 def client() -> Iterator[Any]:
     """A LocalCluster of 2 workers (one thread each) for the whole session."""
-    from cordmatch.scale.cluster import ClusterSpec, open_client
+    from cordmatch.io.cluster import ClusterSpec, open_client
 
     with open_client(ClusterSpec(workers=2, memory_limit="1GiB")) as c:
         yield c

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from cordmatch.bank.din import parse_din
 from cordmatch.errors import ConflictError
@@ -78,3 +79,43 @@ def test_same_seed_twice_is_a_conflict_and_keeps_the_store_whole(db_url: str, ta
         assert len(index) == 50
     finally:
         store.close()
+
+
+def _triggers(db_url: str) -> list[tuple[str, str]]:
+    store = open_store(db_url)
+    try:
+        with store.read() as s:
+            if store.dialect == "sqlite":
+                q = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+            else:
+                q = (  # this schema's triggers, enabled or not
+                    "SELECT t.tgname, c.relname || ' ' || t.tgenabled::text FROM pg_trigger t "
+                    "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE NOT t.tgisinternal AND n.nspname = current_schema() ORDER BY 1"
+                )
+            return [(str(a), str(b)) for a, b in s.execute(text(q)).all()]
+    finally:
+        store.close()
+
+
+def test_bulk_write_logs_every_unit_and_keeps_the_triggers(db_url: str, tables: NomenclatureTables) -> None:
+    before = _triggers(db_url)
+    assert before  # the change log's triggers exist
+    write_registry(db_url, generate_registry(30, 4, "CAU", tables), tables.release)
+    assert _triggers(db_url) == before  # the same triggers, same SQL, after the bulk write
+    store = open_store(db_url)
+    try:
+        with store.read() as s:
+            logged = set(s.execute(text("SELECT DISTINCT unit_id FROM search_changes")).scalars())
+            units = set(s.execute(text("SELECT id FROM units")).scalars())
+        assert units and units <= logged  # every new unit is in the change log
+        with store.transaction() as s:  # a later write is still logged by the triggers
+            s.execute(text("UPDATE units SET state = 'reserved' WHERE id = :i"), {"i": min(units)})
+        with store.read() as s:
+            last = s.execute(text("SELECT unit_id FROM search_changes ORDER BY seq DESC LIMIT 1")).scalar_one()
+        assert last == min(units)
+    finally:
+        store.close()
+    with pytest.raises(ConflictError):  # a failed chunk rolls the trigger swap back with everything else
+        write_registry(db_url, generate_registry(30, 4, "CAU", tables), tables.release)
+    assert _triggers(db_url) == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cordmatch.errors import InvalidInputError
-from cordmatch.scale.cluster import ClusterSpec, open_client
+from cordmatch.io.cluster import ClusterSpec, open_client
 
 
 @pytest.mark.parametrize("workers", [0, -1, 65])

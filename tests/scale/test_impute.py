@@ -10,8 +10,8 @@ import pytest
 
 from cordmatch.cli.main import main
 from cordmatch.imgt import default_nomenclature
+from cordmatch.io.partitions import read_manifest, read_table, write_partitions
 from cordmatch.scale.impute import impute_distributed, impute_rows
-from cordmatch.scale.partitions import read_manifest, read_table, write_partitions
 from cordmatch.sim.registry import generate_registry
 
 PATIENT = "A*02:01+A*01:01^B*07:02+B*08:01^C*07:01+C*07:02^DRB1*15:01+DRB1*03:01"

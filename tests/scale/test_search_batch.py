@@ -11,9 +11,9 @@ import pytest
 
 from cordmatch.errors import InvalidInputError
 from cordmatch.imgt import default_nomenclature
-from cordmatch.scale.partitions import export_store, partition_sizes, read_manifest, write_partitions
+from cordmatch.io.partitions import partition_sizes, read_manifest, write_partitions
 from cordmatch.scale.search_batch import load_patients, search_batch, search_local
-from cordmatch.services.registry import write_registry
+from cordmatch.services.registry import export_store, write_registry
 from cordmatch.sim.patients import generate_patients
 from cordmatch.sim.registry import generate_registry
 

@@ -48,15 +48,15 @@ def test_every_write_is_seen_by_the_next_search(world: World, tables: Nomenclatu
     to_available(world, "G123498000003", "3")
     assert _dins(world, tables, path, memo=False) == ["G123498000001", "G123498000002", "G123498000003"]
     # reserved: gone from the next search, in this process and from the file
-    res = world.svc.reserve(world.coord, "G123498000002", "p1")
+    res = world.svc.reservations.reserve(world.coord, "G123498000002", "p1")
     assert _dins(world, tables, path) == ["G123498000001", "G123498000003"]
     assert _dins(world, tables, path, memo=False) == ["G123498000001", "G123498000003"]
     # reservation cancelled: listed again
-    world.svc.cancel_reservation(world.coord, res.id, "patient transplanted elsewhere")
+    world.svc.reservations.cancel_reservation(world.coord, res.id, "patient transplanted elsewhere")
     assert _dins(world, tables, path) == ["G123498000001", "G123498000002", "G123498000003"]
     # retyped and given a NIMA: the codes follow
-    world.svc.record_typing(world.tech, "G123498000001", "A*01:01+A*02:05^B*07:02+B*08:01^DRB1*15:01+DRB1*03:01")
-    world.svc.set_nima(world.tech, "G123498000003", "A*24:02^B*35:01")
+    world.svc.units.record_typing(world.tech, "G123498000001", "A*01:01+A*02:05^B*07:02+B*08:01^DRB1*15:01+DRB1*03:01")
+    world.svc.units.set_nima(world.tech, "G123498000003", "A*24:02^B*35:01")
     incremental = coded_units(world.svc.store, tables, path=path)
     _same(incremental, _fresh(world, tables, tmp_path))
     assert len(incremental.nima) == 1
@@ -78,7 +78,7 @@ def test_release_or_tables_change_invalidates_the_file(
 
 
 def test_a_world_without_units_gives_an_empty_index(world: World, tables: NomenclatureTables, tmp_path: Path) -> None:
-    world.svc.register_unit(world.tech, good_registration("G123498000009", slot="9"))  # not listed
+    world.svc.units.register_unit(world.tech, good_registration("G123498000009", slot="9"))  # not listed
     index, _ = open_store_index(world.svc.store, tables)
     assert len(index) == 0
 
@@ -169,7 +169,7 @@ def test_a_restored_older_copy_is_read_again(world: World, tables: NomenclatureT
     raw.close()
     shutil.copy(db, tmp_path / "backup.sqlite3")
     to_available(world, "G123498000002", "2")
-    world.svc.reserve(world.coord, "G123498000001", "p1")
+    world.svc.reservations.reserve(world.coord, "G123498000001", "p1")
     assert _dins(world, tables, path) == ["G123498000002"]
     store.engine.dispose()
     for suffix in ("-wal", "-shm"):

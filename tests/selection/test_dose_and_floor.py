@@ -80,7 +80,7 @@ def test_patient_needs_a_b_drb1(tables):  # type: ignore[no-untyped-def]
         p = Patient(parse_typing(gl, tables), 10.0)
         with pytest.raises(InvalidInputError) as err:
             search(idx, src, p, tables, today=TODAY)
-        assert missing in err.value.message and err.value.where == "--patient"
+        assert missing in err.value.message and err.value.where == "patient_gl"
     p = Patient(parse_typing("A*02:01+A*01:01^B*08:01+B*44:02^DRB1*03:01+DRB1*04:01", tables), 10.0)
     out = search(idx, src, p, tables, today=TODAY)
     assert any("HLA-C not typed" in n for n in out.notes)

@@ -78,11 +78,11 @@ def _sim(tables):  # type: ignore[no-untyped-def]
 
 
 def test_search_grades_equal_single_pair_grading(tables):  # type: ignore[no-untyped-def]
+    from cordmatch.io.parquet_registry import ParquetRegistry  # noqa: F401  (adapter used by the CLI)
     from cordmatch.selection.index import UnitIndex
     from cordmatch.selection.model import Patient
     from cordmatch.selection.records import columns_from_records
     from cordmatch.selection.search import prepare
-    from cordmatch.services.registry import ParquetRegistry  # noqa: F401  (adapter used by the CLI)
 
     chunks, patients = _sim(tables)
     idx = UnitIndex(tables.release)

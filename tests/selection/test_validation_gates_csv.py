@@ -28,7 +28,7 @@ def test_gate(tables, row):  # type: ignore[no-untyped-def]
     if row["expected"] == "refused":
         with pytest.raises(InvalidInputError) as err:
             build_patient(req, tables)
-        assert row["expected_text"] in err.value.message and err.value.where == "--patient"
+        assert row["expected_text"] in err.value.message and err.value.where == "patient_gl"
         return
     p, _notes = build_patient(req, tables)
     out = gate_investigational(with_engraftment(search(idx, src, p, tables, today=TODAY)), req)

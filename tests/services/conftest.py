@@ -58,43 +58,45 @@ def make_world(store: Any) -> World:  # noqa: F811
 
     clock = Clock()
     svc = BankService(store, clock=clock)
-    svc.bootstrap_admin("admin", PASSWORD)
-    admin = svc.authenticate("admin", PASSWORD)
-    svc.create_user(admin, "tech", PASSWORD, "technician")
-    svc.create_user(admin, "director", PASSWORD, "director")
-    svc.create_user(admin, "coord", PASSWORD, "coordinator", centre="Centre A")
-    svc.create_user(admin, "coord2", PASSWORD, "coordinator", centre="Centre B")
-    svc.add_bank(admin, "BANK1", "Test Public Cord Blood Bank", accreditation="FACT-NetCord", facility_id="G1234")
-    svc.load_product_codes(admin, ProductCodeTable.from_csv(PRODUCT_CSV))
+    svc.users.bootstrap_admin("admin", PASSWORD)
+    admin = svc.users.authenticate("admin", PASSWORD)
+    svc.users.create_user(admin, "tech", PASSWORD, "technician")
+    svc.users.create_user(admin, "director", PASSWORD, "director")
+    svc.users.create_user(admin, "coord", PASSWORD, "coordinator", centre="Centre A")
+    svc.users.create_user(admin, "coord2", PASSWORD, "coordinator", centre="Centre B")
+    svc.catalogue.add_bank(
+        admin, "BANK1", "Test Public Cord Blood Bank", accreditation="FACT-NetCord", facility_id="G1234"
+    )
+    svc.catalogue.load_product_codes(admin, ProductCodeTable.from_csv(PRODUCT_CSV))
     return World(
         svc,
         clock,
         admin,
-        svc.authenticate("tech", PASSWORD),
-        svc.authenticate("director", PASSWORD),
-        svc.authenticate("coord", PASSWORD),
-        svc.authenticate("coord2", PASSWORD),
+        svc.users.authenticate("tech", PASSWORD),
+        svc.users.authenticate("director", PASSWORD),
+        svc.users.authenticate("coord", PASSWORD),
+        svc.users.authenticate("coord2", PASSWORD),
     )
 
 
 def to_quarantine(w: World, din: str = "G123498654321", slot: str = "1") -> None:
     svc, tech = w.svc, w.tech
-    svc.register_unit(tech, good_registration(din, slot))
-    svc.transition(tech, din, "received")
-    svc.record_processing(tech, din, {"volume_ml": 25.0, "tnc": 1.3e9, "cd34": 4.5e6}, red_cell_depleted=True)
-    svc.record_measurement(tech, din, "pre_cryo", {"volume_ml": 25.0, "tnc": 1.25e9, "cd34": 4.4e6,
-                                                   "viability_pct": 97.0})  # fmt: skip
-    svc.transition(tech, din, "cryopreserved")
-    svc.transition(tech, din, "quarantine")
-    svc.record_tests(tech, din, {"abo": "a", "rh": "+", "idm_result": "negative", "sterility": "negative",
-                                 "hb_screen": "normal", "segments": 2,
-                                 "idm_markers": {"HBsAg": "negative", "HIV-1/2": "negative"}})  # fmt: skip
-    svc.record_measurement(tech, din, "post_thaw", {"viable_cd34_pct": 88.0, "viable_cd45_pct": 65.0, "cfu": 140})
+    svc.units.register_unit(tech, good_registration(din, slot))
+    svc.units.transition(tech, din, "received")
+    svc.units.record_processing(tech, din, {"volume_ml": 25.0, "tnc": 1.3e9, "cd34": 4.5e6}, red_cell_depleted=True)
+    svc.units.record_measurement(tech, din, "pre_cryo", {"volume_ml": 25.0, "tnc": 1.25e9, "cd34": 4.4e6,
+                                                         "viability_pct": 97.0})  # fmt: skip
+    svc.units.transition(tech, din, "cryopreserved")
+    svc.units.transition(tech, din, "quarantine")
+    svc.units.record_tests(tech, din, {"abo": "a", "rh": "+", "idm_result": "negative", "sterility": "negative",
+                                       "hb_screen": "normal", "segments": 2,
+                                       "idm_markers": {"HBsAg": "negative", "HIV-1/2": "negative"}})  # fmt: skip
+    svc.units.record_measurement(tech, din, "post_thaw", {"viable_cd34_pct": 88.0, "viable_cd45_pct": 65.0, "cfu": 140})
 
 
 def to_available(w: World, din: str = "G123498654321", slot: str = "1") -> None:
     to_quarantine(w, din, slot)
-    w.svc.release(w.director, din)
+    w.svc.release.release(w.director, din)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -54,7 +54,7 @@ def test_bad_registration_names_field_and_writes_nothing(world: World) -> None:
     before = _counts(world)
     for change, error, where, fragment in BAD_REGISTRATIONS:
         with pytest.raises(error) as exc:
-            world.svc.register_unit(world.tech, good_registration(**change))
+            world.svc.units.register_unit(world.tech, good_registration(**change))
         assert exc.value.where == where, change
         assert fragment in str(exc.value), change
         assert _counts(world) == before, change
@@ -62,34 +62,34 @@ def test_bad_registration_names_field_and_writes_nothing(world: World) -> None:
 
 def test_duplicate_din_and_taken_slot(world: World) -> None:
     svc = world.svc
-    svc.register_unit(world.tech, good_registration())
+    svc.units.register_unit(world.tech, good_registration())
     before = _counts(world)
     with pytest.raises(ConflictError, match="already registered") as exc:
-        svc.register_unit(world.tech, good_registration(slot="2"))
+        svc.units.register_unit(world.tech, good_registration(slot="2"))
     assert exc.value.where == "din"
     with pytest.raises(ConflictError, match="T1/R1/B1/1 is already taken by unit G123498654321") as exc:
-        svc.register_unit(world.tech, good_registration("A999921123456"))
+        svc.units.register_unit(world.tech, good_registration("A999921123456"))
     assert exc.value.where == "storage"
     assert _counts(world) == before
-    other = svc.register_unit(world.tech, good_registration("A999921123456", slot="2"))
+    other = svc.units.register_unit(world.tech, good_registration("A999921123456", slot="2"))
     with pytest.raises(ConflictError, match="already taken"):
-        svc.set_storage(world.tech, other.din, {"tank": "T1", "rack": "R1", "box": "B1", "slot": "1"})
-    assert svc.set_storage(world.tech, "G123498654321", {"tank": "T1", "rack": "R1", "box": "B1", "slot": "1"})
+        svc.units.set_storage(world.tech, other.din, {"tank": "T1", "rack": "R1", "box": "B1", "slot": "1"})
+    assert svc.units.set_storage(world.tech, "G123498654321", {"tank": "T1", "rack": "R1", "box": "B1", "slot": "1"})
 
 
 def test_bad_measurements_and_tests(world: World) -> None:
     svc = world.svc
-    svc.register_unit(world.tech, good_registration())
+    svc.units.register_unit(world.tech, good_registration())
     before = _counts(world)
     with pytest.raises(InvalidInputError, match="stage") as exc:
-        svc.record_measurement(world.tech, "G123498654321", "frozen", {"tnc": 1})
+        svc.units.record_measurement(world.tech, "G123498654321", "frozen", {"tnc": 1})
     with pytest.raises(InvalidInputError) as exc:
-        svc.record_measurement(world.tech, "G123498654321", "pre_cryo", {"cd34": -5})
+        svc.units.record_measurement(world.tech, "G123498654321", "pre_cryo", {"cd34": -5})
     assert exc.value.where == "cd34"
     with pytest.raises(InvalidInputError) as exc:
-        svc.record_tests(world.tech, "G123498654321", {"rh": "maybe"})
+        svc.units.record_tests(world.tech, "G123498654321", {"rh": "maybe"})
     assert exc.value.where == "rh"
     with pytest.raises(InvalidInputError) as exc:
-        svc.record_tests(world.tech, "G123498654321", {"idm_markers": {"HBsAg": "so-so"}})
+        svc.units.record_tests(world.tech, "G123498654321", {"idm_markers": {"HBsAg": "so-so"}})
     assert exc.value.where == "idm_markers.HBsAg"
     assert _counts(world) == before

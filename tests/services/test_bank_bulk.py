@@ -91,10 +91,10 @@ def _stored(w: World) -> dict[str, Any]:
 
 def test_bulk_equals_one_at_a_time(world: World, ref_world: World) -> None:
     items = _registrations(12)
-    dins = world.svc.register_units(world.tech, items)
+    dins = world.svc.units.register_many(world.tech, items)
     assert dins == [str(i.registration.din) for i in items]
     for item in items:  # the reference: one registration at a time, later stages recorded as the import did
-        ref_world.svc.register_unit(ref_world.tech, item.registration)
+        ref_world.svc.units.register_unit(ref_world.tech, item.registration)
     with ref_world.svc.store.transaction() as s:
         ids = {d: i for d, i in s.execute(select(Unit.din, Unit.id))}
         for item in items:
@@ -104,8 +104,8 @@ def test_bulk_equals_one_at_a_time(world: World, ref_world: World) -> None:
     got, want = _stored(world), _stored(ref_world)
     assert len(got["audit"]) == 12 and len(got["measurements"]) == 9 + 6
     assert got == want
-    assert world.svc.verify_audit(world.admin).ok
-    unit = world.svc.get_unit(world.tech, items[0].registration.din)
+    assert world.svc.catalogue.verify_audit(world.admin).ok
+    unit = world.svc.catalogue.get_unit(world.tech, items[0].registration.din)
     assert unit.measurements["pre_cryo"].tnc == 1.2e9 and unit.hla_gl is not None
 
 
@@ -117,37 +117,37 @@ def _count(w: World) -> tuple[int, int]:
 
 @pytest.mark.parametrize("bad_at", [0, 5, 9])
 def test_a_bad_item_anywhere_refuses_the_batch(world: World, bad_at: int) -> None:
-    world.svc.register_unit(world.tech, good_registration("G123498099999", slot="99"))
+    world.svc.units.register_unit(world.tech, good_registration("G123498099999", slot="99"))
     before = _count(world)
     items = _registrations(10)
     reg = items[bad_at].registration.model_copy(update={"din": "G123498099999"})  # already registered
     items[bad_at] = UnitImport(reg)
     items[3] = UnitImport(items[3].registration.model_copy(update={"bank_code": "NOPE"}))
     with pytest.raises(UnitsRefusedError) as err:
-        world.svc.register_units(world.tech, items)
+        world.svc.units.register_many(world.tech, items)
     found = {(r.index, r.field) for r in err.value.refusals}
     assert (bad_at, "din") in found and (3, "bank_code") in found
     assert _count(world) == before
-    assert world.svc.verify_audit(world.admin).ok
+    assert world.svc.catalogue.verify_audit(world.admin).ok
 
 
 def test_duplicates_inside_the_batch_are_refused(world: World) -> None:
     items = _registrations(4)
     items.append(UnitImport(items[0].registration.model_copy(update={"din": "G123498099998"})))  # same slot
     with pytest.raises(UnitsRefusedError) as err:
-        world.svc.register_units(world.tech, items)
+        world.svc.units.register_many(world.tech, items)
     assert [(r.index, r.field) for r in err.value.refusals] == [(4, "storage")]
     assert _count(world)[0] == 0  # nothing written: the slot is still free
-    world.svc.register_unit(world.tech, good_registration("G123498099997", slot="1"))
+    world.svc.units.register_unit(world.tech, good_registration("G123498099997", slot="1"))
     with pytest.raises(UnitsRefusedError) as err:
-        world.svc.register_units(world.tech, items[:1])
+        world.svc.units.register_many(world.tech, items[:1])
     assert [(r.index, r.field) for r in err.value.refusals] == [(0, "storage")]
     with pytest.raises(ConflictError):  # the single path refuses the same unit for the same reason
-        world.svc.register_unit(world.tech, items[0].registration)
+        world.svc.units.register_unit(world.tech, items[0].registration)
 
 
 def test_csv_refusal_names_the_line_and_writes_nothing(world: World) -> None:
-    world.svc.register_unit(world.tech, good_registration("G123498000102", slot="7"))
+    world.svc.units.register_unit(world.tech, good_registration("G123498000102", slot="7"))
     before = _count(world)
     rows = [line(din=f"G1234980001{i:02d}", slot=str(20 + i)) for i in range(5)]
     rows[4] = line(din="G123498000150", tank="T1", rack="R1", box="B1", slot="7")  # slot taken in the store
@@ -156,4 +156,30 @@ def test_csv_refusal_names_the_line_and_writes_nothing(world: World) -> None:
     lines = {(i.line, i.field) for i in err.value.issues}
     assert lines == {(4, "din"), (6, "storage")}  # header is line 1
     assert _count(world) == before
-    assert world.svc.verify_audit(world.admin).ok
+    assert world.svc.catalogue.verify_audit(world.admin).ok
+
+
+def test_prechecked_items_are_written_as_the_plain_ones(world: World, ref_world: World) -> None:
+    items = _registrations(6)
+    checked = [UnitImport.prechecked(i.registration, i.measurements, world.clock()) for i in items]
+    assert all(c.checked is not None and c.checked.din == str(c.registration.din) for c in checked)
+    world.svc.units.register_many(world.tech, checked)
+    ref_world.svc.units.register_many(ref_world.tech, items)
+    assert _stored(world) == _stored(ref_world)
+
+
+def test_checks_made_on_another_registration_are_run_again(world: World) -> None:
+    good = UnitImport.prechecked(_registrations(1)[0].registration, {}, world.clock())
+    bad = good.registration.model_copy(update={"hla_gl": "A*99:99+A*01:01"})  # not in the nomenclature
+    with pytest.raises(UnitsRefusedError) as err:
+        world.svc.units.register_many(world.tech, [UnitImport(bad, {}, good.checked)])
+    assert [(r.index, r.field) for r in err.value.refusals] == [(0, "hla_gl")]
+    assert _count(world)[0] == 0
+
+
+def test_checks_made_before_a_change_of_the_registration_are_run_again(world: World) -> None:
+    item = UnitImport.prechecked(_registrations(1)[0].registration, {}, world.clock())
+    item.registration.hla_gl = "A*99:99+A*01:01"  # changed after its checks
+    with pytest.raises(UnitsRefusedError) as err:
+        world.svc.units.register_many(world.tech, [item])
+    assert [(r.index, r.field) for r in err.value.refusals] == [(0, "hla_gl")]

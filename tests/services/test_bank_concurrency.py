@@ -51,7 +51,7 @@ def test_concurrent_reservations(world: World, db_url: str) -> None:
         for _ in range(rounds):
             din = rng.choice(UNITS)
             try:
-                r = svc.reserve(actor, din, f"patient-{k}")
+                r = svc.reservations.reserve(actor, din, f"patient-{k}")
             except ConflictError:
                 with lock:
                     conflicts["reserve"] += 1
@@ -62,7 +62,7 @@ def test_concurrent_reservations(world: World, db_url: str) -> None:
             with lock:
                 changes[din] += 1
             try:
-                svc.cancel_reservation(actor, r.id, "stress test")
+                svc.reservations.cancel_reservation(actor, r.id, "stress test")
                 with lock:
                     changes[din] += 1
             except BaseException as exc:  # pragma: no cover
@@ -104,7 +104,7 @@ def test_concurrent_typings_never_fork_the_history(world: World, db_url: str) ->
     to_available(world, din, slot="0")
     store = open_store(db_url, pool_size=CLIENTS + 5)
     svc = BankService(store)
-    v0 = svc.get_unit(world.tech, din).version
+    v0 = svc.catalogue.get_unit(world.tech, din).version
     alleles = ["A*01:01", "A*02:01", "A*03:01", "A*11:01", "A*24:02"]
     errors: list[BaseException] = []
     barrier = threading.Barrier(CLIENTS)
@@ -112,7 +112,7 @@ def test_concurrent_typings_never_fork_the_history(world: World, db_url: str) ->
     def client(k: int) -> None:
         barrier.wait()
         try:
-            svc.record_typing(world.tech, din, f"{alleles[k % 5]}+{alleles[(k // 5) % 5]}", kind="extended")
+            svc.units.record_typing(world.tech, din, f"{alleles[k % 5]}+{alleles[(k // 5) % 5]}", kind="extended")
         except BaseException as exc:  # pragma: no cover
             errors.append(exc)
 
@@ -128,5 +128,5 @@ def test_concurrent_typings_never_fork_the_history(world: World, db_url: str) ->
         assert len(typings) == CLIENTS + 1 and len(current) == 1
         successors = [t.superseded_by for t in typings if t.superseded_by is not None]
         assert len(successors) == len(set(successors)) == CLIENTS  # linear chain, no fork
-    assert svc.get_unit(world.tech, din).version == v0 + CLIENTS
+    assert svc.catalogue.get_unit(world.tech, din).version == v0 + CLIENTS
     store.close()

@@ -49,7 +49,7 @@ def test_import_then_export_round_trip(world: World) -> None:
     text = HEADER + "\n" + line() + line(din="G123498000102", slot="2", hla_gl="A*03:01+A*11:01")
     result = import_units_csv(world.svc, world.tech, text)
     assert result.imported == 2
-    unit = world.svc.get_unit(world.tech, "G123498000101")
+    unit = world.svc.catalogue.get_unit(world.tech, "G123498000101")
     assert unit.state == "collected" and unit.abo == "O" and unit.rh == "neg" and unit.segments == 2
     assert unit.measurements["pre_cryo"].tnc == 1.3e9 and unit.collection_volume_ml == 88
     exported = export_units_csv(world.svc, world.tech)

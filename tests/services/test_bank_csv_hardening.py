@@ -30,7 +30,7 @@ def test_exported_formulas_are_inert_and_import_back(world: World) -> None:
     for row in rows:
         for value in row.values():
             assert not value.startswith(("=", "+", "-", "@")), row
-    unit = svc.get_unit(tech, "G123498000101")
+    unit = svc.catalogue.get_unit(tech, "G123498000101")
     assert unit.storage is not None and unit.storage.tank == '=HYPERLINK("x")'
 
 
@@ -49,7 +49,7 @@ def test_overlong_cells_and_implausible_numbers_are_line_issues(world: World) ->
     with pytest.raises(CsvImportError) as exc2:
         import_units_csv(svc, tech, huge)
     assert exc2.value.issues[0].line == 2
-    assert svc.list_units(tech).total == 0
+    assert svc.catalogue.list_units(tech).total == 0
 
 
 @pytest.mark.parametrize("text", ["\r0", "a\rb,c\n", '"unclosed\n', "din\r\n\r"])

@@ -14,17 +14,17 @@ from .conftest import PASSWORD, World, good_registration, to_available
 DIN = "G123498654321"
 
 CALLS: dict[str, Callable[[World, Any], Any]] = {
-    "register": lambda w, a: w.svc.register_unit(a, good_registration("A999921123456", slot="9")),
-    "tests": lambda w, a: w.svc.record_tests(a, DIN, {"abo": "O"}),
-    "typing": lambda w, a: w.svc.record_typing(a, DIN, "A*01:01+A*01:01"),
-    "discard": lambda w, a: w.svc.discard(a, DIN, "test"),
-    "release": lambda w, a: w.svc.release(a, DIN),
-    "reserve": lambda w, a: w.svc.reserve(a, DIN, "p1"),
-    "ship": lambda w, a: w.svc.ship(a, DIN),
-    "create_user": lambda w, a: w.svc.create_user(a, "eve", PASSWORD, "admin"),
-    "timeline": lambda w, a: w.svc.timeline(a, DIN),
-    "verify_audit": lambda w, a: w.svc.verify_audit(a),
-    "qc_config": lambda w, a: w.svc.set_qc_criteria(a, w.svc.qc_criteria()),
+    "register": lambda w, a: w.svc.units.register_unit(a, good_registration("A999921123456", slot="9")),
+    "tests": lambda w, a: w.svc.units.record_tests(a, DIN, {"abo": "O"}),
+    "typing": lambda w, a: w.svc.units.record_typing(a, DIN, "A*01:01+A*01:01"),
+    "discard": lambda w, a: w.svc.units.discard(a, DIN, "test"),
+    "release": lambda w, a: w.svc.release.release(a, DIN),
+    "reserve": lambda w, a: w.svc.reservations.reserve(a, DIN, "p1"),
+    "ship": lambda w, a: w.svc.reservations.ship(a, DIN),
+    "create_user": lambda w, a: w.svc.users.create_user(a, "eve", PASSWORD, "admin"),
+    "timeline": lambda w, a: w.svc.catalogue.timeline(a, DIN),
+    "verify_audit": lambda w, a: w.svc.catalogue.verify_audit(a),
+    "qc_config": lambda w, a: w.svc.release.set_qc_criteria(a, w.svc.release.qc_criteria()),
 }
 
 FORBIDDEN = {
@@ -80,22 +80,22 @@ def test_allowed_calls_pass_the_role_check(world: World) -> None:
 
 def test_coordinator_cannot_touch_other_centres_reservation(world: World) -> None:
     to_available(world)
-    r = world.svc.reserve(world.coord, DIN, "p1")
+    r = world.svc.reservations.reserve(world.coord, DIN, "p1")
     from cordmatch.errors import NotFoundError
 
     with pytest.raises(NotFoundError, match="no reservation"):  # another centre's: not even disclosed
-        world.svc.cancel_reservation(world.coord2, r.id, "mine now")
-    assert world.svc.list_reservations(world.coord2) == []
-    assert len(world.svc.list_reservations(world.coord)) == 1
-    world.svc.cancel_reservation(world.coord, r.id, "patient went for a sibling donor")
+        world.svc.reservations.cancel_reservation(world.coord2, r.id, "mine now")
+    assert world.svc.reservations.list_reservations(world.coord2) == []
+    assert len(world.svc.reservations.list_reservations(world.coord)) == 1
+    world.svc.reservations.cancel_reservation(world.coord, r.id, "patient went for a sibling donor")
 
 
 def test_coordinator_cannot_see_unlisted_units(world: World) -> None:
     from cordmatch.errors import NotFoundError
 
-    world.svc.register_unit(world.tech, good_registration())
+    world.svc.units.register_unit(world.tech, good_registration())
     with pytest.raises(NotFoundError):
-        world.svc.get_unit(world.coord, DIN)
+        world.svc.catalogue.get_unit(world.coord, DIN)
 
 
 def test_coordinator_cannot_tell_a_quarantined_unit_exists(world: World) -> None:
@@ -104,30 +104,32 @@ def test_coordinator_cannot_tell_a_quarantined_unit_exists(world: World) -> None
 
     to_quarantine(world, DIN)
     absent = "G123498654399"
-    assert world.svc.list_reservations(world.coord, din=DIN) == world.svc.list_reservations(world.coord, din=absent)
+    assert world.svc.reservations.list_reservations(world.coord, din=DIN) == world.svc.reservations.list_reservations(
+        world.coord, din=absent
+    )
     for din in (DIN, absent):
         with pytest.raises(NotFoundError, match="no unit"):
-            world.svc.get_unit(world.coord, din)
+            world.svc.catalogue.get_unit(world.coord, din)
         with pytest.raises(NotFoundError, match="no unit"):
-            world.svc.reserve(world.coord, din, "p1")
-    world.svc.release(world.director, DIN)
-    world.svc.reserve(world.coord, DIN, "p1")
-    assert world.svc.get_unit(world.coord, DIN).state == "reserved"  # own centre's reserved unit
+            world.svc.reservations.reserve(world.coord, din, "p1")
+    world.svc.release.release(world.director, DIN)
+    world.svc.reservations.reserve(world.coord, DIN, "p1")
+    assert world.svc.catalogue.get_unit(world.coord, DIN).state == "reserved"  # own centre's reserved unit
     with pytest.raises(NotFoundError):  # another centre does not see it
-        world.svc.get_unit(world.coord2, DIN)
+        world.svc.catalogue.get_unit(world.coord2, DIN)
     with pytest.raises(ConflictError, match="reserved"):
-        world.svc.reserve(world.coord, DIN, "p2")
+        world.svc.reservations.reserve(world.coord, DIN, "p2")
 
 
 def test_passwords_and_tokens(world: World) -> None:
     svc = world.svc
     with pytest.raises(PermissionDeniedError, match="wrong password"):
-        svc.authenticate("tech", "nope-nope-nope")
+        svc.users.authenticate("tech", "nope-nope-nope")
     with pytest.raises(PermissionDeniedError):
-        svc.authenticate("nobody", PASSWORD)
-    tok = svc.issue_token(world.coord, "ci", days=1)
+        svc.users.authenticate("nobody", PASSWORD)
+    tok = svc.users.issue_token(world.coord, "ci", days=1)
     assert tok.token.startswith("cmt_")
-    assert svc.authenticate_token(tok.token).username == "coord"
+    assert svc.users.authenticate_token(tok.token).username == "coord"
     with svc.store.transaction() as s:
         from sqlalchemy import select
 
@@ -140,25 +142,25 @@ def test_passwords_and_tokens(world: World) -> None:
         )
     world.clock.advance(days=2)
     with pytest.raises(PermissionDeniedError, match="expired"):
-        svc.authenticate_token(tok.token)
-    tok2 = svc.issue_token(world.coord, "ci2")
-    svc.revoke_token(world.coord, tok2.id)
+        svc.users.authenticate_token(tok.token)
+    tok2 = svc.users.issue_token(world.coord, "ci2")
+    svc.users.revoke_token(world.coord, tok2.id)
     with pytest.raises(PermissionDeniedError):
-        svc.authenticate_token(tok2.token)
-    svc.set_user_active(world.admin, "tech", False)
+        svc.users.authenticate_token(tok2.token)
+    svc.users.set_user_active(world.admin, "tech", False)
     with pytest.raises(PermissionDeniedError):
-        svc.authenticate("tech", PASSWORD)
+        svc.users.authenticate("tech", PASSWORD)
     with pytest.raises(PermissionDeniedError):
-        svc.issue_token(world.tech, "x", for_user="director")
+        svc.users.issue_token(world.tech, "x", for_user="director")
 
 
 def test_coordinators_do_not_see_other_centres_patients(world: World) -> None:
     to_available(world)
-    world.svc.reserve(world.coord, DIN, "patient-of-A")
-    mine = world.svc.get_unit(world.coord, DIN)
+    world.svc.reservations.reserve(world.coord, DIN, "patient-of-A")
+    mine = world.svc.catalogue.get_unit(world.coord, DIN)
     assert mine.active_reservation is not None and mine.active_reservation.patient_ref == "patient-of-A"
     from cordmatch.errors import NotFoundError
 
     with pytest.raises(NotFoundError):  # another centre does not see the unit reserved for A at all
-        world.svc.get_unit(world.coord2, DIN)
+        world.svc.catalogue.get_unit(world.coord2, DIN)
     assert mine.storage is None

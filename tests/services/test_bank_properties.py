@@ -50,45 +50,45 @@ NEXT = {"collected": "received", "received": "processed", "processed": "cryopres
 def _do(w: World, din: str, action: str) -> None:
     svc = w.svc
     if action == "next":  # the natural next step, so that runs get deep into the lifecycle
-        action = NEXT.get(svc.get_unit(w.tech, din).state, "expire")
+        action = NEXT.get(svc.catalogue.get_unit(w.tech, din).state, "expire")
         if action == "measure+release":
             _do(w, din, "measure")
             action = "release"
     if action in ("received", "processed", "cryopreserved", "quarantine"):
         if action == "processed":
-            svc.record_processing(w.tech, din, {"tnc": 1.3e9}, red_cell_depleted=True)
+            svc.units.record_processing(w.tech, din, {"tnc": 1.3e9}, red_cell_depleted=True)
         else:
-            svc.transition(w.tech, din, action)
+            svc.units.transition(w.tech, din, action)
     elif action == "measure":
-        svc.record_measurement(w.tech, din, "post_thaw", {"viable_cd34_pct": 90, "viable_cd45_pct": 60, "cfu": 9})
+        svc.units.record_measurement(w.tech, din, "post_thaw", {"viable_cd34_pct": 90, "viable_cd45_pct": 60, "cfu": 9})
     elif action == "release":
-        svc.release(w.director, din)
+        svc.release.release(w.director, din)
     elif action == "release_exc":
-        svc.release(w.director, din, exceptional_reason="property test")
+        svc.release.release(w.director, din, exceptional_reason="property test")
     elif action in ("reserve", "reserve2"):
         try:
-            svc.reserve(w.coord if action == "reserve" else w.coord2, din, "p", days=1)
+            svc.reservations.reserve(w.coord if action == "reserve" else w.coord2, din, "p", days=1)
         except NotFoundError:  # a centre is told "no unit" for a unit it may not see: refused, not an error
-            if svc.get_unit(w.tech, din).state == "available":
+            if svc.catalogue.get_unit(w.tech, din).state == "available":
                 raise
             raise ConflictError("not visible to the centre") from None
     elif action in ("cancel", "ct"):
-        active = svc.list_reservations(w.tech, din=din)
+        active = svc.reservations.list_reservations(w.tech, din=din)
         if not active:
             raise ConflictError("no active reservation")
         if action == "cancel":
-            svc.cancel_reservation(w.tech, active[0].id, "property test")
+            svc.reservations.cancel_reservation(w.tech, active[0].id, "property test")
         else:
-            svc.request_confirmatory_typing(w.tech, active[0].id)
+            svc.reservations.request_confirmatory_typing(w.tech, active[0].id)
     elif action == "ship":
-        svc.ship(w.tech, din)
+        svc.reservations.ship(w.tech, din)
     elif action == "infuse":
-        svc.infuse(w.tech, din)
+        svc.reservations.infuse(w.tech, din)
     elif action in ("discard", "research"):
-        svc.discard(w.tech, din, "property test", research=action == "research")
+        svc.units.discard(w.tech, din, "property test", research=action == "research")
     elif action == "expire":
         w.clock.advance(days=2)
-        svc.expire_reservations(SYSTEM)
+        svc.reservations.expire_reservations(SYSTEM)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -101,18 +101,18 @@ def test_service_calls_keep_units_consistent(sqlite_world: World, actions: list[
     reg: dict[str, Any] = good_registration(din, storage=None)
     reg["tests"] = {"abo": "O", "rh": "pos", "idm_result": "negative", "sterility": "negative",
                     "hb_screen": "normal", "segments": 1}  # fmt: skip
-    w.svc.register_unit(w.tech, reg)
+    w.svc.units.register_unit(w.tech, reg)
     for action in actions:
         with contextlib.suppress(ConflictError):  # refused moves are fine; anything else fails the test
             _do(w, din, action)
-    unit = w.svc.get_unit(w.tech, din)
+    unit = w.svc.catalogue.get_unit(w.tech, din)
     state = UnitState(unit.state)
-    active = w.svc.list_reservations(w.tech, din=din)
+    active = w.svc.reservations.list_reservations(w.tech, din=din)
     assert len(active) == (1 if state == UnitState.RESERVED else 0)
     assert (unit.released_at is not None) == _released(w, din)
     # the audited history is a legal path through the lifecycle
     states = [UnitState.COLLECTED]
-    for row in w.svc.timeline(w.tech, din):
+    for row in w.svc.catalogue.timeline(w.tech, din):
         after = (row["after"] or {}).get("state")
         if after and after != states[-1]:
             assert UnitState(after) in TRANSITIONS[states[-1]], (states, after, row["action"])
@@ -124,7 +124,7 @@ def test_service_calls_keep_units_consistent(sqlite_world: World, actions: list[
 
 
 def _released(w: World, din: str) -> bool:
-    return any(r["action"].startswith("unit.release") for r in w.svc.timeline(w.tech, din))
+    return any(r["action"].startswith("unit.release") for r in w.svc.catalogue.timeline(w.tech, din))
 
 
 def test_properties_reached_deep_states() -> None:

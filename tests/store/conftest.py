@@ -6,7 +6,6 @@ PostgreSQL only when the server is unreachable, with a loud warning.
 
 from __future__ import annotations
 
-import os
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -15,7 +14,10 @@ from functools import cache
 
 import pytest
 
-PG_BASE = os.environ.get("CORDMATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from cordmatch.config import Settings
+
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_BASE = Settings.from_env().test_pg or PG_DEFAULT
 
 
 @cache

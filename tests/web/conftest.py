@@ -63,7 +63,7 @@ def seeded_db(tmp_path_factory: pytest.TempPathFactory, _cheap_password_hashing:
 
 @pytest.fixture
 def web_app(tmp_path: Path, seeded_db: Path) -> Any:
-    from cordmatch.api import create_app
+    from cordmatch.server import create_app
 
     db = tmp_path / "web.sqlite3"
     shutil.copyfile(seeded_db, db)
@@ -89,7 +89,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, seeded_db: Path, table
     (``tables``: the HLA tables are built before the first search, not inside a browser wait.)"""
     import uvicorn
 
-    from cordmatch.api import create_app
+    from cordmatch.server import create_app
 
     db = tmp_path_factory.mktemp("live") / "live.sqlite3"  # one server for all browser tests (CI time)
     shutil.copyfile(seeded_db, db)

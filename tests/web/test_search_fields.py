@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from cordmatch.api import create_app
+from cordmatch.server import create_app
 from web.conftest import login
 
 

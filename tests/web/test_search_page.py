@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from cordmatch.api import create_app
+from cordmatch.server import create_app
 from web.conftest import csrf_of, demo_din, login
 
 A, B, C = demo_din(1), demo_din(2), demo_din(3)

@@ -1,5 +1,2 @@
-"""REST API (FastAPI) over the bank service layer; ``create_app`` builds the API and the pages."""
-
-from cordmatch.api.app import create_app
-
-__all__ = ["create_app"]
+"""REST API (FastAPI routers under ``/api/v1``) over the bank service layer; ``cordmatch.server.create_app``
+assembles it with the pages."""

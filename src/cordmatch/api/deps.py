@@ -1,9 +1,9 @@
-"""Request dependencies: the bank service of the app and the acting principal.
+"""Request dependencies of the API: the bank service of the app and the acting principal.
 
 Who is acting comes from ``Authorization: Bearer <API token>`` or, for the pages, the session cookie
-set at password login. The session cookie is itself an API token (stored hashed, revoked at log-out)
-and is accepted by the API only for safe methods (GET/HEAD): state-changing API calls need the Bearer
-header, and the pages' forms carry a CSRF token instead (ADR 0501).
+set at password login (``cordmatch.http.session``). The session cookie is itself an API token (stored
+hashed, revoked at log-out) and is accepted by the API only for safe methods (GET/HEAD): state-changing
+API calls need the Bearer header, and the pages' forms carry a CSRF token instead (ADR 0501).
 """
 
 from __future__ import annotations
@@ -12,38 +12,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from cordmatch.api.problems import NotAuthenticatedError
 from cordmatch.errors import PermissionDeniedError
+from cordmatch.http.problems import NotAuthenticatedError
+from cordmatch.http.session import bank_service, session_principal
 from cordmatch.services.auth import Principal
 from cordmatch.services.bank import BankService
 
-SESSION_COOKIE = "cordmatch_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def bank_service(request: Request) -> BankService:
-    svc: BankService = request.app.state.bank
-    return svc
-
-
-def split_session(cookie: str) -> tuple[int, str] | None:
-    """``<token id>.<token>`` -> (id, token); None when malformed."""
-    ident, sep, token = cookie.partition(".")
-    if not sep or not ident.isdigit() or not token:
-        return None
-    return int(ident), token
-
-
-def session_principal(request: Request) -> Principal | None:
-    """The principal of the page session cookie, or None (absent, expired, revoked)."""
-    cookie = request.cookies.get(SESSION_COOKIE)
-    parsed = split_session(cookie) if cookie else None
-    if parsed is None:
-        return None
-    try:
-        return bank_service(request).authenticate_token(parsed[1])
-    except PermissionDeniedError:
-        return None
 
 
 def current_principal(request: Request) -> Principal:
@@ -54,7 +29,7 @@ def current_principal(request: Request) -> Principal:
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticatedError("Authorization must be 'Bearer <API token>'", where="Authorization")
         try:
-            return bank_service(request).authenticate_token(token.strip())
+            return bank_service(request).users.authenticate_token(token.strip())
         except PermissionDeniedError as exc:
             raise NotAuthenticatedError(exc.message, where="Authorization") from None
     if request.method in SAFE_METHODS:

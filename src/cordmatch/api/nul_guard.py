@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cordmatch.api.problems import PROBLEM_JSON, problem_type
+from cordmatch.http.problems import PROBLEM_JSON, problem_type
 from cordmatch.plausibility import MAX_IMPORT_BYTES, MAX_JSON_DEPTH, MAX_REQUEST_BYTES
 
 IMPORT_PATHS = ("/api/v1/units/import",)

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cordmatch.cli.common import console, err_console, print_json
+from cordmatch.cli.common import DbOpt, JsonOpt, application, console, err_console, print_json
 
 audit_app = typer.Typer(help="The bank's append-only audit trail.", no_args_is_help=True)
-KEY_ENV = "CORDMATCH_AUDIT_KEY"  # the anchor-signing key, kept outside the database
 
-DbOpt = Annotated[
-    str | None, typer.Option("--db", help="SQLite file or SQLAlchemy URL (default: $CORDMATCH_DB or data dir).")
-]
 KeyOpt = Annotated[
     Path | None,
-    typer.Option("--key-file", help=f"file holding the anchor-signing key (default: ${KEY_ENV}; none = unsigned)"),
+    typer.Option(
+        "--key-file", help="file holding the anchor-signing key (default: $CORDMATCH_AUDIT_KEY; none = unsigned)"
+    ),
 ]
 
 
@@ -35,8 +32,8 @@ def _key(key_file: Path | None) -> bytes | None:
         if len(key) < 16:
             raise InvalidInputError("the key file must hold at least 16 bytes", where="--key-file")
         return key
-    env = os.environ.get(KEY_ENV, "").strip()
-    return env.encode("utf-8") if env else None
+    env_key = application().settings.audit_key  # kept outside the database
+    return env_key.encode("utf-8") if env_key else None
 
 
 @audit_app.command("verify")
@@ -46,11 +43,11 @@ def verify_cmd(
         Path | None, typer.Option("--anchor", help="an anchor written by `audit anchor`: detects truncation/rewrite")
     ] = None,
     key_file: KeyOpt = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Walk the chain; exit 0 when intact (and, with --anchor, still holding the anchored row), else exit 2."""
     from cordmatch.errors import InvalidInputError
-    from cordmatch.store import audit, open_store
+    from cordmatch.store import audit
 
     anchor = None
     if anchor_file is not None:
@@ -61,7 +58,7 @@ def verify_cmd(
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInputError(f"not an anchor file: {exc}", where="--anchor") from None
     key = _key(key_file) if anchor is not None else None
-    with open_store(db, create=False) as store, store.read() as s:
+    with application(db=db).open_store(create=False) as store, store.read() as s:
         report = audit.verify(s, anchor=anchor, key=key)
     if as_json:
         print_json({"ok": report.ok, "rows": report.rows, "head": report.head,
@@ -85,10 +82,10 @@ def anchor_cmd(
 ) -> None:
     """Export the chain's head (row id, rows, hash, time; HMAC-signed with the key) for safekeeping elsewhere."""
     from cordmatch.errors import ConflictError
-    from cordmatch.store import audit, open_store
+    from cordmatch.store import audit
 
     key = _key(key_file)
-    with open_store(db, create=False) as store, store.read() as s:
+    with application(db=db).open_store(create=False) as store, store.read() as s:
         try:
             a = audit.anchor(s, key)
         except ValueError as exc:

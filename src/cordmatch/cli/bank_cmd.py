@@ -2,18 +2,17 @@
 
 Who acts: ``--token`` (or $CORDMATCH_TOKEN), else ``--user`` (or $CORDMATCH_USER) with the password
 from $CORDMATCH_PASSWORD or a prompt. The store: ``--db`` (SQLite file or URL), else $CORDMATCH_DB,
-else ``<data dir>/cordmatch.sqlite3``.
+else ``<data dir>/cordmatch.sqlite3``. The variables come from the settings (``cordmatch.config``).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cordmatch.cli.common import JsonOpt, console, print_json
+from cordmatch.cli.common import DbOpt, JsonOpt, application, console, print_json
 from cordmatch.errors import InvalidInputError
 from cordmatch.reports.numbers import LEGEND, threshold_text
 
@@ -28,30 +27,30 @@ unit_app = typer.Typer(help="Units: register, list, show, process, counts, move.
 bank_app.add_typer(user_app, name="user")
 bank_app.add_typer(unit_app, name="unit")
 
-DbOpt = Annotated[str | None, typer.Option("--db", help="SQLite file or SQLAlchemy URL.")]
-UserOpt = Annotated[str | None, typer.Option("--user", envvar="CORDMATCH_USER", help="Acting user name.")]
-TokenOpt = Annotated[str | None, typer.Option("--token", envvar="CORDMATCH_TOKEN", help="API token.")]
+UserOpt = Annotated[str | None, typer.Option("--user", help="Acting user name (default: $CORDMATCH_USER).")]
+TokenOpt = Annotated[str | None, typer.Option("--token", help="API token (default: $CORDMATCH_TOKEN).")]
 
 
 def _service(db: str | None) -> BankService:
-    from cordmatch.services.bank import BankService
-    from cordmatch.store import open_store
-
-    return BankService(open_store(db))
+    """The bank service of the application (on ``--db`` when given)."""
+    return application(db=db).bank
 
 
-def _password(env: str, prompt: str, *, confirm: bool = False) -> str:
-    value = os.environ.get(env)
-    if value is not None:
-        return value
+def _password(given: str | None, prompt: str, *, confirm: bool = False) -> str:
+    """``given`` (a password from the settings), else asked for without echo."""
+    if given is not None:
+        return given
     return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
 
 
 def _actor(svc: BankService, user: str | None, token: str | None) -> Principal:
+    settings = application().settings
+    token = token or settings.token
+    user = user or settings.user
     if token:
-        return svc.authenticate_token(token)
+        return svc.users.authenticate_token(token)
     if user:
-        return svc.authenticate(user, _password("CORDMATCH_PASSWORD", f"password for {user}"))
+        return svc.users.authenticate(user, _password(settings.password, f"password for {user}"))
     raise InvalidInputError("say who acts: --user NAME (or $CORDMATCH_USER) or --token", where="--user")
 
 
@@ -83,15 +82,16 @@ def init_cmd(
     from cordmatch.bank.product_codes import ProductCodeTable
 
     svc = _service(db)
-    svc.bootstrap_admin(admin, _password("CORDMATCH_PASSWORD", f"password for {admin}", confirm=True))
-    actor = svc.authenticate(admin, _password("CORDMATCH_PASSWORD", f"password for {admin}"))
+    password = application().settings.password
+    svc.users.bootstrap_admin(admin, _password(password, f"password for {admin}", confirm=True))
+    actor = svc.users.authenticate(admin, _password(password, f"password for {admin}"))
     if bank:
-        svc.add_bank(actor, bank, bank_name or bank, accreditation=accreditation, facility_id=facility)
+        svc.catalogue.add_bank(actor, bank, bank_name or bank, accreditation=accreditation, facility_id=facility)
     if product_codes:
-        n = svc.load_product_codes(actor, ProductCodeTable.from_csv(_read(product_codes)))
+        n = svc.catalogue.load_product_codes(actor, ProductCodeTable.from_csv(_read(product_codes)))
         console.print(f"{n} product codes loaded")
     if qc_criteria:
-        svc.set_qc_criteria(actor, _read(qc_criteria))
+        svc.release.set_qc_criteria(actor, _read(qc_criteria))
     console.print(f"bank store ready at {svc.store.url}", highlight=False)
 
 
@@ -114,8 +114,8 @@ def user_add_cmd(
     """Add a user (their password: $CORDMATCH_NEW_PASSWORD or prompt)."""
     svc = _service(db)
     actor = _actor(svc, user, token)
-    out = svc.create_user(
-        actor, username, _password("CORDMATCH_NEW_PASSWORD", f"new password for {username}", confirm=True),
+    out = svc.users.create_user(
+        actor, username, _password(application().settings.new_password, f"new password for {username}", confirm=True),
         role, centre=centre,
     )  # fmt: skip
     console.print(f"user {out.username} ({out.role}) added", highlight=False)
@@ -132,7 +132,7 @@ def user_token_cmd(
 ) -> None:
     """Issue an API token; it is printed once and only its hash is stored."""
     svc = _service(db)
-    out = svc.issue_token(_actor(svc, user, token), name, days=days, for_user=for_user)
+    out = svc.users.issue_token(_actor(svc, user, token), name, days=days, for_user=for_user)
     print(out.token)
 
 
@@ -172,7 +172,7 @@ def unit_register_cmd(
         "storage": pos,
     }
     svc = _service(db)
-    out = svc.register_unit(_actor(svc, user, token), data)
+    out = svc.units.register_unit(_actor(svc, user, token), data)
     if as_json:
         print_json(_dump(out))
     else:
@@ -194,7 +194,9 @@ def unit_list_cmd(
     from rich.table import Table
 
     svc = _service(db)
-    page = svc.list_units(_actor(svc, user, token), {"state": state, "bank_code": bank}, limit=limit, offset=offset)
+    page = svc.catalogue.list_units(
+        _actor(svc, user, token), {"state": state, "bank_code": bank}, limit=limit, offset=offset
+    )
     if as_json:
         print_json(_dump(page))
         return
@@ -231,11 +233,11 @@ def unit_show_cmd(
     """Show one unit with its typings, counts and active reservation."""
     svc = _service(db)
     actor = _actor(svc, user, token)
-    out = svc.get_unit(actor, din)
+    out = svc.catalogue.get_unit(actor, din)
     if as_json:
         print_json(_dump(out))
         return
-    print_unit(out, svc.list_banks(actor), svc.product_codes().codes.get(out.product_code))
+    print_unit(out, svc.catalogue.list_banks(actor), svc.catalogue.product_codes().codes.get(out.product_code))
 
 
 def print_unit(unit: UnitOut, banks: list[BankOut], product: str | None) -> None:
@@ -309,7 +311,7 @@ def unit_move_cmd(
 ) -> None:
     """Move a unit to the next lifecycle state."""
     svc = _service(db)
-    out = svc.transition(_actor(svc, user, token), din, state, reason=reason)
+    out = svc.units.transition(_actor(svc, user, token), din, state, reason=reason)
     console.print(f"{out.din_labelled}: {out.state}", highlight=False)
 
 
@@ -331,11 +333,11 @@ def release_cmd(
     svc = _service(db)
     actor = _actor(svc, user, token)
     if check_only:
-        decision = svc.release_check(actor, din)
+        decision = svc.release.release_check(actor, din)
         items = [{"text": i.text, "value": i.value, "verdict": i.verdict, "source": i.source} for i in decision.items]
         head = f"checklist: {'all criteria met' if decision.passed else 'NOT releasable'}"
     else:
-        out = svc.release(actor, din, exceptional_reason=exceptional)
+        out = svc.release.release(actor, din, exceptional_reason=exceptional)
         items = [i.model_dump() for i in out.items]
         head = f"released {out.din}" + (" (EXCEPTIONAL RELEASE)" if out.exceptional else "")
     if as_json:
@@ -365,7 +367,7 @@ def reserve_cmd(
 ) -> None:
     """Reserve an available unit (transplant-centre coordinator)."""
     svc = _service(db)
-    out = svc.reserve(_actor(svc, user, token), din, patient, centre=centre, days=days, request_ct=ct)
+    out = svc.reservations.reserve(_actor(svc, user, token), din, patient, centre=centre, days=days, request_ct=ct)
     if as_json:
         print_json(_dump(out))
     else:
@@ -428,7 +430,7 @@ def expire_cmd(db: DbOpt = None) -> None:
     """Expire reservations past their end (for a daily timer)."""
     from cordmatch.services.auth import SYSTEM
 
-    n = _service(db).expire_reservations(SYSTEM)
+    n = _service(db).reservations.expire_reservations(SYSTEM)
     console.print(f"{n} reservations expired")
 
 
@@ -439,10 +441,9 @@ def grant_app_role_cmd(
 ) -> None:
     """PostgreSQL, run as the owner: give ROLE what the server needs and only SELECT/INSERT on the audit
     trail (it can then neither change, delete nor unguard audit rows)."""
-    from cordmatch.store import open_store
     from cordmatch.store.deploy import grant_application_role
 
-    with open_store(db, create=False) as store:
+    with application(db=db).open_store(create=False) as store:
         grant_application_role(store, role)
     console.print(f"granted {role}: bank tables read/write, audit_log SELECT and INSERT only", highlight=False)
 

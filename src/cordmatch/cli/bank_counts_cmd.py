@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from cordmatch.cli.bank_cmd import DbOpt, TokenOpt, UserOpt, _actor, _service, unit_app
-from cordmatch.cli.common import console
+from cordmatch.cli.bank_cmd import TokenOpt, UserOpt, _actor, _service, unit_app
+from cordmatch.cli.common import DbOpt, console
 
 #: The counts of one stage, as command-line options (absolute counts, not per kg).
 VolumeOpt = Annotated[float | None, typer.Option("--volume", help="Volume in mL.")]
@@ -60,7 +60,7 @@ def unit_process_cmd(
     """Record the post-processing counts (TNC required) and move a received unit to processed."""
     svc = _service(db)
     values = _counts(volume, tnc, cd34, viability, viable_cd34, viable_cd45, cfu)
-    out = svc.record_processing(_actor(svc, user, token), din, values, red_cell_depleted=rbc_depleted)
+    out = svc.units.record_processing(_actor(svc, user, token), din, values, red_cell_depleted=rbc_depleted)
     console.print(f"{out.din_labelled}: {out.state}", highlight=False)
 
 
@@ -82,5 +82,5 @@ def unit_counts_cmd(
     """Record the cell counts of one stage (a released unit's counts change only through a correction)."""
     svc = _service(db)
     values = _counts(volume, tnc, cd34, viability, viable_cd34, viable_cd45, cfu)
-    out = svc.record_measurement(_actor(svc, user, token), din, stage, values)
+    out = svc.units.record_measurement(_actor(svc, user, token), din, stage, values)
     console.print(f"{out.din_labelled}: {stage} counts recorded", highlight=False)

@@ -1,4 +1,5 @@
-"""Helpers shared by CLI commands: loading the nomenclature with a progress bar, JSON output, MAC files."""
+"""Helpers shared by CLI commands: the application they run on, the nomenclature with a progress bar,
+JSON output, MAC files."""
 
 from __future__ import annotations
 
@@ -6,20 +7,19 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
 from rich.console import Console
 
+from cordmatch.cli.options import DbOpt, JsonOpt, MacsOpt
 from cordmatch.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from cordmatch.bootstrap import Application
     from cordmatch.hla.mac import MacTable
     from cordmatch.hla.tables import NomenclatureTables
 
-#: Options shared by several commands.
-MacsOpt = Annotated[Path | None, typer.Option("--macs", help="MAC file in NMDP's tab-separated format.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+__all__ = ["DbOpt", "JsonOpt", "MacsOpt", "application", "load_macs", "load_tables", "print_json", "progress_bar"]
 
 #: ``update(done, total, description=None)`` of a progress bar.
 ProgressUpdate = Callable[..., None]
@@ -49,16 +49,41 @@ def progress_bar(description: str, total: int = 1, *, counts: bool = False) -> I
         yield update
 
 
+def application(**overrides: Any) -> Application:
+    """The application this command runs on: the one the root command built from the settings.
+
+    ``overrides``: settings a command's own options change (``db=`` from its ``--db``); when any is given
+    (not None), an application built from the settings with them (closed when the command ends).
+    """
+    import click
+
+    from cordmatch.bootstrap import Application, build
+    from cordmatch.config import current
+
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_root().obj if ctx is not None else None
+    root = found if isinstance(found, Application) else None
+    base = root if root is not None else build(current())
+    if all(value is None for value in overrides.values()):
+        return base
+    built = build(base.settings.replace(**overrides))
+    if ctx is not None:
+        ctx.call_on_close(built.close)
+    return built
+
+
 def load_tables() -> NomenclatureTables:
-    """The nomenclature tables; the first run builds them from the shipped release, with a progress bar."""
-    from cordmatch.imgt import default_nomenclature
+    """The application's nomenclature tables; the first run builds them from the shipped release, with a
+    progress bar."""
     from cordmatch.imgt.cache import cache_file
     from cordmatch.imgt.release import active_release
 
-    if cache_file(release=active_release()).exists():
-        return default_nomenclature()
+    app = application()
+    s = app.settings
+    if app.has_tables or cache_file(s.data_dir, active_release(s.hla_release, s.data_dir)).exists():
+        return app.tables
     with progress_bar("building HLA nomenclature (first run only)") as update:
-        return default_nomenclature(progress=lambda stage, done, total: update(done, total, f"{stage} (first run)"))
+        return app.nomenclature(progress=lambda stage, done, total: update(done, total, f"{stage} (first run)"))
 
 
 def load_macs(path: Path | None) -> MacTable | None:

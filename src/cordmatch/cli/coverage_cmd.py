@@ -62,19 +62,13 @@ def coverage_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Which share of simulated patients the registry serves at >= 4/6 ... 8/8, with and without the dose."""
-    from cordmatch.scale.cluster import ClusterSpec
+    from cordmatch.io.cluster import ClusterSpec
     from cordmatch.selection.settings import default_settings
     from cordmatch.services import coverage as svc
     from cordmatch.services.coverage_query import CoverageQuery, run_query
+    from cordmatch.sim.coverage_patients import simulate_patients
 
-    if weight_kg is not None and weights is not None:
-        raise InvalidInputError("give --weight-kg or --weights, not both", where="--weights")
-    if no_dose and weights is not None:
-        raise InvalidInputError("--no-dose does not take a weight", where="--no-dose")
-    if plot is not None and plot.suffix.lower() not in (".svg", ".png"):
-        raise InvalidInputError("the plot file must end in .svg or .png", where="--plot")
-    if plot is not None and sizes is None:
-        raise InvalidInputError("--plot draws the --sizes curve: give --sizes", where="--plot")
+    _check_options(weight_kg, weights, no_dose, plot, sizes)
     q = CoverageQuery(population, patients, seed, weight_kg, no_dose, policy, sizes, level, underserved)
     settings = default_settings()
     try:
@@ -84,18 +78,17 @@ def coverage_command(
     weight_values = svc.parse_weights(_read(weights, "weights"), str(weights)) if weights is not None else None
     cluster = ClusterSpec(scheduler=scheduler) if scheduler else ClusterSpec(workers=workers) if workers else None
     tables = load_tables()
-    cand_records = None
-    if candidates is not None:
-        cand_records = svc.parse_candidates(_read(candidates, "candidates"), tables, str(candidates))
-    for i, gl in enumerate(candidate or [], start=1):
-        try:
-            one = svc.parse_candidates(f"unit_id,hla\ncandidate-{i},{gl}\n", tables)
-        except InvalidInputError as exc:
-            raise InvalidInputError(exc.message, where=f"--candidate {i}") from None
-        cand_records = [*(cand_records or []), *one]
+    cand_records = _candidate_records(candidates, candidate or [], tables)
     index = _open_registry(registry, tables)
     out = run_query(
-        index, tables, q, settings=settings, cluster=cluster, weights=weight_values, candidates=cand_records
+        index,
+        tables,
+        q,
+        simulate=simulate_patients,
+        settings=settings,
+        cluster=cluster,
+        weights=weight_values,
+        candidates=cand_records,
     )
     out["registry"] = registry
     if plot is not None:
@@ -104,6 +97,36 @@ def coverage_command(
         print_json(out)
     else:
         _print(out)
+
+
+def _check_options(
+    weight_kg: float | None, weights: Path | None, no_dose: bool, plot: Path | None, sizes: str | None
+) -> None:
+    """Options that exclude or need one another."""
+    if weight_kg is not None and weights is not None:
+        raise InvalidInputError("give --weight-kg or --weights, not both", where="--weights")
+    if no_dose and weights is not None:
+        raise InvalidInputError("--no-dose does not take a weight", where="--no-dose")
+    if plot is not None and plot.suffix.lower() not in (".svg", ".png"):
+        raise InvalidInputError("the plot file must end in .svg or .png", where="--plot")
+    if plot is not None and sizes is None:
+        raise InvalidInputError("--plot draws the --sizes curve: give --sizes", where="--plot")
+
+
+def _candidate_records(candidates: Path | None, typings: list[str], tables: Any) -> Any:
+    """The candidate units of the --candidates file, then one per --candidate typing; None when neither."""
+    from cordmatch.services import coverage as svc
+
+    records = None
+    if candidates is not None:
+        records = svc.parse_candidates(_read(candidates, "candidates"), tables, str(candidates))
+    for i, gl in enumerate(typings, start=1):
+        try:
+            one = svc.parse_candidates(f"unit_id,hla\ncandidate-{i},{gl}\n", tables)
+        except InvalidInputError as exc:
+            raise InvalidInputError(exc.message, where=f"--candidate {i}") from None
+        records = [*(records or []), *one]
+    return records
 
 
 def _open_registry(target: str, tables: Any) -> Any:

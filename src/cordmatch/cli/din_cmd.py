@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cordmatch.cli.common import console, err_console, print_json
+from cordmatch.cli.common import JsonOpt, console, err_console, print_json
 from cordmatch.errors import CordmatchError
 
 din_app = typer.Typer(help="ISBT 128 Donation Identification Numbers.", no_args_is_help=True)
@@ -15,7 +15,7 @@ din_app = typer.Typer(help="ISBT 128 Donation Identification Numbers.", no_args_
 @din_app.command("check")
 def check_cmd(
     din: Annotated[str, typer.Argument(help="A DIN: 13 characters, + check character, or = + 13 + flags.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Exit 0 when DIN is valid (and its check character or flag right), else exit 2 saying why."""
     from cordmatch.bank.din import parse_din

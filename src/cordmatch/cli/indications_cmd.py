@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from cordmatch.cli.options import JsonOpt
 from cordmatch.errors import CordmatchError, NotFoundError
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 def indications(
     disease: str | None = typer.Option(None, "--disease", help="Diagnosis as free text, e.g. 'AML', 'sickle cell'."),
-    as_json: bool = typer.Option(False, "--json", help="Print as JSON (stable keys)."),
+    as_json: JsonOpt = False,
     age: float | None = typer.Option(None, "--age", help="Patient age in years: adult (>= 18) or paediatric rows."),
     weight: float | None = typer.Option(
         None, "--weight", help="Patient weight in kg (when no age: >= 50 kg shows adult rows)."

@@ -5,7 +5,6 @@ Every CordmatchError is turned into a one-line red message and exit code 2: no t
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Annotated
 
@@ -13,7 +12,6 @@ import typer
 from rich.console import Console
 
 from cordmatch.errors import CordmatchError
-from cordmatch.paths import DATA_DIR_ENV
 
 app = typer.Typer(
     name="cordmatch",
@@ -29,14 +27,21 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     data_dir: Annotated[
         str | None,
         typer.Option("--data-dir", help="Data directory (default: $CORDMATCH_DATA_DIR or the user data dir)."),
     ] = None,
 ) -> None:
     """cordmatch: HLA matching, cord blood unit selection and the bank. Decision support."""
-    if data_dir:
-        os.environ[DATA_DIR_ENV] = data_dir
+    from cordmatch.bootstrap import build
+    from cordmatch.config import Settings, using
+
+    # the settings, read once (options over the environment), for this run; commands reach the
+    # application through cli.common.application()
+    settings = ctx.with_resource(using(Settings.from_env(data_dir=data_dir or None)))
+    ctx.obj = build(settings)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def _register_commands() -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from cordmatch.cli.options import JsonOpt
 from cordmatch.errors import CordmatchError
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def outcome(
     weight: float | None = typer.Option(None, "--weight", help="Recipient weight in kg (shows absolute cell numbers)."),
     malignant: bool | None = typer.Option(None, "--malignant/--non-malignant", help="Disease type, if known."),
     age_group: str | None = typer.Option(None, "--age-group", help="child or adult, if known."),
-    as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON (stable keys)."),
+    as_json: JsonOpt = False,
     plot: Path | None = typer.Option(
         None, "--plot", help="Write the cumulative incidence curve to FILE.png or FILE.svg."
     ),
@@ -77,7 +78,7 @@ def outcome(
         result = estimate(inputs)
         image: bytes | None = None
         if plot is not None:
-            from cordmatch.outcomes_plot import plot_engraftment
+            from cordmatch.io.outcomes_plot import plot_engraftment
 
             image = plot_engraftment([("this graft", result)], fmt=plot.suffix.lower().lstrip("."))
     except CordmatchError as exc:

@@ -12,6 +12,7 @@ import typer
 from cordmatch.cli.common import (
     JsonOpt,
     MacsOpt,
+    application,
     console,
     err_console,
     load_macs,
@@ -32,7 +33,7 @@ def _index(tables: Any, frequencies: Path | None, metadata: Path | None, populat
         return load_index([(frequencies, metadata)], tables, names=names)
     if population.strip().upper() == "CAU_TOY":
         return load_index(tables=tables, populations=["CAU_TOY"])
-    return load_index(tables=tables)
+    return application().haplotype_index  # the shipped sets, on the application's tables
 
 
 def _typing(gl: str, option: str, tables: Any, macs: Any) -> Any:
@@ -233,7 +234,7 @@ def impute_registry_command(
 
 def _registry_partitions(registry: str, population: str) -> Any:
     from cordmatch.errors import InvalidInputError
-    from cordmatch.scale.partitions import read_manifest
+    from cordmatch.io.partitions import read_manifest
 
     if population.strip().upper() == "CAU_TOY":
         raise InvalidInputError("CAU_TOY is for --units only (workers load the shipped sets)", where="--population")

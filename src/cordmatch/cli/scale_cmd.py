@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from cordmatch.cli.common import console, err_console, load_tables, progress_bar
+from cordmatch.cli.common import application, console, err_console, load_tables, progress_bar
+from cordmatch.cli.options import DbOpt, RegistryOpt
 
 SchedulerOpt = Annotated[
     str | None,
@@ -22,13 +23,13 @@ WorkersOpt = Annotated[int, typer.Option("--workers", help="Workers of the local
 
 def open_cluster(scheduler: str | None, workers: int):  # type: ignore[no-untyped-def]
     """A Dask client (context manager) with its dashboard address printed."""
-    from cordmatch.scale.cluster import ClusterSpec, open_client
+    from cordmatch.io.cluster import ClusterSpec, open_client
 
     return open_client(ClusterSpec(scheduler=scheduler, workers=workers))
 
 
 def say_dashboard(client: object) -> None:
-    from cordmatch.scale.cluster import dashboard_link
+    from cordmatch.io.cluster import dashboard_link
 
     link = dashboard_link(client)  # type: ignore[arg-type]
     n = len(client.scheduler_info()["workers"])  # type: ignore[attr-defined]
@@ -36,7 +37,7 @@ def say_dashboard(client: object) -> None:
 
 
 def search_batch_command(
-    db: Annotated[str, typer.Option("--db", help="A partitioned registry directory (sim registry --partitions).")],
+    db: RegistryOpt,
     patients: Annotated[Path, typer.Option("--patients", help="Patients: JSON lines or Parquet (sim patients).")],
     top: Annotated[int, typer.Option("--top", help="Units per patient.")] = 10,
     policy: Annotated[str, typer.Option("--policy", help="nmdp (default), dose-first or eurocord.")] = "nmdp",
@@ -50,7 +51,7 @@ def search_batch_command(
     """Search many patients against a partitioned registry on Dask: each worker keeps the index of its
     partitions; the top units are merged exactly (same answers as one process)."""
     from cordmatch.errors import InvalidInputError
-    from cordmatch.scale.partitions import read_manifest
+    from cordmatch.io.partitions import read_manifest
     from cordmatch.scale.search_batch import load_patients, search_batch, search_local
     from cordmatch.selection.settings import default_settings
 
@@ -77,15 +78,17 @@ def search_batch_command(
 
 
 def export_registry_command(
-    db: Annotated[str, typer.Option("--db", help="The bank store: a SQLite file or a SQLAlchemy URL.")],
     out: Annotated[Path, typer.Option("--out", help="Directory of the partitioned registry (created).")],
+    db: DbOpt = None,
     partitions: Annotated[int, typer.Option("--partitions", help="Number of Parquet partitions.")] = 4,
 ) -> None:
     """Export the bank's listed units (current typing, pre-cryopreservation counts) as a partitioned registry
     for search-batch and impute-registry."""
-    from cordmatch.scale.partitions import export_store
+    from cordmatch.services.registry import export_store
+    from cordmatch.store.engine import default_url
 
-    n = export_store(db, out, partitions, load_tables())
+    settings = application(db=db).settings
+    n = export_store(settings.db or default_url(settings), out, partitions, load_tables())
     console.print(f"exported {n:,} listed units to {out} ({partitions} partitions)")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -10,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cordmatch.cli.common import console, err_console, load_tables, print_json
+from cordmatch.cli.options import JsonOpt, RegistryOpt
 from cordmatch.reports.numbers import LEGEND, threshold_text
 
 if TYPE_CHECKING:
@@ -17,6 +20,27 @@ if TYPE_CHECKING:
     from cordmatch.selection.settings import SelectionSettings
 
 _COLOUR = {"pass": "green", "flag": "yellow", "fail": "red", "info": "dim"}
+
+#: The search request's fields as this command's options.
+OPTIONS = {"patient_gl": "--patient", "weight_kg": "--weight", "abo": "--abo", "top": "--top", "policy": "--policy",
+           "explain": "--explain", "population": "--population", "antibodies": "--antibodies"}  # fmt: skip
+
+
+@contextmanager
+def in_option_words() -> Iterator[None]:
+    """Errors naming a request field re-raised naming this command's option instead."""
+    from cordmatch.errors import CordmatchError
+
+    try:
+        yield
+    except CordmatchError as exc:
+        field = exc.field
+        if field is None or field == "antibodies":  # antibody errors name the file and line already
+            raise
+        option = OPTIONS.get(field, field)
+        if exc.where is None or exc.where == field:
+            raise type(exc)(exc.message, where=option, field=field) from None
+        raise type(exc)(f"{option}: {exc.message}", where=exc.where, field=field) from None
 
 
 def outcome_table(outcome: SearchOutcome, title: str = "ranked units") -> Table:
@@ -89,7 +113,7 @@ def print_outcome(outcome: SearchOutcome, explain_all: bool = False) -> None:
 
 
 def search_command(
-    db: Annotated[str, typer.Option("--db", help="Registry TARGET: SQLite file, SQLAlchemy URL or .parquet file.")],
+    db: RegistryOpt,
     patient: Annotated[str, typer.Option("--patient", help="Patient typing as a GL string.")],
     weight: Annotated[float, typer.Option("--weight", help="Patient weight in kg.")],
     antibodies: Annotated[
@@ -97,7 +121,7 @@ def search_command(
     ] = None,
     policy: Annotated[str, typer.Option("--policy", help="nmdp (default), dose-first or eurocord.")] = "nmdp",
     top: Annotated[int, typer.Option("--top", help="Number of units to show.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
     explain: Annotated[
         str | None, typer.Option("--explain", help="Say why this unit was excluded or ranked lower.")
     ] = None,
@@ -141,7 +165,8 @@ def search_command(
         settings = settings_from_toml(text, str(settings_file), settings)
     if assignments:
         settings = settings.with_values(parse_assignments(assignments), "--set")
-    settings.policy(policy)
+    with in_option_words():
+        settings.policy(policy)
     report_format = None
     if report is not None:
         from cordmatch.reports.files import format_of
@@ -176,7 +201,8 @@ def search_command(
         population=population,
     )
     tables = load_tables()
-    outcome = run_search(req, tables, settings)
+    with in_option_words():
+        outcome = run_search(req, tables, settings)
     if report is not None and report_format is not None:
         _write_report(report, report_format, outcome.to_dict(), settings, tables.release, db, patient_ref,
                       ab_text is not None, top)  # fmt: skip

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cordmatch.cli.common import console
+from cordmatch.cli.common import DbOpt, application, console
+
+if TYPE_CHECKING:
+    from cordmatch.config import Settings
 
 
 def serve_command(
-    db: Annotated[
-        str | None,
-        typer.Option("--db", help="database URL or SQLite file (default: $CORDMATCH_DB or the data directory)"),
-    ] = None,
+    db: DbOpt = None,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     demo: Annotated[bool, typer.Option("--demo", help="seed demo banks, users and units (idempotent)")] = False,
@@ -34,22 +34,21 @@ def serve_command(
     import anyio.to_thread
     import uvicorn
 
-    from cordmatch.api import create_app
     from cordmatch.errors import InvalidInputError
-    from cordmatch.services.bank import BankService
-    from cordmatch.store import open_store
+    from cordmatch.server import create_app
 
     if not 1 <= port <= 65535:
         raise InvalidInputError(f"port {port} is not 1..65535", where="--port")
     if not 1 <= workers <= 64:
         raise InvalidInputError(f"--workers {workers} is not 1..64", where="--workers")
-    store = open_store(db)
+    built = application(db=db, secure_cookies=secure_cookies or None)
+    store = built.store
     console.print(f"store: [bold]{store.url}[/]")
     if demo:
         from cordmatch.services.bank_demo import DEMO_PASSWORD, seed_demo_if_empty
 
         with console.status("seeding demo data…"):
-            seeded = seed_demo_if_empty(BankService(store))
+            seeded = seed_demo_if_empty(built.bank)
         if seeded is None:
             console.print(
                 "demo: the store already has users; nothing seeded (demo accounts work if it was seeded before)"
@@ -68,20 +67,10 @@ def serve_command(
     load_tables()  # the search needs the HLA tables: build them now (first run only), not in a request
     console.print(f"serving on [bold]http://{host}:{port}/[/] (API docs at /docs); Ctrl+C stops")
     if workers > 1:
-        import os
-        import secrets
-
-        from cordmatch.api.app import SECRET_ENV, SECURE_COOKIES_ENV
-        from cordmatch.store.engine import DB_ENV, resolve_url
-
         store.close()
-        os.environ[DB_ENV] = resolve_url(db)
-        os.environ.setdefault(SECRET_ENV, secrets.token_hex(32))
-        if secure_cookies:
-            os.environ[SECURE_COOKIES_ENV] = "1"
-        uvicorn.run("cordmatch.api.app:app_from_env", factory=True, host=host, port=port, workers=workers)
+        _serve_workers(built.settings, host, port, workers)
         return
-    app = create_app(store=store, secure_cookies=secure_cookies)
+    app = create_app(application=built)
 
     async def main() -> None:
         anyio.to_thread.current_default_thread_limiter().total_tokens = workers_threads
@@ -90,7 +79,29 @@ def serve_command(
     try:
         anyio.run(main)
     finally:
-        store.close()
+        built.close()
+
+
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Several server processes: uvicorn in a child process, its workers each building the application with
+    ``cordmatch.server:app_from_env`` from the settings passed in the child's environment (the store as a
+    resolved URL, one CSRF secret for all workers so each accepts the others' forms)."""
+    import secrets
+    import subprocess
+    import sys
+
+    from cordmatch.config import child_environment
+    from cordmatch.store.engine import default_url
+
+    shared = settings.replace(db=default_url(settings), secret=settings.secret or secrets.token_hex(32))
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "cordmatch.server:app_from_env",
+           "--host", host, "--port", str(port), "--workers", str(workers)]  # fmt: skip
+    with subprocess.Popen(cmd, env=child_environment(shared)) as server:
+        try:
+            server.wait()
+        except KeyboardInterrupt:  # Ctrl+C reached the server too: let it shut down
+            server.wait()
+            raise
 
 
 def register(app: typer.Typer) -> None:

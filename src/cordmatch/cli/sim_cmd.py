@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cordmatch.cli.common import console, load_tables, progress_bar
+from cordmatch.cli.options import RegistryOpt
 
 sim_app = typer.Typer(help="Generate synthetic cord blood registries and patients.", no_args_is_help=True)
 
@@ -24,9 +25,7 @@ def _check_seed(seed: int) -> None:
 def registry_command(
     units: Annotated[int, typer.Option("--units", help="Number of units.")] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same registry).")] = 1,
-    db: Annotated[
-        str, typer.Option("--db", help="TARGET: a SQLite file, a SQLAlchemy URL, or a .parquet file.")
-    ] = "registry.sqlite3",
+    db: RegistryOpt = "registry.sqlite3",
     population: Annotated[str, typer.Option("--population", help="CAU, AFA, API, HIS or mix.")] = "mix",
     parquet: Annotated[
         Path | None, typer.Option("--parquet", help="Also export the same units to this Parquet file.")
@@ -58,7 +57,7 @@ def registry_command(
         chunks = generate_registry(units, seed, population, tables, progress=update)
         rows = write_registry(db, chunks, tables.release, units=units, partitions=partitions)
     if parquet is not None:  # the same seed gives the same units: generate again for the export
-        from cordmatch.sim.export import write_parquet
+        from cordmatch.io.parquet_registry import write_parquet
 
         with progress_bar("exporting to Parquet", units, counts=True) as update:
             again = generate_registry(units, seed, population, tables, progress=update)

@@ -12,7 +12,7 @@ import numpy.typing as npt
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import CodedRelation
 from cordmatch.selection.crossmatch import AntibodyProfile
-from cordmatch.selection.index import EXACT, LIVE, UnitIndex
+from cordmatch.selection.index import LIVE, NOT_CODABLE, UnitIndex
 from cordmatch.selection.rules import CD34_UNIT, TNC_UNIT, resolve_thresholds
 from cordmatch.selection.settings import PolicySpec, SelectionSettings
 
@@ -110,7 +110,7 @@ class CoverageIndex:
         keep = pos_of[owner] >= 0 if len(owner) else np.zeros(0, dtype=np.bool_)
         owner, alt_gid = owner[keep], index.alt_gid[:, keep]
         starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.zeros(0, np.int64)
-        exact = (index.flags[order] & EXACT) != 0
+        not_codable = (index.flags[order] & NOT_CODABLE) != 0
         owner_pos = pos_of[owner[starts]] if len(owner) else np.zeros(0, np.int64)
         perm = np.argsort(owner_pos, kind="stable")
         return cls(
@@ -125,7 +125,7 @@ class CoverageIndex:
             alt_start=starts.astype(np.int64),
             alt_gid=alt_gid,
             slots=order,
-            exact_only=int(exact.sum()) - len(starts),
+            exact_only=int(not_codable.sum()) - len(starts),
             relation=relation,
         )
 

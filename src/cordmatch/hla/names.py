@@ -68,22 +68,46 @@ def shape_of(token: str) -> TokenShape:
     if not locus or not body or not re.fullmatch(r"[A-Z]+[0-9]*", locus):
         raise InvalidInputError(f"malformed HLA allele name: {token!r}", where=token)
     parts = body.split(":")
+    for shape in (_xx_shape, _mac_shape, _group_shape):
+        found = shape(locus, parts, token)
+        if found is not None:
+            return found
+    return _allele_shape(locus, parts, token)
+
+
+def _xx_shape(locus: str, parts: list[str], token: str) -> TokenShape | None:
+    """``A*02:XX``: a first-field family."""
+    if len(parts) < 2 or parts[-1] != "XX":
+        return None
+    if not _FIELD.match(parts[0]) or len(parts) != 2:
+        raise InvalidInputError(f"malformed XX code: {token!r}", where=token)
+    return TokenShape("xx", locus, (parts[0],), "")
+
+
+def _mac_shape(locus: str, parts: list[str], token: str) -> TokenShape | None:
+    """``A*02:AB``: a multiple allele code (never XX, handled before)."""
+    if len(parts) != 2 or not _MAC.match(parts[1]):
+        return None
+    if not _FIELD.match(parts[0]):
+        raise InvalidInputError(f"malformed allele code: {token!r}", where=token)
+    return TokenShape("mac", locus, (parts[0], parts[1]), "")
+
+
+def _group_shape(locus: str, parts: list[str], token: str) -> TokenShape | None:
+    """``A*02:01:01G`` or ``A*02:01P``: a G or P group."""
+    last = parts[-1]
+    if not (last and last[-1] in "GP" and len(last) > 1 and last[:-1].isdigit()):
+        return None
+    fields = (*parts[:-1], last[:-1])
+    if not all(_FIELD.match(f) for f in fields):
+        raise InvalidInputError(f"malformed allele group name: {token!r}", where=token)
+    return TokenShape("g_group" if last[-1] == "G" else "p_group", locus, tuple(fields), last[-1])
+
+
+def _allele_shape(locus: str, parts: list[str], token: str) -> TokenShape:
+    """``A*02:01:01:02N``: an allele of 1-4 fields, maybe with an expression suffix."""
     suffix = ""
     last = parts[-1]
-    if len(parts) >= 2 and last == "XX":
-        if not _FIELD.match(parts[0]) or len(parts) != 2:
-            raise InvalidInputError(f"malformed XX code: {token!r}", where=token)
-        return TokenShape("xx", locus, (parts[0],), "")
-    if len(parts) == 2 and _MAC.match(last) and last != "XX":
-        if not _FIELD.match(parts[0]):
-            raise InvalidInputError(f"malformed allele code: {token!r}", where=token)
-        return TokenShape("mac", locus, (parts[0], last), "")
-    if last and last[-1] in "GP" and len(last) > 1 and last[:-1].isdigit():
-        kind = "g_group" if last[-1] == "G" else "p_group"
-        fields = (*parts[:-1], last[:-1])
-        if not all(_FIELD.match(f) for f in fields):
-            raise InvalidInputError(f"malformed allele group name: {token!r}", where=token)
-        return TokenShape(kind, locus, tuple(fields), last[-1])
     if last and last[-1] in EXPRESSION_SUFFIXES:
         suffix = last[-1]
         parts = [*parts[:-1], last[:-1]]

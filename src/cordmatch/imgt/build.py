@@ -15,6 +15,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ STORED_LEVELS = tuple(lv for lv in REDUCTION_LEVELS if lv != "W")
 def init_pyard(work_dir: Path, release: str) -> Any:
     """Initialise py-ard offline on the shipped release files; its SQLite cache goes to ``work_dir``."""
     url = lay_out_for_pyard(release_dir(release), work_dir / "imgt")
+    # py-ard is configured only through its own environment variable (not a cordmatch setting, so not in
+    # cordmatch.config): set for the call, then put back
     old = os.environ.get("IMGT_HLA_URL")
     os.environ["IMGT_HLA_URL"] = url
     try:
@@ -241,145 +244,190 @@ def _antigen_sets(
     return names, [list(m) for m in set_list], [k[1] for k in keys], extended
 
 
-def build_tables(work_dir: Path, release: str, progress: Progress | None = None) -> NomenclatureTables:
-    """Run py-ard over the release's names (alleles, groups, serology, XX) and code the answers as arrays."""
-    init_pyard(work_dir, release)  # builds py-ard's own database once
-    db = _read_pyard_db(work_dir / "pyard" / "pyard-Latest.sqlite3")
-    cwd = {a for a, _ in db["cwd"]}
+_EXPRESSION = "NLSQCA"  # expression suffixes of allele names
 
-    alleles = list(dict.fromkeys(a for a, _ in db["who"]))
-    allele_index = {a: i for i, a in enumerate(alleles)}
 
-    # Prefix index (fallback when py-ard gives no W expansion): every truncation -> its alleles.
+def _prefix_index(alleles: list[str]) -> dict[str, list[int]]:
+    """Every truncation of every allele name -> its alleles (fallback when py-ard gives no W expansion)."""
     by_prefix: dict[str, list[int]] = {}
     for i, a in enumerate(alleles):
         locus, body = a.split("*", 1)
-        fields = body.rstrip("NLSQCA").split(":")
+        fields = body.rstrip(_EXPRESSION).split(":")
         for k in range(1, len(fields)):
             by_prefix.setdefault(f"{locus}*{':'.join(fields[:k])}", []).append(i)
+    return by_prefix
 
-    def prefix_members(name: str) -> list[int]:
-        """Alleles a truncated name stands for; a name with an expression suffix keeps that suffix only."""
-        ids = by_prefix.get(name.rstrip("NLSQCA"), [])
-        suffix = name[-1] if name[-1] in "NLSQCA" else ""
-        return [i for i in ids if alleles[i].endswith(suffix)] if suffix else ids
 
-    names: list[str] = []
-    guess: list[list[int]] = []
-    seen: set[str] = set()
+def _prefix_members(by_prefix: dict[str, list[int]], alleles: list[str], name: str) -> list[int]:
+    """Alleles a truncated name stands for; a name with an expression suffix keeps that suffix only."""
+    ids = by_prefix.get(name.rstrip(_EXPRESSION), [])
+    suffix = name[-1] if name[-1] in _EXPRESSION else ""
+    return [i for i in ids if alleles[i].endswith(suffix)] if suffix else ids
 
-    def add(name: str, ids: list[int]) -> None:
-        if name and name not in seen:
-            seen.add(name)
-            names.append(name)
-            guess.append(ids)
 
-    for i, a in enumerate(alleles):
-        add(a, [i])
-    for table in ("shortnulls", "exp"):
-        for a, lst in db[table]:
-            add(a, [allele_index[x] for x in lst.split("/") if x in allele_index])
-    for a, _ in db["alleles"]:
-        add(a, [allele_index[a]] if a in allele_index else prefix_members(a))
-    g_groups = [line.split(";") for line in _release_lines(release, "hla_nom_g.txt") if not line.startswith("#")]
-    p_groups = [line.split(";") for line in _release_lines(release, "hla_nom_p.txt") if not line.startswith("#")]
-    for rows in (g_groups, p_groups):
-        for cols in rows:
+def _ids(allele_index: dict[str, int], slash_list: str, prefix: str = "") -> list[int]:
+    """Allele ids of a ``/``-separated list of names (each with ``prefix``), unknown names skipped."""
+    return [allele_index[f"{prefix}{x}"] for x in slash_list.split("/") if f"{prefix}{x}" in allele_index]
+
+
+def _group_names(release: str, allele_index: dict[str, int]) -> list[tuple[str, list[int]]]:
+    """G then P groups of the release, each with its alleles."""
+    out: list[tuple[str, list[int]]] = []
+    for file in ("hla_nom_g.txt", "hla_nom_p.txt"):
+        for cols in (line.split(";") for line in _release_lines(release, file) if not line.startswith("#")):
             if len(cols) >= 3 and cols[2].strip():
                 locus = cols[0].strip()
-                add(
-                    f"{locus}{cols[2].strip()}",
-                    [allele_index[f"{locus}{x}"] for x in cols[1].split("/") if f"{locus}{x}" in allele_index],
-                )
-    sero_start = len(names)
+                out.append((f"{locus}{cols[2].strip()}", _ids(allele_index, cols[1], locus)))
+    return out
+
+
+class _NameList:
+    """The names py-ard reduces, in order, each once, with a first guess of its alleles."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.guess: list[list[int]] = []
+        self._seen: set[str] = set()
+
+    def add(self, name: str, ids: list[int]) -> None:
+        if name and name not in self._seen:
+            self._seen.add(name)
+            self.names.append(name)
+            self.guess.append(ids)
+
+
+def _collect_names(
+    db: dict[str, list[tuple[str, str]]], release: str, alleles: list[str]
+) -> tuple[_NameList, range, range]:
+    """Every name: alleles, short nulls, expression variants, truncated names, G and P groups, serology and
+    XX codes; with the range of the serology names and of the serology and XX names together."""
+    allele_index = {a: i for i, a in enumerate(alleles)}
+    by_prefix = _prefix_index(alleles)
+    out = _NameList()
+    for i, a in enumerate(alleles):
+        out.add(a, [i])
+    for table in ("shortnulls", "exp"):
+        for a, lst in db[table]:
+            out.add(a, _ids(allele_index, lst))
+    for a, _ in db["alleles"]:
+        out.add(a, [allele_index[a]] if a in allele_index else _prefix_members(by_prefix, alleles, a))
+    for name, ids in _group_names(release, allele_index):
+        out.add(name, ids)
+    sero_start = len(out.names)
     for sero, lst in db["serology"]:
-        add(sero, [allele_index[x] for x in lst.split("/") if x in allele_index])
-    sero_end = len(names)
+        out.add(sero, _ids(allele_index, lst))
+    sero_end = len(out.names)
     for family, _ in db["xx"]:
-        add(f"{family}:XX", by_prefix.get(family, []))
-    xx_end = len(names)
+        out.add(f"{family}:XX", by_prefix.get(family, []))
+    return out, range(sero_start, sero_end), range(sero_start, len(out.names))
 
-    results, texts, who = _reduce_all(work_dir, release, names, progress)
-    members: list[list[int]] = []
-    for k in range(len(names)):
+
+def _members(names: _NameList, who: list[str | None], alleles: list[str]) -> list[list[int]]:
+    """Each name's alleles: py-ard's W expansion, else the first guess."""
+    allele_index = {a: i for i, a in enumerate(alleles)}
+    out: list[list[int]] = []
+    for k in range(len(names.names)):
         w = who[k]
-        ids = [allele_index[x] for x in w.split("/") if x in allele_index] if w else []
-        members.append(ids or guess[k])
+        out.append((_ids(allele_index, w) if w else []) or names.guess[k])
+    return out
 
-    # Grading members of low-resolution tokens (docs/adr/0002): a serologic antigen covers its splits' and
-    # associated antigens' alleles (A2 -> A203, A210). At antigen level only, serology and XX codes stand
-    # for their common and well-documented alleles (CWD 2.0) when any carries the name; the allele level
-    # keeps every allele (a rare allele is never assumed away). Empty = the token's own members.
+
+def _grading_members(
+    release: str, names: list[str], members: list[list[int]], alleles: list[str], cwd: set[str], low: range, sero: range
+) -> tuple[list[list[int]], list[list[int]]]:
+    """Grading members of low-resolution tokens (docs/adr/0002): a serologic antigen covers its splits' and
+    associated antigens' alleles (A2 -> A203, A210). At antigen level only, serology and XX codes stand for
+    their common and well-documented alleles (CWD 2.0) when any carries the name; the allele level keeps
+    every allele (a rare allele is never assumed away). Empty = the token's own members."""
     relations = parse_rel_ser_ser(_release_lines(release, "rel_ser_ser.txt"))
     name_pos = {n: k for k, n in enumerate(names)}
     grading: list[list[int]] = [[] for _ in names]
     antigen_level: list[list[int]] = [[] for _ in names]
-    for k in range(sero_start, xx_end):
+    for k in low:
         ids = list(members[k])
-        if k < sero_end:
-            for other in relations.covered(names[k])[1:]:
-                j = name_pos.get(other)
-                if j is not None:
-                    ids.extend(members[j])
-            ids = list(dict.fromkeys(ids))
+        if k in sero:
+            related = (name_pos.get(other) for other in relations.covered(names[k])[1:])
+            ids = list(dict.fromkeys(ids + [i for j in related if j is not None for i in members[j]]))
         if ids != members[k]:
             grading[k] = ids
         common = [i for i in ids if _two_field(alleles[i]) in cwd]
         if common and common != ids:
             antigen_level[k] = common
+    return grading, antigen_level
 
-    # Per allele: lgx id (allele match), first-field family id, WHO serologic antigen id, null and CWD flags.
-    lgx_names: dict[str, int] = {}
-    antigen_names: dict[str, int] = {}
+
+@dataclass
+class _AlleleCodes:
+    """Per allele: lgx id (allele match), first-field family id, null and CWD flags; the id names."""
+
+    lgx: IntArray
+    antigen: IntArray
+    null: npt.NDArray[np.bool_]
+    cwd: npt.NDArray[np.bool_]
+    lgx_names: dict[str, int]
+    antigen_names: dict[str, int]
+
+
+def _allele_codes(alleles: list[str], lgx_result: Any, lgx_text: list[str], cwd: set[str]) -> _AlleleCodes:
     n = len(alleles)
-    allele_lgx = np.empty(n, dtype=np.int32)
-    allele_antigen = np.empty(n, dtype=np.int32)
-    allele_null = np.zeros(n, dtype=np.bool_)
-    allele_cwd = np.zeros(n, dtype=np.bool_)
-    lgx_text = list(texts["lgx"])
+    codes = _AlleleCodes(
+        np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32), np.zeros(n, dtype=np.bool_),
+        np.zeros(n, dtype=np.bool_), {}, {},
+    )  # fmt: skip
     for i, a in enumerate(alleles):
         shape = shape_of(a)
-        rid = int(results["lgx"][i])
+        rid = int(lgx_result[i])
         lgx = lgx_text[rid] if rid >= 0 else f"{shape.locus}*{':'.join(shape.fields[:2])}{shape.suffix}"
-        allele_lgx[i] = lgx_names.setdefault(lgx, len(lgx_names))
-        allele_antigen[i] = antigen_names.setdefault(shape.family, len(antigen_names))
-        allele_null[i] = shape.suffix == "N"
-        allele_cwd[i] = _two_field(a) in cwd
+        codes.lgx[i] = codes.lgx_names.setdefault(lgx, len(codes.lgx_names))
+        codes.antigen[i] = codes.antigen_names.setdefault(shape.family, len(codes.antigen_names))
+        codes.null[i] = shape.suffix == "N"
+        codes.cwd[i] = _two_field(a) in cwd
+    return codes
+
+
+def _flat(lists: list[list[int]]) -> tuple[npt.NDArray[np.int64], IntArray]:
+    """Ragged lists as (offsets, values)."""
+    offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(m) for m in lists])
+    values = np.fromiter((x for m in lists for x in m), dtype=np.int32, count=int(offsets[-1]))
+    return offsets, values
+
+
+def build_tables(work_dir: Path, release: str, progress: Progress | None = None) -> NomenclatureTables:
+    """Run py-ard over the release's names (alleles, groups, serology, XX) and code the answers as arrays."""
+    init_pyard(work_dir, release)  # builds py-ard's own database once
+    db = _read_pyard_db(work_dir / "pyard" / "pyard-Latest.sqlite3")
+    cwd = {a for a, _ in db["cwd"]}
+    alleles = list(dict.fromkeys(a for a, _ in db["who"]))
+    name_list, sero, low = _collect_names(db, release, alleles)
+    names = name_list.names
+    results, texts, who = _reduce_all(work_dir, release, names, progress)
+    members = _members(name_list, who, alleles)
+    grading, antigen_level = _grading_members(release, names, members, alleles, cwd, low, sero)
+    codes = _allele_codes(alleles, results["lgx"], list(texts["lgx"]), cwd)
+    rel_ser_ser = _release_lines(release, "rel_ser_ser.txt")
     sero_list, allele_serology, rel_pairs = _serology_codes(
-        release,
-        alleles,
-        allele_lgx,
-        list(lgx_names),
-        allele_null,
-        parse_rel_ser_ser(_release_lines(release, "rel_ser_ser.txt")),
+        release, alleles, codes.lgx, list(codes.lgx_names), codes.null, parse_rel_ser_ser(rel_ser_ser)
     )
-    low_res: list[tuple[list[int], int]] = []
-    for k in range(sero_start, xx_end):
-        ag_members = antigen_level[k] or grading[k] or members[k]
-        fam_id = antigen_names.get(names[k][: -len(":XX")], -1) if k >= sero_end else -1
-        low_res.append((ag_members, fam_id))
+    low_res = [
+        (antigen_level[k] or grading[k] or members[k], -1 if k in sero else codes.antigen_names.get(names[k][:-3], -1))
+        for k in low
+    ]
     set_names, set_members, set_family, rel_pairs = _antigen_sets(
-        low_res, alleles, allele_serology, allele_null, sero_list, rel_pairs
+        low_res, alleles, allele_serology, codes.null, sero_list, rel_pairs
     )
-    lgx_family = np.array([antigen_names.get(name.split(":", 1)[0], -1) for name in lgx_names], dtype=np.int32)
-
-    def flat(lists: list[list[int]]) -> tuple[npt.NDArray[np.int64], IntArray]:
-        offsets = np.zeros(len(lists) + 1, dtype=np.int64)
-        offsets[1:] = np.cumsum([len(m) for m in lists])
-        values = np.fromiter((x for m in lists for x in m), dtype=np.int32, count=int(offsets[-1]))
-        return offsets, values
-
-    offsets, flat_members = flat(members)
-    g_offsets, g_members = flat(grading)
-    a_offsets, a_members = flat(antigen_level)
+    antigen_list = list(codes.antigen_names)
+    offsets, flat_members = _flat(members)
+    g_offsets, g_members = _flat(grading)
+    a_offsets, a_members = _flat(antigen_level)
     return NomenclatureTables(
         release=release,
         alleles=alleles,
-        allele_lgx=allele_lgx,
-        lgx_names=list(lgx_names),
-        allele_antigen=allele_antigen,
-        antigen_names=list(antigen_names),
-        allele_null=allele_null,
+        allele_lgx=codes.lgx,
+        lgx_names=list(codes.lgx_names),
+        allele_antigen=codes.antigen,
+        antigen_names=antigen_list,
+        allele_null=codes.null,
         names=names,
         member_offsets=offsets,
         members=flat_members,
@@ -387,16 +435,18 @@ def build_tables(work_dir: Path, release: str, progress: Progress | None = None)
         level_blobs={lv: join_blob(list(texts[lv])) for lv in STORED_LEVELS},
         allele_serology=allele_serology,
         serology_names=sero_list
-        + [f"{nm} ({list(antigen_names)[f]})" if f >= 0 else nm for nm, f in zip(set_names, set_family, strict=True)],
+        + [f"{nm} ({antigen_list[f]})" if f >= 0 else nm for nm, f in zip(set_names, set_family, strict=True)],
         serology_pairs=rel_pairs,
         serology_real=len(sero_list),
         serology_sets=set_members,
         serology_set_family=np.array(set_family, dtype=np.int32),
-        lgx_family=lgx_family,
-        allele_cwd=allele_cwd,
+        lgx_family=np.array(
+            [codes.antigen_names.get(nm.split(":", 1)[0], -1) for nm in codes.lgx_names], dtype=np.int32
+        ),
+        allele_cwd=codes.cwd,
         grade_offsets=g_offsets,
         grade_members=g_members,
         antigen_offsets=a_offsets,
         antigen_members=a_members,
-        rel_ser_ser=[ln for ln in _release_lines(release, "rel_ser_ser.txt") if ln and not ln.startswith("#")],
+        rel_ser_ser=[ln for ln in rel_ser_ser if ln and not ln.startswith("#")],
     )

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,8 +21,11 @@ from cordmatch.imgt.build import Progress, build_tables, init_pyard
 from cordmatch.imgt.release import RELEASE, active_release
 from cordmatch.paths import data_dir
 
+if TYPE_CHECKING:
+    from cordmatch.config import Settings
+
 _lock = threading.Lock()
-_default: NomenclatureTables | None = None
+_loaded: dict[tuple[str, str, bool], NomenclatureTables] = {}
 
 
 def cache_dir(base: str | os.PathLike[str] | None = None, release: str = RELEASE) -> Path:
@@ -70,13 +73,20 @@ def load_or_build(
     *,
     rebuild: bool = False,
     progress: Progress | None = None,
+    pyard_fallback: bool | None = None,
 ) -> NomenclatureTables:
-    """Load the cached tables, building them first (offline, from the shipped release) if needed."""
+    """Load the cached tables, building them first (offline, from the shipped release) if needed.
+
+    ``pyard_fallback``: ask py-ard about names outside the tables (default: the settings',
+    ``$CORDMATCH_PYARD_FALLBACK``)."""
+    from cordmatch.config import current
+
     target = cache_file(base, release)
     work = cache_dir(base, release)
     # Names outside the tables go to py-ard only when asked for (it takes seconds to start):
     # the tables already hold every name py-ard lists for the release.
-    fallback = _PyardFallback(work, release) if os.environ.get("CORDMATCH_PYARD_FALLBACK") == "1" else None
+    ask_pyard = current().pyard_fallback if pyard_fallback is None else pyard_fallback
+    fallback = _PyardFallback(work, release) if ask_pyard else None
     if not rebuild and target.exists():
         try:
             return _load(target, fallback)
@@ -102,11 +112,43 @@ def _load(path: Path, fallback: _PyardFallback | None) -> NomenclatureTables:
     return NomenclatureTables.from_arrays(arrays, fallback=fallback)
 
 
+def nomenclature(
+    base: str | os.PathLike[str] | None = None,
+    release: str | None = None,
+    *,
+    pyard_fallback: bool | None = None,
+    progress: Progress | None = None,
+) -> NomenclatureTables:
+    """The tables of ``release`` (default: the active one) under the data directory ``base``, loaded once per
+    process for each (directory, release, fallback) and shared by everyone asking for the same."""
+    from cordmatch.config import current
+
+    chosen = active_release(release, base)
+    ask_pyard = current().pyard_fallback if pyard_fallback is None else pyard_fallback
+    key = (str(data_dir(base)), chosen, ask_pyard)
+    with _lock:
+        if key not in _loaded:
+            _loaded[key] = load_or_build(base, chosen, progress=progress, pyard_fallback=ask_pyard)
+        return _loaded[key]
+
+
+def settings_nomenclature(settings: Settings, progress: Progress | None = None) -> NomenclatureTables:
+    """The tables ``settings`` name (release, data directory, py-ard fallback); one per process."""
+    return nomenclature(
+        settings.data_dir, settings.hla_release, pyard_fallback=settings.pyard_fallback, progress=progress
+    )
+
+
+def current_tables() -> NomenclatureTables:
+    """The tables of the current settings (:func:`cordmatch.config.current`), for code that was handed none:
+    a Dask worker (a local cluster's workers get the parent's settings in their environment,
+    ``cordmatch.io.cluster.open_client``), a service built without the application's tables."""
+    from cordmatch.config import current
+
+    return settings_nomenclature(current())
+
+
 def default_nomenclature(progress: Progress | None = None) -> NomenclatureTables:
     """The process-wide tables of the active release (the shipped one unless ``hla update`` chose another),
     built on first use, then cached on disk."""
-    global _default
-    with _lock:
-        if _default is None:
-            _default = load_or_build(release=active_release(), progress=progress)
-        return _default
+    return nomenclature(progress=progress)

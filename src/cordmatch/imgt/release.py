@@ -29,13 +29,12 @@ CITATION = (
 )
 
 
-RELEASE_ENV = "CORDMATCH_HLA_RELEASE"
 RELEASE_FILES = tuple(PYARD_LAYOUT)
 
 
-def installed_releases_dir() -> Path:
-    """Where releases added with ``cordmatch hla update`` live (under the data directory)."""
-    return data_dir() / "releases"
+def installed_releases_dir(base: str | os.PathLike[str] | None = None) -> Path:
+    """Where releases added with ``cordmatch hla update`` live (under the data directory ``base``)."""
+    return data_dir(base) / "releases"
 
 
 def release_dir(release: str = RELEASE) -> Path:
@@ -45,12 +44,15 @@ def release_dir(release: str = RELEASE) -> Path:
     return installed_releases_dir() / f"imgt-hla-{release}"
 
 
-def active_release() -> str:
-    """The release in use: ``$CORDMATCH_HLA_RELEASE``, else the one chosen by ``hla update``, else shipped."""
-    env = os.environ.get(RELEASE_ENV)
-    if env:
-        return env
-    marker = installed_releases_dir() / "active"
+def active_release(chosen: str | None = None, base: str | os.PathLike[str] | None = None) -> str:
+    """The release in use: ``chosen``, else the settings' (``$CORDMATCH_HLA_RELEASE``), else the one chosen
+    by ``hla update``/``hla use``, else the shipped one."""
+    from cordmatch.config import current
+
+    named = chosen or current().hla_release
+    if named:
+        return named
+    marker = installed_releases_dir(base) / "active"
     if marker.exists():
         chosen = marker.read_text(encoding="utf-8").strip()
         if chosen and release_dir(chosen).is_dir():

@@ -122,9 +122,7 @@ def load_index(
         for i, (c_path, m_path) in enumerate(sets):
             files.append((names[i] if names else None, Path(c_path), Path(m_path) if m_path is not None else None))
     if tables is None:
-        from cordmatch.imgt import default_nomenclature
-
-        tables = default_nomenclature()
+        raise TypeError("load_index needs the nomenclature tables (cordmatch.bootstrap builds them)")
     checksum = _checksum(files, tables.release)
     key = (checksum, str(base))
     with _lock:
@@ -153,6 +151,6 @@ def load_index(
         return index
 
 
-def default_index() -> HaplotypeIndex:
-    """The process-wide index of the four shipped NMDP 2007 sets."""
-    return load_index()
+def default_index(tables: NomenclatureTables) -> HaplotypeIndex:
+    """The process-wide index of the four shipped NMDP 2007 sets on ``tables``."""
+    return load_index(tables=tables)

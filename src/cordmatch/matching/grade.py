@@ -30,6 +30,7 @@ from cordmatch.matching.model import (
     ANTIGEN_MATCH_ALLELE_MISMATCH,
     ANTIGEN_MISMATCH,
     UNRESOLVED,
+    Comparison,
     DirectionalCounts,
     LocusGrade,
     MatchCount,
@@ -101,24 +102,24 @@ def _directional_antigen(src: Sequence[Position], tgt: Sequence[Position]) -> in
     return count
 
 
-def _compare(a: frozenset[int], b: frozenset[int]) -> str:
+def _compare(a: frozenset[int], b: frozenset[int]) -> Comparison:
     if len(a) == 1 and a == b:
-        return "match"
+        return Comparison.MATCH
     if a.isdisjoint(b):
-        return "mismatch"
-    return "unresolved"
+        return Comparison.MISMATCH
+    return Comparison.UNRESOLVED
 
 
-def _compare_antigens(p: Position, d: Position) -> str:
+def _compare_antigens(p: Position, d: Position) -> Comparison:
     """match when every antigen pair is the same antigen, mismatch when every pair differs, else unresolved."""
     if not p.antigens or not d.antigens:
-        return "mismatch"
+        return Comparison.MISMATCH
     found = _relations(p.tables, p.antigens, d.antigens)
     if found == {MATCH}:
-        return "match"
+        return Comparison.MATCH
     if found == {MISMATCH}:
-        return "mismatch"
-    return "unresolved"
+        return Comparison.MISMATCH
+    return Comparison.UNRESOLVED
 
 
 def _names(ids: frozenset[int], names: list[str], limit: int = 3) -> str:
@@ -130,24 +131,24 @@ def _names(ids: frozenset[int], names: list[str], limit: int = 3) -> str:
 def _position_grade(p: Position, d: Position) -> PositionGrade:
     t = p.tables
     ag = _compare_antigens(p, d)
-    al = "mismatch" if ag == "mismatch" else _compare(p.proteins, d.proteins)
+    al = Comparison.MISMATCH if ag == Comparison.MISMATCH else _compare(p.proteins, d.proteins)
     pl, dl = p.label, d.label
     if p.is_null or d.is_null:
         side = "patient" if p.is_null else "donor"
         note = f"{side} allele {pl if p.is_null else dl} is null (not expressed): locus counted as homozygous"
     else:
         note = ""
-    if al == "match":
+    if al == Comparison.MATCH:
         grade = ALLELE_MATCH
         protein = _names(p.proteins, t.lgx_names)
         reason = f"same protein in the antigen recognition site (P group {protein})"
-    elif ag == "match" and al == "mismatch":
+    elif ag == Comparison.MATCH and al == Comparison.MISMATCH:
         grade = ANTIGEN_MATCH_ALLELE_MISMATCH
         reason = (
             f"same antigen {_names(p.antigens, t.serology_names)}, different proteins "
             f"({_names(p.proteins, t.lgx_names)} vs {_names(d.proteins, t.lgx_names)})"
         )
-    elif ag == "mismatch":
+    elif ag == Comparison.MISMATCH:
         grade = ANTIGEN_MISMATCH
         reason = (
             f"different antigens ({_names(p.antigens, t.serology_names)} vs {_names(d.antigens, t.serology_names)})"
@@ -159,12 +160,12 @@ def _position_grade(p: Position, d: Position) -> PositionGrade:
             for who, lab, pos in (("patient", pl, p), ("donor", dl, d))
             if len(pos.proteins) > 1
         ]
-        if ag == "unresolved" and len(p.antigens) == 1 and len(d.antigens) == 1:
+        if ag == Comparison.UNRESOLVED and len(p.antigens) == 1 and len(d.antigens) == 1:
             reason = (
                 f"{_names(p.antigens, t.serology_names)} and {_names(d.antigens, t.serology_names)} are related "
                 "through a broad antigen (WHO rel_ser_ser): the typing does not tell whether they are the same split"
             )
-        elif ag == "match":
+        elif ag == Comparison.MATCH:
             reason = f"antigen match ({_names(p.antigens, t.serology_names)}); allele level unresolved: " + "; ".join(
                 low
             )
@@ -199,8 +200,8 @@ def _merge(grades: list[PositionGrade]) -> PositionGrade:
     if all(g.grade == first.grade for g in grades):
         return first
 
-    def agreed(values: set[str]) -> str:
-        return values.pop() if len(values) == 1 else UNRESOLVED
+    def agreed(values: set[Comparison]) -> Comparison:
+        return values.pop() if len(values) == 1 else Comparison.UNRESOLVED
 
     seen = ", ".join(sorted({f"{g.patient} vs {g.donor}: {g.grade}" for g in grades}))
     return PositionGrade(

@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
+from cordmatch.sourced import plain_dict
+
+
+class Grade(StrEnum):
+    """The grade of one position, best to worst (the text shown and written to JSON)."""
+
+    ALLELE_MATCH = "allele match"
+    ANTIGEN_MATCH_ALLELE_MISMATCH = "antigen match, allele mismatch"
+    ANTIGEN_MISMATCH = "antigen mismatch"
+    UNRESOLVED = "unresolved"
+
+
+class Comparison(StrEnum):
+    """One level (antigen or allele) of a position compared: the same, different, or not told by the typing."""
+
+    MATCH = "match"
+    MISMATCH = "mismatch"
+    UNRESOLVED = "unresolved"
+
+
 #: Position grades, best to worst.
-ALLELE_MATCH = "allele match"
-ANTIGEN_MATCH_ALLELE_MISMATCH = "antigen match, allele mismatch"
-ANTIGEN_MISMATCH = "antigen mismatch"
-UNRESOLVED = "unresolved"
+ALLELE_MATCH = Grade.ALLELE_MATCH
+ANTIGEN_MATCH_ALLELE_MISMATCH = Grade.ANTIGEN_MATCH_ALLELE_MISMATCH
+ANTIGEN_MISMATCH = Grade.ANTIGEN_MISMATCH
+UNRESOLVED = Grade.UNRESOLVED
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,20 +39,13 @@ class PositionGrade:
 
     patient: str
     donor: str
-    grade: str
-    antigen: str  # match | mismatch | unresolved
-    allele: str  # match | mismatch | unresolved
+    grade: Grade
+    antigen: Comparison
+    allele: Comparison
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "patient": self.patient,
-            "donor": self.donor,
-            "grade": self.grade,
-            "antigen": self.antigen,
-            "allele": self.allele,
-            "reason": self.reason,
-        }
+        return plain_dict(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Any, TypeVar
 
 from cordmatch.errors import InvalidInputError
+from cordmatch.sourced import plain_dict
 
 ASTCT_CATEGORIES = {
     "S": "standard of care",
@@ -119,7 +120,7 @@ class Trial:
     note: str
 
     def to_dict(self) -> dict[str, str]:
-        return {"nct": self.nct, "note": self.note}
+        return plain_dict(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,22 +19,13 @@ from statistics import NormalDist
 from typing import Any
 
 from cordmatch.errors import InvalidInputError
+from cordmatch.sourced import Sourced, Status
 
 _NORMAL = NormalDist()
 
 
-@dataclass(frozen=True, slots=True)
-class Figure:
-    """One number with the source it comes from and its status ([V] verified / [U] assumption)."""
-
-    value: float
-    source: str
-    status: str
-    note: str = ""
-
-    @property
-    def label(self) -> str:
-        return f"{self.source} [{self.status}]"
+#: One number of the model with its source and [V]/[U] status.
+Figure = Sourced
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,19 +115,19 @@ class ModelParameters:
     dsa: DsaEffect
     sources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: Highest probability of engraftment credited, however large the dose (1.0 = no ceiling).
-    max_engraftment: Figure = field(default_factory=lambda: Figure(1.0, "none", "U"))
+    max_engraftment: Figure = field(default_factory=lambda: Figure(1.0, "none", Status.UNVERIFIED))
 
 
 def _figure(raw: Any, where: str) -> Figure:
     if not isinstance(raw, Mapping) or "value" not in raw:
         raise InvalidInputError("parameter needs value, source and status", where=where)
     status = str(raw.get("status", ""))
-    if status not in ("V", "U"):
+    if status not in tuple(Status):
         raise InvalidInputError(f"status must be 'V' or 'U', got {status!r}", where=where)
     value = raw["value"]
     if not isinstance(value, int | float):
         raise InvalidInputError("value must be a number", where=where)
-    return Figure(float(value), str(raw.get("source", "")), status, str(raw.get("note", "")))
+    return Figure(float(value), str(raw.get("source", "")), Status(status), str(raw.get("note", "")))
 
 
 def _range(raw: Any, where: str) -> tuple[float, float]:
@@ -288,7 +279,7 @@ def build_parameters(raw: Mapping[str, Any]) -> ModelParameters:
         raise InvalidInputError("interval quantiles must satisfy 0 < lower < 0.5 < upper < 1", where="interval")
     sources = {k: {kk: str(vv) for kk, vv in v.items()} for k, v in raw.get("sources", {}).items()}
     ceiling_raw = raw.get("ceiling", {}).get("max_engraftment")
-    ceiling = _figure(ceiling_raw, "ceiling.max_engraftment") if ceiling_raw else Figure(1.0, "none", "U")
+    ceiling = _figure(ceiling_raw, "ceiling.max_engraftment") if ceiling_raw else Figure(1.0, "none", Status.UNVERIFIED)
     if not 0.5 < ceiling.value <= 1.0:
         raise InvalidInputError("max_engraftment must be in (0.5, 1]", where="ceiling.max_engraftment")
     return ModelParameters(

@@ -359,6 +359,82 @@ def _combine_blocks(
     return out, f1[i1] * f2[i2]
 
 
+_Typed = list[tuple[int, tuple[tuple[PositionCodes, PositionCodes], ...]]]
+_Lookup = Callable[[PositionCodes, IntArray], BoolArray]
+_Pairs = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray]
+
+
+def _allowed_lookup(n_codes: int) -> _Lookup:
+    """``lookup(allowed, column)``: which codes of a column are allowed (all when ``allowed`` is None)."""
+
+    def lookup(allowed: PositionCodes, column: IntArray) -> BoolArray:
+        if allowed is None:
+            return np.ones(column.shape[0], dtype=np.bool_)
+        table = np.zeros(n_codes, dtype=np.bool_)
+        table[allowed] = True
+        return table[column]
+
+    return lookup
+
+
+def _absent_codes(typed: _Typed, present: Sequence[BoolArray]) -> list[tuple[int, int]]:
+    """(locus index, code) of typed positions with no allele of the set at their locus, in typing order."""
+    absent = (
+        (li, int(allowed[0]))
+        for li, alts in typed
+        for pair in alts
+        for allowed in pair
+        if allowed is not None and not present[li][allowed].any()
+    )
+    return list(dict.fromkeys(absent))
+
+
+def _with_floored(
+    codes: IntArray, freqs: FloatArray, typed: _Typed, lookup: _Lookup, missing: list[tuple[int, int]], floor: float
+) -> tuple[IntArray, FloatArray]:
+    """The set plus, per absent allele, a copy of every haplotype fitting the other typed loci with that allele
+    at its locus, at ``floor`` times its frequency."""
+    floored_loci = {li for li, _ in missing}
+    ok_other = np.ones(codes.shape[0], dtype=np.bool_)
+    for li, alts in typed:
+        if li in floored_loci:
+            continue
+        any_pos = np.zeros(codes.shape[0], dtype=np.bool_)
+        for p1, p2 in alts:
+            any_pos |= lookup(p1, codes[:, li]) | lookup(p2, codes[:, li])
+        ok_other &= any_pos
+    for li, code in missing:
+        base = np.flatnonzero(ok_other)
+        extra = codes[base].copy()
+        extra[:, li] = code
+        codes = np.vstack([codes, extra])
+        freqs = np.vstack([freqs, freqs[base] * floor])
+        ok_other = np.concatenate([ok_other, ok_other[base]])
+    return codes, freqs
+
+
+def _fitting_pairs(
+    codes: IntArray, freqs: FloatArray, weights: FloatArray, typed: _Typed, lookup: _Lookup, loci: Sequence[str],
+    split_blocks: bool, notes: list[str],
+) -> tuple[_Pairs | None, IntArray]:  # fmt: skip
+    """Pairs fitting the typing and the codes they index: whole haplotypes, else class I x II blocks (noted)."""
+    found = _compatible_pairs(codes, freqs, weights, typed, lookup)
+    if found is not None or not split_blocks:
+        return found, codes
+    blocks = _block_split(loci)
+    combined = None if blocks is None else _combine_blocks(codes, freqs, typed, lookup, blocks)
+    if combined is None:
+        return None, codes
+    codes, freqs = combined
+    found = _compatible_pairs(codes, freqs, weights, typed, lookup)
+    if found is not None:
+        notes.append(
+            "no pair of whole haplotypes fits the typing: class I (A~C~B) and class II "
+            "(DRB1~DQB1) blocks combined in linkage equilibrium (less certain estimate)"
+        )
+    return found, codes
+
+
 def impute(
     typing: TypingConstraints,
     index: HaplotypeIndex,
@@ -370,70 +446,32 @@ def impute(
     """Posterior over the unphased genotypes compatible with ``typing`` (see the module docstring)."""
     label = population_label(population)
     view = population_view(index, population)
-    weights, codes, freqs, present = view.weights, view.codes, view.frequencies, view.present
-    n_codes = 2 * len(index.lgx_names)
+    weights, codes, freqs = view.weights, view.codes, view.frequencies
     notes = list(typing.notes)
     typed = [(index.loci.index(locus), alts) for locus, alts in typing.loci.items() if locus in index.loci]
-    for locus in typing.loci:
-        if locus not in index.loci:
-            notes.append(f"{locus} is not in the haplotype frequency set: ignored")
-
-    def lookup(allowed: PositionCodes, column: IntArray) -> BoolArray:
-        if allowed is None:
-            return np.ones(column.shape[0], dtype=np.bool_)
-        table = np.zeros(n_codes, dtype=np.bool_)
-        table[allowed] = True
-        return table[column]
-
+    notes.extend(
+        f"{locus} is not in the haplotype frequency set: ignored" for locus in typing.loci if locus not in index.loci
+    )
+    lookup = _allowed_lookup(2 * len(index.lgx_names))
     # Floor: typed positions with no allele of the set at their locus.
-    floored: list[str] = []
-    missing: list[tuple[int, int]] = []  # (locus index, code)
-    for li, alts in typed:
-        for pair in alts:
-            for allowed in pair:
-                if allowed is None or present[li][allowed].any():
-                    continue
-                code = int(allowed[0])
-                if (li, code) not in missing:
-                    missing.append((li, code))
+    missing = _absent_codes(typed, view.present)
+    floored = [index.code_name(code) for _, code in missing]
     if missing:
-        floored_loci = {li for li, _ in missing}
-        ok_other = np.ones(codes.shape[0], dtype=np.bool_)
-        for li, alts in typed:
-            if li in floored_loci:
-                continue
-            any_pos = np.zeros(codes.shape[0], dtype=np.bool_)
-            for p1, p2 in alts:
-                any_pos |= lookup(p1, codes[:, li]) | lookup(p2, codes[:, li])
-            ok_other &= any_pos
-        for li, code in missing:
-            base = np.flatnonzero(ok_other)
-            extra = codes[base].copy()
-            extra[:, li] = code
-            codes = np.vstack([codes, extra])
-            freqs = np.vstack([freqs, freqs[base] * floor])
-            ok_other = np.concatenate([ok_other, ok_other[base]])
-            floored.append(index.code_name(code))
+        codes, freqs = _with_floored(codes, freqs, typed, lookup, missing, floor)
         notes.append(
             f"allele(s) absent from the {label} frequency set given the floor frequency {floor:g}: "
             + ", ".join(floored)
         )
-
-    found = _compatible_pairs(codes, freqs, weights, typed, lookup)
-    if found is None and split_blocks:
-        blocks = _block_split(index.loci)
-        if blocks is not None:
-            combined = _combine_blocks(codes, freqs, typed, lookup, blocks)
-            if combined is not None:
-                codes, freqs = combined
-                found = _compatible_pairs(codes, freqs, weights, typed, lookup)
-                if found is not None:
-                    notes.append(
-                        "no pair of whole haplotypes fits the typing: class I (A~C~B) and class II "
-                        "(DRB1~DQB1) blocks combined in linkage equilibrium (less certain estimate)"
-                    )
+    found, codes = _fitting_pairs(codes, freqs, weights, typed, lookup, index.loci, split_blocks, notes)
     if found is None:
         return no_estimate(index, label, "no pair of haplotypes in the frequency set fits the typing", notes)
+    return _posterior(index, label, found, codes, floored, notes)
+
+
+def _posterior(
+    index: HaplotypeIndex, label: str, found: _Pairs, codes: IntArray, floored: list[str], notes: list[str]
+) -> GenotypePosterior:
+    """Genotype pairs collapsed to unphased genotypes, most probable first (none when of frequency 0)."""
     rows, pi, pj, pp = found
     total = float(pp.sum())
     if not total > 0:

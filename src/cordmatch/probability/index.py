@@ -28,6 +28,7 @@ import numpy.typing as npt
 from cordmatch.errors import InvalidInputError, NotFoundError
 from cordmatch.hla.tables import NomenclatureTables, join_blob, split_blob
 from cordmatch.probability.frequencies import ParsedFrequencies
+from cordmatch.sourced import plain_dict
 
 IntArray = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float64]
@@ -58,18 +59,7 @@ class MappingReport:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "population": self.population,
-            "haplotypes_read": self.haplotypes_read,
-            "haplotypes_kept": self.haplotypes_kept,
-            "unknown_names": self.unknown_names,
-            "dropped_haplotypes": self.dropped_haplotypes,
-            "dropped_frequency": self.dropped_frequency,
-            "renamed": self.renamed,
-            "ambiguous": self.ambiguous,
-            "collapsed_haplotypes": self.collapsed_haplotypes,
-            "warnings": self.warnings,
-        }
+        return plain_dict(self)
 
 
 @dataclass(eq=False)
@@ -228,13 +218,11 @@ def map_allele_name(name: str, tables: NomenclatureTables) -> tuple[int, list[st
     return 2 * lgx + int(null), spans
 
 
-def build_index(
-    sets: Sequence[tuple[str, ParsedFrequencies]],
-    tables: NomenclatureTables,
-    *,
-    checksum: str = "",
-) -> HaplotypeIndex:
-    """Map parsed sets (population, lines) to one index over the current release."""
+_Mapped = dict[str, tuple[int, list[str]] | None]
+
+
+def _common_loci(sets: Sequence[tuple[str, ParsedFrequencies]]) -> list[str]:
+    """The loci every set has (the first set's); InvalidInputError naming a set with other loci."""
     if not sets:
         raise InvalidInputError("no haplotype frequency sets to index")
     loci = sets[0][1].loci
@@ -243,12 +231,71 @@ def build_index(
             raise InvalidInputError(
                 f"population {pop} has loci {'~'.join(parsed.loci)}, expected {'~'.join(loci)}", where=pop
             )
-    names: set[str] = set()
-    for _, parsed in sets:
-        for hap in parsed.haplotypes:
-            names.update(hap)
-    mapped: dict[str, tuple[int, list[str]] | None] = {n: map_allele_name(n, tables) for n in sorted(names)}
+    return list(loci)
 
+
+def _haplotype_codes(
+    hap: Sequence[str], mapped: _Mapped, tables: NomenclatureTables, rep: MappingReport, unknown: set[str]
+) -> list[int] | None:
+    """Allele codes of one haplotype (renamed and ambiguous names noted in ``rep``); None at the first name
+    unknown in the release (added to ``unknown``)."""
+    codes: list[int] = []
+    for name in hap:
+        m = mapped[name]
+        if m is None:
+            unknown.add(name)
+            return None
+        codes.append(m[0])
+        lgx_name = tables.lgx_names[m[0] >> 1]
+        if lgx_name != name and name not in rep.renamed:
+            rep.renamed[name] = lgx_name
+        if len(m[1]) > 1:
+            rep.ambiguous[name] = m[1]
+    return codes
+
+
+def _map_population(
+    pop: str, parsed: ParsedFrequencies, mapped: _Mapped, tables: NomenclatureTables, row_of: dict[tuple[int, ...], int]
+) -> tuple[dict[int, float], MappingReport]:
+    """One population's frequencies by haplotype row (rows shared across populations through ``row_of``) and
+    its mapping report; InvalidInputError when no haplotype maps."""
+    rep = MappingReport(pop, haplotypes_read=len(parsed.haplotypes), haplotypes_kept=0)
+    rep.warnings.extend(parsed.warnings)
+    col: dict[int, float] = {}
+    unknown: set[str] = set()
+    for hap, freq in zip(parsed.haplotypes, parsed.frequencies, strict=True):
+        codes = _haplotype_codes(hap, mapped, tables, rep, unknown)
+        if codes is None:
+            rep.dropped_haplotypes += 1
+            rep.dropped_frequency += freq
+            continue
+        row = row_of.setdefault(tuple(codes), len(row_of))
+        if row in col:
+            rep.collapsed_haplotypes += 1
+        col[row] = col.get(row, 0.0) + freq
+    rep.unknown_names = sorted(unknown)
+    rep.haplotypes_kept = len(col)
+    if unknown:
+        rep.warnings.append(
+            f"{pop}: {len(unknown)} allele name(s) unknown in IPD-IMGT/HLA {tables.release} "
+            f"({', '.join(sorted(unknown))}); {rep.dropped_haplotypes} haplotype(s) with total frequency "
+            f"{rep.dropped_frequency:.3g} dropped"
+        )
+    if not col:
+        raise InvalidInputError(f"population {pop}: no haplotype maps to the current release", where=pop)
+    return col, rep
+
+
+def build_index(
+    sets: Sequence[tuple[str, ParsedFrequencies]],
+    tables: NomenclatureTables,
+    *,
+    checksum: str = "",
+) -> HaplotypeIndex:
+    """Map parsed sets (population, lines) to one index over the current release."""
+    loci = _common_loci(sets)
+    names = {name for _, parsed in sets for hap in parsed.haplotypes for name in hap}
+    mapped: _Mapped = {n: map_allele_name(n, tables) for n in sorted(names)}
     row_of: dict[tuple[int, ...], int] = {}
     per_pop: list[dict[int, float]] = []
     reports: dict[str, MappingReport] = {}
@@ -257,45 +304,8 @@ def build_index(
         if pop in populations:
             raise InvalidInputError(f"population {pop} is given twice", where=pop)
         populations.append(pop)
-        rep = MappingReport(pop, haplotypes_read=len(parsed.haplotypes), haplotypes_kept=0)
-        rep.warnings.extend(parsed.warnings)
-        col: dict[int, float] = {}
-        unknown: set[str] = set()
-        for hap, freq in zip(parsed.haplotypes, parsed.frequencies, strict=True):
-            codes: list[int] = []
-            for name in hap:
-                m = mapped[name]
-                if m is None:
-                    unknown.add(name)
-                    break
-                codes.append(m[0])
-                lgx_name = tables.lgx_names[m[0] >> 1]
-                if lgx_name != name and name not in rep.renamed:
-                    rep.renamed[name] = lgx_name
-                if len(m[1]) > 1:
-                    rep.ambiguous[name] = m[1]
-            if len(codes) != len(hap):
-                rep.dropped_haplotypes += 1
-                rep.dropped_frequency += freq
-                continue
-            key = tuple(codes)
-            row = row_of.setdefault(key, len(row_of))
-            if row in col:
-                rep.collapsed_haplotypes += 1
-            col[row] = col.get(row, 0.0) + freq
-        rep.unknown_names = sorted(unknown)
-        rep.haplotypes_kept = len(col)
-        if unknown:
-            rep.warnings.append(
-                f"{pop}: {len(unknown)} allele name(s) unknown in IPD-IMGT/HLA {tables.release} "
-                f"({', '.join(sorted(unknown))}); {rep.dropped_haplotypes} haplotype(s) with total frequency "
-                f"{rep.dropped_frequency:.3g} dropped"
-            )
-        if not col:
-            raise InvalidInputError(f"population {pop}: no haplotype maps to the current release", where=pop)
+        col, reports[pop] = _map_population(pop, parsed, mapped, tables, row_of)
         per_pop.append(col)
-        reports[pop] = rep
-
     codes_arr = np.zeros((len(row_of), len(loci)), dtype=np.int32)
     for key, row in row_of.items():
         codes_arr[row] = key

@@ -15,7 +15,7 @@ and donor locus genotype form a small table, and the pair counts are gathered fr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -254,68 +254,88 @@ def _pair_counts(
     return out, missing
 
 
-def match_probability_from_posteriors(patient: GenotypePosterior, donor: GenotypePosterior) -> MatchProbability:
-    """Distribution of mismatches between two imputed people (independent given their typings)."""
-    notes = list(dict.fromkeys([*patient.notes, *donor.notes]))
-    floored = list(dict.fromkeys([*patient.floored, *donor.floored]))
+def _no_estimate(
+    patient: GenotypePosterior, donor: GenotypePosterior, notes: list[str], floored: list[str]
+) -> MatchProbability | None:
+    """The empty answer, with its reason, when either side has no posterior or the loci differ; else None."""
     if not patient.ok or not donor.ok:
         who = "patient" if not patient.ok else "donor"
         reason = (patient.reason if not patient.ok else donor.reason) or "no compatible genotype"
         return MatchProbability(
-            patient.population,
-            {},
-            {},
-            [],
-            [],
-            reason=f"no estimate for the {who}: {reason}",
-            notes=notes,
+            patient.population, {}, {}, [], [], reason=f"no estimate for the {who}: {reason}", notes=notes,
             floored=floored,
-        )
+        )  # fmt: skip
     if patient.loci != donor.loci:
         return MatchProbability(
             patient.population, {}, {}, [], [], reason="patient and donor were imputed with different loci", notes=notes
         )
-    related: dict[tuple[str, str], tuple[npt.NDArray[np.bool_], IntArray, IntArray]] = {}
-    tabs, _missing = _pair_counts(patient, donor.codes, related=related)
-    related_6 = {k: v for k, v in related.items() if k in MATCH_6}
-    p_related = 0.0
-    p = patient.probabilities
-    q = donor.probabilities
-    locus_dist: dict[tuple[str, str], FloatArray] = {k: np.zeros(3) for k in tabs}
-    m8 = np.zeros(9)
-    m6 = np.zeros(7)
-    rows_per_chunk = max(1, _CHUNK // max(1, q.size))
-    for start in range(0, p.size, rows_per_chunk):
-        stop = min(p.size, start + rows_per_chunk)
-        w = p[start:stop, None] * q[None, :]
+    return None
+
+
+_Related = dict[tuple[str, str], tuple[npt.NDArray[np.bool_], IntArray, IntArray]]
+
+
+@dataclass
+class _PairSums:
+    """Probability mass accumulated over genotype pairs: per (locus, level) by mismatches (0-2), by matches of
+    8 and of 6, and of pairs with a related (broad) antigen at a 6 locus."""
+
+    locus_dist: dict[tuple[str, str], FloatArray]
+    m8: FloatArray = field(default_factory=lambda: np.zeros(9))
+    m6: FloatArray = field(default_factory=lambda: np.zeros(7))
+    p_related: float = 0.0
+
+    def add_rows(
+        self, tabs: Mapping[tuple[str, str], tuple[npt.NDArray[np.int8], IntArray, IntArray]], related_6: _Related,
+        w: FloatArray, rows: slice,
+    ) -> None:  # fmt: skip
+        """Add the pairs of patient genotypes ``rows`` (weights ``w``: rows x donor genotypes)."""
         per: dict[tuple[str, str], npt.NDArray[np.int8]] = {}
         for key, (table, pi, di) in tabs.items():
-            per[key] = table[pi[start:stop, None], di[None, :]]
-            locus_dist[key] += np.bincount(per[key].ravel(), weights=w.ravel(), minlength=3)[:3]
+            per[key] = table[pi[rows, None], di[None, :]]
+            self.locus_dist[key] += np.bincount(per[key].ravel(), weights=w.ravel(), minlength=3)[:3]
         mm8 = sum((per[k].astype(np.int16) for k in MATCH_8 if k in per), np.zeros_like(w, dtype=np.int16))
         mm6 = sum((per[k].astype(np.int16) for k in MATCH_6 if k in per), np.zeros_like(w, dtype=np.int16))
-        m8 += np.bincount((8 - mm8).ravel(), weights=w.ravel(), minlength=9)[:9]
-        m6 += np.bincount((6 - mm6).ravel(), weights=w.ravel(), minlength=7)[:7]
+        self.m8 += np.bincount((8 - mm8).ravel(), weights=w.ravel(), minlength=9)[:9]
+        self.m6 += np.bincount((6 - mm6).ravel(), weights=w.ravel(), minlength=7)[:7]
         if related_6:
             any_rel = np.zeros(w.shape, dtype=np.bool_)
             for rtab, rpi, rdi in related_6.values():
-                any_rel |= rtab[rpi[start:stop, None], rdi[None, :]]
-            p_related += float(w[any_rel].sum())
-    if p_related > 0:
+                any_rel |= rtab[rpi[rows, None], rdi[None, :]]
+            self.p_related += float(w[any_rel].sum())
+
+
+def match_probability_from_posteriors(patient: GenotypePosterior, donor: GenotypePosterior) -> MatchProbability:
+    """Distribution of mismatches between two imputed people (independent given their typings)."""
+    notes = list(dict.fromkeys([*patient.notes, *donor.notes]))
+    floored = list(dict.fromkeys([*patient.floored, *donor.floored]))
+    empty = _no_estimate(patient, donor, notes, floored)
+    if empty is not None:
+        return empty
+    related: _Related = {}
+    tabs, _missing = _pair_counts(patient, donor.codes, related=related)
+    related_6 = {k: v for k, v in related.items() if k in MATCH_6}
+    p = patient.probabilities
+    q = donor.probabilities
+    sums = _PairSums({k: np.zeros(3) for k in tabs})
+    rows_per_chunk = max(1, _CHUNK // max(1, q.size))
+    for start in range(0, p.size, rows_per_chunk):
+        stop = min(p.size, start + rows_per_chunk)
+        sums.add_rows(tabs, related_6, p[start:stop, None] * q[None, :], slice(start, stop))
+    if sums.p_related > 0:
         names = ", ".join(loc for loc, _ in related_6)
         notes.append(
             f"the 6 count treats WHO antigens related through a broad (e.g. a protein assigned only the broad "
             f"antigen, or two proteins without serology of one first field) as a mismatch at {names}: "
-            f"probability {unit_interval(p_related):.3g} of the genotype pairs; the 6/6 figure is not overstated"
+            f"probability {unit_interval(sums.p_related):.3g} of the genotype pairs; the 6/6 figure is not overstated"
         )
+    dist = sums.locus_dist
     return MatchProbability(
         population=patient.population,
-        loci={loc: _clipped(locus_dist[(loc, "allele")]) for loc in REPORTED_LOCI if (loc, "allele") in locus_dist},
-        loci_antigen={
-            loc: _clipped(locus_dist[(loc, "antigen")]) for loc in REPORTED_LOCI if (loc, "antigen") in locus_dist
-        },
-        match_8=_clipped(m8),
-        match_6=_clipped(m6),
+        loci={loc: _clipped(dist[(loc, "allele")]) for loc in REPORTED_LOCI if (loc, "allele") in dist},
+        loci_antigen={loc: _clipped(dist[(loc, "antigen")]) for loc in REPORTED_LOCI if (loc, "antigen") in dist},
+        match_8=_clipped(sums.m8),
+        match_6=_clipped(sums.m6),
         patient_genotypes=patient.size,
         donor_genotypes=donor.size,
         notes=notes,

@@ -162,39 +162,49 @@ def _yes_no(v: bool | None, unknown: str) -> str:
     return unknown if v is None else ("yes" if v else "no")
 
 
-def build(outcome: Mapping[str, Any], ctx: ReportContext) -> SearchReport:
-    """The report's content from a search's JSON and its context."""
-    p = outcome.get("patient", {})
-    stamp = ctx.generated.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    header = [
+def _header(ctx: ReportContext, stamp: str) -> list[tuple[str, str]]:
+    return [
         ("patient reference", ctx.patient_ref or "not given"),
         ("made", stamp + (f" by {ctx.made_by}" if ctx.made_by else "")),
         ("HLA nomenclature", f"IPD-IMGT/HLA {ctx.release}"),
         ("units searched", ctx.registry),
     ]
-    patient = [
+
+
+def _patient(p: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [
         ("HLA typing", str(p.get("hla", ""))),
         ("weight", f"{p.get('weight_kg'):g} kg" if p.get("weight_kg") is not None else "not given"),
         ("diagnosis", p.get("diagnosis") or "not given"),
         ("malignant disease", _yes_no(p.get("malignant"), "not known: standard dose thresholds apply")),
         ("ABO", p.get("abo") or "not given: ABO compatibility not assessed"),
     ]
+
+
+def _antibodies(p: Mapping[str, Any], ctx: ReportContext) -> list[tuple[str, str]]:
+    """The patient's antibodies; an empty list says whether a screen was given at all."""
     abs_ = p.get("antibodies") or []
     if abs_:
-        antibodies = [(a["specificity"], f"MFI {a['mfi']:g}") for a in abs_]
-    elif ctx.antibodies_given:
-        antibodies = [("none", "antibody screen given with no anti-HLA antibodies")]
-    else:
-        antibodies = [("NOT GIVEN", "donor-specific antibodies were NOT assessed: no antibody screen was entered")]
+        return [(a["specificity"], f"MFI {a['mfi']:g}") for a in abs_]
+    if ctx.antibodies_given:
+        return [("none", "antibody screen given with no anti-HLA antibodies")]
+    return [("NOT GIVEN", "donor-specific antibodies were NOT assessed: no antibody screen was entered")]
+
+
+def _criteria(outcome: Mapping[str, Any], ctx: ReportContext) -> list[tuple[str, str]]:
     policy = ctx.settings.policies.get(str(outcome.get("policy")))
     counts = outcome.get("counts", {})
-    criteria = [
+    return [
         ("policy", f"{outcome.get('policy')}" + (f": {policy.description} [{policy.source}]" if policy else "")),
         ("units shown", f"top {ctx.top}" if ctx.top else f"{len(outcome.get('results', []))}"),
         ("units in the registry", f"{counts.get('units', 0):,}"),
         ("units passing the hard filters", f"{counts.get('passing_filters', 0):,}"),
         ("units reaching the single-unit dose", f"{counts.get('meeting_single_unit_dose', 0):,}"),
     ]
+
+
+def _units(outcome: Mapping[str, Any]) -> tuple[list[UnitRow], list[tuple[str, Any]]]:
+    """The ranked units' rows and the engraftment curves of the first ``CURVES`` that have one."""
     units: list[UnitRow] = []
     curves: list[tuple[str, Any]] = []
     for r in outcome.get("results", []):
@@ -202,50 +212,71 @@ def build(outcome: Mapping[str, Any], ctx: ReportContext) -> SearchReport:
         units.append(row)
         if est is not None and len(curves) < CURVES:
             curves.append((f"#{row.rank} {row.unit_id}", est))
-    doubles = []
-    for k, d in enumerate(outcome.get("double_units", []), start=1):
-        a, b = d["units"]
-        u2u = d.get("unit_to_unit", {})
-        doubles.append(
-            DoubleRow(
-                units=f"{a['unit_id']} + {b['unit_id']}",
-                combined_tnc=tnc_dose(d["combined_tnc_per_kg"]),
-                combined_cd34="n/a" if d.get("combined_cd34_per_kg") is None else f"{d['combined_cd34_per_kg']:.2f}",
-                unit_to_unit=f"{_m(u2u.get('match_6', {}), 6, True)}, {_m(u2u.get('match_8', {}), 8, True)}",
-                checks=[_check(c) for c in d.get("checks", [])],
-            )
-        )
-        if k == 1:
-            m8 = [u["match_8"].get("bidirectional") for u in (a, b)]
-            m6 = [u["match_6"].get("bidirectional") for u in (a, b)]
-            est = _estimate(
-                d["combined_tnc_per_kg"], d.get("combined_cd34_per_kg"),
-                min(m8) if None not in m8 else None, min(m6) if None not in m6 else None, False, True,
-            )  # fmt: skip
-            if est is not None:
-                curves.append((f"double {a['unit_id']} + {b['unit_id']}", est))
-    thresholds = [
+    return units, curves
+
+
+def _double_row(d: Mapping[str, Any]) -> DoubleRow:
+    a, b = d["units"]
+    u2u = d.get("unit_to_unit", {})
+    return DoubleRow(
+        units=f"{a['unit_id']} + {b['unit_id']}",
+        combined_tnc=tnc_dose(d["combined_tnc_per_kg"]),
+        combined_cd34="n/a" if d.get("combined_cd34_per_kg") is None else f"{d['combined_cd34_per_kg']:.2f}",
+        unit_to_unit=f"{_m(u2u.get('match_6', {}), 6, True)}, {_m(u2u.get('match_8', {}), 8, True)}",
+        checks=[_check(c) for c in d.get("checks", [])],
+    )
+
+
+def _double_curve(d: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """The engraftment curve of a double graft (the worse unit's match counts), when one is estimated."""
+    a, b = d["units"]
+    m8 = [u["match_8"].get("bidirectional") for u in (a, b)]
+    m6 = [u["match_6"].get("bidirectional") for u in (a, b)]
+    est = _estimate(
+        d["combined_tnc_per_kg"], d.get("combined_cd34_per_kg"),
+        min(m8) if None not in m8 else None, min(m6) if None not in m6 else None, False, True,
+    )  # fmt: skip
+    return None if est is None else (f"double {a['unit_id']} + {b['unit_id']}", est)
+
+
+def _thresholds(ctx: ReportContext) -> list[dict[str, Any]]:
+    return [
         {"name": t.name, "description": t.description, "value": threshold_text(f"{t.value:g}"), "unit": t.unit,
          "source": t.source, "status": t.status}
         for t in sorted(ctx.settings.thresholds.values(), key=lambda t: t.name)
     ]  # fmt: skip
-    explain: list[str] = []
-    if outcome.get("explain"):
-        e = outcome["explain"]
-        explain = [f"{e['unit_id']}: {e['status']}", *e.get("explanation", [])]
+
+
+def _explain(outcome: Mapping[str, Any]) -> list[str]:
+    if not outcome.get("explain"):
+        return []
+    e = outcome["explain"]
+    return [f"{e['unit_id']}: {e['status']}", *e.get("explanation", [])]
+
+
+def build(outcome: Mapping[str, Any], ctx: ReportContext) -> SearchReport:
+    """The report's content from a search's JSON and its context."""
+    p = outcome.get("patient", {})
+    stamp = ctx.generated.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    units, curves = _units(outcome)
+    double_units = outcome.get("double_units", [])
+    doubles = [_double_row(d) for d in double_units]
+    first_double = _double_curve(double_units[0]) if double_units else None  # the first graft's curve only
+    if first_double is not None:
+        curves.append(first_double)
     return SearchReport(
         title="Cord blood unit search report",
         generated=stamp,
-        header=header,
-        patient=patient,
-        antibodies=antibodies,
-        criteria=criteria,
+        header=_header(ctx, stamp),
+        patient=_patient(p),
+        antibodies=_antibodies(p, ctx),
+        criteria=_criteria(outcome, ctx),
         units=units,
         doubles=doubles,
-        thresholds=thresholds,
+        thresholds=_thresholds(ctx),
         notes=[threshold_text(n) for n in outcome.get("notes", [])] + [f"Sources: {LEGEND}"],
         curves=curves,
-        explain=explain,
+        explain=_explain(outcome),
     )
 
 
@@ -253,6 +284,6 @@ def curve_image(report: SearchReport, fmt: str) -> bytes | None:
     """The engraftment curves of the report's units as PNG or SVG bytes (None when none was estimated)."""
     if not report.curves:
         return None
-    from cordmatch.outcomes_plot import plot_engraftment
+    from cordmatch.io.outcomes_plot import plot_engraftment
 
     return plot_engraftment(report.curves, fmt)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cordmatch.errors import InvalidInputError
-from cordmatch.scale.partitions import Partition
+from cordmatch.io.partitions import Partition
 
 #: Columns of the per-unit CSV.
 HEADER = ("unit_id", "genotypes", "estimate", "p_8_of_8", "p_at_least_7_of_8", "p_6_of_6", "reason")
@@ -38,10 +38,10 @@ def _haplotype_index() -> Any:
     """The default haplotype index of this worker process (built once)."""
     with _held_lock:
         if "index" not in _held:
-            from cordmatch.imgt import default_nomenclature
+            from cordmatch.bootstrap import worker_tables
             from cordmatch.io.frequency_sets import load_index
 
-            _held["index"] = load_index(tables=default_nomenclature())
+            _held["index"] = load_index(tables=worker_tables())
         return _held["index"]
 
 
@@ -55,10 +55,10 @@ def impute_rows(
     progress: Callable[[int, int], None] | None = None,
 ) -> PartitionImputation:
     """Impute (unit id, GL string) rows and, with ``patient_gl``, score each unit: the CSV rows."""
-    from cordmatch.imgt import default_nomenclature
+    from cordmatch.bootstrap import worker_tables
     from cordmatch.services.probability import impute_registry, impute_typing, score_units
 
-    tables = default_nomenclature()
+    tables = worker_tables()
     idx = index if index is not None else _haplotype_index()
     result = impute_registry(units, population, tables=tables, index=idx, use_cache=use_cache, progress=progress)
     summary = None

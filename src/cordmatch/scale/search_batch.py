@@ -15,7 +15,7 @@ Two stages, per batch of patients:
 Why the merge is exact: a unit's rank keys and checks depend only on the unit and the patient, and the
 registry-wide top units, the double-unit candidates and the single-dose question are each decided by units
 that are among their own partition's candidates; adding other units of the registry changes none of them.
-Tie-breaks follow registry order, which partition order keeps (:mod:`cordmatch.scale.partitions`).
+Tie-breaks follow registry order, which partition order keeps (:mod:`cordmatch.io.partitions`).
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from cordmatch.bootstrap import worker_tables
 from cordmatch.errors import InvalidInputError
-from cordmatch.scale.partitions import Partition
-from cordmatch.selection.model import SearchOutcome
+from cordmatch.io.partitions import Partition
+from cordmatch.selection.model import Patient, SearchOutcome
 from cordmatch.selection.settings import SelectionSettings
 from cordmatch.services.search import SearchRequest
 
@@ -42,10 +43,21 @@ SUMMED = ("units", "passing_filters", "graded_exactly", "meeting_single_unit_dos
 
 @dataclass(frozen=True)
 class BatchPatient:
-    """A patient of a batch as the coordinator's file states it (strings and numbers: cheap to ship)."""
+    """A patient of a batch: the request as the coordinator's file states it and, when the file was read, the
+    patient built from it once (typing parsed, antibodies read) with the service's notes on it."""
 
     patient_id: str
     request: SearchRequest
+    patient: Patient | None = None
+    notes: tuple[str, ...] = ()
+
+    def built(self, tables: Any) -> tuple[Patient, list[str]]:
+        """The patient and the service's notes (built from the request when not built yet)."""
+        if self.patient is not None:
+            return self.patient, list(self.notes)
+        from cordmatch.services.search import build_patient
+
+        return build_patient(self.request, tables)
 
 
 @dataclass
@@ -69,10 +81,9 @@ def partition_index(path: str) -> tuple[Any, Any, Any]:
     """(index, source, table) of a partition, built once per worker process and kept."""
     import pyarrow.parquet as pq
 
-    from cordmatch.imgt import default_nomenclature
-    from cordmatch.services.registry import index_from_table
+    from cordmatch.io.parquet_registry import index_from_table
 
-    tables = default_nomenclature()
+    tables = worker_tables()
     key = (path, os.stat(path).st_mtime, tables.release)
     with _held_lock:
         hit = _held.get(key)
@@ -87,24 +98,17 @@ def partition_index(path: str) -> tuple[Any, Any, Any]:
     return hit
 
 
-def _patient(req: SearchRequest, tables: Any) -> Any:
-    from cordmatch.services.search import build_patient
-
-    return build_patient(req, tables)[0]
-
-
 def search_partition(
     path: str, patients: Sequence[BatchPatient], want: int, settings: SelectionSettings | None, today: dt.date
 ) -> list[PartitionHits]:
     """Stage 1 (a worker): every patient's candidates in one partition: its final top units (the exact checks
     and the ranking of unresolved typings by their probable match, as one process does), every unit those
     checks dropped, its best double-unit candidates, and its first unit (so the merge is never empty)."""
-    from cordmatch.imgt import default_nomenclature
-    from cordmatch.selection.doubles import DOUBLE_CANDIDATES, _double_mask
-    from cordmatch.selection.search import _final, prepare, top_slots
+    from cordmatch.selection.doubles import DOUBLE_CANDIDATES, double_mask
+    from cordmatch.selection.search import final_units, prepare, top_slots
     from cordmatch.services.search import probability_grader
 
-    tables = default_nomenclature()
+    tables = worker_tables()
     index, source, table = partition_index(path)
     out: list[PartitionHits] = []
     for bp in patients:
@@ -112,14 +116,14 @@ def search_partition(
             out.append(PartitionHits(table.slice(0, 0), [], True, dict.fromkeys(SUMMED, 0)))
             continue
         req = bp.request
-        ctx = prepare(index, _patient(req, tables), tables, policy=req.policy, settings=settings, today=today)
+        ctx = prepare(index, bp.built(tables)[0], tables, policy=req.policy, settings=settings, today=today)
         before = ctx.mask.copy()
-        kept = _final(ctx, max(want // 2, 1), source, tables, probability_grader())
+        kept = final_units(ctx, max(want // 2, 1), source, tables, probability_grader(req.population, tables))
         n = index.n
         wanted = np.asarray([r.unit.unit_id for r in kept], dtype=np.bytes_)
         kept_slots = np.flatnonzero(np.isin(index.ids[:n], wanted)) if len(wanted) else np.zeros(0, np.int64)
         dropped = np.flatnonzero(before & ~ctx.mask)
-        doubles = top_slots(ctx, DOUBLE_CANDIDATES, _double_mask(ctx))
+        doubles = top_slots(ctx, DOUBLE_CANDIDATES, double_mask(ctx))
         rows = sorted({0, *kept_slots.tolist(), *dropped.tolist(), *doubles.tolist()})
         counts = {
             "units": len(index),
@@ -141,18 +145,16 @@ def merge_batch(
 ) -> list[dict[str, Any] | None]:
     """Stage 2 (a worker): per patient, rank the candidates of all partitions: the JSON-ready outcome, or None
     when some partition may hold a better unit than its candidates showed (then ask it for more)."""
-    from cordmatch.imgt import default_nomenclature
-
-    tables = default_nomenclature()
+    tables = worker_tables()
     results: list[dict[str, Any] | None] = []
     for k, bp in enumerate(patients):
-        outcome = rank_candidates(bp.request, [h[k] for h in hits], top, settings, today, tables)
+        outcome = rank_candidates(bp, [h[k] for h in hits], top, settings, today, tables)
         results.append(None if outcome is None else {"patient_id": bp.patient_id, **outcome.to_dict()})
     return results
 
 
 def rank_candidates(
-    req: SearchRequest,
+    bp: BatchPatient,
     parts: Sequence[PartitionHits],
     top: int,
     settings: SelectionSettings | None,
@@ -163,23 +165,18 @@ def rank_candidates(
     whole registry); the counts are the partitions' sums."""
     import pyarrow as pa
 
-    from cordmatch.selection.search import search
-    from cordmatch.services.registry import index_from_table
-    from cordmatch.services.search import build_patient, probability_grader, with_engraftment
+    from cordmatch.io.parquet_registry import index_from_table
+    from cordmatch.services.search import search_outcome, with_notes
 
-    patient, notes = build_patient(req, tables)
     cand = pa.concat_tables([p.rows for p in parts])
     if cand.num_rows == 0:
         raise InvalidInputError("the registry is empty: no units to search", where="registry")
     index, source = index_from_table(cand, tables)
-    outcome = search(index, source, patient, tables, policy=req.policy, top=top, settings=settings, today=today,
-                     probability=probability_grader())  # fmt: skip
+    patient, notes = bp.built(tables)
+    outcome = search_outcome(bp.request, patient, index, source, tables, top=top, settings=settings, today=today)
     counts = {name: sum(p.counts[name] for p in parts) for name in SUMMED}
-    outcome = with_engraftment(outcome)
     outcome = replace(outcome, counts={**outcome.counts, **counts}, notes=_double_only_note(outcome.notes, counts))
-    if notes:
-        outcome = replace(outcome, notes=(*outcome.notes, *notes))
-    return outcome
+    return with_notes(outcome, notes)
 
 
 _DOUBLE_ONLY = re.compile(r"^[\d,]+ unit\(s\) pass the HLA and antibody rules but are below the single-unit dose")
@@ -292,11 +289,10 @@ def load_patients(path: str | os.PathLike[str], *, policy: str = "nmdp") -> list
                     rows.append(json.loads(line))
                 except ValueError as exc:
                     raise InvalidInputError(f"line {line_no}: not JSON ({exc})", where=f"{src}:{line_no}") from None
-    from cordmatch.imgt import default_nomenclature
     from cordmatch.selection.crossmatch import AntibodyProfile
     from cordmatch.services.search import build_patient
 
-    tables = default_nomenclature()
+    tables = worker_tables()
     out = []
     for k, row in enumerate(rows, start=1):
         where = f"{src}:{k}"
@@ -312,13 +308,13 @@ def load_patients(path: str | os.PathLike[str], *, policy: str = "nmdp") -> list
                                 antibodies_text=ab_text if abs_ else None, antibodies_source=f"{where} antibodies",
                                 policy=policy, diagnosis=row.get("diagnosis"), malignant=row.get("malignant"),
                                 abo=row.get("abo"))  # fmt: skip
-            patient, _ = build_patient(req, tables)
+            patient, notes = build_patient(req, tables)
             AntibodyProfile.build(patient.antibodies, tables, 0.0)  # unknown specificities: refused here
         except CordmatchError as exc:
             raise InvalidInputError(f"patient {k}: {exc.message}", where=f"{where} {exc.where or ''}".strip()) from None
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"patient {k}: bad field {exc}", where=where) from None
-        out.append(BatchPatient(str(row.get("patient_id") or f"P{k}"), req))
+        out.append(BatchPatient(str(row.get("patient_id") or f"P{k}"), req, patient, tuple(notes)))
     return out
 
 
@@ -331,22 +327,16 @@ def search_local(
     today: dt.date | None = None,
 ) -> list[dict[str, Any]]:
     """The single-process path: every patient searched on the whole registry (the reference answers)."""
-    from cordmatch.imgt import default_nomenclature
-    from cordmatch.selection.search import search
     from cordmatch.services.registry import open_registry
-    from cordmatch.services.search import build_patient, probability_grader, with_engraftment
+    from cordmatch.services.search import search_outcome, with_notes
 
-    tables = default_nomenclature()
+    tables = worker_tables()
     today = today or dt.date.today()
     index, source = open_registry(target, tables)
     out = []
     for bp in patients:
-        req = bp.request
-        patient, notes = build_patient(req, tables)
-        outcome = search(index, source, patient, tables, policy=req.policy, top=top, settings=settings, today=today,
-                         probability=probability_grader())  # fmt: skip
-        outcome = with_engraftment(outcome)
-        if notes:
-            outcome = replace(outcome, notes=(*outcome.notes, *notes))
+        patient, notes = bp.built(tables)
+        outcome = search_outcome(bp.request, patient, index, source, tables, top=top, settings=settings, today=today)
+        outcome = with_notes(outcome, notes)
         out.append({"patient_id": bp.patient_id, **outcome.to_dict()})
     return out

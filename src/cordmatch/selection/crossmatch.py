@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cordmatch.errors import InvalidInputError
-from cordmatch.hla.names import shape_of
+from cordmatch.hla.names import TokenShape, shape_of
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.hla.typing import HlaTyping
 from cordmatch.matching.coded import CODED_LOCI
@@ -150,7 +150,6 @@ def _epitope_ids(tables: NomenclatureTables) -> dict[tuple[str, str], tuple[froz
 def resolve(ab: Antibody, tables: NomenclatureTables) -> list[ResolvedAntibody]:
     """The antibody per locus it hits (a public epitope hits A and B); InvalidInputError for unknown names."""
     spec = ab.specificity.strip()
-    where = f"{ab.source} line {ab.line}" if ab.line else spec
     epitope = spec.upper().replace("BW", "Bw")
     if epitope in PUBLIC_EPITOPES:
         ids = _epitope_ids(tables)
@@ -159,44 +158,53 @@ def resolve(ab: Antibody, tables: NomenclatureTables) -> list[ResolvedAntibody]:
             for locus in ("A", "B")
             if (epitope, locus) in ids
         ]
+    shape, members = _specificity_members(spec, f"{ab.source} line {ab.line}" if ab.line else spec, tables)
+    level = "antigen" if shape.kind in ("serology", "xx") or len(shape.fields) == 1 else "allele"
+    by_locus: dict[str, list[int]] = {}
+    for a in members:
+        if not tables.allele_null[a]:
+            by_locus.setdefault(tables.alleles[a].split("*", 1)[0], []).append(a)
+    return [_resolve_at_locus(ab, locus, alleles, level, tables) for locus, alleles in by_locus.items()]
+
+
+def _specificity_members(spec: str, where: str, tables: NomenclatureTables) -> tuple[TokenShape, tuple[int, ...]]:
+    """The shape of a specificity and the alleles it names: a first field (A*02) its family, an antigen with
+    its splits' and associated antigens' alleles; InvalidInputError naming the field otherwise."""
     try:
         shape = shape_of(spec)
         if shape.kind == "allele" and len(shape.fields) == 1 and not shape.suffix:
-            members = tables.family_members(f"{shape.locus}*{shape.fields[0]}")  # first field: A*02
-        elif shape.kind in ("serology", "xx"):
-            members = tables.grading_member_ids(spec)  # with its splits' and associated antigens' alleles
-        else:
-            members = tables.member_ids(spec)
+            return shape, tables.family_members(f"{shape.locus}*{shape.fields[0]}")  # first field: A*02
+        if shape.kind in ("serology", "xx"):
+            return shape, tables.grading_member_ids(spec)  # with its splits' and associated antigens' alleles
+        return shape, tables.member_ids(spec)
     except InvalidInputError as exc:
         raise InvalidInputError(f"field specificity: {exc.message}", where=where) from None
-    level = "antigen" if shape.kind in ("serology", "xx") or len(shape.fields) == 1 else "allele"
-    expressed = [a for a in members if not tables.allele_null[a]]
-    by_locus: dict[str, list[int]] = {}
-    for a in expressed:
-        by_locus.setdefault(tables.alleles[a].split("*", 1)[0], []).append(a)
-    out = []
+
+
+def _resolve_at_locus(
+    ab: Antibody, locus: str, alleles: list[int], level: str, tables: NomenclatureTables
+) -> ResolvedAntibody:
+    """The antibody at one locus: the antigen codes it hits (antigen level) or the proteins (allele level),
+    and the codes it may hit."""
     rel = tables.coded_relation
-    for locus, alleles in by_locus.items():
-        own = sorted({int(tables.allele_serology[a]) for a in alleles})
-        prots = frozenset(int(tables.allele_lgx[a]) for a in alleles)
-        # codes the WHO relation calls the same antigen (A2: A203, A*02:XX) or related (a broad, a split, an XX
-        # code spanning it), over every code of the tables (antigen-set codes included)
-        cols = rel.matrix[:, own]
-        same = (cols == 0).any(1)
-        for k, set_ids in enumerate(tables.serology_sets):  # an XX code that may carry the antigen
-            if same[set_ids].any():
-                same[tables.serology_real + k] = True
-        related = (cols == 1).any(1) & ~same
-        if level == "antigen":
-            ags = frozenset(np.flatnonzero(same).tolist())
-            maybe = frozenset(np.flatnonzero(related).tolist())
-            out.append(ResolvedAntibody(ab, locus, level, ags, frozenset(), frozenset(), maybe))
-        else:
-            families = {int(rel.lgx_family[p]) for p in prots}
-            xx_of_family = np.isin(rel.code_family, list(families)) & (rel.code_family >= 0)
-            maybe = frozenset(np.flatnonzero(same | related | xx_of_family).tolist())
-            out.append(ResolvedAntibody(ab, locus, level, frozenset(), prots, frozenset(), maybe))
-    return out
+    own = sorted({int(tables.allele_serology[a]) for a in alleles})
+    prots = frozenset(int(tables.allele_lgx[a]) for a in alleles)
+    # codes the WHO relation calls the same antigen (A2: A203, A*02:XX) or related (a broad, a split, an XX
+    # code spanning it), over every code of the tables (antigen-set codes included)
+    cols = rel.matrix[:, own]
+    same = (cols == 0).any(1)
+    for k, set_ids in enumerate(tables.serology_sets):  # an XX code that may carry the antigen
+        if same[set_ids].any():
+            same[tables.serology_real + k] = True
+    related = (cols == 1).any(1) & ~same
+    if level == "antigen":
+        ags = frozenset(np.flatnonzero(same).tolist())
+        maybe = frozenset(np.flatnonzero(related).tolist())
+        return ResolvedAntibody(ab, locus, level, ags, frozenset(), frozenset(), maybe)
+    families = {int(rel.lgx_family[p]) for p in prots}
+    xx_of_family = np.isin(rel.code_family, list(families)) & (rel.code_family >= 0)
+    maybe = frozenset(np.flatnonzero(same | related | xx_of_family).tolist())
+    return ResolvedAntibody(ab, locus, level, frozenset(), prots, frozenset(), maybe)
 
 
 def _empty_profile(threshold: float, n_ag: int, n_al: int) -> AntibodyProfile:

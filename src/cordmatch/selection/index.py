@@ -9,10 +9,10 @@ Layout (docs/adr/0401-search-index.md):
   C per pair, and gathers three results per unit.
 - dose: TNC and CD34+ totals as float32 cells (not per kg: the patient's weight scales the thresholds);
   CD34+ NaN when not recorded; a withdrawn slot has TNC 0, so it fails the TNC filter.
-- flags: uint16 bit field (live, accredited, RBC depleted, attached segment, NIMA recorded, ABO, Rh, exact);
+- flags: uint16 bit field (live, accredited, RBC depleted, attached segment, NIMA recorded, ABO, Rh, not codable);
   collection date as uint16 days since 1970-01-01 (0 = unknown); unit id as fixed-width bytes (13 = DIN).
 - units whose typing is not codable (genotype ambiguity, allele lists spanning antigens) keep the
-  not-typed genotype and the EXACT flag; the search grades them with :func:`cordmatch.matching.grade`.
+  not-typed genotype and the NOT_CODABLE flag; the search grades them with :func:`cordmatch.matching.grade`.
 
 Adding appends (amortised growth by 1.5x) or reuses withdrawn slots (free list); withdrawing clears the
 live bit (tombstone) and frees the slot.
@@ -21,8 +21,9 @@ live bit (tombstone) and frees the slot.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,7 @@ import numpy.typing as npt
 from cordmatch.errors import ConflictError, NotFoundError
 from cordmatch.hla.typing import HlaTyping
 from cordmatch.matching.coded import CODED_LOCI
+from cordmatch.sourced import ABO_GROUPS
 
 N_LOCI = len(CODED_LOCI)
 GID_ROWS = 3  # A, (B, C) pair, DRB1
@@ -45,9 +47,9 @@ ABO_SHIFT = 5  # 2 bits: O A B AB
 ABO_KNOWN = 1 << 7
 RH_POS = 1 << 8
 RH_KNOWN = 1 << 9
-EXACT = 1 << 10
-ABO_CODES = {"O": 0, "A": 1, "B": 2, "AB": 3}
-ABO_NAMES = ("O", "A", "B", "AB")
+NOT_CODABLE = 1 << 10  # typing not codable: graded exactly (matching.grade), not by the kernel
+ABO_NAMES = ABO_GROUPS
+ABO_CODES = {name: code for code, name in enumerate(ABO_GROUPS)}
 
 U16 = npt.NDArray[np.uint16]
 F32 = npt.NDArray[np.float32]
@@ -264,14 +266,33 @@ class UnitIndex:
         m = len(cols)
         if m == 0:
             return np.zeros(0, dtype=np.int64)
+        enc = self._new_ids(cols)
+        slots = self._take_slots(m)
+        self._write_columns(cols, slots, enc)
+        for k, s in enumerate(slots):
+            self.exact.pop(int(s), None)
+            self.extra_hla.pop(int(s), None)
+            if cols.extra_hla is not None and cols.extra_hla[k]:
+                self.extra_hla[int(s)] = str(cols.extra_hla[k])
+        self._drop_nima(slots)
+        self._add_not_codable(cols, slots, exact_typings)
+        return slots
+
+    def _new_ids(self, cols: UnitColumns) -> npt.NDArray[np.bytes_]:
+        """The batch's unit ids as bytes (the id column widened to fit); ConflictError when one repeats within
+        the batch or is already live in the index."""
         enc = np.asarray(cols.unit_id, dtype=np.bytes_)
         if enc.dtype.itemsize > self.ids.dtype.itemsize:
             self.ids = self.ids.astype(enc.dtype)
-        if len(np.unique(enc)) != m:
+        if len(np.unique(enc)) != len(enc):
             raise ConflictError("unit ids repeat within the batch")
         if self.n and np.isin(enc, self.ids[: self.n][self.live]).any():
             dup = enc[np.isin(enc, self.ids[: self.n][self.live])][0].decode()
             raise ConflictError(f"unit {dup} is already in the index", where=dup)
+        return enc
+
+    def _take_slots(self, m: int) -> npt.NDArray[np.int64]:
+        """``m`` slots: withdrawn ones first, then new ones at the end (growing the arrays)."""
         reuse = min(len(self._free), m)
         slots = np.empty(m, dtype=np.int64)
         if reuse:
@@ -281,7 +302,12 @@ class UnitIndex:
             self._grow(self.n + fresh)
             slots[reuse:] = np.arange(self.n, self.n + fresh)
             self.n += fresh
-        gids = np.zeros((N_LOCI, m), dtype=np.int64)
+        return slots
+
+    def _write_columns(self, cols: UnitColumns, slots: npt.NDArray[np.int64], enc: npt.NDArray[np.bytes_]) -> None:
+        """Genotype ids, doses, flags (NOT_CODABLE for typings that are not codable), dates and ids of the
+        batch at ``slots``."""
+        gids = np.zeros((N_LOCI, len(cols)), dtype=np.int64)
         ag = np.where(cols.exact[:, None, None], np.int16(-1), cols.ag).astype(np.int16)
         al = np.where(cols.exact[:, None, None], np.int16(-1), cols.al).astype(np.int16)
         for li, g in enumerate(self.genotypes):
@@ -289,15 +315,18 @@ class UnitIndex:
         self.gid[:, slots] = np.stack([gids[0], self.bc.intern(gids[1], gids[2]), gids[3]])
         self.tnc[slots] = cols.tnc
         self.cd34[slots] = cols.cd34
-        self.flags[slots] = (cols.flags | LIVE) | np.where(cols.exact, EXACT, 0).astype(np.uint16)
+        self.flags[slots] = (cols.flags | LIVE) | np.where(cols.exact, NOT_CODABLE, 0).astype(np.uint16)
         self.collected[slots] = cols.collected
         self.ids[slots] = enc
-        for k, s in enumerate(slots):
-            self.exact.pop(int(s), None)
-            self.extra_hla.pop(int(s), None)
-            if cols.extra_hla is not None and cols.extra_hla[k]:
-                self.extra_hla[int(s)] = str(cols.extra_hla[k])
-        self._drop_nima(slots)
+
+    def _add_not_codable(
+        self,
+        cols: UnitColumns,
+        slots: npt.NDArray[np.int64],
+        exact_typings: Sequence[HlaTyping | str | None] | None,
+    ) -> None:
+        """Units whose typing is not codable: their coded genotype alternatives when given, else their typing
+        (graded exactly by the search); ValueError when neither is given."""
         alt_ag: list[I16] = []
         alt_al: list[I16] = []
         alt_owner: list[npt.NDArray[np.int64]] = []
@@ -313,17 +342,18 @@ class UnitIndex:
                 raise ValueError(f"unit {cols.unit_id[k]!r} is marked exact but no typing was given")
             self.exact[int(slots[k])] = typing
         if alt_owner:
-            ag_rows = np.concatenate(alt_ag)
-            al_rows = np.concatenate(alt_al)
-            gids_rows = np.stack(
-                [g.intern(ag_rows[:, li, :], al_rows[:, li, :]) for li, g in enumerate(self.genotypes)]
-            )
-            keep = ~np.isin(self.alt_owner, slots)
-            owners = np.concatenate([self.alt_owner[keep], *alt_owner])
-            gids_all = np.concatenate([self.alt_gid[:, keep], gids_rows], axis=1)
-            order = np.argsort(owners, kind="stable")  # rows kept grouped by owner for the search
-            self.alt_owner, self.alt_gid = owners[order], gids_all[:, order]
-        return slots
+            self._store_alternatives(np.concatenate(alt_ag), np.concatenate(alt_al), alt_owner, slots)
+
+    def _store_alternatives(
+        self, ag_rows: I16, al_rows: I16, alt_owner: list[npt.NDArray[np.int64]], slots: npt.NDArray[np.int64]
+    ) -> None:
+        """Replace the alternative rows of ``slots`` by the new ones, kept grouped by owner for the search."""
+        gids_rows = np.stack([g.intern(ag_rows[:, li, :], al_rows[:, li, :]) for li, g in enumerate(self.genotypes)])
+        keep = ~np.isin(self.alt_owner, slots)
+        owners = np.concatenate([self.alt_owner[keep], *alt_owner])
+        gids_all = np.concatenate([self.alt_gid[:, keep], gids_rows], axis=1)
+        order = np.argsort(owners, kind="stable")
+        self.alt_owner, self.alt_gid = owners[order], gids_all[:, order]
 
     def set_nima(self, slots: Sequence[int], antigen_ids: Sequence[frozenset[int]]) -> None:
         """Record the NIMA antigens of some units (replacing earlier values of the same slots)."""
@@ -412,3 +442,43 @@ class UnitIndex:
     def bytes_scanned_per_unit(self) -> int:
         """Bytes of per-unit arrays one search reads (gid, tnc, cd34, flags)."""
         return int(self.gid.dtype.itemsize * GID_ROWS + 4 + 4 + 2)
+
+
+# --------------------------------------------------------------------------- saved state
+def index_state(index: UnitIndex) -> dict[str, npt.NDArray[Any]] | None:
+    """The arrays that make up ``index``, for saving it and loading it back without rebuilding it (the
+    genotype tables included); None when it holds what arrays cannot (parsed typings, extra-locus GL
+    strings, withdrawn slots)."""
+    if index._free or index.extra_hla or not all(isinstance(v, str) for v in index.exact.values()):
+        return None
+    n = index.n
+    state: dict[str, npt.NDArray[Any]] = {
+        "gid": index.gid[:, :n], "tnc": index.tnc[:n], "cd34": index.cd34[:n], "flags": index.flags[:n],
+        "collected": index.collected[:n], "ids": index.ids[:n],
+        "bc_b": index.bc.b, "bc_c": index.bc.c, "bc_keys": index.bc._keys, "bc_ids": index.bc._ids,
+        "alt_owner": index.alt_owner, "alt_gid": index.alt_gid,
+        "nima_slots": index._nima_slots, "nima_ids": index._nima_ids,
+        "exact_slot": np.fromiter(index.exact.keys(), dtype=np.int64, count=len(index.exact)),
+        "exact_gl": np.array([str(v) for v in index.exact.values()], dtype=np.str_),
+    }  # fmt: skip
+    for li, g in enumerate(index.genotypes):
+        state.update({f"g{li}_ag": g.ag, f"g{li}_al": g.al, f"g{li}_keys": g._keys, f"g{li}_ids": g._ids})
+    return state
+
+
+def index_from_state(state: Mapping[str, npt.NDArray[Any]], release: str) -> UnitIndex:
+    """The index whose :func:`index_state` is ``state`` (same arrays, same slots)."""
+    index = UnitIndex(release=release, capacity=0)
+    n = len(state["ids"])
+    index.n = index._cap = n
+    index.gid = np.ascontiguousarray(state["gid"], dtype=np.intp)
+    index.tnc, index.cd34 = state["tnc"], state["cd34"]
+    index.flags, index.collected, index.ids = state["flags"], state["collected"], state["ids"]
+    index.bc.b, index.bc.c = state["bc_b"].astype(np.intp), state["bc_c"].astype(np.intp)
+    index.bc._keys, index.bc._ids = state["bc_keys"], state["bc_ids"]
+    index.alt_owner, index.alt_gid = state["alt_owner"], state["alt_gid"]
+    index._nima_slots, index._nima_ids = state["nima_slots"], state["nima_ids"]
+    index.exact = dict(zip(state["exact_slot"].tolist(), state["exact_gl"].tolist(), strict=True))
+    for li, g in enumerate(index.genotypes):
+        g.ag, g.al, g._keys, g._ids = state[f"g{li}_ag"], state[f"g{li}_al"], state[f"g{li}_keys"], state[f"g{li}_ids"]
+    return index

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cordmatch.hla.typing import HlaTyping
+from cordmatch.sourced import RuleCheck as RuleCheck
+from cordmatch.sourced import Verdict
 
-#: Verdicts of a rule check.
-PASS = "pass"
-FAIL = "fail"  # a hard filter failed: the unit is excluded
-FLAG = "flag"  # shown, with a caution (may rank the unit lower)
-INFO = "info"  # shown for the coordinator, no effect
+#: Verdicts of a rule check (see :class:`cordmatch.sourced.Verdict`).
+PASS = Verdict.PASS
+FAIL = Verdict.FAIL  # a hard filter failed: the unit is excluded
+FLAG = Verdict.FLAG  # shown, with a caution (may rank the unit lower)
+INFO = Verdict.INFO  # shown for the coordinator, no effect
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,31 +57,6 @@ class Patient:
     malignant: bool | None = None
     abo: str | None = None
     antibodies: tuple[Antibody, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class RuleCheck:
-    """One rule applied to one unit: the value, the threshold, the verdict and the source label."""
-
-    rule: str
-    value: str
-    threshold: str
-    verdict: str
-    source: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {
-            "rule": self.rule,
-            "value": self.value,
-            "threshold": self.threshold,
-            "verdict": self.verdict,
-            "source": self.source,
-        }
-
-    def sentence(self) -> str:
-        """``TNC dose 3.4 x10^7/kg >= 3.0: pass [Dehn 2019 [V]]``."""
-        thr = f" (threshold {self.threshold})" if self.threshold else ""
-        return f"{self.rule}: {self.value}{thr}: {self.verdict} [{self.source}]"
 
 
 @dataclass(frozen=True)

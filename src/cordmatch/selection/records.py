@@ -10,7 +10,7 @@ import numpy as np
 
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
-from cordmatch.hla.typing import HlaTyping, parse_typing
+from cordmatch.hla.typing import HlaTyping, Position, parse_typing
 from cordmatch.matching.coded import CODED_LOCI, code_typing, position_code
 from cordmatch.selection.index import UnitColumns, UnitIndex, date_code, pack_flags
 from cordmatch.selection.model import UnitRecord
@@ -39,28 +39,48 @@ MAX_ALTERNATIVE_ROWS = 64
 CROSSMATCH_LOCI = frozenset({"DRB3", "DRB4", "DRB5", "DQB1", "DQA1", "DPB1", "DPA1"})
 
 
+_Alternative = tuple[tuple[int, ...], tuple[int, ...]]  # (antigen codes, allele codes) of one locus genotype
+_NOT_TYPED: _Alternative = ((-1, -1), (-1, -1))
+
+
+def _genotype_code(p1: Position, p2: Position) -> _Alternative | None:
+    """One genotype of a locus coded as :func:`code_typing` codes it (a null position shows the other one);
+    None when both are null or a position spans antigens."""
+    if p1.is_null and p2.is_null:
+        return None
+    shown = (p2, p2) if p1.is_null else (p1, p1) if p2.is_null else (p1, p2)
+    codes = [position_code(p) for p in shown]
+    if any(c is None for c in codes):
+        return None
+    ag = tuple(c[0] for c in codes if c is not None)
+    al = tuple(c[1] for c in codes if c is not None)
+    return ag, al
+
+
+def _locus_alternatives(typing: HlaTyping, locus: str) -> list[_Alternative] | None:
+    """Every genotype alternative of one locus, coded; the not-typed code when the locus is absent."""
+    lt = typing.loci.get(locus)
+    if lt is None:
+        return [_NOT_TYPED]
+    alts: list[_Alternative] = []
+    for p1, p2 in lt.alternatives:
+        code = _genotype_code(p1, p2)
+        if code is None:
+            return None
+        alts.append(code)
+    return alts
+
+
 def alternative_codes(typing: HlaTyping, limit: int = MAX_ALTERNATIVE_ROWS) -> tuple[np.ndarray, np.ndarray] | None:
     """Genotype alternatives of an ambiguous typing as coded rows (k, 4, 2), the product over loci; None when
     a position spans antigens or the product exceeds ``limit`` (then the unit is graded by ``grade``)."""
-    per_locus: list[list[tuple[tuple[int, ...], tuple[int, ...]]]] = []
+    per_locus: list[list[_Alternative]] = []
     for locus in CODED_LOCI:
-        lt = typing.loci.get(locus)
-        if lt is None:
-            per_locus.append([((-1, -1), (-1, -1))])
-            continue
-        alts = []
-        for p1, p2 in lt.alternatives:
-            if p1.is_null and p2.is_null:
-                return None
-            shown = (p2, p2) if p1.is_null else (p1, p1) if p2.is_null else (p1, p2)
-            codes = [position_code(p) for p in shown]  # as code_typing codes a position
-            if any(c is None for c in codes):
-                return None
-            ag = tuple(c[0] for c in codes if c is not None)
-            al = tuple(c[1] for c in codes if c is not None)
-            alts.append((ag, al))
+        alts = _locus_alternatives(typing, locus)
+        if alts is None:
+            return None
         per_locus.append(alts)
-    rows: list[list[tuple[tuple[int, ...], tuple[int, ...]]]] = [[]]
+    rows: list[list[_Alternative]] = [[]]
     for alts in per_locus:
         rows = [[*r, a] for r in rows for a in alts]
         if len(rows) > limit:

@@ -7,10 +7,12 @@ The vectorised hard filters in :mod:`cordmatch.selection.search` use the same th
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cordmatch.selection.model import FAIL, FLAG, INFO, PASS, RuleCheck, UnitRecord
 from cordmatch.selection.settings import PolicySpec, SelectionSettings
+from cordmatch.sourced import Verdict
 
 TNC_UNIT = 1e7  # TNC doses in x10^7 cells/kg
 CD34_UNIT = 1e5  # CD34+ doses in x10^5 cells/kg
@@ -114,230 +116,288 @@ def age_in_years(collected: dt.date | None, today: dt.date) -> float | None:
     return None if collected is None else (today - collected).days / 365.25
 
 
-def unit_checks(
-    facts: UnitFacts, th: DoseThresholds, settings: SelectionSettings, policy: PolicySpec
-) -> tuple[RuleCheck, ...]:
-    """Every rule for one unit, in the order a coordinator reads them."""
-    s = settings
-    out: list[RuleCheck] = []
-    lab = s["prefilter_match_8_min"].label
-    m8 = facts.match_8
+@dataclass(frozen=True)
+class RuleInput:
+    """What every rule reads: the unit's facts, the search's thresholds, the settings and the policy."""
+
+    facts: UnitFacts
+    th: DoseThresholds
+    settings: SelectionSettings
+    policy: PolicySpec
+
+
+#: A selection rule: the checks it makes for one unit (none when it does not apply).
+Rule = Callable[[RuleInput], tuple[RuleCheck, ...]]
+
+EUROCORD = "Eurocord [V]"
+EUROCORD_NMDP = "Eurocord, NMDP-algo [V]"
+MATCH_8_RULE = "HLA match (8 alleles, bidirectional)"
+DSA_RULE = "donor-specific antibodies (virtual crossmatch)"
+
+
+def match_8_check(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """The 8-allele match (A, B, C, DRB1) against the pre-filter minimum [settings: prefilter_match_8_min]."""
+    facts, th = r.facts, r.th
+    lab = r.settings["prefilter_match_8_min"].label
+    within = facts.certain_mm8 <= th.max_mm8
+    floor = f">= {8 - th.max_mm8}/8"
+    if facts.match_8 is not None:
+        return (RuleCheck(MATCH_8_RULE, f"{facts.match_8}/8", floor, PASS if within else FAIL, lab),)
     upper = 8 - facts.certain_mm8
-    if m8 is not None:
-        out.append(
-            RuleCheck(
-                "HLA match (8 alleles, bidirectional)",
-                f"{m8}/8",
-                f">= {8 - th.max_mm8}/8",
-                PASS if facts.certain_mm8 <= th.max_mm8 else FAIL,
-                lab,
-            )
-        )
-    else:
-        out.append(
-            RuleCheck(
-                "HLA match (8 alleles, bidirectional)",
-                f"unresolved (at most {upper}/8)",
-                f">= {8 - th.max_mm8}/8",
-                FLAG if facts.certain_mm8 <= th.max_mm8 else FAIL,
-                f"{lab}; needs confirmatory high-resolution typing",
-            )
-        )
+    return (
+        RuleCheck(
+            MATCH_8_RULE,
+            f"unresolved (at most {upper}/8)",
+            floor,
+            FLAG if within else FAIL,
+            f"{lab}; needs confirmatory high-resolution typing",
+        ),
+    )
+
+
+def match_6_check(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """The 6 match (A, B antigen; DRB1 allele) against the 4/6 floor [settings: min_match_6]."""
+    facts, th = r.facts, r.th
     m6 = facts.match_6
-    floor6 = 6 - th.max_mm6
     ok6 = facts.certain_mm6 <= th.max_mm6
-    out.append(
+    return (
         RuleCheck(
             "HLA match (6: A, B antigen; DRB1 allele)",
             f"{m6}/6" if m6 is not None else f"unresolved (at most {6 - facts.certain_mm6}/6)",
-            f">= {floor6}/6",
+            f">= {6 - th.max_mm6}/6",
             FAIL if not ok6 else PASS if m6 is not None else FLAG,
-            s["min_match_6"].label,
-        )
+            r.settings["min_match_6"].label,
+        ),
     )
-    if th.eurocord_max_mm is not None:
-        mm = facts.certain_mm8
-        out.append(
-            RuleCheck(
-                "mismatches (of 8)",
-                str(mm) if m8 is not None else f">= {mm}",
-                f"<= {th.eurocord_max_mm}",
-                PASS if mm <= th.eurocord_max_mm else FAIL,
-                s["eurocord_max_mismatches"].label,
-            )
-        )
-    if "c_match" in policy.order:
-        out.append(
-            RuleCheck(
-                "HLA-C allele mismatches",
-                str(facts.c_mismatches),
-                "0 (avoid HLA-C mismatch)",
-                PASS if facts.c_mismatches == 0 else FLAG,
-                "Eurocord [V]",
-            )
-        )
-    tnc = facts.tnc_per_kg
-    out.append(
+
+
+def mismatch_limit_check(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """Mismatches of 8 under a policy that caps them (Eurocord) [settings: eurocord_max_mismatches]."""
+    limit = r.th.eurocord_max_mm
+    if limit is None:
+        return ()
+    mm = r.facts.certain_mm8
+    return (
+        RuleCheck(
+            "mismatches (of 8)",
+            str(mm) if r.facts.match_8 is not None else f">= {mm}",
+            f"<= {limit}",
+            PASS if mm <= limit else FAIL,
+            r.settings["eurocord_max_mismatches"].label,
+        ),
+    )
+
+
+def c_match_check(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """HLA-C allele mismatches, under a policy that ranks by them [Eurocord [V]]."""
+    if "c_match" not in r.policy.order:
+        return ()
+    c = r.facts.c_mismatches
+    return (
+        RuleCheck("HLA-C allele mismatches", str(c), "0 (avoid HLA-C mismatch)", PASS if c == 0 else FLAG, EUROCORD),
+    )
+
+
+def tnc_prefilter_check(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """TNC dose above the search pre-filter [settings: prefilter_tnc_min]."""
+    tnc, limit = r.facts.tnc_per_kg, r.th.prefilter_tnc
+    return (
         RuleCheck(
             "TNC dose, search pre-filter",
             f"{tnc:.2f} x10^7/kg",
-            f"> {th.prefilter_tnc:g}",
-            PASS if tnc > th.prefilter_tnc else FAIL,
-            s["prefilter_tnc_min"].label,
-        )
+            f"> {limit:g}",
+            PASS if tnc > limit else FAIL,
+            r.settings["prefilter_tnc_min"].label,
+        ),
     )
-    t_single, strict, t_name = th.single_tnc_for(facts.mm6_worst)
+
+
+def _below_single(r: RuleInput) -> Verdict:
+    """Verdict of a dose below the single-unit minimum: info inside a double graft, else by the policy."""
+    return INFO if r.facts.in_double else FAIL if r.policy.require_single_dose else FLAG
+
+
+def tnc_single_check(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """TNC dose of one unit alone, by diagnosis and match [settings: single_tnc_min*]."""
+    facts = r.facts
+    tnc = facts.tnc_per_kg
+    t_single, strict, t_name = r.th.single_tnc_for(facts.mm6_worst)
     tnc_ok = tnc > t_single if strict else tnc >= t_single
-    below = INFO if facts.in_double else FAIL if policy.require_single_dose else FLAG
     op = ">" if strict else ">="
     note = "" if tnc_ok or not facts.in_double else ": below the single-unit dose, in a double graft only"
-    out.append(
+    suffix = " (2 or more mismatches of 6)" if t_name == "single_tnc_min_mismatched" else ""
+    return (
         RuleCheck(
-            "TNC dose, single unit" + (" (2 or more mismatches of 6)" if t_name == "single_tnc_min_mismatched" else ""),
+            "TNC dose, single unit" + suffix,
             f"{tnc:.2f} x10^7/kg{note}",
             f"{op} {t_single:g}",
-            PASS if tnc_ok else below,
-            s[t_name].label,
-        )
+            PASS if tnc_ok else _below_single(r),
+            r.settings[t_name].label,
+        ),
     )
+
+
+def cd34_checks(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """CD34+ dose: flagged when not recorded, else the pre-filter and the single-unit minimum
+    [settings: prefilter_cd34_min, single_cd34_min]."""
+    facts, th, s = r.facts, r.th, r.settings
     cd = facts.cd34_per_kg
+    single = f">= {th.single_cd34:g}"
     if cd is None:
-        out.append(
-            RuleCheck(
-                "CD34+ dose",
-                "not recorded: one unit's adequacy rests on TNC alone",
-                f">= {th.single_cd34:g}",
-                FLAG,
-                s["single_cd34_min"].label,
-            )
-        )
-    else:
-        out.append(
-            RuleCheck(
-                "CD34+ dose, search pre-filter",
-                f"{cd:.2f} x10^5/kg",
-                f">= {th.prefilter_cd34:g}",
-                PASS if cd >= th.prefilter_cd34 else FAIL,
-                s["prefilter_cd34_min"].label,
-            )
-        )
-        cd_ok = cd >= th.single_cd34
-        out.append(
-            RuleCheck(
-                "CD34+ dose, single unit",
-                f"{cd:.2f} x10^5/kg" + ("" if cd_ok or not facts.in_double else ": in a double graft only"),
-                f">= {th.single_cd34:g}",
-                PASS if cd_ok else below,
-                s["single_cd34_min"].label,
-            )
-        )
-    dsa_lab = f"Dehn 2019, Eurocord [V]; MFI threshold {s['dsa_mfi'].label}"
+        no_cd34 = "not recorded: one unit's adequacy rests on TNC alone"
+        return (RuleCheck("CD34+ dose", no_cd34, single, FLAG, s["single_cd34_min"].label),)
+    cd_ok = cd >= th.single_cd34
+    return (
+        RuleCheck(
+            "CD34+ dose, search pre-filter",
+            f"{cd:.2f} x10^5/kg",
+            f">= {th.prefilter_cd34:g}",
+            PASS if cd >= th.prefilter_cd34 else FAIL,
+            s["prefilter_cd34_min"].label,
+        ),
+        RuleCheck(
+            "CD34+ dose, single unit",
+            f"{cd:.2f} x10^5/kg" + ("" if cd_ok or not facts.in_double else ": in a double graft only"),
+            single,
+            PASS if cd_ok else _below_single(r),
+            s["single_cd34_min"].label,
+        ),
+    )
+
+
+def dsa_checks(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """Donor-specific antibodies (virtual crossmatch): definite ones fail or flag by the policy, possible
+    and not-assessed ones flag [Dehn 2019, Eurocord [V]; settings: dsa_mfi]."""
+    facts, s = r.facts, r.settings
+    lab = f"Dehn 2019, Eurocord [V]; MFI threshold {s['dsa_mfi'].label}"
     thr = f"MFI >= {s.value('dsa_mfi'):g}"
-    rule = "donor-specific antibodies (virtual crossmatch)"
+    out: list[RuleCheck] = []
     if facts.dsa_definite:
-        out.append(
-            RuleCheck(
-                rule,
-                ", ".join(facts.dsa_definite),
-                thr,
-                FAIL if policy.dsa_action == "exclude" else FLAG,
-                dsa_lab,
-            )
-        )
+        verdict = FAIL if r.policy.dsa_action == "exclude" else FLAG
+        out.append(RuleCheck(DSA_RULE, ", ".join(facts.dsa_definite), thr, verdict, lab))
     if facts.dsa_possible:
-        out.append(RuleCheck(rule, "possible: " + "; ".join(facts.dsa_possible), thr, FLAG, dsa_lab))
+        out.append(RuleCheck(DSA_RULE, "possible: " + "; ".join(facts.dsa_possible), thr, FLAG, lab))
     if facts.dsa_not_assessed:
-        out.append(RuleCheck(rule, "not assessed: " + "; ".join(facts.dsa_not_assessed), thr, FLAG, dsa_lab))
-    if not (facts.dsa_definite or facts.dsa_possible or facts.dsa_not_assessed):
-        out.append(RuleCheck(rule, "none", thr, PASS, dsa_lab))
-    if facts.dsa_below:
-        out.append(
-            RuleCheck(
-                "antibodies below the MFI threshold against this unit",
-                ", ".join(facts.dsa_below),
-                f"MFI < {s.value('dsa_mfi'):g}",
-                INFO,
-                s["dsa_mfi"].label,
-            )
-        )
-    r = facts.record
-    if facts.nima_match is None:
-        out.append(RuleCheck("NIMA match (tie-breaker)", "NIMA not recorded", "", INFO, "Eurocord [V]"))
-    else:
-        out.append(
-            RuleCheck(
-                "NIMA match (tie-breaker)",
-                "yes" if facts.nima_match else "no",
-                "",
-                PASS if facts.nima_match else INFO,
-                "Eurocord [V]",
-            )
-        )
-    out.append(
-        RuleCheck(
-            "bank accreditation",
-            f"{r.bank or 'unknown bank'}: " + ("FACT/NetCord or AABB accredited" if r.accredited else "not accredited"),
-            "accredited preferred",
-            PASS if r.accredited else FLAG,
-            "Eurocord, NMDP-algo [V]",
-        )
-    )
-    out.append(
-        RuleCheck(
-            "red cells",
-            "RBC depleted" if r.rbc_depleted else "RBC replete",
-            "depleted preferred",
-            PASS if r.rbc_depleted else FLAG,
-            "Eurocord, NMDP-algo [V]",
-        )
-    )
-    rel = facts.abo_relation
-    out.append(
-        RuleCheck(
-            "ABO",
-            f"unit {r.abo or '?'}{r.rh or ''}: " + (rel or "patient or unit ABO unknown"),
-            "compatible preferred",
-            INFO if rel is None else PASS if rel == "identical" else FLAG,
-            "Eurocord, Sanz 2020 [V]",
-        )
-    )
-    out.append(
-        RuleCheck(
-            "attached segment",
-            "present" if r.attached_segment else "absent",
-            "needed for confirmatory typing",
-            PASS if r.attached_segment else FLAG,
-            "Eurocord [V]",
-        )
-    )
-    max_age = s.value("unit_age_max_years")
-    if facts.age_years is None:
-        out.append(
-            RuleCheck(
-                "unit age", "collection date unknown", f"<= {max_age:g} years", INFO, s["unit_age_max_years"].label
-            )
-        )
-    else:
-        out.append(
-            RuleCheck(
-                "unit age",
-                f"{facts.age_years:.1f} years",
-                f"<= {max_age:g} years",
-                PASS if facts.age_years <= max_age else FLAG,
-                s["unit_age_max_years"].label,
-            )
-        )
-    if facts.untyped_loci:
-        out.append(
-            RuleCheck(
-                "unit typing",
-                ", ".join(f"HLA-{locus} not typed" for locus in facts.untyped_loci)
-                + ": its match there is unknown (not assumed to match)",
-                "A, B, C, DRB1 typed",
-                FLAG,
-                "Dehn 2019 (8-allele match: A, B, C, DRB1) [V]",
-            )
-        )
-    if facts.graded_by != "coded":
-        out.append(RuleCheck("typing", f"graded {facts.graded_by} (ambiguous typing)", "", INFO, "cordmatch"))
+        out.append(RuleCheck(DSA_RULE, "not assessed: " + "; ".join(facts.dsa_not_assessed), thr, FLAG, lab))
+    if not out:
+        out.append(RuleCheck(DSA_RULE, "none", thr, PASS, lab))
     return tuple(out)
+
+
+def dsa_below_check(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """Antibodies against the unit below the MFI threshold, shown for information [settings: dsa_mfi]."""
+    below = r.facts.dsa_below
+    if not below:
+        return ()
+    s = r.settings
+    return (
+        RuleCheck(
+            "antibodies below the MFI threshold against this unit",
+            ", ".join(below),
+            f"MFI < {s.value('dsa_mfi'):g}",
+            INFO,
+            s["dsa_mfi"].label,
+        ),
+    )
+
+
+def nima_check(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """NIMA match, a tie-breaker [Eurocord [V]]."""
+    nima = r.facts.nima_match
+    if nima is None:
+        return (RuleCheck("NIMA match (tie-breaker)", "NIMA not recorded", "", INFO, EUROCORD),)
+    return (RuleCheck("NIMA match (tie-breaker)", "yes" if nima else "no", "", PASS if nima else INFO, EUROCORD),)
+
+
+def accreditation_check(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """Bank accreditation, preferred [Eurocord, NMDP-algo [V]]."""
+    u = r.facts.record
+    status = "FACT/NetCord or AABB accredited" if u.accredited else "not accredited"
+    value = f"{u.bank or 'unknown bank'}: {status}"
+    return (
+        RuleCheck("bank accreditation", value, "accredited preferred", PASS if u.accredited else FLAG, EUROCORD_NMDP),
+    )
+
+
+def red_cells_check(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """Red cell depletion, preferred [Eurocord, NMDP-algo [V]]."""
+    depleted = r.facts.record.rbc_depleted
+    value = "RBC depleted" if depleted else "RBC replete"
+    return (RuleCheck("red cells", value, "depleted preferred", PASS if depleted else FLAG, EUROCORD_NMDP),)
+
+
+def abo_check(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """ABO compatibility, preferred [Eurocord, Sanz 2020 [V]]."""
+    u, rel = r.facts.record, r.facts.abo_relation
+    value = f"unit {u.abo or '?'}{u.rh or ''}: " + (rel or "patient or unit ABO unknown")
+    verdict = INFO if rel is None else PASS if rel == "identical" else FLAG
+    return (RuleCheck("ABO", value, "compatible preferred", verdict, "Eurocord, Sanz 2020 [V]"),)
+
+
+def segment_check(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """An attached segment, needed for confirmatory typing [Eurocord [V]]."""
+    present = r.facts.record.attached_segment
+    value = "present" if present else "absent"
+    return (
+        RuleCheck("attached segment", value, "needed for confirmatory typing", PASS if present else FLAG, EUROCORD),
+    )
+
+
+def unit_age_check(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """Unit age at most the maximum [settings: unit_age_max_years]; unknown collection date is info."""
+    s, age = r.settings, r.facts.age_years
+    max_age = s.value("unit_age_max_years")
+    thr, lab = f"<= {max_age:g} years", s["unit_age_max_years"].label
+    if age is None:
+        return (RuleCheck("unit age", "collection date unknown", thr, INFO, lab),)
+    return (RuleCheck("unit age", f"{age:.1f} years", thr, PASS if age <= max_age else FLAG, lab),)
+
+
+def untyped_loci_check(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """Loci of the 8-allele match the unit is not typed at: flagged, never assumed to match [Dehn 2019 [V]]."""
+    loci = r.facts.untyped_loci
+    if not loci:
+        return ()
+    value = (
+        ", ".join(f"HLA-{locus} not typed" for locus in loci) + ": its match there is unknown (not assumed to match)"
+    )
+    source = "Dehn 2019 (8-allele match: A, B, C, DRB1) [V]"
+    return (RuleCheck("unit typing", value, "A, B, C, DRB1 typed", FLAG, source),)
+
+
+def graded_by_check(r: RuleInput) -> tuple[RuleCheck, ...]:
+    """How an ambiguous typing was graded (not by the coded kernel), for information [cordmatch]."""
+    how = r.facts.graded_by
+    if how == "coded":
+        return ()
+    return (RuleCheck("typing", f"graded {how} (ambiguous typing)", "", INFO, "cordmatch"),)
+
+
+#: Every rule, in the order a coordinator reads them.
+RULES: tuple[Rule, ...] = (
+    match_8_check,
+    match_6_check,
+    mismatch_limit_check,
+    c_match_check,
+    tnc_prefilter_check,
+    tnc_single_check,
+    cd34_checks,
+    dsa_checks,
+    dsa_below_check,
+    nima_check,
+    accreditation_check,
+    red_cells_check,
+    abo_check,
+    segment_check,
+    unit_age_check,
+    untyped_loci_check,
+    graded_by_check,
+)
+
+
+def unit_checks(
+    facts: UnitFacts, th: DoseThresholds, settings: SelectionSettings, policy: PolicySpec
+) -> tuple[RuleCheck, ...]:
+    """Every rule for one unit, in the order a coordinator reads them (:data:`RULES`)."""
+    given = RuleInput(facts, th, settings, policy)
+    return tuple(check for rule in RULES for check in rule(given))

@@ -15,26 +15,20 @@ from importlib import resources
 from typing import Any
 
 from cordmatch.errors import InvalidInputError
+from cordmatch.sourced import Sourced, Status
 
 ORDER_KEYS = ("dsa", "match", "c_match", "tnc")
 DSA_ACTIONS = ("flag", "exclude")
 
 
-@dataclass(frozen=True, slots=True)
-class Threshold:
-    """One configurable threshold and where it comes from (status V verified, U unverified)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Threshold(Sourced):
+    """One configurable threshold: a sourced figure (status V verified, U unverified) with its name, unit
+    and description."""
 
     name: str
-    value: float
     unit: str
-    source: str
-    status: str
-    description: str
-
-    @property
-    def label(self) -> str:
-        """``Dehn 2019 [V]``."""
-        return f"{self.source} [{self.status}]"
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +67,9 @@ class SelectionSettings:
         spec = self.policies.get(name)
         if spec is None:
             raise InvalidInputError(
-                f"unknown policy {name!r}; choose one of {', '.join(sorted(self.policies))}", where="--policy"
+                f"unknown policy {name!r}; choose one of {', '.join(sorted(self.policies))}",
+                where="policy",
+                field="policy",
             )
         return spec
 
@@ -83,7 +79,7 @@ class SelectionSettings:
         for name, v in values.items():
             old = self[name]
             new[name] = replace(
-                old, value=float(v), source=f"{source} (default {old.value:g}, {old.source})", status="U"
+                old, value=float(v), source=f"{source} (default {old.value:g}, {old.source})", status=Status.UNVERIFIED
             )
         return SelectionSettings(new, self.policies)
 
@@ -125,17 +121,17 @@ def _threshold(name: str, body: Any, base: Threshold | None, where: str) -> Thre
         raise InvalidInputError(
             f"threshold {name!r}: value must be a number", where=f"{where}: thresholds.{name}.value"
         )
-    if fields["status"] not in ("V", "U"):
+    if fields["status"] not in tuple(Status):
         raise InvalidInputError(
             f"threshold {name!r}: status must be V or U", where=f"{where}: thresholds.{name}.status"
         )
     return Threshold(
-        name,
-        float(value),
-        str(fields["unit"]),
-        str(fields["source"]),
-        str(fields["status"]),
-        str(fields.get("description", "")),
+        name=name,
+        value=float(value),
+        unit=str(fields["unit"]),
+        source=str(fields["source"]),
+        status=Status(fields["status"]),
+        description=str(fields.get("description", "")),
     )
 
 

@@ -5,10 +5,10 @@ registration at a time, with the lookups made once for the whole batch and the r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 from cordmatch.bank.din import parse_din
 from cordmatch.errors import CordmatchError, InvalidInputError
 from cordmatch.services.auth import Principal
+from cordmatch.services.bank_context import BankContext
+from cordmatch.services.bank_registration import CheckedFields, NewUnit, check_fields, new_unit
+from cordmatch.services.bank_validate import TablesSource
+from cordmatch.services.bank_views import snapshot, unit_out
 from cordmatch.services.schemas import STAGES, MeasurementIn, StoragePosition, UnitRegistration
 from cordmatch.store import audit
 from cordmatch.store.models import Bank, HlaTyping, Measurement, ProductCode, Unit
-
-if TYPE_CHECKING:
-    from cordmatch.services.bank import BankService
 
 _IN_CHUNK = 500  # values per IN (...) query
 
@@ -31,10 +32,26 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True, slots=True)
 class UnitImport:
-    """One unit to register and its measurements of later stages (``pre_cryo``, ``post_thaw``)."""
+    """One unit to register and its measurements of later stages (``pre_cryo``, ``post_thaw``).
+
+    ``checked``: the registration's store-free checks when the caller ran them already (a CSV line is
+    checked while it is read); build it with :meth:`prechecked` so that it always matches."""
 
     registration: UnitRegistration
     measurements: Mapping[str, MeasurementIn] = field(default_factory=dict)
+    checked: CheckedFields | None = None
+
+    @classmethod
+    def prechecked(
+        cls,
+        registration: UnitRegistration,
+        measurements: Mapping[str, MeasurementIn],
+        now: datetime,
+        tables: TablesSource | None = None,
+    ) -> UnitImport:
+        """The item with ``check_fields`` run now (InvalidInputError naming the field), typings checked against
+        ``tables`` (default: the current settings')."""
+        return cls(registration, measurements, check_fields(registration, now, tables))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,60 +71,6 @@ class UnitsRefusedError(InvalidInputError):
         more = f" (+{len(refusals) - 1} more)" if len(refusals) > 1 else ""
         super().__init__(f"no unit registered: item {first.index}: {first.message}{more}", where=first.field)
         self.refusals = refusals
-
-
-@dataclass(slots=True)
-class NewUnit:
-    """A checked unit not yet stored, with its collection measurement and initial typing."""
-
-    unit: Unit
-    collection: MeasurementIn | None
-    hla: str | None
-    clock: Callable[[], datetime]
-
-    def children(self, user_id: int | None) -> list[Measurement | HlaTyping]:
-        """Its collection measurement and initial typing (call after the unit has its id)."""
-        out: list[Measurement | HlaTyping] = []
-        if self.collection is not None:
-            out.append(Measurement(unit_id=self.unit.id, stage="collection", recorded_by=user_id,
-                                   recorded_at=self.clock(), **self.collection.model_dump()))  # fmt: skip
-        if self.hla is not None:
-            out.append(HlaTyping(unit_id=self.unit.id, gl=self.hla, kind="initial", recorded_by=user_id,
-                                 recorded_at=self.clock()))  # fmt: skip
-        return out
-
-
-class Lookup(Protocol):
-    """What registering a unit needs to know about the store."""
-
-    def product_code_known(self, code: str) -> bool: ...
-    def bank(self, code: str) -> Bank | None: ...
-    def din_taken(self, din: str) -> bool: ...
-    def slot_taken_by(self, pos: StoragePosition) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SessionLookup:
-    """One query per question (a single registration)."""
-
-    s: Session
-
-    def product_code_known(self, code: str) -> bool:
-        return self.s.get(ProductCode, code) is not None
-
-    def bank(self, code: str) -> Bank | None:
-        return self.s.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none()
-
-    def din_taken(self, din: str) -> bool:
-        return self.s.execute(select(Unit.id).where(Unit.din == din)).scalar_one_or_none() is not None
-
-    def slot_taken_by(self, pos: StoragePosition) -> str | None:
-        other = self.s.execute(
-            select(Unit.din).where(
-                Unit.tank == pos.tank, Unit.rack == pos.rack, Unit.box == pos.box, Unit.slot == pos.slot
-            )
-        ).first()
-        return None if other is None else str(other[0])
 
 
 @dataclass(slots=True)
@@ -167,7 +130,7 @@ def _chunks(values: Sequence[_T]) -> Iterable[Sequence[_T]]:
         yield values[i : i + _IN_CHUNK]
 
 
-def _check_all(svc: BankService, s: Session, items: Sequence[UnitImport]) -> list[NewUnit]:
+def _check_all(ctx: BankContext, s: Session, items: Sequence[UnitImport]) -> list[NewUnit]:
     """Every item checked as one registration is; UnitsRefusedError lists every refused item."""
     lookup = BatchLookup.load(s, [i.registration for i in items])
     accepted: list[NewUnit] = []
@@ -177,7 +140,7 @@ def _check_all(svc: BankService, s: Session, items: Sequence[UnitImport]) -> lis
             unknown = next((st for st in item.measurements if st not in STAGES or st == "collection"), None)
             if unknown is not None:
                 raise InvalidInputError(f"{unknown!r} is not a later stage of {STAGES}", where="stage")
-            new = svc._new_unit(item.registration, lookup)
+            new = new_unit(item.registration, lookup, ctx.clock, item.checked, tables=ctx.nomenclature)
         except CordmatchError as exc:
             refusals.append(Refusal(index, exc.where or "row", exc.message))
             continue
@@ -188,25 +151,20 @@ def _check_all(svc: BankService, s: Session, items: Sequence[UnitImport]) -> lis
     return accepted
 
 
-def register_units(svc: BankService, s: Session, actor: Principal, items: Sequence[UnitImport]) -> list[str]:
-    """Check and write ``items`` in the caller's transaction (see ``BankService.register_units``)."""
+def register_units(ctx: BankContext, s: Session, actor: Principal, items: Sequence[UnitImport]) -> list[str]:
+    """Check and write ``items`` in the caller's transaction (see ``UnitServices.register_many``)."""
     if not items:
         raise InvalidInputError("no units to register", where="units")
-    new = _check_all(svc, s, items)
+    new = _check_all(ctx, s, items)
     s.add_all([n.unit for n in new])
     s.flush()  # batched INSERT ... RETURNING id
     children = [n.children(actor.user_id) for n in new]
     s.add_all([c for group in children for c in group])
     s.flush()
-    entries: list[audit.Entry] = []
-    for n, group in zip(new, children, strict=True):
-        typings = [c for c in group if isinstance(c, HlaTyping)]
-        measured = [c for c in group if isinstance(c, Measurement)]
-        out = svc._unit_out(s, n.unit, detail=False, prefetched=(typings, measured))
-        entries.append(audit.Entry(actor.actor_name, "unit.register", "unit", n.unit.din, None, svc._snapshot(out)))
+    entries = [_register_entry(s, actor, n, group) for n, group in zip(new, children, strict=True)]
     by = actor.user_id
     s.add_all([
-        Measurement(unit_id=n.unit.id, stage=stage, recorded_by=by, recorded_at=svc.clock(), **m.model_dump())
+        Measurement(unit_id=n.unit.id, stage=stage, recorded_by=by, recorded_at=ctx.clock(), **m.model_dump())
         for n, item in zip(new, items, strict=True)
         for stage, m in item.measurements.items()
     ])  # fmt: skip
@@ -214,3 +172,11 @@ def register_units(svc: BankService, s: Session, actor: Principal, items: Sequen
     entries.append(audit.Entry(actor.actor_name, "units.import", "import", f"{len(dins)} units", None, {"dins": dins}))
     audit.append_many(s, entries)
     return dins
+
+
+def _register_entry(s: Session, actor: Principal, n: NewUnit, group: list[Measurement | HlaTyping]) -> audit.Entry:
+    """The ``unit.register`` audit entry of a unit just written with its ``group`` of children."""
+    typings = [c for c in group if isinstance(c, HlaTyping)]
+    measured = [c for c in group if isinstance(c, Measurement)]
+    out = unit_out(s, n.unit, detail=False, prefetched=(typings, measured))
+    return audit.Entry(actor.actor_name, "unit.register", "unit", n.unit.din, None, snapshot(out))

@@ -10,11 +10,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cordmatch.bank.din import parse_din
 from cordmatch.bank.roles import Permission
 from cordmatch.errors import CordmatchError, InvalidInputError
 from cordmatch.plausibility import MAX_CSV_FIELD
@@ -36,6 +35,7 @@ COLUMNS: tuple[str, ...] = (
     "red_cell_depleted", "tank", "rack", "box", "slot",
 )  # fmt: skip
 REQUIRED = ("din", "product_code", "bank_code", "collected_at")
+SLOT_PARTS = ("tank", "rack", "box", "slot")
 MAX_ROWS = 100_000
 
 
@@ -98,66 +98,72 @@ def _datetime(text: str, field: str) -> datetime:
     return value
 
 
-def _row_to_registration(row: dict[str, str], now: datetime) -> tuple[UnitRegistration, dict[str, MeasurementIn]]:
-    for field in REQUIRED:
-        if not row.get(field):
-            raise InvalidInputError(f"{field} is required", where=field)
+def _check_required(row: dict[str, str]) -> None:
+    for column in REQUIRED:
+        if not row.get(column):
+            raise InvalidInputError(f"{column} is required", where=column)
     state = row.get("state", "")
     if state not in ("", "collected"):
         raise InvalidInputError(f"imported units start as collected (got {state!r})", where="state")
+
+
+def _stages(row: dict[str, str]) -> dict[str, MeasurementIn]:
+    """The checked counts of every stage with at least one value on the line."""
     stages: dict[str, MeasurementIn] = {}
     for stage, fields in MEASURED.items():
         values = {f: _float(row.get(f"{stage}_{f}", ""), f"{stage}_{f}") for f in fields}
         if any(x is not None for x in values.values()):
             stages[stage] = v.check_measurement(parse_model(MeasurementIn, values), prefix=f"{stage}_")
+    return stages
+
+
+def _tests(row: dict[str, str]) -> dict[str, Any]:
     segments = row.get("segments", "")
     if segments and not segments.lstrip("-").isdigit():
         raise InvalidInputError(f"{segments!r} is not a whole number", where="segments")
-    tests = {k: row.get(k) or None for k in ("abo", "rh", "idm_result", "sterility", "hb_screen")}
-    position = [row.get(k, "") for k in ("tank", "rack", "box", "slot")]
+    tests: dict[str, Any] = {k: row.get(k) or None for k in ("abo", "rh", "idm_result", "sterility", "hb_screen")}
+    return {**tests, "segments": int(segments) if segments else None}
+
+
+def _storage(row: dict[str, str]) -> dict[str, str] | None:
+    position = [row.get(k, "") for k in SLOT_PARTS]
     if any(position) and not all(position):
-        missing = [k for k, x in zip(("tank", "rack", "box", "slot"), position, strict=True) if not x]
+        missing = [k for k, x in zip(SLOT_PARTS, position, strict=True) if not x]
         raise InvalidInputError("storage position needs tank, rack, box and slot", where=missing[0])
+    return dict(zip(SLOT_PARTS, position, strict=True)) if all(position) else None
+
+
+def _row_to_import(row: dict[str, str], now: datetime, tables: v.TablesSource | None = None) -> UnitImport:
+    """The checked unit of one CSV line (InvalidInputError naming the column); its GL strings are
+    parsed here once and the registration does not parse them again."""
+    _check_required(row)
+    stages = _stages(row)
+    tests = _tests(row)
+    storage = _storage(row)
+    collection = stages.pop("collection", None)
     data: dict[str, Any] = {
         "din": row["din"],
         "product_code": row["product_code"],
         "bank_code": row["bank_code"],
         "collected_at": _datetime(row["collected_at"], "collected_at"),
-        "collection_volume_ml": stages["collection"].volume_ml if "collection" in stages else None,
-        "collection": stages.pop("collection", None),
-        "tests": {**tests, "segments": int(segments) if segments else None},
+        "collection_volume_ml": collection.volume_ml if collection is not None else None,
+        "collection": collection,
+        "tests": tests,
         "hla_gl": row.get("hla_gl") or None,
         "nima_gl": row.get("nima_gl") or None,
         "red_cell_depleted": _bool(row.get("red_cell_depleted", ""), "red_cell_depleted"),
-        "storage": dict(zip(("tank", "rack", "box", "slot"), position, strict=True)) if all(position) else None,
+        "storage": storage,
     }
-    reg = parse_model(UnitRegistration, data)
-    parse_din(reg.din)
-    v.check_collected_at(reg.collected_at, now)
-    if reg.tests is not None:
-        v.check_tests(reg.tests)
-    if reg.hla_gl:
-        v.check_typing(reg.hla_gl)
-    if reg.nima_gl:
-        v.check_nima(reg.nima_gl)
-    return reg, stages
+    return UnitImport.prechecked(parse_model(UnitRegistration, data), stages, now, tables)
 
 
 def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportResult:
     """Register every unit of the CSV ``text`` in one transaction, or none (CsvImportError lists why)."""
     svc.require(actor, Permission.UNIT_WRITE)
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    try:
-        header = reader.fieldnames or []
-    except csv.Error as exc:
-        raise CsvImportError([ImportIssue(1, "header", f"not readable as CSV: {exc}")]) from None
-    unknown = [h for h in header if h not in COLUMNS]
-    missing = [h for h in REQUIRED if h not in header]
-    if not header or unknown or missing:
-        what = f"unknown columns {unknown}" if unknown else f"missing columns {missing or list(REQUIRED)}"
-        raise CsvImportError([ImportIssue(1, "header", what)])
+    _check_header(reader)
     issues: list[ImportIssue] = []
-    parsed: list[tuple[int, UnitRegistration, dict[str, MeasurementIn]]] = []
+    parsed: list[tuple[int, UnitImport]] = []
     try:
         _check_rows(svc, reader, issues, parsed)
     except csv.Error as exc:  # e.g. a cell longer than the csv module's own limit, a stray quote
@@ -169,53 +175,88 @@ def import_units_csv(svc: BankService, actor: Principal, text: str) -> ImportRes
     return _write_import(svc, actor, parsed)
 
 
+def _check_header(reader: csv.DictReader[str]) -> None:
+    """CsvImportError unless the header names only known columns and every required one."""
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise CsvImportError([ImportIssue(1, "header", f"not readable as CSV: {exc}")]) from None
+    unknown = [h for h in header if h not in COLUMNS]
+    missing = [h for h in REQUIRED if h not in header]
+    if not header or unknown or missing:
+        what = f"unknown columns {unknown}" if unknown else f"missing columns {missing or list(REQUIRED)}"
+        raise CsvImportError([ImportIssue(1, "header", what)])
+
+
 def _check_rows(
     svc: BankService,
     reader: csv.DictReader[str],
     issues: list[ImportIssue],
-    parsed: list[tuple[int, UnitRegistration, dict[str, MeasurementIn]]],
+    parsed: list[tuple[int, UnitImport]],
 ) -> None:
     """Check every row; problems go to ``issues``, good rows to ``parsed``."""
-    seen_din: dict[str, int] = {}
-    seen_slot: dict[tuple[str, ...], int] = {}
+    seen = _Seen()
     for row in reader:
         line = reader.line_num
         if len(parsed) + len(issues) > MAX_ROWS:
             issues.append(ImportIssue(line, "file", f"more than {MAX_ROWS} rows"))
             break
-        if None in row:
-            issues.append(ImportIssue(line, "row", "more values than columns"))
-            continue
-        clean = {k: _unescape((val or "").strip()) for k, val in row.items()}
-        long = next((k for k, val in clean.items() if len(val) > MAX_CSV_FIELD), None)
-        if long is not None:
-            issues.append(ImportIssue(line, long, f"longer than {MAX_CSV_FIELD} characters"))
-            continue
-        try:
-            reg, stages = _row_to_registration(clean, svc.clock())
-        except CordmatchError as exc:
-            issues.append(ImportIssue(line, exc.where or "row", exc.message))
-            continue
-        din = str(parse_din(reg.din))
-        if din in seen_din:
-            issues.append(ImportIssue(line, "din", f"DIN {din} also on line {seen_din[din]}"))
-            continue
-        seen_din[din] = line
-        if reg.storage is not None:
-            key = (reg.storage.tank, reg.storage.rack, reg.storage.box, reg.storage.slot)
-            if key in seen_slot:
-                issues.append(ImportIssue(line, "storage", f"position {reg.storage} also on line {seen_slot[key]}"))
-                continue
-            seen_slot[key] = line
-        parsed.append((line, reg, stages))
+        item = _check_line(row, line, svc.clock(), svc.ctx.nomenclature, issues)
+        if item is not None and seen.unique(line, item, issues):
+            parsed.append((line, item))
 
 
-def _write_import(
-    svc: BankService, actor: Principal, parsed: list[tuple[int, UnitRegistration, dict[str, MeasurementIn]]]
-) -> ImportResult:
+def _check_line(
+    row: dict[str | Any, str | Any],
+    line: int,
+    now: datetime,
+    tables: v.TablesSource | None,
+    issues: list[ImportIssue],
+) -> UnitImport | None:
+    """The checked unit of one CSV line, or None with its problem added to ``issues``."""
+    if None in row:
+        issues.append(ImportIssue(line, "row", "more values than columns"))
+        return None
+    clean = {k: _unescape((val or "").strip()) for k, val in row.items()}
+    long = next((k for k, val in clean.items() if len(val) > MAX_CSV_FIELD), None)
+    if long is not None:
+        issues.append(ImportIssue(line, long, f"longer than {MAX_CSV_FIELD} characters"))
+        return None
+    try:
+        return _row_to_import(clean, now, tables)
+    except CordmatchError as exc:
+        issues.append(ImportIssue(line, exc.where or "row", exc.message))
+        return None
+
+
+@dataclass(slots=True)
+class _Seen:
+    """The line of each DIN and storage position met so far in the file."""
+
+    dins: dict[str, int] = field(default_factory=dict)
+    slots: dict[tuple[str, ...], int] = field(default_factory=dict)
+
+    def unique(self, line: int, item: UnitImport, issues: list[ImportIssue]) -> bool:
+        """True when neither the DIN nor the storage position of ``item`` is on an earlier line."""
+        din = item.checked.din if item.checked is not None else item.registration.din
+        if din in self.dins:
+            issues.append(ImportIssue(line, "din", f"DIN {din} also on line {self.dins[din]}"))
+            return False
+        self.dins[din] = line
+        pos = item.registration.storage
+        if pos is not None:
+            key = (pos.tank, pos.rack, pos.box, pos.slot)
+            if key in self.slots:
+                issues.append(ImportIssue(line, "storage", f"position {pos} also on line {self.slots[key]}"))
+                return False
+            self.slots[key] = line
+        return True
+
+
+def _write_import(svc: BankService, actor: Principal, parsed: list[tuple[int, UnitImport]]) -> ImportResult:
     """One bulk registration of the checked rows; a refused unit refuses the file (issues name its line)."""
     try:
-        dins = svc.register_units(actor, [UnitImport(reg, stages) for _, reg, stages in parsed])
+        dins = svc.units.register_many(actor, [item for _, item in parsed])
     except UnitsRefusedError as exc:
         raise CsvImportError([ImportIssue(parsed[r.index][0], r.field, r.message) for r in exc.refusals]) from None
     return ImportResult(len(dins), tuple(dins))
@@ -292,7 +333,7 @@ def _all_rows(
 ) -> Iterable[dict[str, str]]:
     offset = 0
     while True:
-        page = svc.list_units(actor, filters, limit=500, offset=offset)
+        page = svc.catalogue.list_units(actor, filters, limit=500, offset=offset)
         for item in page.items:
             yield unit_row(item)
         offset += len(page.items)

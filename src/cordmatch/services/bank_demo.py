@@ -29,18 +29,22 @@ class DemoSeed:
 
 def seed_demo(svc: BankService) -> DemoSeed:
     """Fill an empty store with demo data; ConflictError when it already has users."""
-    svc.bootstrap_admin("admin", DEMO_PASSWORD)
-    admin = svc.authenticate("admin", DEMO_PASSWORD)
+    svc.users.bootstrap_admin("admin", DEMO_PASSWORD)
+    admin = svc.users.authenticate("admin", DEMO_PASSWORD)
     for name, role in DEMO_USERS.items():
         if name != "admin":
-            svc.create_user(
+            svc.users.create_user(
                 admin, name, DEMO_PASSWORD, role, centre="Demo Transplant Centre" if name == "coord" else None
             )
-    svc.add_bank(admin, DEMO_BANK, "Demo Public Cord Blood Bank", accreditation="FACT-NetCord", facility_id=DEMO_FIN)
-    svc.load_product_codes(admin, ProductCodeTable.from_rows([("Z0001", "HPC, Cord Blood (demo code, not ICCBBA)")]))
-    tech = svc.authenticate("tech", DEMO_PASSWORD)
-    director = svc.authenticate("director", DEMO_PASSWORD)
-    coord = svc.authenticate("coord", DEMO_PASSWORD)
+    svc.catalogue.add_bank(
+        admin, DEMO_BANK, "Demo Public Cord Blood Bank", accreditation="FACT-NetCord", facility_id=DEMO_FIN
+    )
+    svc.catalogue.load_product_codes(
+        admin, ProductCodeTable.from_rows([("Z0001", "HPC, Cord Blood (demo code, not ICCBBA)")])
+    )
+    tech = svc.users.authenticate("tech", DEMO_PASSWORD)
+    director = svc.users.authenticate("director", DEMO_PASSWORD)
+    coord = svc.users.authenticate("coord", DEMO_PASSWORD)
     now = svc.clock()
     targets = ["available", "available", "available", "available", "reserved", "quarantine", "collected",
                "discarded"]  # fmt: skip
@@ -49,7 +53,7 @@ def seed_demo(svc: BankService) -> DemoSeed:
     for i, target in enumerate(targets, start=1):
         din = str(issue_din(DEMO_FIN, now.year, i))
         tnc = (0.9 + 0.15 * i) * 1e9
-        svc.register_unit(tech, {
+        svc.units.register_unit(tech, {
             "din": din, "product_code": "Z0001", "bank_code": DEMO_BANK,
             "collected_at": now - timedelta(days=400 * i), "collection_volume_ml": 70.0 + 4 * i,
             "collection": {"volume_ml": 70.0 + 4 * i, "tnc": tnc * 1.2, "cd34": tnc * 0.004},
@@ -61,25 +65,26 @@ def seed_demo(svc: BankService) -> DemoSeed:
         if target == "collected":
             continue
         if target == "discarded":
-            svc.discard(tech, din, "demo: bacterial contamination on culture")
+            svc.units.discard(tech, din, "demo: bacterial contamination on culture")
             continue
-        svc.transition(tech, din, "received")
-        svc.record_processing(tech, din, {"volume_ml": 25.0, "tnc": tnc, "cd34": tnc * 0.0038},
-                              red_cell_depleted=i != 3)  # fmt: skip
-        svc.record_measurement(tech, din, "pre_cryo", {"volume_ml": 25.0, "tnc": tnc, "cd34": tnc * 0.0037,
-                                                       "viability_pct": 97.0})  # fmt: skip
-        svc.transition(tech, din, "cryopreserved")
-        svc.transition(tech, din, "quarantine")
-        svc.record_tests(tech, din, {"abo": "OABO"[i % 4] if i % 4 != 3 else "AB", "rh": "pos" if i % 3 else "neg",
-                                     "idm_result": "negative", "sterility": "negative", "hb_screen": "normal",
-                                     "segments": 2})  # fmt: skip
+        svc.units.transition(tech, din, "received")
+        svc.units.record_processing(tech, din, {"volume_ml": 25.0, "tnc": tnc, "cd34": tnc * 0.0038},
+                                    red_cell_depleted=i != 3)  # fmt: skip
+        svc.units.record_measurement(tech, din, "pre_cryo", {"volume_ml": 25.0, "tnc": tnc, "cd34": tnc * 0.0037,
+                                                             "viability_pct": 97.0})  # fmt: skip
+        svc.units.transition(tech, din, "cryopreserved")
+        svc.units.transition(tech, din, "quarantine")
+        svc.units.record_tests(tech, din, {"abo": "OABO"[i % 4] if i % 4 != 3 else "AB",
+                                           "rh": "pos" if i % 3 else "neg",
+                                           "idm_result": "negative", "sterility": "negative", "hb_screen": "normal",
+                                           "segments": 2})  # fmt: skip
         if target == "quarantine":
             continue
-        svc.record_measurement(tech, din, "post_thaw", {"viable_cd34_pct": 80.0 + i, "viable_cd45_pct": 60.0,
-                                                        "cfu": 100.0 + i})  # fmt: skip
-        svc.release(director, din)
+        svc.units.record_measurement(tech, din, "post_thaw", {"viable_cd34_pct": 80.0 + i, "viable_cd45_pct": 60.0,
+                                                              "cfu": 100.0 + i})  # fmt: skip
+        svc.release.release(director, din)
         if target == "reserved":
-            svc.reserve(coord, din, "DEMO-PATIENT-1", request_ct=True)
+            svc.reservations.reserve(coord, din, "DEMO-PATIENT-1", request_ct=True)
     return DemoSeed(dict(DEMO_USERS), dins)
 
 

@@ -16,11 +16,9 @@ from sqlalchemy.orm import Session, aliased
 
 from cordmatch.bank.lifecycle import UnitState
 from cordmatch.selection.model import UnitRecord
+from cordmatch.services.search_rows import UNACCREDITED, light_row, search_record
 from cordmatch.store.engine import Store
 from cordmatch.store.models import Bank, HlaTyping, Measurement, Unit
-
-UNACCREDITED = frozenset({"", "none", "no"})
-_AVAILABLE = UnitState.AVAILABLE.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,58 +119,6 @@ def _unit_select() -> Any:
     return q
 
 
-_RH = {"pos": "+", "neg": "-"}
-
-
-class SearchRow:
-    """The fields of a :class:`UnitRecord` that coding for the index reads (cheaper to make than the frozen
-    record: used when a whole store is coded)."""
-
-    __slots__ = ("abo", "accredited", "attached_segment", "bank", "cd34", "collection_date", "hla", "nima",
-                 "population", "rbc_depleted", "rh", "tnc", "unit_id", "volume_ml")  # fmt: skip
-
-    def __init__(
-        self, unit_id: str, hla: str, tnc: float, cd34: float | None, volume_ml: float | None, abo: str | None,
-        rh: str | None, bank: str, accredited: bool, collection_date: Any, rbc_depleted: bool,
-        attached_segment: bool, nima: str | None, population: str | None,
-    ) -> None:  # fmt: skip
-        self.unit_id, self.hla, self.tnc, self.cd34, self.volume_ml = unit_id, hla, tnc, cd34, volume_ml
-        self.abo, self.rh, self.bank, self.accredited = abo, rh, bank, accredited
-        self.collection_date, self.rbc_depleted, self.attached_segment = collection_date, rbc_depleted, attached_segment
-        self.nima, self.population = nima, population
-
-
-def _record(row: Any, light: bool = False) -> tuple[int, UnitRecord] | None:
-    """(unit id, search record) of a row of :func:`_unit_select`; None when not searchable (not listed, no
-    typing or no TNC). ``light``: a :class:`SearchRow` with the same fields instead of the record."""
-    (uid, din, state, gl, pre_id, pre_tnc, pre_cd34, pre_vol, post_tnc, post_cd34, post_vol,
-     abo, rh, bank_name, accreditation, collected_at, rbc, segments, nima) = row  # fmt: skip
-    tnc, cd34, vol = (pre_tnc, pre_cd34, pre_vol) if pre_id is not None else (post_tnc, post_cd34, post_vol)
-    if state != _AVAILABLE or not gl or not tnc:
-        return None
-    make: Any = SearchRow if light else UnitRecord
-    return uid, make(
-        unit_id=din,
-        hla=gl,
-        tnc=float(tnc),
-        cd34=cd34,
-        volume_ml=vol,
-        abo=abo,
-        rh=_RH.get(rh or ""),
-        bank=bank_name,
-        accredited=accreditation.strip().lower() not in UNACCREDITED,
-        collection_date=collected_at.date(),
-        rbc_depleted=bool(rbc) if rbc is not None else True,
-        attached_segment=segments > 0,
-        nima=nima,
-        population=None,
-    )
-
-
-def _light(row: Any) -> tuple[int, UnitRecord] | None:
-    return _record(row, light=True)
-
-
 def iter_search_records(
     session: Session,
     *,
@@ -184,7 +130,7 @@ def iter_search_records(
     """Searchable units (listed, typed, with a TNC) as (unit id, record), in unit-id order, ``batch`` at a
     time: all of them, or those of ``unit_ids`` / ``dins`` (up to 500 per query). ``light``: :class:`SearchRow`
     objects (typed as records: they carry the same fields) for coding a whole store."""
-    convert = _light if light else _record
+    convert = light_row if light else search_record
     if unit_ids is None and dins is None:
         q = _unit_select().where(Unit.state == UnitState.AVAILABLE.value).order_by(Unit.id)
         result = session.connection().execution_options(yield_per=batch).execute(q)  # Core rows, streamed

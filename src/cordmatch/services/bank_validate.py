@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from cordmatch.errors import CordmatchError, InvalidInputError
 from cordmatch.plausibility import check_number
 from cordmatch.services.schemas import MeasurementIn, TestResultsIn
+from cordmatch.sourced import ABO_GROUPS
 
-ABO = ("A", "B", "AB", "O")
+if TYPE_CHECKING:
+    from cordmatch.hla.tables import NomenclatureTables
+
+#: The nomenclature tables, loaded when first needed (a bank service's own, ``BankContext.nomenclature``).
+TablesSource = Callable[[], "NomenclatureTables"]
+
+ABO = ABO_GROUPS
 RH = {"pos": "pos", "+": "pos", "positive": "pos", "neg": "neg", "-": "neg", "negative": "neg"}
 IDM = ("negative", "positive", "indeterminate")
 STERILITY = ("negative", "positive")
@@ -18,23 +27,24 @@ HB_SCREEN = ("normal", "carrier", "abnormal")
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def check_typing(gl: str, *, where: str = "hla_gl") -> str:
-    """The GL string (white space removed) when every token is known to the shipped IPD-IMGT/HLA
-    release; InvalidInputError naming the field and the bad token otherwise."""
+def check_typing(gl: str, *, where: str = "hla_gl", tables: TablesSource | None = None) -> str:
+    """The GL string (white space removed) when every token is known to the IPD-IMGT/HLA release of
+    ``tables`` (default: the current settings' tables); InvalidInputError naming the field and the bad token
+    otherwise."""
     from cordmatch.hla.typing import parse_typing
-    from cordmatch.imgt import default_nomenclature
+    from cordmatch.imgt import current_tables
 
     text = re.sub(r"\s+", "", gl or "")
     if not text:
         raise InvalidInputError("HLA typing is empty", where=where)
     try:
-        parse_typing(text, default_nomenclature())
+        parse_typing(text, (tables or current_tables)())
     except CordmatchError as exc:
         raise InvalidInputError(f"HLA typing {text!r}: {exc}", where=where) from None
     return text
 
 
-def check_nima(gl: str, *, where: str = "nima_gl") -> str:
+def check_nima(gl: str, *, where: str = "nima_gl", tables: TablesSource | None = None) -> str:
     """Non-inherited maternal antigens: one haplotype, one name (or ``/`` list) per locus, ``^`` between
     loci (``A*24:02^B*35:01``). Each locus is checked as the homozygous typing it would be."""
     text = re.sub(r"\s+", "", gl or "")
@@ -46,7 +56,7 @@ def check_nima(gl: str, *, where: str = "nima_gl") -> str:
             raise InvalidInputError(
                 f"NIMA {text!r}: one haplotype, so one name per locus joined with ^ (no + | ~)", where=where
             )
-    check_typing("^".join(f"{b}+{b}" for b in blocks), where=where)
+    check_typing("^".join(f"{b}+{b}" for b in blocks), where=where, tables=tables)
     return text
 
 

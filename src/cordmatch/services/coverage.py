@@ -1,7 +1,8 @@
-"""Coverage service: simulate patients, load a registry, run the coverage engine (locally or on Dask), report.
+"""Coverage service: run the coverage engine (locally or on Dask) for simulated patients, report.
 
-Patients come from the simulator (:mod:`cordmatch.sim.patients`, NMDP 2007 haplotype frequencies); their
-haplotype pair is kept for the under-served table. Dask: patients are independent, so they are cut into
+Patients come from the simulator (:mod:`cordmatch.sim.coverage_patients`, NMDP 2007 haplotype frequencies),
+which the entry points hand to :func:`cordmatch.services.coverage_query.run_query`; their haplotype pair is
+kept for the under-served table. Dask: patients are independent, so they are cut into
 chunks evaluated against one scattered :class:`CoverageIndex`; the chunks are gathered in order, so the
 answer is the same on any number of workers.
 """
@@ -14,12 +15,12 @@ import itertools
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from cordmatch.coverage.cohort import SimulatedPatients
 from cordmatch.coverage.engine import (
     LEVELS,
     CoverageIndex,
@@ -29,36 +30,18 @@ from cordmatch.coverage.engine import (
     evaluate,
     served_matrix,
 )
-from cordmatch.coverage.planning import HaplotypeTable, recruitment_value, under_served
+from cordmatch.coverage.planning import recruitment_value, under_served
 from cordmatch.coverage.stats import summarise
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import CodedRelation, NomenclatureTables
-from cordmatch.scale.cluster import ClusterSpec, open_client
-from cordmatch.selection.crossmatch import AntibodyProfile
+from cordmatch.io.cluster import ClusterSpec, open_client
+from cordmatch.probability.populations import POPULATIONS, check_population
 from cordmatch.selection.index import UnitIndex
-from cordmatch.selection.model import Antibody, UnitRecord
+from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.records import build_index
-from cordmatch.selection.settings import SelectionSettings, default_settings
-from cordmatch.sim.haplotypes import POPULATIONS, check_population, load_haplotypes
-from cordmatch.sim.patients import generate_patients
+from cordmatch.selection.settings import SelectionSettings
 
-MAX_PATIENTS = 1_000_000
 CHUNK_PATIENTS = 512  # patients per Dask task
-
-
-@dataclass
-class SimulatedPatients:
-    """Coded simulated patients plus their haplotype pair (ids into ``tables[population]``)."""
-
-    coded: CoveragePatients
-    haplotypes: npt.NDArray[np.int64]  # (P, 2)
-    tables: dict[str, HaplotypeTable] = field(default_factory=dict)
-
-
-def check_count(n: int, where: str = "--patients") -> int:
-    if not 1 <= n <= MAX_PATIENTS:
-        raise InvalidInputError(f"the number of patients must be between 1 and {MAX_PATIENTS:,}, not {n}", where=where)
-    return n
 
 
 def parse_populations(text: str) -> list[str]:
@@ -103,67 +86,6 @@ def _is_number(s: str) -> bool:
         return math.isfinite(float(s))
     except ValueError:
         return False
-
-
-def _antibody(spec: str, mfi: float) -> Antibody:
-    # a first-field name (``B*44``) is an antigen-level specificity; the release knows it as ``B*44:XX``
-    return Antibody(spec if ":" in spec or "*" not in spec else spec + ":XX", mfi)
-
-
-def simulate_patients(
-    n: int,
-    seed: int,
-    population: str,
-    tables: NomenclatureTables,
-    settings: SelectionSettings | None = None,
-    *,
-    weight_kg: float | None = None,
-    weights: npt.NDArray[np.float64] | None = None,
-) -> SimulatedPatients:
-    """``n`` simulated patients of ``population`` (CAU, AFA, API, HIS or mix), deterministic for ``seed``.
-    ``weight_kg`` gives every patient that weight; ``weights`` draws weights from those values (seeded)."""
-    check_count(n)
-    if weight_kg is not None and not (math.isfinite(weight_kg) and 0 < weight_kg <= 500):
-        raise InvalidInputError(f"weight must be between 0 and 500 kg, not {weight_kg:g}", where="--weight-kg")
-    settings = settings or default_settings()
-    sims = generate_patients(n, seed, population, tables)
-    hsets = {p: load_haplotypes(p, tables) for p in sorted({s.population for s in sims})}
-    # the frequency sets list some A~B~C~DRB1 haplotypes more than once (they differ at other loci or in
-    # old names): one id per distinct haplotype, its frequency the sum of its rows
-    lookup: dict[str, dict[tuple[str, ...], int]] = {}
-    names: dict[str, HaplotypeTable] = {}
-    first_row: dict[str, npt.NDArray[np.intp]] = {}
-    for p, hs in hsets.items():
-        ids: dict[tuple[str, ...], int] = {}
-        row_id = np.array([ids.setdefault(tuple(h), len(ids)) for h in hs.names], dtype=np.int64)
-        freqs: npt.NDArray[np.float64] = np.bincount(row_id, weights=hs.freqs, minlength=len(ids)).astype(np.float64)
-        lookup[p] = ids
-        names[p] = HaplotypeTable(p, ["~".join(h) for h in ids], freqs)
-        first_row[p] = np.unique(row_id, return_index=True)[1]
-    ag = np.full((n, 4, 2), -1, dtype=np.int16)
-    al = np.full((n, 4, 2), -1, dtype=np.int16)
-    haps = np.zeros((n, 2), dtype=np.int64)
-    profiles: list[AntibodyProfile | None] = []
-    mfi = settings.value("dsa_mfi")
-    for i, s in enumerate(sims):
-        loci = [part.split("+") for part in s.hla.split("^")]
-        hs = hsets[s.population]
-        for pos in (0, 1):
-            h = lookup[s.population][tuple(loc[pos] for loc in loci)]
-            haps[i, pos] = h
-            row = first_row[s.population][h]  # rows with the same names have the same codes
-            ag[i, :, pos], al[i, :, pos] = hs.ag[row], hs.al[row]
-        abs_ = tuple(_antibody(spec, m) for spec, m in s.antibodies)
-        profiles.append(AntibodyProfile.build(abs_, tables, mfi) if abs_ else None)
-    w = np.array([s.weight_kg for s in sims], dtype=np.float64)
-    if weight_kg is not None:
-        w[:] = weight_kg
-    elif weights is not None:
-        w = np.random.default_rng(np.random.SeedSequence([seed, 0x3E1])).choice(weights, size=n)
-    coded = CoveragePatients(
-        ag, al, w, np.array([1 if s.malignant else 0 for s in sims], np.int8), profiles, [s.population for s in sims]
-    )
-    return SimulatedPatients(coded, haps, names)
 
 
 def run_coverage(

@@ -6,23 +6,40 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from cordmatch.coverage.cohort import MAX_PATIENTS, SimulatedPatients, check_count
 from cordmatch.coverage.engine import LEVELS, CoverageIndex, CoveragePatients, PatientCoverage
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
-from cordmatch.scale.cluster import ClusterSpec
+from cordmatch.io.cluster import ClusterSpec
 from cordmatch.selection.index import UnitIndex
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.settings import SelectionSettings, default_settings
 from cordmatch.services import coverage as svc
 
-#: Most patients (per population) one API or page request may simulate; the CLI allows svc.MAX_PATIENTS.
+#: Most patients (per population) one API or page request may simulate; the CLI allows MAX_PATIENTS.
 API_MAX_PATIENTS = 20_000
 API_MAX_SIZES = 8
+
+
+class PatientSimulator(Protocol):
+    """Draws ``n`` coded patients of one population, deterministic for ``seed``."""
+
+    def __call__(
+        self,
+        n: int,
+        seed: int,
+        population: str,
+        tables: NomenclatureTables,
+        settings: SelectionSettings | None = None,
+        *,
+        weight_kg: float | None = None,
+        weights: npt.NDArray[np.float64] | None = None,
+    ) -> SimulatedPatients: ...
 
 
 @dataclass(frozen=True)
@@ -39,7 +56,7 @@ class CoverageQuery:
     level: str = "5/6"
     underserved: int = 0
 
-    def check(self, settings: SelectionSettings, max_patients: int = svc.MAX_PATIENTS) -> list[str]:
+    def check(self, settings: SelectionSettings, max_patients: int = MAX_PATIENTS) -> list[str]:
         """Raise InvalidInputError naming the field (``patients``, ``sizes``...); returns the populations."""
         try:
             return self._check(settings, max_patients)
@@ -49,7 +66,7 @@ class CoverageQuery:
 
     def _check(self, settings: SelectionSettings, max_patients: int) -> list[str]:
         pops = svc.populations_for(self.population)
-        svc.check_count(self.patients)
+        check_count(self.patients)
         if self.patients > max_patients:
             raise InvalidInputError(
                 f"at most {max_patients:,} patients per request here (the CLI and Dask take more)", where="patients"
@@ -77,15 +94,17 @@ def run_query(
     tables: NomenclatureTables,
     q: CoverageQuery,
     *,
+    simulate: PatientSimulator,
     settings: SelectionSettings | None = None,
     cluster: ClusterSpec | None = None,
     weights: npt.NDArray[np.float64] | None = None,
     candidates: Sequence[UnitRecord] | None = None,
-    max_patients: int = svc.MAX_PATIENTS,
+    max_patients: int = MAX_PATIENTS,
     max_sizes: int | None = None,
 ) -> dict[str, Any]:
     """The report for ``q`` against ``index``: shares per level (JSON keys of the issue), by population,
-    and on request the size curve (``sizes``), under-served haplotypes and the candidates' ranking."""
+    and on request the size curve (``sizes``), under-served haplotypes and the candidates' ranking.
+    ``simulate`` draws the patients (the entry points pass ``cordmatch.sim.coverage_patients.simulate_patients``)."""
     settings = settings or default_settings()
     pops = q.check(settings, max_patients)
     size_list = svc.parse_sizes(q.sizes) if q.sizes is not None else None
@@ -104,9 +123,7 @@ def run_query(
     sims, covs, reports = [], [], []
     with svc.maybe_client(cluster) as client:
         for k, pop in enumerate(pops):
-            sim = svc.simulate_patients(
-                q.patients, q.seed + k, pop, tables, settings, weight_kg=q.weight_kg, weights=weights
-            )
+            sim = simulate(q.patients, q.seed + k, pop, tables, settings, weight_kg=q.weight_kg, weights=weights)
             cov = svc.run_coverage(cidx, sim.coded, dose, client=client)
             sims.append(sim)
             covs.append(cov)

@@ -3,28 +3,21 @@
 The one API that the CLI, REST and search call. It loads the nomenclature and the haplotype index
 (both cached on disk), resolves typings, and calls the pure core :mod:`cordmatch.probability`.
 
-Registry batches (:func:`impute_registry`) deduplicate typings (by canonical GL string) and keep a
-simple on-disk cache, one Parquet file per index and population under ``<data dir>/probability/``
-(columns: ``typing`` canonical GL, ``row`` genotype index, ``p`` probability, ``c0..c9`` allele codes,
-``ok``, ``reason``). The store engineer can move it into the database: the key is (index checksum,
-population, canonical GL), the value the rows of one :class:`GenotypePosterior`.
+Registry batches (:func:`impute_registry`) deduplicate typings (by canonical GL string) and keep an on-disk
+cache of the posteriors (:mod:`cordmatch.io.posterior_cache`).
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-
-import numpy as np
 
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.mac import MacTable
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.hla.typing import HlaTyping, parse_typing
-from cordmatch.paths import data_dir
+from cordmatch.io.posterior_cache import cache_path, load_posteriors, save_posteriors
 from cordmatch.probability.imputation import (
     DEFAULT_FLOOR,
     GenotypePosterior,
@@ -66,14 +59,6 @@ def parse_population(text: str) -> Population:
     return mix
 
 
-def _tables(tables: NomenclatureTables | None) -> NomenclatureTables:
-    if tables is not None:
-        return tables
-    from cordmatch.imgt import default_nomenclature
-
-    return default_nomenclature()
-
-
 def _index(index: HaplotypeIndex | None, tables: NomenclatureTables) -> HaplotypeIndex:
     if index is not None:
         return index
@@ -90,13 +75,13 @@ def impute_typing(
     typing: str | HlaTyping,
     population: Population,
     *,
-    tables: NomenclatureTables | None = None,
+    tables: NomenclatureTables,
     index: HaplotypeIndex | None = None,
     macs: MacTable | None = None,
     floor: float = DEFAULT_FLOOR,
 ) -> GenotypePosterior:
     """Genotype posterior of one typing (GL string or resolved typing) in a population or mix."""
-    t = _tables(tables)
+    t = tables
     idx = _index(index, t)
     idx.population_weights(population)  # unknown population: a clear error before parsing
     return impute(constraints_from_typing(resolve(typing, t, macs), t, idx.loci), idx, population, floor=floor)
@@ -108,13 +93,13 @@ def match_probability(
     population: Population,
     *,
     donor_population: Population | None = None,
-    tables: NomenclatureTables | None = None,
+    tables: NomenclatureTables,
     index: HaplotypeIndex | None = None,
     macs: MacTable | None = None,
     floor: float = DEFAULT_FLOOR,
 ) -> MatchProbability:
     """P(0/1/2 mismatches) per locus and the 6 and 8 count distributions for a patient and a unit."""
-    t = _tables(tables)
+    t = tables
     idx = _index(index, t)
     pat = impute_typing(patient_typing, population, tables=t, index=idx, macs=macs, floor=floor)
     don = impute_typing(donor_typing, donor_population or population, tables=t, index=idx, macs=macs, floor=floor)
@@ -135,79 +120,11 @@ class RegistryPosteriors:
     cache_hits: int
 
 
-def cache_path(index: HaplotypeIndex, population: Population, base: str | os.PathLike[str] | None = None) -> Path:
-    label = population_label(population).replace(":", "-").replace(",", "_")
-    return data_dir(base) / "probability" / f"posteriors-{index.checksum or 'custom'}-{label}.parquet"
-
-
-def _load_cache(path: Path, loci: int) -> dict[str, tuple[np.ndarray, np.ndarray, str | None]]:
-    if not path.exists():
-        return {}
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(path)
-    except (OSError, ValueError):
-        return {}
-    cols = table.to_pydict()
-    out: dict[str, tuple[np.ndarray, np.ndarray, str | None]] = {}
-    if not cols.get("typing"):
-        return out
-    typ = np.array(cols["typing"], dtype=object)
-    codes = np.stack([np.asarray(cols[f"c{i}"], dtype=np.int32) for i in range(2 * loci)], axis=1)
-    p = np.asarray(cols["p"], dtype=np.float64)
-    ok = np.asarray(cols["ok"], dtype=bool)
-    reason = cols["reason"]
-    order = np.argsort(typ, kind="stable")
-    typ_sorted = typ[order]
-    bounds = np.flatnonzero(np.r_[True, typ_sorted[1:] != typ_sorted[:-1], True])
-    for a, b in itertools.pairwise(bounds):
-        rows = order[a:b]
-        key = str(typ_sorted[a])
-        if not ok[rows[0]]:
-            out[key] = (np.zeros((0, loci, 2), np.int32), np.zeros(0), reason[rows[0]] or "no estimate")
-        else:
-            out[key] = (codes[rows].reshape(-1, loci, 2), p[rows], None)
-    return out
-
-
-def _save_cache(path: Path, entries: Mapping[str, tuple[np.ndarray, np.ndarray, str | None]], loci: int) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    typ: list[str] = []
-    code_rows: list[np.ndarray] = []
-    probs: list[np.ndarray] = []
-    ok: list[bool] = []
-    reasons: list[str | None] = []
-    for key, (codes, p, reason) in entries.items():
-        if reason is not None or p.size == 0:
-            typ.append(key)
-            code_rows.append(np.full((1, 2 * loci), -1, np.int32))
-            probs.append(np.zeros(1))
-            ok.append(False)
-            reasons.append(reason or "no estimate")
-            continue
-        typ.extend([key] * p.size)
-        code_rows.append(codes.reshape(p.size, -1))
-        probs.append(p)
-        ok.extend([True] * p.size)
-        reasons.extend([None] * p.size)
-    all_codes = np.concatenate(code_rows) if code_rows else np.zeros((0, 2 * loci), np.int32)
-    data = {"typing": typ, "p": np.concatenate(probs) if probs else np.zeros(0), "ok": ok, "reason": reasons}
-    for i in range(2 * loci):
-        data[f"c{i}"] = all_codes[:, i]  # type: ignore[assignment]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}.parquet")
-    pq.write_table(pa.table(data), tmp)
-    os.replace(tmp, path)  # never half-written
-
-
 def impute_registry(
     units: Iterable[tuple[str, str]],
     population: Population,
     *,
-    tables: NomenclatureTables | None = None,
+    tables: NomenclatureTables,
     index: HaplotypeIndex | None = None,
     macs: MacTable | None = None,
     floor: float = DEFAULT_FLOOR,
@@ -220,13 +137,13 @@ def impute_registry(
     A unit whose typing does not parse, or fits no genotype, gets no estimate and is listed in
     ``problems``; the batch goes on.
     """
-    t = _tables(tables)
+    t = tables
     idx = _index(index, t)
     idx.population_weights(population)
     label = population_label(population)
     unit_list = list(units)
     path = cache_path(idx, population, base)
-    cache = _load_cache(path, len(idx.loci)) if use_cache else {}
+    cache = load_posteriors(path, len(idx.loci)) if use_cache else {}
     hits = 0
     computed = 0
     by_raw: dict[str, str] = {}  # raw GL -> canonical key (or an error key)
@@ -274,7 +191,7 @@ def impute_registry(
         for key, post in results.items():
             if not key.startswith("!error"):
                 cache[key] = (post.codes, post.probabilities, post.reason)
-        _save_cache(path, cache, len(idx.loci))
+        save_posteriors(path, cache, len(idx.loci))
     return RegistryPosteriors(
         unit_ids=[u for u, _ in unit_list],
         packed=PackedPosteriors.pack(posteriors, idx.loci),

@@ -1,14 +1,15 @@
-"""Registry storage for search and the simulator: where units are written and read.
+"""Registries for search and the simulator: where units are written and read.
 
-TARGET is a Parquet file (``*.parquet``), a directory of Parquet partitions (:mod:`cordmatch.scale.partitions`)
-or a database (SQLite file or SQLAlchemy URL) through the bank
-store (:mod:`cordmatch.services.registry_store`: bulk insert, and the bank's feed of available units).
+TARGET is a Parquet file (``*.parquet``, :mod:`cordmatch.io.parquet_registry`), a directory of Parquet
+partitions (:mod:`cordmatch.io.partitions`) or a database (SQLite file or SQLAlchemy URL) through the bank
+store (:mod:`cordmatch.services.registry_store`: bulk insert, and the persistent search index of its
+available units). :func:`open_registry` is the one way a search opens a TARGET.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +17,12 @@ import numpy as np
 
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
-from cordmatch.selection.index import (
-    ABO_CODES,
-    ABO_KNOWN,
-    ABO_SHIFT,
-    ACCREDITED,
-    LIVE,
-    NIMA,
-    RBC_DEPLETED,
-    RH_KNOWN,
-    RH_POS,
-    SEGMENT,
-    UnitColumns,
-    UnitIndex,
-)
+from cordmatch.io.parquet_registry import RegistryChunk, index_from_table, is_parquet, read_registry
+from cordmatch.selection.index import UnitIndex
 from cordmatch.selection.model import UnitRecord
-from cordmatch.selection.records import add_records, nima_antigens
-from cordmatch.selection.search import UnitSource
-from cordmatch.sim.registry import RegistryChunk
+from cordmatch.selection.source import UnitSource
 
-
-def is_parquet(target: str) -> bool:
-    return target.lower().endswith(".parquet")
+__all__ = ["export_store", "index_from_table", "is_database", "is_parquet", "open_registry", "write_registry"]
 
 
 def is_database(target: str) -> bool:
@@ -48,14 +33,14 @@ def is_database(target: str) -> bool:
 def write_registry(
     target: str, chunks: Iterable[RegistryChunk], release: str, *, units: int = 0, partitions: int = 0
 ) -> int:
-    """Write generated units to TARGET; returns the number of units written. ``partitions`` > 0: TARGET is a
+    """Write units to TARGET; returns the number of units written. ``partitions`` > 0: TARGET is a
     directory of that many Parquet partitions (``units``: how many the chunks hold)."""
     if partitions > 0:
-        from cordmatch.scale.partitions import write_partitions
+        from cordmatch.io.partitions import write_partitions
 
         return write_partitions(target, chunks, release, units, partitions)
     if is_parquet(target):
-        from cordmatch.sim.export import write_parquet
+        from cordmatch.io.parquet_registry import write_parquet
 
         return write_parquet(Path(target), chunks, release)
     from cordmatch.services.registry_store import write_store
@@ -63,120 +48,9 @@ def write_registry(
     return write_store(target, chunks, release)
 
 
-def _id_hashes(ids: np.ndarray) -> np.ndarray:
-    """64-bit FNV-1a hashes of fixed-width byte ids, vectorised over the rows."""
-    width = ids.dtype.itemsize
-    cols = np.ascontiguousarray(ids).view(np.uint8).reshape(len(ids), width)
-    h = np.full(len(ids), 0xCBF29CE484222325, dtype=np.uint64)
-    prime = np.uint64(0x100000001B3)
-    with np.errstate(over="ignore"):
-        for k in range(width):
-            h ^= cols[:, k].astype(np.uint64)
-            h *= prime
-    return h
-
-
-@dataclass
-class ParquetRegistry:
-    """A Parquet registry held in memory (a :class:`cordmatch.selection.UnitSource`). Records are found by
-    unit id through sorted id hashes (built on first use: 16 bytes per unit), not a scan per id."""
-
-    table: Any  # pyarrow.Table
-    ids: np.ndarray  # unit ids (fixed-width bytes) by row
-    _hashes: np.ndarray | None = None  # sorted id hashes
-    _rows: np.ndarray | None = None  # row of each sorted hash
-
-    def _lookup(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._hashes is None or self._rows is None:
-            h = _id_hashes(self.ids)
-            self._rows = np.argsort(h, kind="stable")
-            self._hashes = h[self._rows]
-        return self._hashes, self._rows
-
-    def row_of(self, unit_id: str) -> int | None:
-        key = unit_id.encode("ascii", "replace")
-        if len(key) > self.ids.dtype.itemsize or not len(self.ids):
-            return None
-        hashes, rows = self._lookup()
-        h = _id_hashes(np.array([key], dtype=self.ids.dtype))[0]
-        lo, hi = np.searchsorted(hashes, h, "left"), np.searchsorted(hashes, h, "right")
-        for r in rows[lo:hi]:
-            if self.ids[r] == key:
-                return int(r)
-        return None
-
-    def records(self, unit_ids: Sequence[str]) -> Mapping[str, UnitRecord]:
-        out: dict[str, UnitRecord] = {}
-        for uid in unit_ids:
-            row = self.row_of(uid)
-            if row is not None:
-                out[uid] = _record(self.table.slice(row, 1).to_pylist()[0])
-        return out
-
-
-def _record(row: dict[str, Any]) -> UnitRecord:
-    cd34 = row.get("cd34")
-    return UnitRecord(
-        unit_id=row["unit_id"],
-        hla=row["hla"],
-        tnc=float(row["tnc"]),
-        cd34=None if cd34 is None or cd34 != cd34 else float(cd34),
-        volume_ml=row.get("volume_ml"),
-        abo=row.get("abo"),
-        rh=row.get("rh"),
-        bank=row.get("bank") or "",
-        accredited=bool(row.get("accredited")),
-        collection_date=row.get("collection_date"),
-        rbc_depleted=bool(row.get("rbc_depleted", True)),
-        attached_segment=bool(row.get("attached_segment", True)),
-        nima=row.get("nima"),
-        population=row.get("population"),
-    )
-
-
-def _alternatives(table: Any, exact: np.ndarray) -> list[tuple[np.ndarray, np.ndarray] | None] | None:
-    """Coded genotype alternatives of ambiguous units (rows of 8 antigen + 8 allele ids)."""
-    if "hla_alternatives" not in table.column_names:
-        return None
-    out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * table.num_rows
-    rows = np.flatnonzero(exact)
-    values = table.column("hla_alternatives").take(rows).to_pylist() if len(rows) else []
-    for r, v in zip(rows, values, strict=True):
-        if v:
-            a = np.asarray(v, dtype=np.int16).reshape(-1, 16)
-            out[int(r)] = (a[:, :8].reshape(-1, 4, 2), a[:, 8:].reshape(-1, 4, 2))
-    return out
-
-
-def _dates(table: Any) -> np.ndarray:
-    """Collection dates as uint16 days since 1970 (0 = unknown)."""
-    days = table.column("collection_date").cast("int32").fill_null(0)
-    return np.clip(np.asarray(days).astype(np.int64), 0, 65535).astype(np.uint16)
-
-
-def _flags(table: Any) -> np.ndarray:
-    """Index flag bits from the record columns, vectorised."""
-    import pyarrow.compute as pc
-
-    def boolean(name: str) -> np.ndarray:
-        return np.asarray(table.column(name).fill_null(False)).astype(np.uint16)
-
-    f = np.full(table.num_rows, LIVE, dtype=np.uint16)
-    f |= boolean("accredited") * ACCREDITED
-    f |= boolean("rbc_depleted") * RBC_DEPLETED
-    f |= boolean("attached_segment") * SEGMENT
-    f |= np.asarray(pc.is_valid(table.column("nima"))).astype(np.uint16) * NIMA
-    abo = np.asarray(table.column("abo").fill_null("").to_numpy(zero_copy_only=False)).astype("U2")
-    for name, code in ABO_CODES.items():
-        f |= np.where(abo == name, ABO_KNOWN | (code << ABO_SHIFT), 0).astype(np.uint16)
-    rh = np.asarray(table.column("rh").fill_null("").to_numpy(zero_copy_only=False)).astype("U1")
-    f |= np.where(rh == "+", RH_KNOWN | RH_POS, np.where(rh == "-", RH_KNOWN, 0)).astype(np.uint16)
-    return f
-
-
 def open_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
     """Load TARGET and build its search index (from the coded columns when they match the release)."""
-    from cordmatch.scale.partitions import is_partitioned, read_table
+    from cordmatch.io.partitions import is_partitioned, read_table
 
     if is_partitioned(target):
         try:
@@ -186,72 +60,56 @@ def open_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, U
         except Exception as exc:  # pyarrow raises several types for unreadable files
             raise InvalidInputError(f"cannot read registry {target}: {exc}", where=target) from None
         return index_from_table(table, tables)
-    if not is_parquet(target):
-        if Path(target).is_dir():
-            raise InvalidInputError(f"{target} is a directory but not a partitioned registry", where=target)
-        from cordmatch.services.registry_store import open_store_registry
+    if is_parquet(target):
+        return read_registry(target, tables)
+    if Path(target).is_dir():
+        raise InvalidInputError(f"{target} is a directory but not a partitioned registry", where=target)
+    from cordmatch.services.store_index import open_target_index
 
-        return open_store_registry(target, tables)
-    path = Path(target)
-    if not path.exists():
-        raise InvalidInputError(f"registry file {target} does not exist", where=target)
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for unreadable files
-        raise InvalidInputError(f"cannot read registry {target}: {exc}", where=target) from None
-    return index_from_table(table, tables)
+    return open_target_index(target, tables)
 
 
-def index_from_table(table: Any, tables: NomenclatureTables) -> tuple[UnitIndex, ParquetRegistry]:
-    """The search index of a registry table (pyarrow; coded columns used when they match the release)."""
-    meta = table.schema.metadata or {}
-    n = table.num_rows
-    index = UnitIndex(release=tables.release, capacity=max(16, n))
-    ids = np.asarray(table.column("unit_id").to_numpy(zero_copy_only=False).astype(str), dtype=np.bytes_)
-    if n == 0:
-        return index, ParquetRegistry(table, ids)
-    from cordmatch.sim.export import CODING, CODING_KEY
+def chunk_from_records(
+    records: list[UnitRecord], tables: NomenclatureTables, part_cache: dict[str, Any]
+) -> RegistryChunk:
+    """A registry chunk (record fields and coded typing) of search records, e.g. a bank's listed units."""
+    from cordmatch.selection.records import columns_from_records
 
-    coded = (
-        meta.get(b"cordmatch.release") == tables.release.encode()
-        and meta.get(CODING_KEY) == CODING  # antigen/allele ids of this table format (else recode)
-        and "hla_antigen" in table.column_names
+    cols, _ = columns_from_records(records, tables, part_cache)
+    cols.unit_id = [r.unit_id for r in records]
+    return RegistryChunk(
+        cols=cols,
+        hla=[r.hla for r in records],
+        volume_ml=np.array([np.nan if r.volume_ml is None else r.volume_ml for r in records], dtype=np.float32),
+        abo=[r.abo for r in records],  # type: ignore[misc]  # None: not recorded (a null in Parquet)
+        rh=[r.rh for r in records],  # type: ignore[misc]
+        bank=[r.bank for r in records],
+        accredited=np.array([r.accredited for r in records], dtype=np.bool_),
+        rbc_depleted=np.array([r.rbc_depleted for r in records], dtype=np.bool_),
+        attached_segment=np.array([r.attached_segment for r in records], dtype=np.bool_),
+        collection_date=[r.collection_date for r in records],  # type: ignore[misc]
+        nima=[r.nima for r in records],
+        population=[r.population for r in records],  # type: ignore[misc]
     )
-    if coded:
-        ag = np.asarray(table.column("hla_antigen").combine_chunks().flatten()).astype(np.int16).reshape(n, 4, 2)
-        al = np.asarray(table.column("hla_allele").combine_chunks().flatten()).astype(np.int16).reshape(n, 4, 2)
-        exact = np.asarray(table.column("hla_exact")).astype(np.bool_)
-        col = {name: table.column(name).to_pylist() for name in ("nima", "collection_date")}
-        flags = _flags(table)
-        cols = UnitColumns(
-            unit_id=ids,
-            ag=ag,
-            al=al,
-            tnc=np.asarray(table.column("tnc")).astype(np.float32),
-            cd34=np.asarray(table.column("cd34").fill_null(np.nan)).astype(np.float32),
-            flags=flags,
-            collected=_dates(table),
-            exact=exact,
-        )
-        cols.alternatives = _alternatives(table, exact)
-        rows = np.flatnonzero(exact)
-        hla_exact = table.column("hla").take(rows).to_pylist() if len(rows) else []
-        exact_typings: list[Any] = [None] * n
-        for r, gl in zip(rows, hla_exact, strict=True):
-            exact_typings[int(r)] = gl
-        slots = index.add(cols, exact_typings)
-        nima_cache: dict[str, frozenset[int]] = {}
-        nima_slots: list[int] = []
-        nima_ids: list[frozenset[int]] = []
-        for i, nm in enumerate(col["nima"]):
-            if nm:
-                if nm not in nima_cache:
-                    nima_cache[nm] = nima_antigens(nm, tables)
-                nima_slots.append(int(slots[i]))
-                nima_ids.append(nima_cache[nm])
-        index.set_nima(nima_slots, nima_ids)
-    else:
-        add_records(index, [_record(r) for r in table.to_pylist()], tables)
-    return index, ParquetRegistry(table, ids)
+
+
+def export_store(target: str, directory: str | os.PathLike[str], partitions: int, tables: NomenclatureTables) -> int:
+    """Write the listed, typed units of the bank store at ``target`` (SQLite file or URL) as a partitioned
+    registry under ``directory``, in unit-id order. Returns the units written."""
+    from cordmatch.io.partitions import partition_sizes, write_partitions
+    from cordmatch.services.bank_index import iter_search_records
+    from cordmatch.store.engine import open_store
+
+    partition_sizes(0, partitions)  # check the count before reading anything
+    store = open_store(target, create=False)  # a typo is an error, never a new empty database
+    chunks: list[RegistryChunk] = []
+    cache: dict[str, Any] = {}
+    try:
+        with store.read() as s:
+            for rows in iter_search_records(s):
+                if rows:
+                    chunks.append(chunk_from_records([r for _, r in rows], tables, cache))
+    finally:
+        store.close()
+    n = sum(len(c.cols) for c in chunks)
+    return write_partitions(directory, chunks, tables.release, n, partitions)

@@ -5,7 +5,8 @@ of 50,000 units: executemany inserts of units (state ``available``, explicit ids
 pre-cryopreservation measurements and initial HLA typings, and one audit row naming the chunk. Unit ids are ISBT 128
 DINs of a synthetic facility (:func:`cordmatch.sim.registry.sim_din`).
 
-Reading: the persistent coded index of :mod:`cordmatch.services.store_index`.
+Reading (coverage, benchmarks): the available units as search records and their index; a search opens a
+store through :func:`cordmatch.services.registry.open_registry`.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from sqlalchemy.exc import IntegrityError
 
 from cordmatch.errors import ConflictError
 from cordmatch.hla.tables import NomenclatureTables
+from cordmatch.io.parquet_registry import RegistryChunk
 from cordmatch.selection.index import UnitIndex
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.records import add_records
-from cordmatch.selection.search import UnitSource
-from cordmatch.sim.registry import BANKS, RegistryChunk
 from cordmatch.store.engine import Store
 
 SIM_PRODUCT_CODE = "X9990"
@@ -36,15 +36,18 @@ def _bank_code(name: str) -> str:
     return "SIM" + "".join(w[0] for w in name.split())[:6].upper()
 
 
-def _ensure_banks(store: Store) -> dict[str, int]:
-    """The simulator's banks and synthetic product code (added when absent): bank name -> id."""
+def _ensure_banks(store: Store, banks: Iterable[tuple[str, bool]], bank_ids: dict[str, int]) -> dict[str, int]:
+    """The chunk's banks (name, accredited) and the synthetic product code, added when absent: bank name -> id
+    (``bank_ids``, the banks seen so far, updated)."""
+    banks = [(name, accredited) for name, accredited in dict.fromkeys(banks) if name not in bank_ids]
+    if not banks and bank_ids:
+        return bank_ids
     from cordmatch.store.models import Bank, ProductCode
 
     with store.transaction() as s:
         if s.get(ProductCode, SIM_PRODUCT_CODE) is None:
             s.add(ProductCode(code=SIM_PRODUCT_CODE, description=SIM_PRODUCT_DESCRIPTION))
-        bank_ids: dict[str, int] = {}
-        for name, accredited in BANKS:
+        for name, accredited in banks:
             code = _bank_code(name)
             b = s.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none()
             if b is None:
@@ -87,12 +90,13 @@ def _chunk_rows(
     ts = _timestamp(dialect)
     noon = dt.time(12)
     at = ts(now)
+    days = {d: ts(dt.datetime.combine(d, noon, dt.UTC)) for d in set(chunk.collection_date)}
     dins = [str(u) for u in c.unit_id]
     tnc = c.tnc.astype(float).tolist()
     cd34 = [None if v != v else v for v in c.cd34.astype(float).tolist()]
     volume = chunk.volume_ml.astype(float).tolist()
     units = [
-        (uid, din, SIM_PRODUCT_CODE, bank_ids[bank], "available", 1, ts(dt.datetime.combine(day, noon, dt.UTC)), at,
+        (uid, din, SIM_PRODUCT_CODE, bank_ids[bank], "available", 1, days[day], at,
          abo, "pos" if rh == "+" else "neg", 1 if sg else 0, nima, bool(r), False)
         for uid, din, bank, day, abo, rh, sg, nima, r in zip(
             ids, dins, chunk.bank, chunk.collection_date, chunk.abo, chunk.rh, chunk.attached_segment.tolist(),
@@ -103,25 +107,6 @@ def _chunk_rows(
     return units, meas, typ
 
 
-def _insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """Insert rows through the driver: COPY on PostgreSQL, executemany on SQLite (one statement)."""
-    names = ", ".join(columns)
-    if conn.dialect.name == "postgresql":
-        import psycopg
-
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        try:
-            with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        except psycopg.IntegrityError as exc:
-            raise IntegrityError(f"COPY {table}", None, exc) from exc
-        return
-    marks = ", ".join("?" for _ in columns)
-    conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # type: ignore[arg-type]
-
-
 def write_store(target: str, chunks: Iterable[RegistryChunk], release: str) -> int:
     """Bulk-insert generated units into the store at ``target``; returns how many were written.
 
@@ -129,25 +114,28 @@ def write_store(target: str, chunks: Iterable[RegistryChunk], release: str) -> i
     chunk's first and last DIN and its count): a failure keeps the chunks already written, each complete and
     audited, and says how many.
     """
-    from cordmatch.store import audit
+    from cordmatch.store import audit, bulk
     from cordmatch.store.engine import open_store
     from cordmatch.store.types import utcnow
 
     store = open_store(target)
     rows = 0
     try:
-        bank_ids = _ensure_banks(store)
+        bank_ids: dict[str, int] = {}
         for chunk in chunks:
             m = len(chunk.cols)
             if m == 0:
                 continue
+            _ensure_banks(store, zip(chunk.bank, chunk.accredited.tolist(), strict=True), bank_ids)
             with store.transaction() as s:
                 conn = s.connection()
                 now = utcnow()
-                units, meas, typ = _chunk_rows(chunk, _new_unit_ids(conn, m), bank_ids, now, conn.dialect.name)
-                _insert_many(conn, "units", _UNIT_COLUMNS, units)
-                _insert_many(conn, "measurements", _MEASUREMENT_COLUMNS, meas)
-                _insert_many(conn, "hla_typings", _TYPING_COLUMNS, typ)
+                ids = _new_unit_ids(conn, m)
+                units, meas, typ = _chunk_rows(chunk, ids, bank_ids, now, conn.dialect.name)
+                with bulk.logged_once(conn, ids[0], ids[-1]):
+                    bulk.insert_rows(conn, "units", _UNIT_COLUMNS, units)
+                    bulk.insert_rows(conn, "measurements", _MEASUREMENT_COLUMNS, meas)
+                    bulk.insert_rows(conn, "hla_typings", _TYPING_COLUMNS, typ)
                 audit.append(
                     s,
                     actor=ACTOR,
@@ -212,13 +200,3 @@ def index_records(records: Sequence[UnitRecord], tables: NomenclatureTables) -> 
     index = UnitIndex(release=tables.release, capacity=max(16, len(records)))
     add_records(index, records, tables)
     return index, StoreRegistry({r.unit_id: r for r in records})
-
-
-def open_store_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
-    """The available units of the store at ``target`` and their search index: the persistent coded index
-    (:mod:`cordmatch.services.store_index`), brought up to date with the store's change log."""
-    from cordmatch.services.store_index import open_store_index
-    from cordmatch.store.engine import open_store
-
-    # a typo in --db is an error, never a new empty database
-    return open_store_index(open_store(target, create=False), tables)

@@ -1,4 +1,12 @@
-"""Search service: one call from a patient (strings and numbers) to an explained, ranked outcome.
+"""The search pipeline of every entry point (CLI, API, pages, batch): a :class:`SearchRequest` (strings and
+numbers) to an explained, ranked outcome.
+
+:func:`run_search` is the whole pipeline: :func:`build_patient` (the patient typing parsed once, antibodies,
+diagnosis) -> the registry (:func:`load_registry`, or the caller's own index) -> :func:`search_outcome`
+(``cordmatch.selection.search`` and the engraftment estimates) -> :func:`finish_outcome` (the investigational
+gate and the service's notes). Errors name the request's fields in domain words (``patient_gl``,
+``weight_kg``, ``abo``, ``top``, ``policy``, ``population``, ``antibodies``: :attr:`CordmatchError.field`);
+each entry point renders them in its own words (CLI options, API fields).
 
 It brings in:
 - ``cordmatch.outcomes.lookup_indication(diagnosis)``: when the caller did not say whether the disease is
@@ -11,22 +19,24 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 from cordmatch.errors import CordmatchError, InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.hla.typing import HlaTyping, parse_typing
 from cordmatch.plausibility import check_length, check_number
+from cordmatch.probability.populations import MIX_WEIGHTS, check_population
 from cordmatch.selection.crossmatch import parse_antibodies
 from cordmatch.selection.index import UnitIndex
 from cordmatch.selection.model import FLAG, INFO, Antibody, Patient, RankedUnit, RuleCheck, SearchOutcome
 from cordmatch.selection.search import ProbabilityGrader, UnitSource, check_patient_loci, search
 from cordmatch.selection.settings import SelectionSettings, default_settings
 from cordmatch.services.registry import open_registry
+from cordmatch.sourced import ABO_GROUPS
 
-ABO = ("O", "A", "B", "AB")
+ABO = ABO_GROUPS
 
 
 @dataclass(frozen=True)
@@ -48,16 +58,28 @@ class SearchRequest:
     population: str | None = None  # haplotype frequencies for match probabilities (CAU, AFA, API, HIS, mix)
 
 
-@lru_cache(maxsize=4)
-def _cached_registry(target: str, mtime: float, release: str, tables_id: int) -> tuple[UnitIndex, UnitSource]:
-    from cordmatch.imgt import default_nomenclature
+#: Opens the registry a search ranks: its search index and where the full unit records are read.
+RegistryOpener = Callable[[], tuple[UnitIndex, UnitSource]]
 
-    return open_registry(target, default_nomenclature())
+
+@contextmanager
+def about(field: str) -> Iterator[None]:
+    """Errors raised inside name the request field ``field`` (unless they already name one)."""
+    try:
+        yield
+    except CordmatchError as exc:
+        if exc.field is None:
+            exc.field = field
+        raise
+
+
+_opened: dict[tuple[str, float, str, int], tuple[NomenclatureTables, UnitIndex, UnitSource]] = {}
 
 
 def load_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
-    """Open a registry, reusing the index built for the same file in this process (a database keeps its own
-    persistent index, brought up to date on every open: :mod:`cordmatch.services.store_index`)."""
+    """Open a registry, reusing the index built for the same file and tables in this process (the last four;
+    a database keeps its own persistent index, brought up to date on every open:
+    :mod:`cordmatch.services.store_index`)."""
     from cordmatch.services.registry import is_database
 
     if is_database(target):
@@ -66,11 +88,14 @@ def load_registry(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, U
         mtime = os.stat(target).st_mtime
     except OSError:
         return open_registry(target, tables)
-    from cordmatch.imgt import default_nomenclature
-
-    if tables is not default_nomenclature():
-        return open_registry(target, tables)
-    return _cached_registry(target, mtime, tables.release, id(tables))
+    key = (target, mtime, tables.release, id(tables))
+    hit = _opened.get(key)
+    if hit is None or hit[0] is not tables:
+        index, source = open_registry(target, tables)
+        while len(_opened) >= 4:
+            del _opened[next(iter(_opened))]
+        hit = _opened[key] = (tables, index, source)
+    return hit[1], hit[2]
 
 
 MALIGNANT_GROUPS = frozenset({"AML", "ALL", "CML", "MDS", "Hodgkin", "NHL", "JMML"})
@@ -196,12 +221,19 @@ def with_engraftment(outcome: SearchOutcome) -> SearchOutcome:
     return replace(outcome, results=results, double_units=tuple(doubles))
 
 
-def probability_grader(population: str | Mapping[str, float] | None = None) -> ProbabilityGrader | None:
+def probability_grader(
+    population: str | Mapping[str, float] | None = None, tables: NomenclatureTables | None = None
+) -> ProbabilityGrader | None:
     """Match probabilities for units whose 8-allele count is unresolved (cordmatch.probability): P(8/8),
     P(>=7/8) and P(6/6) under the haplotype frequencies of ``population`` (default: the US mix of the
-    shipped NMDP 2007 sets)."""
+    shipped NMDP 2007 sets), on ``tables`` (the search's; default: those of the current settings)."""
     from cordmatch.services.probability import match_probability
-    from cordmatch.sim.haplotypes import MIX_WEIGHTS, check_population
+
+    if tables is None:
+        from cordmatch.imgt import current_tables
+
+        tables = current_tables()
+    on: NomenclatureTables = tables
 
     pop: str | Mapping[str, float] = MIX_WEIGHTS
     if isinstance(population, str):
@@ -211,7 +243,7 @@ def probability_grader(population: str | Mapping[str, float] | None = None) -> P
 
     def grader(patient: HlaTyping, unit: HlaTyping) -> Mapping[str, float] | None:
         try:
-            mp = match_probability(patient, unit, pop)
+            mp = match_probability(patient, unit, pop, tables=on)
         except CordmatchError:
             return None
         if not mp.ok:
@@ -222,27 +254,28 @@ def probability_grader(population: str | Mapping[str, float] | None = None) -> P
 
 
 def build_patient(req: SearchRequest, tables: NomenclatureTables) -> tuple[Patient, list[str]]:
+    """The patient of ``req`` (its typing parsed here, once, and passed on) and the service's notes."""
     notes: list[str] = []
-    if not (req.weight_kg > 0):
-        raise InvalidInputError(f"weight must be a positive number of kg, got {req.weight_kg:g}", where="--weight")
-    check_number(req.weight_kg, "weight_kg", "--weight")
-    check_length(req.patient_gl, "gl", "--patient")
-    check_length(req.antibodies_text, "antibodies", "antibodies")  # a long text would tie up the search
-    try:
+    with about("weight_kg"):
+        if not (req.weight_kg > 0):
+            raise InvalidInputError(f"weight must be a positive number of kg, got {req.weight_kg:g}", where="weight_kg")
+        check_number(req.weight_kg, "weight_kg", "weight_kg")
+    with about("patient_gl"):
+        check_length(req.patient_gl, "gl", "patient_gl")
         typing = parse_typing(req.patient_gl, tables)
-    except InvalidInputError as exc:
-        raise InvalidInputError(f"--patient: {exc.message}", where=exc.where) from None
-    check_patient_loci(typing)  # A, B, DRB1 typed (InvalidInputError naming the missing loci)
+        check_patient_loci(typing)  # A, B, DRB1 typed (InvalidInputError naming the missing loci)
+    with about("antibodies"):
+        check_length(req.antibodies_text, "antibodies", "antibodies")  # a long text would tie up the search
     if req.population is not None:
-        from cordmatch.sim.haplotypes import check_population
-
-        check_population(req.population)
+        with about("population"):
+            check_population(req.population, where="population")
     antibodies: tuple[Antibody, ...] = ()
     if req.antibodies_text is not None:
-        antibodies = parse_antibodies(req.antibodies_text, req.antibodies_source)
+        with about("antibodies"):
+            antibodies = parse_antibodies(req.antibodies_text, req.antibodies_source)
     abo = req.abo.upper() if req.abo else None
     if abo is not None and abo not in ABO:
-        raise InvalidInputError(f"ABO must be one of {', '.join(ABO)}, got {req.abo!r}", where="--abo")
+        raise InvalidInputError(f"ABO must be one of {', '.join(ABO)}, got {req.abo!r}", where="abo", field="abo")
     malignant = req.malignant
     if malignant is None:
         malignant, found = malignancy_from_diagnosis(req.diagnosis, req.weight_kg)
@@ -250,31 +283,61 @@ def build_patient(req: SearchRequest, tables: NomenclatureTables) -> tuple[Patie
     return Patient(typing, req.weight_kg, req.diagnosis, malignant, abo, antibodies), notes
 
 
+def search_outcome(
+    req: SearchRequest,
+    patient: Patient,
+    index: UnitIndex,
+    source: UnitSource,
+    tables: NomenclatureTables,
+    *,
+    top: int | None = None,
+    settings: SelectionSettings | None = None,
+    today: dt.date | None = None,
+) -> SearchOutcome:
+    """The selection's ranking of ``index`` for ``patient`` (``top`` units, default the request's), with the
+    engraftment estimates."""
+    with about("top"):
+        outcome = search(
+            index,
+            source,
+            patient,
+            tables,
+            policy=req.policy,
+            top=req.top if top is None else top,
+            settings=settings,
+            explain=req.explain,
+            today=today,
+            probability=probability_grader(req.population, tables),
+        )
+    return with_engraftment(outcome)
+
+
+def with_notes(outcome: SearchOutcome, notes: list[str]) -> SearchOutcome:
+    """``outcome`` with the service's notes after the selection's."""
+    return replace(outcome, notes=(*outcome.notes, *notes)) if notes else outcome
+
+
+def finish_outcome(outcome: SearchOutcome, req: SearchRequest, notes: list[str]) -> SearchOutcome:
+    """The investigational gate, the request's population and research option, and the service's notes."""
+    outcome = gate_investigational(outcome, req)
+    outcome = replace(outcome, patient={**outcome.patient, "population": req.population, "research": req.research})
+    return with_notes(outcome, notes)
+
+
 def run_search(
     req: SearchRequest,
     tables: NomenclatureTables,
     settings: SelectionSettings | None = None,
     today: dt.date | None = None,
+    *,
+    registry: RegistryOpener | None = None,
 ) -> SearchOutcome:
-    """Load the registry, build the patient, search, and add the service's notes."""
+    """The whole pipeline: build the patient, open the registry (``registry``, default the request's target),
+    search, add the engraftment estimates, the investigational gate and the service's notes."""
     settings = settings or default_settings()
-    settings.policy(req.policy)  # unknown policy: fail before loading anything
+    with about("policy"):
+        settings.policy(req.policy)  # unknown policy: fail before loading anything
     patient, notes = build_patient(req, tables)
-    index, source = load_registry(req.target, tables)
-    outcome = search(
-        index,
-        source,
-        patient,
-        tables,
-        policy=req.policy,
-        top=req.top,
-        settings=settings,
-        explain=req.explain,
-        today=today,
-        probability=probability_grader(req.population),
-    )
-    outcome = gate_investigational(with_engraftment(outcome), req)
-    outcome = replace(outcome, patient={**outcome.patient, "population": req.population, "research": req.research})
-    if notes:
-        outcome = replace(outcome, notes=(*outcome.notes, *notes))
-    return outcome
+    index, source = registry() if registry is not None else load_registry(req.target, tables)
+    outcome = search_outcome(req, patient, index, source, tables, settings=settings, today=today)
+    return finish_outcome(outcome, req, notes)

@@ -23,19 +23,22 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import case, func, select, text
-from sqlalchemy.orm import Session
 
 from cordmatch.hla.tables import TABLES_FORMAT, NomenclatureTables
-from cordmatch.selection.index import UnitColumns, UnitIndex
+from cordmatch.selection.index import UnitColumns, UnitIndex, index_from_state, index_state
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.records import columns_from_records, nima_antigens
-from cordmatch.store.engine import Store
-from cordmatch.store.models import SearchChange, SearchMeta
+from cordmatch.services.store_log import compact, log_start_of
+
+if TYPE_CHECKING:  # SQLAlchemy is imported where a store is read (a SQLite search may not need it)
+    from sqlalchemy.orm import Session
+
+    from cordmatch.selection.search import UnitSource
+    from cordmatch.store.engine import Store
 
 #: Format of the index file; bump when its layout or the coding changes.
 INDEX_FORMAT = 1
@@ -173,8 +176,10 @@ def _pack_dict_rows(d: Mapping[int, Any], width: int, fill: int) -> tuple[npt.ND
     return owners, rows
 
 
-def save(coded: CodedUnits, path: Path) -> bool:
-    """Write the index file (temporary name, then renamed: never half-written); False when not writable."""
+def save(coded: CodedUnits, path: Path, index: UnitIndex | None = None) -> bool:
+    """Write the index file (temporary name, then renamed: never half-written); False when not writable.
+    ``index``: the search index built from ``coded``, kept too (prefix ``ix_``) so that a process finding
+    the store unchanged loads it without building it (:func:`load_built`)."""
     nima_owner, nima_ids = _pack_dict_rows(coded.nima, NIMA_WIDTH, -1)
     alt_owner = [np.full(len(a[0]), uid, np.int64) for uid, a in coded.alternatives.items()]
     no_alt = np.zeros((0, 4, 2), np.int16)
@@ -190,6 +195,8 @@ def save(coded: CodedUnits, path: Path) -> bool:
         "alt_owner": np.concatenate(alt_owner) if alt_owner else np.zeros(0, np.int64),
         "alt_ag": alt_ag, "alt_al": alt_al,
     }  # fmt: skip
+    state = index_state(index) if index is not None else None
+    arrays.update({f"ix_{k}": v for k, v in (state or {}).items()})
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}.npz")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -209,7 +216,7 @@ def load(path: Path, key: str) -> CodedUnits | None:
             meta = z["meta"]
             if str(meta[0]) != key:
                 return None
-            a = {name: z[name] for name in z.files}
+            a = {name: z[name] for name in z.files if not name.startswith("ix_")}
     except (OSError, ValueError, KeyError):
         return None
     out = CodedUnits(key, int(meta[1]), a["db_id"], a["din"], a["ag"], a["al"], a["tnc"], a["cd34"], a["flags"],
@@ -226,11 +233,30 @@ def load(path: Path, key: str) -> CodedUnits | None:
     return out
 
 
+def load_built(path: Path, key: str, horizon: int, fingerprint: tuple[int, int, int], release: str) -> UnitIndex | None:
+    """The search index saved in the index file at ``path`` when the file carries ``key``, was written at
+    ``horizon`` with ``fingerprint`` (nothing changed since) and holds the built index; None otherwise."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = z["meta"]
+            if [str(v) for v in meta] != [key, str(horizon), *(str(v) for v in fingerprint)] or "ix_ids" not in z:
+                return None
+            state = {name[3:]: z[name] for name in z.files if name.startswith("ix_")}
+    except (OSError, ValueError, KeyError):
+        return None
+    return index_from_state(state, release)
+
+
+def sqlite_index_path(db: Path) -> Path:
+    """The index file beside the SQLite file ``db``."""
+    return db.with_name(db.name + ".cmindex.npz")
+
+
 def index_path(store: Store) -> Path:
     """Where the index file of ``store`` lives: beside a SQLite file, else under the data directory."""
     url = store.engine.url
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return Path(url.database).with_name(Path(url.database).name + ".cmindex.npz")
+        return sqlite_index_path(Path(url.database))
     from cordmatch.paths import data_dir
 
     digest = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:20]
@@ -239,6 +265,10 @@ def index_path(store: Store) -> Path:
 
 # --------------------------------------------------------------------------- reading the store
 def _horizon(session: Session, dialect: str) -> int:
+    from sqlalchemy import func, select, text
+
+    from cordmatch.store.models import SearchChange
+
     if dialect == "postgresql":
         return int(session.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar_one())
     return int(session.execute(select(func.coalesce(func.max(SearchChange.seq), 0))).scalar_one())
@@ -246,6 +276,8 @@ def _horizon(session: Session, dialect: str) -> int:
 
 def _fingerprint(session: Session) -> tuple[int, int, int]:
     """(count, sum of ids, sum of row versions) of the listed units (one aggregate on the state index)."""
+    from sqlalchemy import case, func, select
+
     from cordmatch.bank.lifecycle import UnitState
     from cordmatch.store.models import Unit
 
@@ -261,12 +293,18 @@ def _fingerprint(session: Session) -> tuple[int, int, int]:
 
 
 def _changed(session: Session, dialect: str, since: int) -> list[int]:
+    from sqlalchemy import select
+
+    from cordmatch.store.models import SearchChange
+
     col = SearchChange.xid if dialect == "postgresql" else SearchChange.seq
     cond = col >= since if dialect == "postgresql" else col > since
     return [int(u) for u in session.execute(select(SearchChange.unit_id).where(cond).distinct()).scalars()]
 
 
 def _read(session: Session, tables: NomenclatureTables, key: str, unit_ids: Sequence[int] | None) -> CodedUnits:
+    from sqlalchemy import text
+
     from cordmatch.services.bank_index import iter_search_records
 
     if session.get_bind().dialect.name == "postgresql" and unit_ids is None:
@@ -299,51 +337,97 @@ def concat(parts: Sequence[CodedUnits], key: str) -> CodedUnits:
 
 
 def store_id(session: Session) -> str:
+    from sqlalchemy import select
+
+    from cordmatch.store.models import SearchMeta
+
     found = session.execute(select(SearchMeta.value).where(SearchMeta.key == "store_id")).scalar()
     return found or "no-store-id"
 
 
 _memo: dict[str, CodedUnits] = {}
 _memo_lock = threading.Lock()
+#: The search index last built to be saved, with the coded units it was built from (at most one kept: the
+#: caller that opens the index right after takes it instead of building it again).
+_last_built: list[tuple[CodedUnits, UnitIndex]] = []
+
+
+def _built(coded: CodedUnits, release: str) -> UnitIndex:
+    index = build_index(coded, release)
+    with _memo_lock:
+        _last_built[:] = [(coded, index)]
+    return index
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What one read transaction saw of the store's change log and listed units."""
+
+    dialect: str
+    horizon: int
+    key: str
+    fingerprint: tuple[int, int, int]
+    log_start: int  # an index older than this must be read in full (the log was compacted past it)
 
 
 def coded_units(store: Store, tables: NomenclatureTables, *, path: Path | None = None) -> CodedUnits:
     """The store's searchable units, coded: from this process's copy or the index file, brought up to date
-    with the change log; read in full the first time (and then written to the index file)."""
+    with the change log; read in full the first time (and then written to the index file). After writing
+    the index file, change-log rows older than it are compacted (:func:`compact`)."""
+    from sqlalchemy import text
+
     path = path if path is not None else index_path(store)
     dialect = store.dialect
+    memo_key = f"{store.url}|{path}"
     with store.read() as s:
         if dialect == "postgresql":  # one snapshot for the horizon, the log, the fingerprint and the rows
             s.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
         horizon = _horizon(s, dialect)  # first: later commits are seen again next time
-        key = index_key(store_id(s), tables)
-        fingerprint = _fingerprint(s)
-        memo_key = f"{store.url}|{path}"
+        snap = _Snapshot(dialect, horizon, index_key(store_id(s), tables), _fingerprint(s), log_start_of(s))
         with _memo_lock:
             have = _memo.get(memo_key)
-        if have is None or have.key != key:
-            have = load(path, key)
-        changed: list[int] = []
-        if have is not None:
-            changed = _changed(s, dialect, have.horizon)
-            if horizon < have.horizon or (not changed and fingerprint != have.fingerprint):
-                have = None  # the log went back, or the units changed without it: read everything again
-        if have is None or len(changed) > FULL_RELOAD_SHARE * max(len(have), 1000):
-            have = _read(s, tables, key, None)
-            have.horizon, have.fingerprint = horizon, fingerprint
-            save(have, path)
-        elif not changed:
-            have.horizon = horizon  # nothing to reload: the same object (callers may keep what they built)
-        else:
-            unsaved = have.unsaved + len(changed)
-            update = _read(s, tables, key, sorted(changed))
-            have = merge(have, changed, update)
-            have.horizon, have.fingerprint, have.unsaved = horizon, fingerprint, unsaved
-            if unsaved >= max(SAVE_AFTER, len(have) // 100) and save(have, path):
-                have.unsaved = 0
+        if have is None or have.key != snap.key:
+            have = load(path, snap.key)
+        have, saved = _bring_up_to_date(s, snap, have, tables, path)
+    if saved:
+        compact(store, have.horizon)
     with _memo_lock:
         _memo[memo_key] = have
     return have
+
+
+def _bring_up_to_date(
+    s: Session, snap: _Snapshot, have: CodedUnits | None, tables: NomenclatureTables, path: Path
+) -> tuple[CodedUnits, bool]:
+    """``have`` (None: nothing usable) brought to ``snap``; and whether the index file was written."""
+    changed: list[int] = []
+    if have is not None:
+        if snap.horizon < have.horizon or have.horizon < snap.log_start:
+            have = None  # the log went back, or was compacted past this index: read everything again
+        else:
+            changed = _changed(s, snap.dialect, have.horizon)
+            if not changed and snap.fingerprint != have.fingerprint:
+                have = None  # the units changed without the log: read everything again
+    if have is None or len(changed) > FULL_RELOAD_SHARE * max(len(have), 1000):
+        have = _read(s, tables, snap.key, None)
+        have.horizon, have.fingerprint = snap.horizon, snap.fingerprint
+        return have, save(have, path, _built(have, tables.release))
+    if not changed:
+        have.horizon = snap.horizon  # nothing to reload: the same object (callers may keep what they built)
+        return have, False
+    unsaved = have.unsaved + len(changed)
+    update = _read(s, tables, snap.key, sorted(changed))
+    have = merge(have, changed, update)
+    have.horizon, have.fingerprint, have.unsaved = snap.horizon, snap.fingerprint, unsaved
+    if unsaved >= save_threshold(len(have)) and save(have, path, _built(have, tables.release)):
+        have.unsaved = 0
+        return have, True
+    return have, False
+
+
+def save_threshold(units: int) -> int:
+    """Units reloaded since the index file was written after which it is rewritten."""
+    return max(SAVE_AFTER, units // 100)
 
 
 class StoreSource:
@@ -364,4 +448,23 @@ class StoreSource:
 
 def open_store_index(store: Store, tables: NomenclatureTables) -> tuple[UnitIndex, StoreSource]:
     """The search index of an opened store (persistent, incremental) and its record source."""
-    return build_index(coded_units(store, tables), tables.release), StoreSource(store)
+    coded = coded_units(store, tables)
+    with _memo_lock:
+        saved = [index for c, index in _last_built if c is coded and index.release == tables.release]
+        _last_built.clear()
+    return (saved[0] if saved else build_index(coded, tables.release)), StoreSource(store)
+
+
+def open_target_index(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
+    """The search index of the store at ``target`` (a URL or a SQLite file) and its record source. A SQLite
+    file whose index file is current (or a few changes behind) is read with the standard library alone;
+    anything else opens the store through SQLAlchemy (migrations, PostgreSQL, a full read)."""
+    from cordmatch.services.store_index_sqlite import open_sqlite_index
+
+    fast = open_sqlite_index(target, tables)
+    if fast is not None:
+        return fast
+    from cordmatch.store.engine import open_store
+
+    # a typo in --db is an error, never a new empty database
+    return open_store_index(open_store(target, create=False), tables)

@@ -22,12 +22,12 @@ import numpy.typing as npt
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.paths import package_data
+from cordmatch.probability.populations import MIX_WEIGHTS, POPULATIONS, check_population
 
-POPULATIONS = ("CAU", "AFA", "API", "HIS")
+__all__ = ["MIX_WEIGHTS", "POPULATIONS", "SIM_LOCI", "HaplotypeSet", "check_population", "load_haplotypes"]
+
 #: Loci of a simulated unit, in the index's order.
 SIM_LOCI = ("A", "B", "C", "DRB1")
-#: US population shares used by ``--population mix`` [U] (approximate registry composition, not verified).
-MIX_WEIGHTS = {"CAU": 0.55, "HIS": 0.18, "AFA": 0.14, "API": 0.13}
 
 
 @dataclass(frozen=True)
@@ -41,15 +41,6 @@ class HaplotypeSet:
     al: npt.NDArray[np.int16]  # (H, 4) lgx ids
     dropped: int
     dropped_freq: float
-
-
-def check_population(population: str) -> str:
-    p = population.upper()
-    if p not in (*POPULATIONS, "MIX"):
-        raise InvalidInputError(
-            f"unknown population {population!r}; choose one of {', '.join(POPULATIONS)} or mix", where="--population"
-        )
-    return p
 
 
 def _code(name: str, tables: NomenclatureTables) -> tuple[int, int] | None:
@@ -71,7 +62,7 @@ def load_haplotypes(population: str, tables: NomenclatureTables) -> HaplotypeSet
         raise InvalidInputError("load one population at a time", where="population")
     from cordmatch.io.frequency_sets import default_index
 
-    index = default_index()
+    index = default_index(tables)
     if index.release != tables.release:
         return _from_csv(pop, tables)
     return _from_index(pop, index, tables)

@@ -13,6 +13,7 @@ import numpy as np
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.sim.haplotypes import MIX_WEIGHTS, POPULATIONS, check_population, load_haplotypes
 from cordmatch.sim.registry import ABO_SHARES
+from cordmatch.sourced import ABO_GROUPS
 
 #: (diagnosis, malignant, share) [U]: a mix of common cord blood transplant indications.
 DIAGNOSES = (
@@ -85,7 +86,7 @@ def generate_patients(n: int, seed: int, population: str, tables: NomenclatureTa
         child = rng.random() < 0.4  # [U] share of paediatric patients
         weight = float(np.clip(rng.normal(25, 12), 4, 60) if child else np.clip(rng.normal(75, 16), 40, 150))
         d = DIAGNOSES[int(rng.choice(len(DIAGNOSES), p=diag_p / diag_p.sum()))]
-        abo = ("O", "A", "B", "AB")[int(rng.choice(4, p=np.array(ABO_SHARES[p])))]
+        abo = ABO_GROUPS[int(rng.choice(4, p=np.array(ABO_SHARES[p])))]
         antibodies: list[tuple[str, float]] = []
         if rng.random() < SENSITISED_SHARE:
             other = load_haplotypes(pops[int(rng.integers(len(pops)))], tables)

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -19,20 +19,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cordmatch.errors import CordmatchError, InvalidInputError
 
-DB_ENV = "CORDMATCH_DB"
 DEFAULT_FILE = "cordmatch.sqlite3"
-BUSY_ENV = "CORDMATCH_DB_BUSY_TIMEOUT"  # seconds a SQLite writer waits for the write lock
-DEFAULT_BUSY_S = 30.0
+
+if TYPE_CHECKING:
+    from cordmatch.config import Settings
 
 
-def default_url() -> str:
-    """``$CORDMATCH_DB`` if set, else the SQLite file ``<data dir>/cordmatch.sqlite3``."""
-    env = os.environ.get(DB_ENV)
-    if env:
-        return resolve_url(env)
+def default_url(settings: Settings | None = None) -> str:
+    """The settings' store (``$CORDMATCH_DB``) if set, else the SQLite file ``<data dir>/cordmatch.sqlite3``.
+
+    ``settings``: default :func:`cordmatch.config.current`."""
+    from cordmatch.config import current
     from cordmatch.paths import data_dir
 
-    return f"sqlite:///{data_dir() / DEFAULT_FILE}"
+    chosen = settings if settings is not None else current()
+    if chosen.db:
+        return resolve_url(chosen.db)
+    return f"sqlite:///{data_dir(chosen.data_dir) / DEFAULT_FILE}"
 
 
 def resolve_url(url_or_path: str | os.PathLike[str] | None) -> str:
@@ -101,15 +104,11 @@ class Store:
 
 
 def busy_timeout_s() -> float:
-    """How long a SQLite writer waits for another's lock before giving up (then the API answers 503)."""
-    raw = os.environ.get(BUSY_ENV, "")
-    try:
-        value = float(raw) if raw else DEFAULT_BUSY_S
-    except ValueError:
-        raise InvalidInputError(f"${BUSY_ENV} must be a number of seconds, got {raw!r}", where=BUSY_ENV) from None
-    if not 0 <= value <= 3600:
-        raise InvalidInputError(f"${BUSY_ENV} must be 0..3600 s, got {value:g}", where=BUSY_ENV)
-    return value
+    """How long a SQLite writer waits for another's lock before giving up (then the API answers 503), s:
+    the settings' ``$CORDMATCH_DB_BUSY_TIMEOUT`` (default 30)."""
+    from cordmatch.config import current
+
+    return current().db_busy_timeout_s
 
 
 def _sqlite_engine(url: str, busy_s: float | None = None, **kw: Any) -> Engine:

@@ -1,1 +1,1 @@
-"""Server-rendered pages (Jinja2) over the bank service layer; installed by ``cordmatch.api.create_app``."""
+"""Server-rendered pages (Jinja2) over the bank service layer; installed by ``cordmatch.server.create_app``."""

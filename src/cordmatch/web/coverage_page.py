@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from cordmatch.bank.roles import Permission, allows
 from cordmatch.errors import CordmatchError, InvalidInputError, PermissionDeniedError
-from cordmatch.web.pages import _call, _guard, _status, _user, render
+from cordmatch.web.base import guard, http_status, render, session_user
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,12 +48,12 @@ def _query(form: dict[str, str]) -> Any:
 
 
 @router.get("/coverage", response_class=HTMLResponse)
-@_guard
-async def coverage_page(request: Request) -> Response:
-    from cordmatch.api.routes.coverage import coverage_report
+@guard
+def coverage_page(request: Request) -> Response:
     from cordmatch.coverage.engine import LEVELS
+    from cordmatch.http.coverage import coverage_report
 
-    user = _user(request)
+    user = session_user(request)
     params = request.query_params
     form = {k: params.get(k, DEFAULTS[k]) for k in FIELDS}
     form["no_dose"] = params.get("no_dose", "")
@@ -64,7 +64,7 @@ async def coverage_page(request: Request) -> Response:
     if "run" not in params:
         return render(request, "coverage.html", ctx, user=user)
     try:
-        ctx["report"] = await _call(coverage_report, request, _query(form), plot=True)
+        ctx["report"] = coverage_report(request, _query(form), plot=True)
     except CordmatchError as exc:
-        return render(request, "coverage.html", ctx, user=user, status=_status(exc), error=exc)
+        return render(request, "coverage.html", ctx, user=user, status=http_status(exc), error=exc)
     return render(request, "coverage.html", ctx, user=user)

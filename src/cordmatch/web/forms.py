@@ -13,8 +13,8 @@ from typing import Any
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
-from cordmatch.api.deps import SESSION_COOKIE
 from cordmatch.errors import InvalidInputError
+from cordmatch.http.session import SESSION_COOKIE
 from cordmatch.plausibility import TEXT_LIMITS
 
 CSRF_COOKIE = "cordmatch_csrf"

@@ -378,34 +378,45 @@ def _worst(values: list[Any]) -> int | None:
     return None if not values or len(known) < len(values) else min(known)
 
 
+def _bidirectional(units: list[dict[str, Any]], key: str) -> list[Any]:
+    """Each unit's bidirectional match count at ``key`` (``match_8`` or ``match_6``); None when unknown."""
+    return [(u.get(key) or {}).get("bidirectional") for u in units]
+
+
+def _joined(members: list[Row]) -> dict[str, Any]:
+    """The fields of a double-graft row that join its units' own (``7/8 + 6/8``)."""
+    return {
+        "dins": [m.dins[0] for m in members],
+        "match_8": " + ".join(m.match_8 for m in members),
+        "match_6": " + ".join(m.match_6 for m in members),
+        "abo": " + ".join(m.abo for m in members),
+        "age": " + ".join(m.age for m in members),
+        "bank": " + ".join(dict.fromkeys(m.bank for m in members)),
+    }
+
+
 def double_row(d: dict[str, Any], index: int, *, patient_abo_known: bool = True) -> Row:
     """A double-unit graft as a table row: both DINs, the combined dose, the pair's own checks."""
-    members = [result_row(u, patient_abo_known=patient_abo_known) for u in d.get("units") or []]
+    units = d.get("units") or []
+    members = [result_row(u, patient_abo_known=patient_abo_known) for u in units]
     checks = [dict(c) for c in d.get("checks") or []]
     p42, median = _engraftment(checks)
-    m8 = _worst([(u.get("match_8") or {}).get("bidirectional") for u in d.get("units") or []])
-    m6 = _worst([(u.get("match_6") or {}).get("bidirectional") for u in d.get("units") or []])
+    m8, m6 = _worst(_bidirectional(units, "match_8")), _worst(_bidirectional(units, "match_6"))
+    tnc = float(d.get("combined_tnc_per_kg") or 0.0)
     return Row(
         key=f"double-{index}",
         rank=f"D{index}",
-        dins=[m.dins[0] for m in members],
-        match_8=" + ".join(m.match_8 for m in members),
-        match_6=" + ".join(m.match_6 for m in members),
         tnc=dose(d.get("combined_tnc_per_kg")),
         cd34=dose(d.get("combined_cd34_per_kg")),
-        abo=" + ".join(m.abo for m in members),
-        age=" + ".join(m.age for m in members),
-        bank=" + ".join(dict.fromkeys(m.bank for m in members)),
         cautions=cautions(checks, patient_abo_known=patient_abo_known) + [c for m in members for c in m.cautions],
         p42=p42,
         median=median,
         checks=[_human_check(c) for c in checks],
         reasons=[machine_to_human(s) for s in d.get("reasons") or []],
-        plot_query=_plot(
-            float(d.get("combined_tnc_per_kg") or 0.0), d.get("combined_cd34_per_kg"), m8, m6, double=True
-        ),
+        plot_query=_plot(tnc, d.get("combined_cd34_per_kg"), m8, m6, double=True),
         double=True,
         members=members,
+        **_joined(members),
     )
 
 

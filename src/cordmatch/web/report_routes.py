@@ -16,13 +16,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from cordmatch.api.problems import NotImplementedYetError
-from cordmatch.api.search import UNAVAILABLE, SearchQuery
 from cordmatch.bank.roles import Permission, allows
 from cordmatch.errors import CordmatchError, InvalidInputError, PermissionDeniedError
+from cordmatch.http.problems import NotImplementedYetError
 from cordmatch.services.auth import Principal
+from cordmatch.services.search_query import UNAVAILABLE, SearchQuery
 from cordmatch.web import forms as f
-from cordmatch.web.pages import _call, _guard, _status, _svc, _user, render
+from cordmatch.web.base import guard, http_status, render, service, session_user
 
 router = APIRouter(include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store"}
@@ -35,7 +35,7 @@ def _safe(din: str) -> str:
 
 
 def _problem(request: Request, user: Principal, exc: CordmatchError) -> Response:
-    return render(request, "error.html", {}, user=user, status=_status(exc), error=exc)
+    return render(request, "error.html", {}, user=user, status=http_status(exc), error=exc)
 
 
 def _query(request: Request, user: Principal) -> SearchQuery:
@@ -67,7 +67,7 @@ def _query(request: Request, user: Principal) -> SearchQuery:
         raise InvalidInputError(f"the {name} {msg}", where=field) from None
 
 
-async def _report(request: Request, user: Principal) -> Any:
+def _report(request: Request, user: Principal) -> Any:
     """The search report's content for the query of ``request``."""
     from cordmatch.reports.service import search_report
 
@@ -75,17 +75,17 @@ async def _report(request: Request, user: Principal) -> Any:
     if backend is None:
         raise NotImplementedYetError(UNAVAILABLE)
     query = _query(request, user)
-    return await _call(search_report, backend, user, query, request.query_params.get("patient_ref") or None)
+    return search_report(backend, user, query, request.query_params.get("patient_ref") or None)
 
 
 @router.get("/search/report.pdf")
-@_guard
-async def search_report_pdf(request: Request) -> Response:
-    user = _user(request)
+@guard
+def search_report_pdf(request: Request) -> Response:
+    user = session_user(request)
     try:
         from cordmatch.reports.search_render import render_pdf
 
-        pdf = await _call(render_pdf, await _report(request, user))
+        pdf = render_pdf(_report(request, user))
     except CordmatchError as exc:
         return _problem(request, user, exc)
     name = f"search-report-{datetime.now(UTC):%Y%m%d-%H%M}.pdf"
@@ -94,38 +94,38 @@ async def search_report_pdf(request: Request) -> Response:
 
 
 @router.get("/search/print", response_class=HTMLResponse)
-@_guard
-async def search_print(request: Request) -> Response:
-    user = _user(request)
+@guard
+def search_print(request: Request) -> Response:
+    user = session_user(request)
     try:
         from cordmatch.reports.search_render import PRINT_CSP, render_html
 
-        html = await _call(render_html, await _report(request, user))
+        html = render_html(_report(request, user))
     except CordmatchError as exc:
         return _problem(request, user, exc)
     return HTMLResponse(html, headers={**NO_STORE, "Content-Security-Policy": PRINT_CSP})
 
 
 @router.get("/units/{din}/report.pdf")
-@_guard
-async def unit_report(request: Request, din: str) -> Response:
+@guard
+def unit_report(request: Request, din: str) -> Response:
     from cordmatch.reports.service import unit_report_pdf
 
-    user = _user(request)
+    user = session_user(request)
     try:
-        pdf = await _call(unit_report_pdf, _svc(request), user, din)
+        pdf = unit_report_pdf(service(request), user, din)
     except CordmatchError as exc:
         return _problem(request, user, exc)
     headers = {**NO_STORE, "Content-Disposition": f'inline; filename="unit-{_safe(din)}-report.pdf"'}
     return Response(pdf, media_type="application/pdf", headers=headers)
 
 
-async def _label(request: Request, din: str, fmt: str) -> Response:
+def _label(request: Request, din: str, fmt: str) -> Response:
     from cordmatch.reports.service import unit_label
 
-    user = _user(request)
+    user = session_user(request)
     try:
-        data = await _call(unit_label, _svc(request), user, din, fmt)
+        data = unit_label(service(request), user, din, fmt)
     except CordmatchError as exc:
         return _problem(request, user, exc)
     from cordmatch.reports.label import SVG_CSP
@@ -138,12 +138,12 @@ async def _label(request: Request, din: str, fmt: str) -> Response:
 
 
 @router.get("/units/{din}/label.pdf")
-@_guard
-async def label_pdf(request: Request, din: str) -> Response:
-    return await _label(request, din, "pdf")
+@guard
+def label_pdf(request: Request, din: str) -> Response:
+    return _label(request, din, "pdf")
 
 
 @router.get("/units/{din}/label.svg")
-@_guard
-async def label_svg(request: Request, din: str) -> Response:
-    return await _label(request, din, "svg")
+@guard
+def label_svg(request: Request, din: str) -> Response:
+    return _label(request, din, "svg")

@@ -20,9 +20,9 @@ from cordmatch.api.models import (
     UserPatch,
 )
 from cordmatch.api.paging import MAX_ID, MAX_LIMIT, MAX_OFFSET, page_of
-from cordmatch.api.problems import NotAuthenticatedError
 from cordmatch.bank.product_codes import ProductCodeTable
 from cordmatch.errors import PermissionDeniedError
+from cordmatch.http.problems import NotAuthenticatedError
 from cordmatch.services.schemas import BankOut, TokenOut, UserOut
 from cordmatch.services.throttle import BusyError, ThrottledError
 
@@ -37,12 +37,12 @@ class UserPage(PageOut[UserOut]):
 def login(svc: Bank, body: LoginIn, request: Request) -> TokenOut:
     client = request.client.host if request.client else None
     try:
-        principal = svc.authenticate(body.username, body.password, client=client)
+        principal = svc.users.authenticate(body.username, body.password, client=client)
     except (ThrottledError, BusyError):
         raise
     except PermissionDeniedError as exc:
         raise NotAuthenticatedError(exc.message, where="password") from None
-    return svc.issue_token(principal, body.name, days=body.days, throttled=True)
+    return svc.users.issue_token(principal, body.name, days=body.days, throttled=True)
 
 
 @router.get("/me", response_model=MeOut, summary="Who am I")
@@ -59,44 +59,46 @@ def users(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
-    return page_of(svc.list_users(actor), request, response, limit, offset)
+    return page_of(svc.users.list_users(actor), request, response, limit, offset)
 
 
 @router.post("/users", response_model=UserOut, status_code=201, summary="Create a user (administrator)")
 def create_user(svc: Bank, actor: Actor, body: UserIn) -> UserOut:
-    return svc.create_user(actor, body.username, body.password, body.role, centre=body.centre)
+    return svc.users.create_user(actor, body.username, body.password, body.role, centre=body.centre)
 
 
 @router.patch("/users/{username}", response_model=UserOut, summary="Activate or deactivate a user")
 def patch_user(svc: Bank, actor: Actor, username: str, body: UserPatch) -> UserOut:
-    return svc.set_user_active(actor, username, body.active)
+    return svc.users.set_user_active(actor, username, body.active)
 
 
 @router.post("/tokens", response_model=TokenOut, status_code=201, summary="Issue an API token (shown once)")
 def issue_token(svc: Bank, actor: Actor, body: TokenIn) -> TokenOut:
-    return svc.issue_token(actor, body.name, days=body.days, for_user=body.for_user, throttled=True)
+    return svc.users.issue_token(actor, body.name, days=body.days, for_user=body.for_user, throttled=True)
 
 
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a token")
 def revoke_token(svc: Bank, actor: Actor, token_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
-    svc.revoke_token(actor, token_id)
+    svc.users.revoke_token(actor, token_id)
     return Response(status_code=204)
 
 
 @router.get("/banks", response_model=list[BankOut], summary="Banks")
 def banks(svc: Bank, actor: Actor) -> list[BankOut]:
-    return svc.list_banks(actor)
+    return svc.catalogue.list_banks(actor)
 
 
 @router.post("/banks", response_model=BankOut, status_code=201, summary="Register a bank (configuration)")
 def add_bank(svc: Bank, actor: Actor, body: BankIn) -> BankOut:
-    return svc.add_bank(actor, body.code, body.name, accreditation=body.accreditation, facility_id=body.facility_id)
+    return svc.catalogue.add_bank(
+        actor, body.code, body.name, accreditation=body.accreditation, facility_id=body.facility_id
+    )
 
 
 @router.put("/product-codes", summary="Load the bank's licensed product codes (adds or updates)")
 def product_codes(svc: Bank, actor: Actor, body: ProductCodesIn) -> dict[str, int]:
     table = ProductCodeTable.from_rows(body.codes.items())
-    return {"loaded": svc.load_product_codes(actor, table)}
+    return {"loaded": svc.catalogue.load_product_codes(actor, table)}
 
 
 @router.get("/qc-criteria", summary="The QC release criteria in force (each with its source)")
@@ -106,7 +108,7 @@ def qc_criteria(svc: Bank, actor: Actor) -> list[dict[str, Any]]:
     from cordmatch.bank.roles import Permission, require
 
     require(actor.role, Permission.UNIT_SEARCH, who=actor.username)
-    return [asdict(c) for c in svc.qc_criteria()]
+    return [asdict(c) for c in svc.release.qc_criteria()]
 
 
 @router.put("/qc-criteria", summary="Replace the QC release criteria (each needs key, kind, threshold, source)")
@@ -114,10 +116,10 @@ def set_qc_criteria(svc: Bank, actor: Actor, body: list[dict[str, Any]]) -> list
     import json
     from dataclasses import asdict
 
-    return [asdict(c) for c in svc.set_qc_criteria(actor, json.dumps(body))]
+    return [asdict(c) for c in svc.release.set_qc_criteria(actor, json.dumps(body))]
 
 
 @router.get("/audit/verify", response_model=ChainOut, summary="Verify the hash chain of the audit trail")
 def verify_audit(svc: Bank, actor: Actor) -> ChainOut:
-    r = svc.verify_audit(actor)
+    r = svc.catalogue.verify_audit(actor)
     return ChainOut(ok=r.ok, rows=r.rows, head=r.head, broken_at=r.broken_at, problem=r.problem)

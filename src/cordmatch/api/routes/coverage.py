@@ -8,27 +8,9 @@ from fastapi import APIRouter, Query, Request
 
 from cordmatch.api.deps import Actor
 from cordmatch.bank.roles import Permission, require
+from cordmatch.http.coverage import coverage_report
 
 router = APIRouter(tags=["coverage"])
-
-
-def coverage_report(request: Request, q: Any, *, plot: bool = False) -> dict[str, Any]:
-    """The report for the bank's available units (shared with the director's page)."""
-    from cordmatch.imgt import default_nomenclature
-    from cordmatch.services.coverage_query import API_MAX_PATIENTS, API_MAX_SIZES, run_query, store_index
-
-    tables = default_nomenclature()
-    index = store_index(request.app.state.store, tables)
-    out = run_query(index, tables, q, max_patients=API_MAX_PATIENTS, max_sizes=API_MAX_SIZES)
-    if plot and "sizes" in out:
-        import base64
-
-        from cordmatch.services.coverage import plot_curve
-
-        svg = plot_curve(out["sizes"], "svg", "Coverage against bank size")
-        # a data: image: the SVG's own style attributes are not subject to the page's style-src policy
-        out["plot_src"] = "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
-    return out
 
 
 @router.get(

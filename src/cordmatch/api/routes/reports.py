@@ -11,9 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from cordmatch.api.deps import Actor, Bank
-from cordmatch.api.problems import NotImplementedYetError
-from cordmatch.api.search import UNAVAILABLE, SearchQuery
 from cordmatch.bank.roles import Permission, require
+from cordmatch.http.problems import NotImplementedYetError
+from cordmatch.services.search_query import UNAVAILABLE, SearchQuery
 
 router = APIRouter(tags=["reports"])
 NO_STORE = {"Cache-Control": "no-store"}

@@ -29,13 +29,13 @@ def list_reservations(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
-    items = svc.list_reservations(actor, status=None if status == "all" else status, din=din or None)
+    items = svc.reservations.list_reservations(actor, status=None if status == "all" else status, din=din or None)
     return page_of(items, request, response, limit, offset)
 
 
 @router.post("", response_model=ReservationOut, status_code=201, summary="Reserve an available unit")
 def reserve(svc: Bank, actor: Actor, body: ReservationIn, response: Response) -> ReservationOut:
-    out = svc.reserve(
+    out = svc.reservations.reserve(
         actor,
         body.din,
         body.patient_ref,
@@ -50,23 +50,23 @@ def reserve(svc: Bank, actor: Actor, body: ReservationIn, response: Response) ->
 
 @router.post("/expire", response_model=ExpiredOut, summary="Expire every reservation past its end")
 def expire(svc: Bank, actor: Actor) -> ExpiredOut:
-    return ExpiredOut(expired=svc.expire_reservations(actor))
+    return ExpiredOut(expired=svc.reservations.expire_reservations(actor))
 
 
 @router.post("/{reservation_id}/cancel", response_model=ReservationOut, summary="Cancel (unit available again)")
 def cancel(
     svc: Bank, actor: Actor, reservation_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: CancelIn
 ) -> ReservationOut:
-    return svc.cancel_reservation(actor, reservation_id, body.reason)
+    return svc.reservations.cancel_reservation(actor, reservation_id, body.reason)
 
 
 @router.post("/{reservation_id}/ct-request", response_model=ReservationOut, summary="Request confirmatory typing")
 def ct_request(svc: Bank, actor: Actor, reservation_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> ReservationOut:
-    return svc.request_confirmatory_typing(actor, reservation_id)
+    return svc.reservations.request_confirmatory_typing(actor, reservation_id)
 
 
 @router.post("/{reservation_id}/ct-result", response_model=ReservationOut, summary="Record confirmatory typing")
 def ct_result(
     svc: Bank, actor: Actor, reservation_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: CtResultIn
 ) -> ReservationOut:
-    return svc.record_confirmatory_typing(actor, reservation_id, body.gl, lab=body.lab)
+    return svc.reservations.record_confirmatory_typing(actor, reservation_id, body.gl, lab=body.lab)

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from cordmatch.api.deps import Actor
-from cordmatch.api.problems import NotImplementedYetError
-from cordmatch.api.search import UNAVAILABLE, SearchBackend, SearchQuery
 from cordmatch.bank.roles import Permission, require
+from cordmatch.http.problems import NotImplementedYetError
+from cordmatch.services.search_query import UNAVAILABLE, SearchBackend, SearchQuery
 
 router = APIRouter(tags=["search"])
 

@@ -71,7 +71,7 @@ def list_units(
         min_tnc=min_tnc,
         exceptional_release=exceptional_release,
     )
-    page = svc.list_units(actor, filters, limit=limit, offset=offset)
+    page = svc.catalogue.list_units(actor, filters, limit=limit, offset=offset)
     return {
         "items": page.items,
         "total": page.total,
@@ -83,36 +83,36 @@ def list_units(
 
 @router.post("", response_model=UnitOut, status_code=201, summary="Register a collection (state collected)")
 def register_unit(svc: Bank, actor: Actor, body: UnitRegistration, response: Response) -> UnitOut:
-    out = svc.register_unit(actor, body)
+    out = svc.units.register_unit(actor, body)
     response.headers["Location"] = f"/api/v1/units/{out.din}"
     return out
 
 
 @router.get("/{din}", response_model=UnitOut, summary="One unit with typings, counts and reservation")
 def get_unit(svc: Bank, actor: Actor, din: str) -> UnitOut:
-    return svc.get_unit(actor, din)
+    return svc.catalogue.get_unit(actor, din)
 
 
 @router.get("/{din}/timeline", response_model=list[TimelineEntry], summary="The unit's audit history")
 def timeline(svc: Bank, actor: Actor, din: str) -> list[dict[str, Any]]:
-    return svc.timeline(actor, din)
+    return svc.catalogue.timeline(actor, din)
 
 
 @router.post("/{din}/transitions", response_model=UnitOut, summary="Plain lifecycle step (or discard)")
 def transition(svc: Bank, actor: Actor, din: str, body: TransitionIn) -> UnitOut:
-    return svc.transition(actor, din, body.target, reason=body.reason)
+    return svc.units.transition(actor, din, body.target, reason=body.reason)
 
 
 @router.post("/{din}/processing", response_model=UnitOut, summary="Post-processing counts: received -> processed")
 def processing(svc: Bank, actor: Actor, din: str, body: ProcessingIn) -> UnitOut:
-    return svc.record_processing(actor, din, body.values, red_cell_depleted=body.red_cell_depleted)
+    return svc.units.record_processing(actor, din, body.values, red_cell_depleted=body.red_cell_depleted)
 
 
 @router.put(
     "/{din}/measurements/{stage}", response_model=UnitOut, summary="Record or correct a stage's counts before release"
 )
 def measurement(svc: Bank, actor: Actor, din: str, stage: Stage, body: MeasurementIn) -> UnitOut:
-    return svc.record_measurement(actor, din, stage, body)
+    return svc.units.record_measurement(actor, din, stage, body)
 
 
 @router.post(
@@ -121,45 +121,45 @@ def measurement(svc: Bank, actor: Actor, din: str, stage: Stage, body: Measureme
     summary="Correct a released unit's counts (audited, reason required; re-runs the release check, alerts the holder)",
 )
 def correction(svc: Bank, actor: Actor, din: str, stage: Stage, body: CorrectionIn) -> UnitOut:
-    return svc.correct_measurement(actor, din, stage, body.values, reason=body.reason)
+    return svc.units.correct_measurement(actor, din, stage, body.values, reason=body.reason)
 
 
 @router.post("/{din}/tests", response_model=UnitOut, summary="Test results (fields left out are unchanged)")
 def tests(svc: Bank, actor: Actor, din: str, body: TestResultsIn) -> UnitOut:
-    return svc.record_tests(actor, din, body)
+    return svc.units.record_tests(actor, din, body)
 
 
 @router.post("/{din}/typings", response_model=UnitOut, status_code=201, summary="Add an HLA typing (supersedes)")
 def typing(svc: Bank, actor: Actor, din: str, body: TypingIn) -> UnitOut:
-    return svc.record_typing(actor, din, body.gl, kind=body.kind, lab=body.lab)
+    return svc.units.record_typing(actor, din, body.gl, kind=body.kind, lab=body.lab)
 
 
 @router.put("/{din}/storage", response_model=UnitOut, summary="Storage position (tank/rack/box/slot)")
 def storage(svc: Bank, actor: Actor, din: str, body: StoragePosition) -> UnitOut:
-    return svc.set_storage(actor, din, body)
+    return svc.units.set_storage(actor, din, body)
 
 
 @router.post("/{din}/discard", response_model=UnitOut, summary="Discard (or release for research), with reason")
 def discard(svc: Bank, actor: Actor, din: str, body: DiscardIn) -> UnitOut:
-    return svc.discard(actor, din, body.reason, research=body.research)
+    return svc.units.discard(actor, din, body.reason, research=body.research)
 
 
 @router.get("/{din}/release-check", summary="QC checklist now: each criterion with value and verdict")
 def release_check(svc: Bank, actor: Actor, din: str) -> dict[str, Any]:
-    return svc.release_check(actor, din).to_dict()
+    return svc.release.release_check(actor, din).to_dict()
 
 
 @router.post("/{din}/release", response_model=ReleaseOut, summary="QC release quarantine -> available (director)")
 def release(svc: Bank, actor: Actor, din: str, body: ReleaseIn | None = None) -> ReleaseOut:
     reason = body.exceptional_reason if body else None
-    return svc.release(actor, din, exceptional_reason=reason)
+    return svc.release.release(actor, din, exceptional_reason=reason)
 
 
 @router.post("/{din}/ship", response_model=UnitOut, summary="Ship the reserved unit")
 def ship(svc: Bank, actor: Actor, din: str, body: NoteIn | None = None) -> UnitOut:
-    return svc.ship(actor, din, note=body.note if body else None)
+    return svc.reservations.ship(actor, din, note=body.note if body else None)
 
 
 @router.post("/{din}/infuse", response_model=UnitOut, summary="Record the infusion of a shipped unit")
 def infuse(svc: Bank, actor: Actor, din: str, body: NoteIn | None = None) -> UnitOut:
-    return svc.infuse(actor, din, note=body.note if body else None)
+    return svc.reservations.infuse(actor, din, note=body.note if body else None)

@@ -58,8 +58,11 @@ def open_client(spec: ClusterSpec) -> Iterator[Client]:
         finally:
             client.close()  # type: ignore[no-untyped-call]
         return
+    from cordmatch.config import current
+
     with _glibc_trim_threshold():
         cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            env=current().to_env(),  # the workers run with this process's settings (cordmatch.imgt.current_tables)
             n_workers=spec.workers,
             threads_per_worker=1,
             processes=True,
@@ -86,6 +89,7 @@ def _glibc_trim_threshold() -> Iterator[None]:
     import dask
     import distributed  # noqa: F401  (loads distributed's configuration defaults)
 
+    # glibc's and distributed's own environment variable (not a cordmatch setting, so not in cordmatch.config)
     key = "distributed.nanny.pre-spawn-environ"
     environ = {k: v for k, v in dict(dask.config.get(key, {})).items() if k != _TRIM}
     before = os.environ.get(_TRIM)

@@ -1,6 +1,6 @@
 """A registry as partitioned Parquet: ``DIR/part-00000.parquet`` ... and a manifest ``DIR/registry.json``.
 
-Each partition has the single-file layout of :mod:`cordmatch.sim.export` (record fields, coded typing, the
+Each partition has the single-file layout of :mod:`cordmatch.io.parquet_registry` (record fields, coded typing, the
 IPD-IMGT/HLA release in the metadata). Units are split into contiguous blocks in registry order, so reading
 the partitions one after the other gives the same unit order (and the same search tie-breaks) as one file.
 """
@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from cordmatch.errors import InvalidInputError
-from cordmatch.hla.tables import NomenclatureTables
-from cordmatch.selection.model import UnitRecord
-from cordmatch.sim.registry import RegistryChunk
+from cordmatch.io.parquet_registry import (
+    FORMAT,
+    FORMAT_KEY,
+    RELEASE_KEY,
+    RegistryChunk,
+    chunk_table,
+    empty_chunk,
+)
 
 MANIFEST = "registry.json"
 LAYOUT = "cordmatch-partitioned-registry-v1"
@@ -53,8 +56,6 @@ def is_partitioned(target: str | os.PathLike[str]) -> bool:
 
 def _split(chunks: Iterable[RegistryChunk], sizes: list[int]) -> Iterator[tuple[int, Any]]:
     """(partition number, pyarrow table) pieces of the chunks, in order."""
-    from cordmatch.sim.export import chunk_table
-
     part, room = 0, sizes[0] if sizes else 0
     for chunk in chunks:
         table = chunk_table(chunk)
@@ -80,8 +81,6 @@ def write_partitions(
     """Write ``n`` units from ``chunks`` as ``partitions`` Parquet files under ``directory`` (built in a
     temporary directory beside it, then renamed: never half-written). Returns the units written."""
     import pyarrow.parquet as pq
-
-    from cordmatch.sim.export import FORMAT, FORMAT_KEY, RELEASE_KEY, chunk_table, empty_chunk
 
     sizes = partition_sizes(n, partitions)
     final = Path(directory)
@@ -159,48 +158,3 @@ def read_table(directory: str | os.PathLike[str]) -> Any:
     tables = [pq.read_table(p.path) for p in parts]
     meta = tables[0].schema.metadata
     return pa.concat_tables([t.replace_schema_metadata(meta) for t in tables]).replace_schema_metadata(meta)
-
-
-def chunk_from_records(
-    records: list[UnitRecord], tables: NomenclatureTables, part_cache: dict[str, Any]
-) -> RegistryChunk:
-    """A registry chunk (record fields and coded typing) of search records, e.g. a bank's listed units."""
-    from cordmatch.selection.records import columns_from_records
-
-    cols, _ = columns_from_records(records, tables, part_cache)
-    cols.unit_id = [r.unit_id for r in records]
-    return RegistryChunk(
-        cols=cols,
-        hla=[r.hla for r in records],
-        volume_ml=np.array([np.nan if r.volume_ml is None else r.volume_ml for r in records], dtype=np.float32),
-        abo=[r.abo for r in records],  # type: ignore[misc]  # None: not recorded (a null in Parquet)
-        rh=[r.rh for r in records],  # type: ignore[misc]
-        bank=[r.bank for r in records],
-        accredited=np.array([r.accredited for r in records], dtype=np.bool_),
-        rbc_depleted=np.array([r.rbc_depleted for r in records], dtype=np.bool_),
-        attached_segment=np.array([r.attached_segment for r in records], dtype=np.bool_),
-        collection_date=[r.collection_date for r in records],  # type: ignore[misc]
-        nima=[r.nima for r in records],
-        population=[r.population for r in records],  # type: ignore[misc]
-    )
-
-
-def export_store(target: str, directory: str | os.PathLike[str], partitions: int, tables: NomenclatureTables) -> int:
-    """Write the listed, typed units of the bank store at ``target`` (SQLite file or URL) as a partitioned
-    registry under ``directory``, in unit-id order. Returns the units written."""
-    from cordmatch.services.bank_index import iter_search_records
-    from cordmatch.store.engine import open_store
-
-    partition_sizes(0, partitions)  # check the count before reading anything
-    store = open_store(target, create=False)  # a typo is an error, never a new empty database
-    chunks: list[RegistryChunk] = []
-    cache: dict[str, Any] = {}
-    try:
-        with store.read() as s:
-            for rows in iter_search_records(s):
-                if rows:
-                    chunks.append(chunk_from_records([r for _, r in rows], tables, cache))
-    finally:
-        store.close()
-    n = sum(len(c.cols) for c in chunks)
-    return write_partitions(directory, chunks, tables.release, n, partitions)
