@@ -54,6 +54,7 @@ def test_partitions_search_batch_and_export(tmp_path: Path, capsys: pytest.Captu
     [
         (["sim", "registry", "--units", "10", "--db", "{tmp}/x", "--partitions", "-1"], "--partitions"),
         (["search-batch", "--db", "{tmp}", "--patients", "{tmp}/p.jsonl", "--local"], "not a partitioned registry"),
+        (["search-batch", "--db", "{tmp}", "--patients", "{tmp}/p.jsonl", "--policy", "bogus"], "(at --policy)"),
         (["export-registry", "--db", "{tmp}/b.sqlite3", "--out", "{tmp}/o", "--partitions", "0"], "between 1"),
     ],
 )

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from cordmatch.cli.search_cmd import in_option_words
+from cordmatch.cli.options import in_option_words
+from cordmatch.cli.search_cmd import OPTIONS
 from cordmatch.errors import InvalidInputError
 from cordmatch.services.search import SearchRequest, build_patient, run_search
 from cordmatch.services.search_query import SearchQuery, query_field_error
@@ -44,12 +45,12 @@ def test_each_entry_point_renders_the_field(tables: Any) -> None:
     exc = _error(bad_allele, tables)
     api = query_field_error(exc)
     assert api.where == "patient_gl" and api.message.startswith("patient_gl: ") and "A*99:01" in api.message
-    with pytest.raises(InvalidInputError) as cli, in_option_words():
+    with pytest.raises(InvalidInputError) as cli, in_option_words(OPTIONS):
         raise exc
     assert cli.value.where == "A*99:01" and cli.value.message.startswith("--patient: ")
     weight = _error(SearchRequest("memory", PATIENT, -3.0), tables)
     assert query_field_error(weight).where == "weight_kg"
-    with pytest.raises(InvalidInputError) as cli, in_option_words():
+    with pytest.raises(InvalidInputError) as cli, in_option_words(OPTIONS):
         raise weight
     assert cli.value.where == "--weight"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -26,3 +28,21 @@ RegistryOpt = Annotated[
 
 #: ``--macs``: a MAC file.
 MacsOpt = Annotated[Path | None, typer.Option("--macs", help="MAC file in NMDP's tab-separated format.")]
+
+
+@contextmanager
+def in_option_words(options: Mapping[str, str]) -> Iterator[None]:
+    """Errors naming a request field (``CordmatchError.field``) re-raised naming the command's option
+    (``options``: field -> option) instead. Antibody errors name their file and line already."""
+    from cordmatch.errors import CordmatchError
+
+    try:
+        yield
+    except CordmatchError as exc:
+        field = exc.field
+        if field is None or field == "antibodies":
+            raise
+        option = options.get(field, field)
+        if exc.where is None or exc.where == field:
+            raise type(exc)(exc.message, where=option, field=field) from None
+        raise type(exc)(f"{option}: {exc.message}", where=exc.where, field=field) from None

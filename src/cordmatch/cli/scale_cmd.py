@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from cordmatch.cli.common import application, console, err_console, load_tables, progress_bar
-from cordmatch.cli.options import DbOpt, RegistryOpt
+from cordmatch.cli.options import DbOpt, RegistryOpt, in_option_words
 
 SchedulerOpt = Annotated[
     str | None,
@@ -57,7 +57,8 @@ def search_batch_command(
 
     if top < 1:
         raise InvalidInputError(f"--top must be at least 1, got {top}", where="--top")
-    default_settings().policy(policy)
+    with in_option_words({"policy": "--policy"}):
+        default_settings().policy(policy)
     parts = read_manifest(db)
     load_tables()
     batch = load_patients(patients, policy=policy)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cordmatch.cli.common import console, err_console, load_tables, print_json
-from cordmatch.cli.options import JsonOpt, RegistryOpt
+from cordmatch.cli.options import JsonOpt, RegistryOpt, in_option_words
 from cordmatch.reports.numbers import LEGEND, threshold_text
 
 if TYPE_CHECKING:
@@ -24,23 +22,6 @@ _COLOUR = {"pass": "green", "flag": "yellow", "fail": "red", "info": "dim"}
 #: The search request's fields as this command's options.
 OPTIONS = {"patient_gl": "--patient", "weight_kg": "--weight", "abo": "--abo", "top": "--top", "policy": "--policy",
            "explain": "--explain", "population": "--population", "antibodies": "--antibodies"}  # fmt: skip
-
-
-@contextmanager
-def in_option_words() -> Iterator[None]:
-    """Errors naming a request field re-raised naming this command's option instead."""
-    from cordmatch.errors import CordmatchError
-
-    try:
-        yield
-    except CordmatchError as exc:
-        field = exc.field
-        if field is None or field == "antibodies":  # antibody errors name the file and line already
-            raise
-        option = OPTIONS.get(field, field)
-        if exc.where is None or exc.where == field:
-            raise type(exc)(exc.message, where=option, field=field) from None
-        raise type(exc)(f"{option}: {exc.message}", where=exc.where, field=field) from None
 
 
 def outcome_table(outcome: SearchOutcome, title: str = "ranked units") -> Table:
@@ -165,7 +146,7 @@ def search_command(
         settings = settings_from_toml(text, str(settings_file), settings)
     if assignments:
         settings = settings.with_values(parse_assignments(assignments), "--set")
-    with in_option_words():
+    with in_option_words(OPTIONS):
         settings.policy(policy)
     report_format = None
     if report is not None:
@@ -201,7 +182,7 @@ def search_command(
         population=population,
     )
     tables = load_tables()
-    with in_option_words():
+    with in_option_words(OPTIONS):
         outcome = run_search(req, tables, settings)
     if report is not None and report_format is not None:
         _write_report(report, report_format, outcome.to_dict(), settings, tables.release, db, patient_ref,
