@@ -175,19 +175,68 @@ def bench_pg(url: str, units: int, work: Path) -> None:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+def bench_pg_log(url: str, units: int) -> None:
+    """PostgreSQL bulk write with one change-log row per new unit (the triggers disabled inside each chunk's
+    transaction) against the per-row triggers, twice each, in this run."""
+    import contextlib
+    import uuid
+
+    import psycopg
+
+    from cordmatch.imgt import default_nomenclature
+    from cordmatch.services.registry import write_registry
+    from cordmatch.sim.registry import generate_registry
+    from cordmatch.store import bulk
+
+    tables = default_nomenclature()
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    chunks = list(generate_registry(units, 1, "mix", tables))
+    once = bulk.logged_once
+
+    @contextlib.contextmanager
+    def per_row(conn: Any, first_id: int, last_id: int) -> Any:
+        yield
+
+    rates: dict[str, list[float]] = {"per-row triggers": [], "one log row per unit": []}
+    try:
+        for name, swap in [("per-row triggers", per_row), ("one log row per unit", once)] * 2:
+            bulk.logged_once = swap  # type: ignore[assignment]
+            schema = f"cm_bench_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(f'CREATE SCHEMA "{schema}"')
+            try:
+                sep = "&" if "?" in url else "?"
+                t0 = time.perf_counter()
+                write_registry(f"{url}{sep}options=-csearch_path%3D{schema}", iter(chunks), tables.release)
+                rates[name].append(units / (time.perf_counter() - t0))
+            finally:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            print(f"  PostgreSQL bulk write, {name}: {rates[name][-1]:,.0f} units/s (load {_load():.1f})")
+    finally:
+        bulk.logged_once = once
+    ratio = statistics.mean(rates["one log row per unit"]) / statistics.mean(rates["per-row triggers"])
+    print(f"PostgreSQL bulk write of {units:,} units: one log row per unit is {ratio:.2f}x the per-row triggers")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--units", type=int, default=100_000)
     ap.add_argument("--pg", default=None, help="PostgreSQL URL (a schema of its own is created and dropped)")
     ap.add_argument("--pg-units", type=int, default=1_000_000)
     ap.add_argument("--skip-sqlite", action="store_true")
+    ap.add_argument("--pg-log-compare", type=int, default=0, metavar="UNITS",
+                    help="with --pg: also compare the bulk write's change logging (one row per unit vs per-row "
+                    "triggers) at this many units")  # fmt: skip
     args = ap.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     work = Path(tempfile.mkdtemp(prefix="cm-bench-scale-"))
     try:
         if not args.skip_sqlite:
             bench_sqlite(args.units, work)
-        if args.pg:
+        if args.pg and args.pg_log_compare:
+            bench_pg_log(args.pg, args.pg_log_compare)
+        if args.pg and args.pg_units:
             bench_pg(args.pg, args.pg_units, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -16,7 +16,7 @@ from cordmatch.imgt import default_nomenclature
 from cordmatch.selection.index import UnitIndex, index_state
 from cordmatch.services import store_index
 from cordmatch.services.store_index import StoreSource, build_index, coded_units, open_store_index
-from cordmatch.services.store_index_sqlite import _connect, _current, open_sqlite_index
+from cordmatch.services.store_index_sqlite import _connect, _current, _Found, open_sqlite_index
 from scale.test_store_index import _same
 from services.conftest import World, to_available
 
@@ -40,7 +40,7 @@ def _same_index(a: UnitIndex, b: UnitIndex) -> None:
         np.testing.assert_array_equal(sa[name], sb[name], err_msg=name)
 
 
-def _fast(db: Path, tables: NomenclatureTables) -> store_index.CodedUnits | UnitIndex | None:
+def _fast(db: Path, tables: NomenclatureTables) -> _Found | None:
     conn = _connect(db)
     try:
         conn.execute("BEGIN")
@@ -49,17 +49,24 @@ def _fast(db: Path, tables: NomenclatureTables) -> store_index.CodedUnits | Unit
         conn.close()
 
 
+def _full(world: World, tables: NomenclatureTables, db: Path, name: str) -> store_index.CodedUnits:
+    """What the SQLAlchemy path reads afresh (its own index file, no process copy)."""
+    store_index._memo.clear()
+    return coded_units(world.svc.store, tables, path=db.with_name(name))
+
+
 def test_fast_path_gives_what_the_full_open_gives(world: World, db: Path, tables: NomenclatureTables) -> None:
     for i in (1, 2, 3):
         to_available(world, f"G12349800000{i}", str(i))
-    assert open_sqlite_index(str(db), tables) is None  # no index file yet: the full open writes it
-    open_store_index(world.svc.store, tables)
-    saved = _fast(db, tables)  # nothing changed: the index saved in the file, not rebuilt
-    assert isinstance(saved, UnitIndex)
-    store_index._memo.clear()
-    _same_index(saved, build_index(coded_units(world.svc.store, tables, path=db.with_name("a.npz")), tables.release))
-    index, source = open_sqlite_index(f"sqlite:///{db}", tables) or (None, None)
+    first = _fast(db, tables)  # no index file yet: everything read, to be written
+    assert first is not None and first.save and first.coded is not None
+    _same(first.coded, _full(world, tables, db, "a.npz"))
+    index, source = open_sqlite_index(f"sqlite:///{db}", tables) or (None, None)  # writes the index file
     assert index is not None and source is not None and len(index) == 3
+    saved = _fast(db, tables)  # nothing changed: the index saved in the file, not rebuilt
+    assert saved is not None and saved.index is not None and not saved.save
+    _same_index(saved.index, build_index(_full(world, tables, db, "b.npz"), tables.release))
+    _same_index(saved.index, index)
     dins = ["G123498000001", "G123498000003", "G123498999999"]
     assert source.records(dins) == StoreSource(world.svc.store).records(dins)
     # a few changes (reserved, retyped): read and merged, as the full path does
@@ -68,22 +75,32 @@ def test_fast_path_gives_what_the_full_open_gives(world: World, db: Path, tables
     units = getattr(world.svc, "units", world.svc)
     units.record_typing(world.tech, "G123498000001", "A*01:01+A*02:05^B*07:02+B*08:01^DRB1*15:01+DRB1*03:01")
     fast = _fast(db, tables)
-    assert isinstance(fast, store_index.CodedUnits)
-    assert [d.decode() for d in fast.din] == ["G123498000001", "G123498000003"]
-    store_index._memo.clear()
-    _same(fast, coded_units(world.svc.store, tables, path=db.with_name("fresh.npz")))
+    assert fast is not None and fast.coded is not None and not fast.save
+    assert [d.decode() for d in fast.coded.din] == ["G123498000001", "G123498000003"]
+    _same(fast.coded, _full(world, tables, db, "c.npz"))
 
 
-def test_fast_path_steps_aside(world: World, db: Path, tables: NomenclatureTables, tmp_path: Path) -> None:
+def test_fast_path_reads_again_or_steps_aside(
+    world: World, db: Path, tables: NomenclatureTables, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
     to_available(world, "G123498000001", "1")
-    open_store_index(world.svc.store, tables)
-    assert _fast(db, tables) is not None
+    to_available(world, "G123498000002", "2")
+    assert open_sqlite_index(str(db), tables) is not None
     with world.svc.store.transaction() as s:  # a write the log did not see (fingerprint moved)
-        from sqlalchemy import text
-
         s.execute(text("DROP TRIGGER search_log_units_update"))
-        s.execute(text("UPDATE units SET version = version + 1"))
-    assert _fast(db, tables) is None
+        s.execute(text("UPDATE units SET state = 'reserved', version = version + 1 WHERE din = 'G123498000001'"))
+    found = _fast(db, tables)  # read everything again
+    assert found is not None and found.save and found.coded is not None
+    assert [d.decode() for d in found.coded.din] == ["G123498000002"]
+    _same(found.coded, _full(world, tables, db, "d.npz"))
+    with world.svc.store.transaction() as s:  # not at the head revision: the full open (migrations) decides
+        head = s.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        s.execute(text("UPDATE alembic_version SET version_num = 'older'"))
+    assert open_sqlite_index(str(db), tables) is None
+    with world.svc.store.transaction() as s:
+        s.execute(text("UPDATE alembic_version SET version_num = :h"), {"h": head})
     assert open_sqlite_index(str(tmp_path / "missing.sqlite3"), tables) is None
     assert open_sqlite_index("postgresql://nowhere/db", tables) is None
 
@@ -122,8 +139,9 @@ def test_the_saved_index_searches_like_a_built_one(tmp_path: Path, tables: Nomen
         built, source = open_store_index(store, tables)
     finally:
         store.close()
-    saved = _fast(db, tables)
-    assert isinstance(saved, UnitIndex)
+    found = _fast(db, tables)
+    assert found is not None and found.index is not None
+    saved = found.index
     _same_index(saved, built)
     ranked = 0
     donors = next(iter(generate_registry(8, 5, "mix", tables))).hla  # patients typed like units of the bank
@@ -137,3 +155,25 @@ def test_the_saved_index_searches_like_a_built_one(tmp_path: Path, tables: Nomen
         assert a.counts == b.counts
         ranked += len(a.results)
     assert ranked
+
+
+def test_fast_path_after_a_compaction_misses_nothing(
+    world: World, db: Path, tables: NomenclatureTables, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cordmatch.services import store_log
+
+    monkeypatch.setattr(store_log, "KEEP_CHANGES", 2)
+    monkeypatch.setattr(store_log, "COMPACT_MIN", 1)
+    to_available(world, "G123498000001", "1")
+    to_available(world, "G123498000002", "2")
+    assert open_sqlite_index(str(db), tables) is not None  # the index file beside the store, at this horizon
+    to_available(world, "G123498000003", "3")
+    getattr(world.svc, "reservations", world.svc).reserve(world.coord, "G123498000001", "p1")
+    to_available(world, "G123498000004", "4")
+    newer = _full(world, tables, db, "newer.npz")  # another reader writes a newer file and compacts the log
+    with world.svc.store.read() as s:
+        assert store_log.log_start_of(s) > 0
+    found = _fast(db, tables)  # the file beside is older than the compacted log: everything read again
+    assert found is not None and found.save and found.coded is not None
+    assert [d.decode() for d in found.coded.din] == ["G123498000002", "G123498000003", "G123498000004"]
+    _same(found.coded, newer)

@@ -360,7 +360,7 @@ def _built(coded: CodedUnits, release: str) -> UnitIndex:
 
 
 @dataclass(frozen=True)
-class _Snapshot:
+class Snapshot:
     """What one read transaction saw of the store's change log and listed units."""
 
     dialect: str
@@ -383,7 +383,7 @@ def coded_units(store: Store, tables: NomenclatureTables, *, path: Path | None =
         if dialect == "postgresql":  # one snapshot for the horizon, the log, the fingerprint and the rows
             s.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
         horizon = _horizon(s, dialect)  # first: later commits are seen again next time
-        snap = _Snapshot(dialect, horizon, index_key(store_id(s), tables), _fingerprint(s), log_start_of(s))
+        snap = Snapshot(dialect, horizon, index_key(store_id(s), tables), _fingerprint(s), log_start_of(s))
         with _memo_lock:
             have = _memo.get(memo_key)
         if have is None or have.key != snap.key:
@@ -397,7 +397,7 @@ def coded_units(store: Store, tables: NomenclatureTables, *, path: Path | None =
 
 
 def _bring_up_to_date(
-    s: Session, snap: _Snapshot, have: CodedUnits | None, tables: NomenclatureTables, path: Path
+    s: Session, snap: Snapshot, have: CodedUnits | None, tables: NomenclatureTables, path: Path
 ) -> tuple[CodedUnits, bool]:
     """``have`` (None: nothing usable) brought to ``snap``; and whether the index file was written."""
     changed: list[int] = []
