@@ -1,4 +1,4 @@
-"""The nomenclature cache: the table format is part of the file name, and stale files are not read."""
+"""The nomenclature cache: the table format and build revision are in the file name; stale files are not read."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from pathlib import Path
 import numpy as np
 
 from cordmatch.hla.tables import TABLES_FORMAT, NomenclatureTables
+from cordmatch.imgt.build import BUILD_REVISION
 from cordmatch.imgt.cache import cache_file
 
 
 def test_cache_file_names_the_format(tmp_path: Path) -> None:
     assert TABLES_FORMAT == 3
-    assert cache_file(tmp_path).name == "tables-v3.npz"
+    assert BUILD_REVISION == 2
+    assert cache_file(tmp_path).name == "tables-v3r2.npz"
 
 
 def test_tables_round_trip_and_refuse_other_formats(tables) -> None:  # type: ignore[no-untyped-def]

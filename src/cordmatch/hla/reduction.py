@@ -2,12 +2,14 @@
 
 Output follows py-ard's conventions: an ``HLA-`` prefix on the input is kept on every output name;
 allele lists (``/``) are de-duplicated and sorted by field values; the two sides of ``+`` are sorted;
-``^`` and ``|`` components are de-duplicated and sorted as text; ``~`` keeps its order.
+``^`` and ``|`` components are de-duplicated and sorted as text; ``~`` keeps its order. Names py-ard ranks
+equal (``A*02:03:01``, ``A*02:03:01Q``) are ordered by their text, so a list never depends on set order.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cmp_to_key
 
 from cordmatch.errors import InvalidInputError
@@ -56,9 +58,21 @@ def compare_names(a: str, b: str) -> int:
 _KEY = cmp_to_key(compare_names)
 
 
+def ordered_names(names: Iterable[str]) -> list[str]:
+    """``names`` in py-ard's order (:func:`compare_names`: A*01:01:01:01, A*01:01:01:02, A*01:02); names it
+    ranks equal (``A*02:03:01``, ``A*02:03:01Q``) by their text. The same list for any order of the input,
+    whatever the hash seed of the process that gathered them."""
+    return sorted(sorted(names), key=_KEY)  # text first: the stable sort keeps it among equals
+
+
+def ordered_list(text: str, sep: str = "/") -> str:
+    """A ``sep``-separated list of names in :func:`ordered_names` order (same names, same count)."""
+    return sep.join(ordered_names(text.split(sep)))
+
+
 def _sorted_unique(parts: list[str], sep: str) -> str:
     flat = {p for part in parts for p in part.split(sep) if p}
-    return sep.join(sorted(flat, key=_KEY))
+    return sep.join(ordered_names(flat))
 
 
 def _mac_names(

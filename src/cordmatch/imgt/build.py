@@ -2,7 +2,9 @@
 
 Every name py-ard knows (full WHO names, truncated names, short nulls, G and P groups, serology, XX codes)
 is reduced by py-ard itself at every level, W included (W gives a name's members), in parallel worker
-processes, so ``hla reduce``/``expand`` answer as py-ard does. WHO serologic assignments and antigen
+processes, so ``hla reduce``/``expand`` answer as py-ard does; the names inside each answer's ``/`` list are
+put in :func:`cordmatch.hla.reduction.ordered_names` order (py-ard leaves names it ranks equal in set order,
+which changes with the hash seed), so two builds give the same bytes. WHO serologic assignments and antigen
 relations come from the release's ``rel_dna_ser.txt`` and ``rel_ser_ser.txt`` (see cordmatch.hla.serology).
 """
 
@@ -24,6 +26,7 @@ import numpy.typing as npt
 
 from cordmatch.hla.loci import REDUCTION_LEVELS
 from cordmatch.hla.names import shape_of
+from cordmatch.hla.reduction import ordered_list
 from cordmatch.hla.serology import (
     MATCH,
     MISMATCH,
@@ -38,6 +41,9 @@ from cordmatch.imgt.release import lay_out_for_pyard, release_dir
 
 Progress = Callable[[str, int, int], None]
 STORED_LEVELS = tuple(lv for lv in REDUCTION_LEVELS if lv != "W")
+#: Revision of what a build writes with the same codes (``TABLES_FORMAT``): part of the cache file's name, so
+#: bumping it rebuilds old caches without recoding registries. 2: ``/`` lists in a stable order.
+BUILD_REVISION = 2
 
 
 def init_pyard(work_dir: Path, release: str) -> Any:
@@ -127,6 +133,7 @@ def _reduce_all(
                 *levels, w = row
                 for lv, text in zip(STORED_LEVELS, levels, strict=True):
                     if text is not None:
+                        text = ordered_list(text)
                         results[lv][c * chunk + k] = texts[lv].setdefault(text, len(texts[lv]))
                 who[c * chunk + k] = w
     if progress:

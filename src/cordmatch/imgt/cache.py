@@ -1,7 +1,8 @@
 """Build the nomenclature tables once, cache them under the data directory, reuse them on later starts.
 
-The cache is ``<data dir>/nomenclature/<release>/tables-v<format>.npz``. Building takes a file lock so two
-processes starting at once build it only once; the file is written to a temporary name and renamed.
+The cache is ``<data dir>/nomenclature/<release>/tables-v<format>r<build revision>.npz``. Building takes a
+file lock so two processes starting at once build it only once; the file is written to a temporary name and
+renamed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cordmatch.hla.tables import TABLES_FORMAT, NomenclatureTables
-from cordmatch.imgt.build import Progress, build_tables, init_pyard
+from cordmatch.imgt.build import BUILD_REVISION, Progress, build_tables, init_pyard
 from cordmatch.imgt.release import RELEASE, active_release
 from cordmatch.paths import data_dir
 
@@ -36,7 +37,8 @@ def cache_dir(base: str | os.PathLike[str] | None = None, release: str = RELEASE
 
 
 def cache_file(base: str | os.PathLike[str] | None = None, release: str = RELEASE) -> Path:
-    return cache_dir(base, release) / f"tables-v{TABLES_FORMAT}.npz"
+    """The cached tables' file: the coding format and the build revision in its name (a stale file is not read)."""
+    return cache_dir(base, release) / f"tables-v{TABLES_FORMAT}r{BUILD_REVISION}.npz"
 
 
 @contextmanager
