@@ -52,12 +52,40 @@ class BatchPatient:
     notes: tuple[str, ...] = ()
 
     def built(self, tables: Any) -> tuple[Patient, list[str]]:
-        """The patient and the service's notes (built from the request when not built yet)."""
+        """The patient and the service's notes (built from the request when not built yet, once per process)."""
         if self.patient is not None:
             return self.patient, list(self.notes)
-        from cordmatch.services.search import build_patient
+        patient, notes = _built_patient(self.request, tables)
+        return patient, list(notes)
 
-        return build_patient(self.request, tables)
+    def __reduce__(self) -> tuple[Any, tuple[str, SearchRequest]]:
+        """Sent to a worker as its request only: a built patient's typing holds the nomenclature tables (about
+        18 MB pickled), which every task would carry; the worker builds the patient again with its own tables."""
+        return (BatchPatient, (self.patient_id, self.request))
+
+
+_patients_built: dict[tuple[int, SearchRequest], tuple[Patient, tuple[str, ...]]] = {}
+_patients_lock = threading.Lock()
+#: Most built patients a worker process keeps (each a few kB; the nomenclature tables are shared).
+MAX_BUILT_PATIENTS = 20_000
+
+
+def _built_patient(req: SearchRequest, tables: Any) -> tuple[Patient, tuple[str, ...]]:
+    """The patient of ``req`` and the service's notes, built once per process and tables object (a kept patient
+    holds its tables, so their id is not reused while the entry lives)."""
+    from cordmatch.services.search import build_patient
+
+    key = (id(tables), req)
+    with _patients_lock:
+        hit = _patients_built.get(key)
+    if hit is None:
+        patient, notes = build_patient(req, tables)
+        hit = (patient, tuple(notes))
+        with _patients_lock:
+            if len(_patients_built) >= MAX_BUILT_PATIENTS:
+                _patients_built.clear()
+            _patients_built[key] = hit
+    return hit
 
 
 @dataclass
