@@ -281,12 +281,17 @@ def search_batch(
         for done, _ in enumerate(as_completed([*futures, *(m for _, m in merges)]), start=1):  # type: ignore[no-untyped-call]
             if progress is not None:
                 progress(done, total)
-        for (idx, _), merged in zip(merges, client.gather([m for _, m in merges]), strict=True):
-            for i, r in zip(idx, merged, strict=True):
-                results[i] = r
+        _gather_merges(client, merges, results)
         pending = [i for i in pending if results[i] is None]
         want *= 4  # some partition may hold more: ask the pending patients' partitions for more candidates
     return [r for r in results if r is not None]
+
+
+def _gather_merges(client: Any, merges: list[tuple[list[int], Any]], results: list[dict[str, Any] | None]) -> None:
+    """Put each merge's outcomes at their patients' places in ``results`` (fetched from the workers at once)."""
+    for (idx, _), merged in zip(merges, client.gather([m for _, m in merges]), strict=True):
+        for i, r in zip(idx, merged, strict=True):
+            results[i] = r
 
 
 # --------------------------------------------------------------------------- patients and the reference path
