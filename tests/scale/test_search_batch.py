@@ -93,3 +93,20 @@ def test_bad_inputs_are_clear(tmp_path: Path) -> None:
     bad.write_text("not json\n")
     with pytest.raises(InvalidInputError, match="line 1"):
         load_patients(bad)
+
+
+def test_a_batch_patient_travels_as_its_request(tmp_path: Path) -> None:
+    """A task's graph carries each patient's request, not its parsed typing (which holds the nomenclature tables);
+    the worker builds the same patient again."""
+    import pickle
+
+    from cordmatch.bootstrap import worker_tables
+
+    patients = load_patients(_patients_file(tmp_path / "p.jsonl", 3, 4))
+    for bp in patients:
+        sent = pickle.dumps(bp)
+        assert len(sent) < 4096
+        back = pickle.loads(sent)
+        assert back.patient is None and back.request == bp.request and back.patient_id == bp.patient_id
+        patient, notes = back.built(worker_tables())
+        assert repr(patient) == repr(bp.patient) and notes == list(bp.notes)  # the typing's repr leaves out its tables

@@ -17,6 +17,8 @@ from typing import Any
 
 from cordmatch.errors import InvalidInputError
 from cordmatch.io.parquet_registry import (
+    CODING,
+    CODING_KEY,
     FORMAT,
     FORMAT_KEY,
     RELEASE_KEY,
@@ -91,7 +93,9 @@ def write_partitions(
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    schema = chunk_table(empty_chunk()).schema.with_metadata({RELEASE_KEY: release.encode(), FORMAT_KEY: FORMAT})
+    # the coded columns were coded with this table format: readers use them instead of parsing every GL string
+    meta = {RELEASE_KEY: release.encode(), FORMAT_KEY: FORMAT, CODING_KEY: CODING}
+    schema = chunk_table(empty_chunk()).schema.with_metadata(meta)
     written = [0] * len(sizes)
     writers: dict[int, Any] = {}
     try:

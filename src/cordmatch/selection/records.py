@@ -12,7 +12,7 @@ from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.hla.typing import HlaTyping, Position, parse_typing
 from cordmatch.matching.coded import CODED_LOCI, code_typing, position_code
-from cordmatch.selection.index import UnitColumns, UnitIndex, date_code, pack_flags
+from cordmatch.selection.index import I16, UnitColumns, UnitIndex, date_code, pack_flags
 from cordmatch.selection.model import UnitRecord
 
 
@@ -43,40 +43,59 @@ _Alternative = tuple[tuple[int, ...], tuple[int, ...]]  # (antigen codes, allele
 _NOT_TYPED: _Alternative = ((-1, -1), (-1, -1))
 
 
-def _genotype_code(p1: Position, p2: Position) -> _Alternative | None:
+#: per position (by :func:`_position_key`): (is null, code or None)
+_PositionCodes = dict[object, tuple[bool, tuple[int, int] | None]]
+
+
+def _position_key(p: Position) -> tuple[object, ...]:
+    """What the coding of a position depends on (its tables are those of the whole call)."""
+    return p.tokens, p.alleles, p.antigen_alleles
+
+
+def _position(p: Position, cache: _PositionCodes) -> tuple[bool, tuple[int, int] | None]:
+    key = _position_key(p)
+    if key not in cache:
+        cache[key] = (p.is_null, None if p.is_null else position_code(p))
+    return cache[key]
+
+
+def _genotype_code(p1: Position, p2: Position, cache: _PositionCodes) -> _Alternative | None:
     """One genotype of a locus coded as :func:`code_typing` codes it (a null position shows the other one);
-    None when both are null or a position spans antigens."""
-    if p1.is_null and p2.is_null:
+    None when both are null or a position spans antigens. ``cache``: positions already coded."""
+    (null1, code1), (null2, code2) = _position(p1, cache), _position(p2, cache)
+    if null1 and null2:
         return None
-    shown = (p2, p2) if p1.is_null else (p1, p1) if p2.is_null else (p1, p2)
-    codes = [position_code(p) for p in shown]
-    if any(c is None for c in codes):
+    shown = (code2, code2) if null1 else (code1, code1) if null2 else (code1, code2)
+    if shown[0] is None or shown[1] is None:
         return None
-    ag = tuple(c[0] for c in codes if c is not None)
-    al = tuple(c[1] for c in codes if c is not None)
-    return ag, al
+    return (shown[0][0], shown[1][0]), (shown[0][1], shown[1][1])
 
 
-def _locus_alternatives(typing: HlaTyping, locus: str) -> list[_Alternative] | None:
-    """Every genotype alternative of one locus, coded; the not-typed code when the locus is absent."""
+def _locus_alternatives(typing: HlaTyping, locus: str, cache: _PositionCodes) -> list[_Alternative] | None:
+    """Every genotype alternative of one locus, coded; the not-typed code when the locus is absent.
+    ``cache``: positions already coded."""
     lt = typing.loci.get(locus)
     if lt is None:
         return [_NOT_TYPED]
     alts: list[_Alternative] = []
     for p1, p2 in lt.alternatives:
-        code = _genotype_code(p1, p2)
+        code = _genotype_code(p1, p2, cache)
         if code is None:
             return None
         alts.append(code)
     return alts
 
 
-def alternative_codes(typing: HlaTyping, limit: int = MAX_ALTERNATIVE_ROWS) -> tuple[np.ndarray, np.ndarray] | None:
+def alternative_codes(
+    typing: HlaTyping, limit: int = MAX_ALTERNATIVE_ROWS, cache: _PositionCodes | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Genotype alternatives of an ambiguous typing as coded rows (k, 4, 2), the product over loci; None when
-    a position spans antigens or the product exceeds ``limit`` (then the unit is graded by ``grade``)."""
+    a position spans antigens or the product exceeds ``limit`` (then the unit is graded by ``grade``).
+    ``cache``: positions coded by earlier calls on typings of the same tables."""
     per_locus: list[list[_Alternative]] = []
+    positions: _PositionCodes = {} if cache is None else cache
     for locus in CODED_LOCI:
-        alts = _locus_alternatives(typing, locus)
+        alts = _locus_alternatives(typing, locus, positions)
         if alts is None:
             return None
         per_locus.append(alts)
@@ -93,35 +112,74 @@ def alternative_codes(typing: HlaTyping, limit: int = MAX_ALTERNATIVE_ROWS) -> t
 _LOCUS_ROW = {locus: i for i, locus in enumerate(CODED_LOCI)}
 
 
-def _fast_codes(gl: str, tables: NomenclatureTables, cache: dict[str, Any]) -> list[int] | None:
-    """Codes of an unphased GL string assembled from per-locus parts (each parsed once per distinct text), as
-    16 ints (antigen ids then allele ids, loci A, B, C, DRB1 x 2 positions); None when a part is phased,
-    outside A, B, C, DRB1, repeated, or not codable (the caller parses it whole, which also reports errors)."""
-    if "~" in gl:
-        return None
-    codes = [-1] * 16
-    seen = 0
-    for raw in gl.split("^"):
-        key = "\x01" + raw
-        hit = cache.get(key, False)
-        if hit is False:
-            part = raw.strip()
-            if part not in cache:
-                cache[part] = _code_part(part, tables, cache)
-            coded = cache[part]
-            hit = None if coded is None else (coded[0], *(int(x) for x in coded[1]), *(int(x) for x in coded[2]))
-            cache[key] = hit
-        if hit is None or seen & (1 << hit[0]):
-            return None
-        row = hit[0]
-        seen |= 1 << row
-        codes[2 * row], codes[2 * row + 1], codes[8 + 2 * row], codes[9 + 2 * row] = hit[1:]
-    return codes
+#: keys of ``part_cache`` holding the locus parts met so far (raw text -> row of the table) and that table:
+#: per part (locus row, antigen id x 2, allele id x 2), locus row -1 when the part is not codable alone
+_PART_ROWS = "\x02rows"
+_PART_TABLE = "\x02table"
+#: key of ``part_cache`` holding the positions of ambiguous typings coded so far
+_POSITIONS = "\x02positions"
 
 
-def _code_part(
-    part: str, tables: NomenclatureTables, cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None] | None = None
-) -> tuple[int, np.ndarray, np.ndarray] | None:
+def _part_row(raw: str, tables: NomenclatureTables, cache: dict[str, Any]) -> tuple[int, int, int, int, int]:
+    """The table row of one raw locus part (a phased part is never coded alone: its unit is parsed whole)."""
+    part = raw.strip()
+    if "~" in part:
+        return (-1, -1, -1, -1, -1)
+    if part not in cache:
+        cache[part] = _code_part(part, tables, cache)
+    coded: _PartCode | None = cache[part]
+    if coded is None:
+        return (-1, -1, -1, -1, -1)
+    row, (ag1, ag2), (al1, al2) = coded
+    return row, ag1, ag2, al1, al2
+
+
+def _part_table(
+    parts: Sequence[str], tables: NomenclatureTables, cache: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row of each part in the table, the table (m, 5) int16), coding each distinct part once."""
+    index: dict[str, int] = cache.setdefault(_PART_ROWS, {})
+    rows: list[tuple[int, int, int, int, int]] = cache.setdefault(_PART_TABLE, [])
+    for raw in set(parts).difference(index):
+        index[raw] = len(rows)
+        rows.append(_part_row(raw, tables, cache))
+    ids = np.fromiter(map(index.__getitem__, parts), dtype=np.intp, count=len(parts))
+    return ids, np.array(rows, dtype=np.int16).reshape(-1, 5)
+
+
+def fast_codes(gls: Sequence[str], tables: NomenclatureTables, cache: dict[str, Any]) -> tuple[np.ndarray, I16, I16]:
+    """Codes of unphased GL strings assembled from their per-locus parts (each distinct part coded once):
+    (codable mask (n,), antigen ids (n, 4, 2), allele ids (n, 4, 2)). A string is not codable here when a part
+    is phased, outside A, B, C, DRB1, repeated, or not codable alone (the caller parses it whole, which also
+    reports errors)."""
+    n = len(gls)
+    if n == 0:
+        return np.zeros(0, dtype=np.bool_), np.full((0, 4, 2), -1, dtype=np.int16), np.full((0, 4, 2), -1, np.int16)
+    parts = "^".join(gls).split("^")  # each string gives count("^") + 1 parts, in order
+    per_unit = np.fromiter((g.count("^") + 1 for g in gls), dtype=np.intp, count=n)
+    unit_of = np.repeat(np.arange(n), per_unit)
+    ids, table = _part_table(parts, tables, cache)
+    hit = table[ids]
+    locus = hit[:, 0].astype(np.intp)
+    good = locus >= 0
+    ok = np.ones(n, dtype=np.bool_)
+    ok[unit_of[~good]] = False
+    seen = np.bincount(unit_of[good] * 4 + locus[good], minlength=4 * n)
+    ok[np.flatnonzero(seen > 1) // 4] = False  # a locus given twice
+    use = good & ok[unit_of]
+    ag = np.full((n, 4, 2), -1, dtype=np.int16)
+    al = np.full((n, 4, 2), -1, dtype=np.int16)
+    u, li = unit_of[use], locus[use]
+    ag[u, li] = hit[use, 1:3]
+    al[u, li] = hit[use, 3:5]
+    return ok, ag, al
+
+
+#: (locus row, (antigen id, antigen id), (allele id, allele id)) of one locus part
+_PartCode = tuple[int, tuple[int, int], tuple[int, int]]
+
+
+def _code_part(part: str, tables: NomenclatureTables, cache: dict[str, Any] | None = None) -> _PartCode | None:
     """Codes of one locus part. ``T1+T2`` (no phase, no genotype list) is assembled from its positions, each
     coded once (the coding of a position does not depend on the other one unless a position is null, which
     the position cache refuses); anything else is parsed whole."""
@@ -130,20 +188,23 @@ def _code_part(
         first = _code_position(toks[0].strip(), tables, cache)
         second = _code_position(toks[1].strip(), tables, cache)
         if first is not None and second is not None and first[0] == second[0]:
-            return first[0], np.concatenate([first[1], second[1]]), np.concatenate([first[2], second[2]])
-    return _parse_part(part, tables)
+            return first[0], (first[1], second[1]), (first[2], second[2])
+    whole = _parse_part(part, tables)
+    if whole is None:
+        return None
+    row, ag, al = whole
+    return row, (int(ag[0]), int(ag[1])), (int(al[0]), int(al[1]))
 
 
-def _code_position(
-    tok: str, tables: NomenclatureTables, cache: dict[str, tuple[int, np.ndarray, np.ndarray] | None]
-) -> tuple[int, np.ndarray, np.ndarray] | None:
+def _code_position(tok: str, tables: NomenclatureTables, cache: dict[str, Any]) -> tuple[int, int, int] | None:
     """(locus row, antigen id, allele id) of one position, from the homozygous part ``T+T``; None when not
     codable (null allele, several antigens) or not parseable."""
     key = "\x00" + tok
     if key not in cache:
         hit = _parse_part(f"{tok}+{tok}", tables) if tok else None
-        cache[key] = None if hit is None else (hit[0], hit[1][:1].copy(), hit[2][:1].copy())
-    return cache[key]
+        cache[key] = None if hit is None else (hit[0], int(hit[1][0]), int(hit[2][0]))
+    found: tuple[int, int, int] | None = cache[key]
+    return found
 
 
 def _parse_part(part: str, tables: NomenclatureTables) -> tuple[int, np.ndarray, np.ndarray] | None:
@@ -168,22 +229,15 @@ def columns_from_records(
     """Index columns of records; typings that are not codable are returned for the exact side list.
     ``part_cache``: codes of locus parts and positions, shared between calls on the same tables."""
     n = len(records)
-    ag = np.full((n, 4, 2), -1, dtype=np.int16)
-    al = np.full((n, 4, 2), -1, dtype=np.int16)
     exact = np.zeros(n, dtype=np.bool_)
     typings: list[HlaTyping | None] = [None] * n
     alternatives: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n
     extra_hla: list[str | None] = [None] * n
     cache: dict[str, tuple[HlaTyping, tuple[np.ndarray, np.ndarray] | None]] = {}
     locus_cache: dict[str, Any] = {} if part_cache is None else part_cache
-    fast_rows: list[int] = []
-    fast_codes: list[list[int]] = []
-    for i, r in enumerate(records):
-        fast = _fast_codes(r.hla, tables, locus_cache)
-        if fast is not None:
-            fast_rows.append(i)
-            fast_codes.append(fast)
-            continue
+    fast, ag, al = fast_codes([r.hla for r in records], tables, locus_cache)
+    for i in np.flatnonzero(~fast).tolist():
+        r = records[i]
         if r.hla not in cache:
             try:
                 t = parse_typing(r.hla, tables)
@@ -196,13 +250,9 @@ def columns_from_records(
         if coded is None:
             exact[i] = True
             typings[i] = t
-            alternatives[i] = alternative_codes(t)
+            alternatives[i] = alternative_codes(t, cache=locus_cache.setdefault(_POSITIONS, {}))
         else:
             ag[i], al[i] = coded
-    if fast_rows:
-        coded16 = np.array(fast_codes, dtype=np.int16)
-        ag[fast_rows] = coded16[:, :8].reshape(-1, 4, 2)
-        al[fast_rows] = coded16[:, 8:].reshape(-1, 4, 2)
     cols = UnitColumns(
         unit_id=[r.unit_id for r in records],
         ag=ag,

@@ -446,9 +446,12 @@ class StoreSource:
         return out
 
 
-def open_store_index(store: Store, tables: NomenclatureTables) -> tuple[UnitIndex, StoreSource]:
-    """The search index of an opened store (persistent, incremental) and its record source."""
-    coded = coded_units(store, tables)
+def open_store_index(
+    store: Store, tables: NomenclatureTables, *, path: Path | None = None
+) -> tuple[UnitIndex, StoreSource]:
+    """The search index of an opened store (persistent, incremental) and its record source (``path``: the
+    index file, by default :func:`index_path`)."""
+    coded = coded_units(store, tables, path=path)
     with _memo_lock:
         saved = [index for c, index in _last_built if c is coded and index.release == tables.release]
         _last_built.clear()
