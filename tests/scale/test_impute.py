@@ -11,7 +11,7 @@ import pytest
 from cordmatch.cli.main import main
 from cordmatch.imgt import default_nomenclature
 from cordmatch.io.partitions import read_manifest, read_table, write_partitions
-from cordmatch.scale.impute import impute_distributed, impute_rows
+from cordmatch.scale.impute import impute_distributed, impute_rows, warm_workers
 from cordmatch.sim.registry import generate_registry
 
 PATIENT = "A*02:01+A*01:01^B*07:02+B*08:01^C*07:01+C*07:02^DRB1*15:01+DRB1*03:01"
@@ -24,6 +24,7 @@ def test_distributed_rows_equal_single_process(client: Any, tmp_path: Path) -> N
     table = read_table(reg)
     units = list(zip(table.column("unit_id").to_pylist(), table.column("hla").to_pylist(), strict=True))
     ref = impute_rows(units, "CAU", PATIENT)
+    assert warm_workers(client) is None  # every worker loads its haplotype index (nothing sent back)
     got = impute_distributed(client, read_manifest(reg), "CAU", PATIENT)
     assert [r for g in got for r in g.rows] == ref.rows
     assert sum(g.problems for g in got) == ref.problems

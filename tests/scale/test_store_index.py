@@ -120,6 +120,22 @@ def test_whole_strings_coded_from_parts_equal_the_whole_parse(tables: Nomenclatu
     assert len(fast_codes([], tables, cache)[0]) == 0
 
 
+def test_alternatives_coded_with_shared_positions_equal_fresh_ones(tables: NomenclatureTables) -> None:
+    from cordmatch.hla.typing import parse_typing
+    from cordmatch.selection.records import alternative_codes
+
+    gls = ["A*01:01+A*02:01|A*01:01+A*03:01^B*07:02+B*08:01", "A*01:01N+A*02:01|A*01:01+A*02:01^B*07:02+B*08:01",
+           "A*02:01+A*01:01|A*03:01+A*01:01^B*07:02+B*08:01|B*07:02+B*44:02", "A*02:XX+A*01:01|A*02:01+A*24:02",
+           "A*01:01+A*02:01|A*01:01+A*03:01^B*07:02+B*08:01"]  # fmt: skip
+    cache: dict[object, tuple[bool, tuple[int, int] | None]] = {}
+    for gl in gls * 2:
+        shared = alternative_codes(parse_typing(gl, tables), cache=cache)
+        fresh = alternative_codes(parse_typing(gl, tables))
+        assert (shared is None) == (fresh is None), gl
+        if shared is not None and fresh is not None:
+            assert np.array_equal(shared[0], fresh[0]) and np.array_equal(shared[1], fresh[1]), gl
+
+
 @pytest.mark.postgres
 def test_postgres_change_committed_out_of_order_is_not_missed(
     pg_schema_url: str, tables: NomenclatureTables, tmp_path: Path

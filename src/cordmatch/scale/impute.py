@@ -107,4 +107,15 @@ def impute_distributed(
     for done, _ in enumerate(as_completed(futures), start=1):  # type: ignore[no-untyped-call]
         if progress is not None:
             progress(done, len(futures))
-    return [f.result() for f in futures]
+    return list(client.gather(futures))
+
+
+def warm_workers(client: Any) -> None:
+    """Load the nomenclature tables and the haplotype index on every worker of ``client``'s cluster (a worker
+    loads them on its first task otherwise, which a timing would count)."""
+    client.run(_load_haplotype_index)
+
+
+def _load_haplotype_index() -> None:
+    """Load this worker's haplotype index (returns nothing: ``client.run`` sends results back)."""
+    _haplotype_index()

@@ -43,40 +43,59 @@ _Alternative = tuple[tuple[int, ...], tuple[int, ...]]  # (antigen codes, allele
 _NOT_TYPED: _Alternative = ((-1, -1), (-1, -1))
 
 
-def _genotype_code(p1: Position, p2: Position) -> _Alternative | None:
+#: per position (by :func:`_position_key`): (is null, code or None)
+_PositionCodes = dict[object, tuple[bool, tuple[int, int] | None]]
+
+
+def _position_key(p: Position) -> tuple[object, ...]:
+    """What the coding of a position depends on (its tables are those of the whole call)."""
+    return p.tokens, p.alleles, p.antigen_alleles
+
+
+def _position(p: Position, cache: _PositionCodes) -> tuple[bool, tuple[int, int] | None]:
+    key = _position_key(p)
+    if key not in cache:
+        cache[key] = (p.is_null, None if p.is_null else position_code(p))
+    return cache[key]
+
+
+def _genotype_code(p1: Position, p2: Position, cache: _PositionCodes) -> _Alternative | None:
     """One genotype of a locus coded as :func:`code_typing` codes it (a null position shows the other one);
-    None when both are null or a position spans antigens."""
-    if p1.is_null and p2.is_null:
+    None when both are null or a position spans antigens. ``cache``: positions already coded."""
+    (null1, code1), (null2, code2) = _position(p1, cache), _position(p2, cache)
+    if null1 and null2:
         return None
-    shown = (p2, p2) if p1.is_null else (p1, p1) if p2.is_null else (p1, p2)
-    codes = [position_code(p) for p in shown]
-    if any(c is None for c in codes):
+    shown = (code2, code2) if null1 else (code1, code1) if null2 else (code1, code2)
+    if shown[0] is None or shown[1] is None:
         return None
-    ag = tuple(c[0] for c in codes if c is not None)
-    al = tuple(c[1] for c in codes if c is not None)
-    return ag, al
+    return (shown[0][0], shown[1][0]), (shown[0][1], shown[1][1])
 
 
-def _locus_alternatives(typing: HlaTyping, locus: str) -> list[_Alternative] | None:
-    """Every genotype alternative of one locus, coded; the not-typed code when the locus is absent."""
+def _locus_alternatives(typing: HlaTyping, locus: str, cache: _PositionCodes) -> list[_Alternative] | None:
+    """Every genotype alternative of one locus, coded; the not-typed code when the locus is absent.
+    ``cache``: positions already coded."""
     lt = typing.loci.get(locus)
     if lt is None:
         return [_NOT_TYPED]
     alts: list[_Alternative] = []
     for p1, p2 in lt.alternatives:
-        code = _genotype_code(p1, p2)
+        code = _genotype_code(p1, p2, cache)
         if code is None:
             return None
         alts.append(code)
     return alts
 
 
-def alternative_codes(typing: HlaTyping, limit: int = MAX_ALTERNATIVE_ROWS) -> tuple[np.ndarray, np.ndarray] | None:
+def alternative_codes(
+    typing: HlaTyping, limit: int = MAX_ALTERNATIVE_ROWS, cache: _PositionCodes | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Genotype alternatives of an ambiguous typing as coded rows (k, 4, 2), the product over loci; None when
-    a position spans antigens or the product exceeds ``limit`` (then the unit is graded by ``grade``)."""
+    a position spans antigens or the product exceeds ``limit`` (then the unit is graded by ``grade``).
+    ``cache``: positions coded by earlier calls on typings of the same tables."""
     per_locus: list[list[_Alternative]] = []
+    positions: _PositionCodes = {} if cache is None else cache
     for locus in CODED_LOCI:
-        alts = _locus_alternatives(typing, locus)
+        alts = _locus_alternatives(typing, locus, positions)
         if alts is None:
             return None
         per_locus.append(alts)
@@ -97,6 +116,8 @@ _LOCUS_ROW = {locus: i for i, locus in enumerate(CODED_LOCI)}
 #: per part (locus row, antigen id x 2, allele id x 2), locus row -1 when the part is not codable alone
 _PART_ROWS = "\x02rows"
 _PART_TABLE = "\x02table"
+#: key of ``part_cache`` holding the positions of ambiguous typings coded so far
+_POSITIONS = "\x02positions"
 
 
 def _part_row(raw: str, tables: NomenclatureTables, cache: dict[str, Any]) -> tuple[int, int, int, int, int]:
@@ -229,7 +250,7 @@ def columns_from_records(
         if coded is None:
             exact[i] = True
             typings[i] = t
-            alternatives[i] = alternative_codes(t)
+            alternatives[i] = alternative_codes(t, cache=locus_cache.setdefault(_POSITIONS, {}))
         else:
             ag[i], al[i] = coded
     cols = UnitColumns(
