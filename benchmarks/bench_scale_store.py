@@ -9,6 +9,9 @@ Prints, from one run on this machine (figures and ratios against baselines measu
   index file yet; target < 5 s) and the median of later ones (target < 1 s); baselines: the same search on
   the Parquet file, ``cordmatch --help`` (process start), and the old path in-process (every unit read
   through the ORM feed and parsed again: what each search cost before);
+- the CLI processes run as an installed package does: cordmatch's modules compiled to ``.pyc`` first, and
+  without ``PYTHONDONTWRITEBYTECODE`` in their environment (the development environment sets it, so every
+  process would recompile every module), after one warm-up process;
 - with ``--pg``: PostgreSQL bulk write (COPY), the first open of the store's index (target < 30 s) and a
   later open (index file + change log) against opening the same units from Parquet (target: as fast).
 """
