@@ -305,13 +305,14 @@ def _changed(session: Session, dialect: str, since: int) -> list[int]:
 def _read(session: Session, tables: NomenclatureTables, key: str, unit_ids: Sequence[int] | None) -> CodedUnits:
     from sqlalchemy import text
 
-    from cordmatch.services.bank_index import iter_search_records
+    from cordmatch.services.bank_index import iter_postgresql_search_rows, iter_search_records
 
+    rows_iter = iter_search_records(session, unit_ids=unit_ids, light=True)
     if session.get_bind().dialect.name == "postgresql" and unit_ids is None:
         # a server-side cursor plans for the first 10% of rows by default (nested loops): plan for all of them
         session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
+        rows_iter = iter_postgresql_search_rows(session)
     cache: dict[str, Any] = {}
-    rows_iter = iter_search_records(session, unit_ids=unit_ids, light=True)
     parts = [code_records(rows, tables, key, cache) for rows in rows_iter]
     return concat(parts, key)
 
