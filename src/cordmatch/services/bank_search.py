@@ -17,7 +17,7 @@ from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.selection.index import UnitIndex
 from cordmatch.services.auth import Principal
-from cordmatch.services.store_index import CodedUnits, StoreSource, build_index, coded_units
+from cordmatch.services.store_index import CodedUnits, StoreSource, coded_units, index_of, index_path
 from cordmatch.store.engine import Store
 
 if TYPE_CHECKING:
@@ -36,11 +36,13 @@ class BankSearch:
 
     def index(self) -> tuple[UnitIndex, StoreSource]:
         """The index of the available units now: the store's persistent coded index brought up to date with
-        its change log (only changed units are read again); rebuilt from the codes when they changed."""
+        its change log (only changed units are read again); rebuilt from the codes when they changed (the
+        first time: the index saved in the index file when the store did not change since it was written)."""
         with self._lock:
-            coded = coded_units(self.store, self.tables)
+            path = index_path(self.store)
+            coded = coded_units(self.store, self.tables, path=path)
             if self._index is None or coded is not self._coded:
-                self._index = (build_index(coded, self.tables.release), StoreSource(self.store))
+                self._index = (index_of(coded, self.tables.release, path), StoreSource(self.store))
                 self._coded = coded
             return self._index
 

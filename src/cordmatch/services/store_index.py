@@ -1,37 +1,50 @@
 """Persistent coded search index of a bank store (SQLite or PostgreSQL): GL strings parsed once, ever.
 
 The coded columns of every searchable unit (integer HLA codes, dose, flags, NIMA antigen ids) are kept in
-an index file: beside a SQLite file (``<db>.cmindex.npz``), under the data directory for a server
-(``search-index/<hash of the URL>.npz``). The file is keyed on the store's random id, the IPD-IMGT/HLA
-release and the nomenclature tables' format and size (a new release or table build recodes everything),
-and records how far it has read the store's change log (``search_changes``, filled by triggers on every
-write to units, typings, measurements and banks: migration 0003). Opening the index reads the log since
-then and reloads only the units it names, so a unit registered, reserved, released or retyped a moment ago
-is seen by the next search.
+an index file (:mod:`cordmatch.services.index_file`): beside a SQLite file (``<db>.cmindex.npz``), under
+the data directory for a server (``search-index/<hash of the URL>.npz``). The file is keyed on the store's
+random id, the IPD-IMGT/HLA release and the nomenclature tables' format and size (a new release or table
+build recodes everything), and records how far it has read the store's change log (``search_changes``,
+filled by triggers on every write to units, typings, measurements and banks: migration 0003). Opening the
+index reads the log since then and reloads only the units it names, so a unit registered, reserved,
+released or retyped a moment ago is seen by the next search.
 
 Change horizon: SQLite serialises writers, so the log's largest ``seq`` in the reading snapshot marks what
 was read. PostgreSQL may commit log rows out of ``seq`` order, so the horizon is the oldest transaction
 still in flight when the read began (``pg_snapshot_xmin``): the next read takes every row written by that
 transaction or a later one (rereading a unit is harmless, missing one is not).
+
+The index file also keeps the search index built from its codes, with a random id of that write. Codes
+read from the file and found current (no log row since the file's horizon, same fingerprint) are the
+same object, still carrying that id, and the search index saved with them is loaded instead of built
+(:func:`index_of`); any change gives new codes without the id, and the index is built from them. This
+does not depend on the horizon staying put (PostgreSQL's moves with every transaction on the server).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from cordmatch.hla.tables import TABLES_FORMAT, NomenclatureTables
-from cordmatch.selection.index import UnitColumns, UnitIndex, index_from_state, index_state
+from cordmatch.hla.tables import NomenclatureTables
+from cordmatch.selection.index import UnitColumns, UnitIndex
 from cordmatch.selection.model import UnitRecord
 from cordmatch.selection.records import columns_from_records, nima_antigens
+from cordmatch.services.index_file import INDEX_FORMAT as INDEX_FORMAT
+from cordmatch.services.index_file import CodedUnits as CodedUnits
+from cordmatch.services.index_file import index_key as index_key
+from cordmatch.services.index_file import index_path as index_path
+from cordmatch.services.index_file import load as load
+from cordmatch.services.index_file import load_built as load_built
+from cordmatch.services.index_file import save as save
+from cordmatch.services.index_file import saved_index as saved_index
+from cordmatch.services.index_file import sqlite_index_path as sqlite_index_path
 from cordmatch.services.store_log import compact, log_start_of
 
 if TYPE_CHECKING:  # SQLAlchemy is imported where a store is read (a SQLite search may not need it)
@@ -40,50 +53,10 @@ if TYPE_CHECKING:  # SQLAlchemy is imported where a store is read (a SQLite sear
     from cordmatch.selection.search import UnitSource
     from cordmatch.store.engine import Store
 
-#: Format of the index file; bump when its layout or the coding changes.
-INDEX_FORMAT = 1
 #: Above this share of changed units, read everything again instead of the changes.
 FULL_RELOAD_SHARE = 0.25
-NIMA_WIDTH = 6
 #: Rewrite the index file once this many units (or 1% of them) were reloaded since it was written.
 SAVE_AFTER = 1000
-
-
-@dataclass
-class CodedUnits:
-    """The searchable units of a store, coded, in unit-id order (the order a fresh read gives)."""
-
-    key: str  # store id, release, tables format and size, index format
-    horizon: int  # change-log position read up to (SQLite: seq; PostgreSQL: transaction id)
-    db_id: npt.NDArray[np.int64]
-    din: npt.NDArray[np.bytes_]
-    ag: npt.NDArray[np.int16]  # (n, 4, 2)
-    al: npt.NDArray[np.int16]
-    tnc: npt.NDArray[np.float32]  # cells
-    cd34: npt.NDArray[np.float32]  # cells, NaN = not recorded
-    flags: npt.NDArray[np.uint16]
-    collected: npt.NDArray[np.uint16]  # days since 1970
-    exact: npt.NDArray[np.bool_]
-    #: unit id -> GL string, for units graded exactly (typing not codable)
-    exact_gl: dict[int, str] = field(default_factory=dict)
-    #: unit id -> coded genotype alternatives (k, 4, 2) antigen and allele ids
-    alternatives: dict[int, tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]] = field(default_factory=dict)
-    #: unit id -> NIMA antigen ids
-    nima: dict[int, frozenset[int]] = field(default_factory=dict)
-    #: units reloaded since the index file was last written (the file is rewritten past a threshold; until
-    #: then a new process replays the change log from the file's older horizon)
-    unsaved: int = 0
-    #: (count, sum of ids, sum of row versions) of the listed units when last read: a second check that
-    #: nothing changed outside the change log (a restored backup, triggers dropped)
-    fingerprint: tuple[int, int, int] = (0, 0, 0)
-
-    def __len__(self) -> int:
-        return len(self.db_id)
-
-
-def index_key(store_id: str, tables: NomenclatureTables) -> str:
-    """What stored codes depend on: the store, the release, the tables' format and size, the file format."""
-    return f"{store_id}|{tables.release}|t{TABLES_FORMAT}|{len(tables.alleles)}|{len(tables.names)}|i{INDEX_FORMAT}"
 
 
 def _empty(key: str, horizon: int) -> CodedUnits:
@@ -167,102 +140,6 @@ def build_index(coded: CodedUnits, release: str) -> UnitIndex:
 
 
 # --------------------------------------------------------------------------- the index file
-def _pack_dict_rows(d: Mapping[int, Any], width: int, fill: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any]]:
-    owners = np.fromiter(d.keys(), dtype=np.int64, count=len(d))
-    rows = np.full((len(d), width), fill, dtype=np.int16)
-    for r, ids in enumerate(d.values()):
-        vals = sorted(ids)[:width]
-        rows[r, : len(vals)] = vals
-    return owners, rows
-
-
-def save(coded: CodedUnits, path: Path, index: UnitIndex | None = None) -> bool:
-    """Write the index file (temporary name, then renamed: never half-written); False when not writable.
-    ``index``: the search index built from ``coded``, kept too (prefix ``ix_``) so that a process finding
-    the store unchanged loads it without building it (:func:`load_built`)."""
-    nima_owner, nima_ids = _pack_dict_rows(coded.nima, NIMA_WIDTH, -1)
-    alt_owner = [np.full(len(a[0]), uid, np.int64) for uid, a in coded.alternatives.items()]
-    no_alt = np.zeros((0, 4, 2), np.int16)
-    alt_ag = np.concatenate([a[0] for a in coded.alternatives.values()]) if alt_owner else no_alt
-    alt_al = np.concatenate([a[1] for a in coded.alternatives.values()]) if alt_owner else no_alt
-    arrays: dict[str, Any] = {
-        "meta": np.array([coded.key, str(coded.horizon), *(str(v) for v in coded.fingerprint)]),
-        "db_id": coded.db_id, "din": coded.din, "ag": coded.ag, "al": coded.al, "tnc": coded.tnc,
-        "cd34": coded.cd34, "flags": coded.flags, "collected": coded.collected, "exact": coded.exact,
-        "exact_id": np.fromiter(coded.exact_gl.keys(), np.int64, len(coded.exact_gl)),
-        "exact_gl": np.array(list(coded.exact_gl.values()), dtype=np.str_),
-        "nima_owner": nima_owner, "nima_ids": nima_ids,
-        "alt_owner": np.concatenate(alt_owner) if alt_owner else np.zeros(0, np.int64),
-        "alt_ag": alt_ag, "alt_al": alt_al,
-    }  # fmt: skip
-    state = index_state(index) if index is not None else None
-    arrays.update({f"ix_{k}": v for k, v in (state or {}).items()})
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}.npz")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        return False
-    return True
-
-
-def load(path: Path, key: str) -> CodedUnits | None:
-    """The index file at ``path`` when it exists, reads and carries ``key``; None otherwise."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = z["meta"]
-            if str(meta[0]) != key:
-                return None
-            a = {name: z[name] for name in z.files if not name.startswith("ix_")}
-    except (OSError, ValueError, KeyError):
-        return None
-    out = CodedUnits(key, int(meta[1]), a["db_id"], a["din"], a["ag"], a["al"], a["tnc"], a["cd34"], a["flags"],
-                     a["collected"], a["exact"])  # fmt: skip
-    if len(meta) >= 5:
-        out.fingerprint = (int(meta[2]), int(meta[3]), int(meta[4]))
-    out.exact_gl = dict(zip(a["exact_id"].tolist(), a["exact_gl"].tolist(), strict=True))
-    owners_ids = zip(a["nima_owner"].tolist(), a["nima_ids"].tolist(), strict=True)
-    out.nima = {o: frozenset(x for x in row if x >= 0) for o, row in owners_ids}
-    owners = a["alt_owner"]
-    for uid in np.unique(owners):
-        rows = owners == uid
-        out.alternatives[int(uid)] = (a["alt_ag"][rows], a["alt_al"][rows])
-    return out
-
-
-def load_built(path: Path, key: str, horizon: int, fingerprint: tuple[int, int, int], release: str) -> UnitIndex | None:
-    """The search index saved in the index file at ``path`` when the file carries ``key``, was written at
-    ``horizon`` with ``fingerprint`` (nothing changed since) and holds the built index; None otherwise."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = z["meta"]
-            if [str(v) for v in meta] != [key, str(horizon), *(str(v) for v in fingerprint)] or "ix_ids" not in z:
-                return None
-            state = {name[3:]: z[name] for name in z.files if name.startswith("ix_")}
-    except (OSError, ValueError, KeyError):
-        return None
-    return index_from_state(state, release)
-
-
-def sqlite_index_path(db: Path) -> Path:
-    """The index file beside the SQLite file ``db``."""
-    return db.with_name(db.name + ".cmindex.npz")
-
-
-def index_path(store: Store) -> Path:
-    """Where the index file of ``store`` lives: beside a SQLite file, else under the data directory."""
-    url = store.engine.url
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return sqlite_index_path(Path(url.database))
-    from cordmatch.paths import data_dir
-
-    digest = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:20]
-    return data_dir() / "search-index" / f"{digest}.npz"
-
-
 # --------------------------------------------------------------------------- reading the store
 def _horizon(session: Session, dialect: str) -> int:
     from sqlalchemy import func, select, text
@@ -452,11 +329,25 @@ def open_store_index(
 ) -> tuple[UnitIndex, StoreSource]:
     """The search index of an opened store (persistent, incremental) and its record source (``path``: the
     index file, by default :func:`index_path`)."""
+    path = path if path is not None else index_path(store)
     coded = coded_units(store, tables, path=path)
+    return index_of(coded, tables.release, path), StoreSource(store)
+
+
+def index_of(coded: CodedUnits, release: str, path: Path) -> UnitIndex:
+    """The search index of ``coded``: the one this process just built for the index file at ``path``, else
+    the one saved in that file with exactly these codes (the store unchanged since the file was written:
+    :func:`saved_index`), else built now."""
     with _memo_lock:
-        saved = [index for c, index in _last_built if c is coded and index.release == tables.release]
+        built = [index for c, index in _last_built if c is coded and index.release == release]
         _last_built.clear()
-    return (saved[0] if saved else build_index(coded, tables.release)), StoreSource(store)
+    if built:
+        return built[0]
+    saved = saved_index(path, coded, release)
+    if saved is not None:
+        return saved
+    coded.file_build = ""  # the file was rewritten since: do not look again
+    return build_index(coded, release)
 
 
 def open_target_index(target: str, tables: NomenclatureTables) -> tuple[UnitIndex, UnitSource]:
