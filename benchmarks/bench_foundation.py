@@ -25,8 +25,8 @@ import numpy as np
 from cordmatch.hla.loci import REDUCTION_LEVELS
 from cordmatch.hla.typing import parse_typing
 from cordmatch.imgt import default_nomenclature
-from cordmatch.imgt.build import init_pyard
 from cordmatch.imgt.cache import cache_dir
+from cordmatch.imgt.pyard_db import init_pyard
 from cordmatch.matching import grade
 from cordmatch.matching.coded import code_typing, grade_coded
 
@@ -107,7 +107,7 @@ def bench_warm_start() -> None:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     code = "from cordmatch.imgt import default_nomenclature; default_nomenclature()"
     pyard_code = (
-        "from cordmatch.imgt.build import init_pyard; from cordmatch.imgt.cache import cache_dir; "
+        "from cordmatch.imgt.pyard_db import init_pyard; from cordmatch.imgt.cache import cache_dir; "
         "init_pyard(cache_dir(), '3.58.0')"
     )
 

@@ -9,8 +9,8 @@ from cordmatch.hla.reduction import compare_names, reduce_gl, reduce_token
 
 @pytest.fixture(scope="module")
 def ard():  # type: ignore[no-untyped-def]
-    from cordmatch.imgt.build import init_pyard
     from cordmatch.imgt.cache import cache_dir
+    from cordmatch.imgt.pyard_db import init_pyard
     from cordmatch.imgt.release import RELEASE
 
     return init_pyard(cache_dir(release=RELEASE), RELEASE)

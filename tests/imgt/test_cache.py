@@ -13,8 +13,8 @@ from cordmatch.imgt.cache import cache_file
 
 def test_cache_file_names_the_format(tmp_path: Path) -> None:
     assert TABLES_FORMAT == 3
-    assert BUILD_REVISION == 2
-    assert cache_file(tmp_path).name == "tables-v3r2.npz"
+    assert BUILD_REVISION == 3
+    assert cache_file(tmp_path).name == "tables-v3r3.npz"
 
 
 def test_tables_round_trip_and_refuse_other_formats(tables) -> None:  # type: ignore[no-untyped-def]

@@ -45,8 +45,8 @@ def test_atlas_antigen_match_cases(case: dict[str, str], tables) -> None:  # typ
 
 @pytest.fixture(scope="module")
 def ard():  # type: ignore[no-untyped-def]
-    from cordmatch.imgt.build import init_pyard
     from cordmatch.imgt.cache import cache_dir
+    from cordmatch.imgt.pyard_db import init_pyard
     from cordmatch.imgt.release import RELEASE
 
     return init_pyard(cache_dir(release=RELEASE), RELEASE)

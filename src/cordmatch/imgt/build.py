@@ -37,42 +37,15 @@ from cordmatch.hla.serology import (
     parse_rel_ser_ser,
 )
 from cordmatch.hla.tables import IntArray, NomenclatureTables, join_blob
-from cordmatch.imgt.release import lay_out_for_pyard, release_dir
+from cordmatch.imgt.pyard_db import init_pyard, publish_db, redux
+from cordmatch.imgt.release import release_dir
 
 Progress = Callable[[str, int, int], None]
 STORED_LEVELS = tuple(lv for lv in REDUCTION_LEVELS if lv != "W")
 #: Revision of what a build writes with the same codes (``TABLES_FORMAT``): part of the cache file's name, so
-#: bumping it rebuilds old caches without recoding registries. 2: ``/`` lists in a stable order.
-BUILD_REVISION = 2
-
-
-def init_pyard(work_dir: Path, release: str) -> Any:
-    """Initialise py-ard offline on the shipped release files; its SQLite cache goes to ``work_dir``."""
-    url = lay_out_for_pyard(release_dir(release), work_dir / "imgt")
-    # py-ard is configured only through its own environment variable (not a cordmatch setting, so not in
-    # cordmatch.config): set for the call, then put back
-    old = os.environ.get("IMGT_HLA_URL")
-    os.environ["IMGT_HLA_URL"] = url
-    try:
-        import pyard
-
-        # "Latest" makes py-ard skip its online version check; the files are the shipped release.
-        # py-ard prints progress to stdout; keep it off ours (the CLI's JSON goes there).
-        with contextlib.redirect_stdout(io.StringIO()):
-            return pyard.init("Latest", data_dir=str(work_dir / "pyard"), load_mac=False)
-    finally:
-        if old is None:
-            os.environ.pop("IMGT_HLA_URL", None)
-        else:
-            os.environ["IMGT_HLA_URL"] = old
-
-
-def _redux(ard: Any, name: str, level: str) -> str | None:
-    try:
-        out = ard.redux(name, level)
-    except Exception:  # py-ard raises several exception types for names it cannot reduce
-        return None
-    return str(out) if out else ""
+#: bumping it rebuilds old caches without recoding registries. 2: ``/`` lists in a stable order. 3: py-ard
+#: on private database copies (builds before could cache empty serology answers; see imgt.pyard_db).
+BUILD_REVISION = 3
 
 
 _worker_ard: Any = None
@@ -86,7 +59,7 @@ def _worker_init(work_dir: str, release: str) -> None:
 def _worker_reduce(names: list[str]) -> list[list[str | None]]:
     """Each name at every stored level, then its W expansion (the full allele names it stands for)."""
     with contextlib.redirect_stdout(io.StringIO()):  # py-ard prints look-up errors to stdout
-        return [[_redux(_worker_ard, n, lv) for lv in (*STORED_LEVELS, "W")] for n in names]
+        return [[redux(_worker_ard, n, lv) for lv in (*STORED_LEVELS, "W")] for n in names]
 
 
 def _read_pyard_db(db_file: Path) -> dict[str, list[tuple[str, str]]]:
@@ -139,6 +112,33 @@ def _reduce_all(
     if progress:
         progress("reducing allele names with py-ard", len(names), len(names))
     return results, texts, who
+
+
+#: Answers every build must give (release 3.58.0's hla_nom_g.txt and rel_dna_ser.txt, as py-ard reads
+#: them): a build that disagrees is refused rather than cached.
+KNOWN_ANSWERS = (
+    ("A*01:01:01:01", "S", "A1"),
+    ("A*01:01:01:01", "G", "A*01:01:01G"),
+    ("A*01:01:01:01", "lgx", "A*01:01"),
+    ("A*02:01:01:01", "S", "A2"),
+    ("B*07:02:01:01", "S", "B7"),
+    ("DRB1*04:01:01:01", "S", "DR4"),
+)
+
+
+def check_known_answers(names: list[str], results: dict[str, IntArray], texts: dict[str, dict[str, int]]) -> None:
+    """Raise when the coded answers disagree with :data:`KNOWN_ANSWERS` (a damaged py-ard database, say)."""
+    index = {n: i for i, n in enumerate(names)}
+    for name, level, expected in KNOWN_ANSWERS:
+        i = index.get(name)
+        rid = -1 if i is None else int(results[level][i])
+        got = next((t for t, k in texts[level].items() if k == rid), None)
+        if got != expected:
+            raise RuntimeError(
+                f"the nomenclature build gave {name} at level {level} as {got!r}, not {expected!r}; "
+                "nothing was cached (py-ard's database may be damaged: delete the release's nomenclature "
+                "directory under the data directory and try again)"
+            )
 
 
 #: Loci whose proteins without WHO serology are each their own unknown antigen (the loci the 6 count
@@ -402,13 +402,13 @@ def _flat(lists: list[list[int]]) -> tuple[npt.NDArray[np.int64], IntArray]:
 
 def build_tables(work_dir: Path, release: str, progress: Progress | None = None) -> NomenclatureTables:
     """Run py-ard over the release's names (alleles, groups, serology, XX) and code the answers as arrays."""
-    init_pyard(work_dir, release)  # builds py-ard's own database once
-    db = _read_pyard_db(work_dir / "pyard" / "pyard-Latest.sqlite3")
+    db = _read_pyard_db(publish_db(work_dir, release))  # py-ard's own database, built once
     cwd = {a for a, _ in db["cwd"]}
     alleles = list(dict.fromkeys(a for a, _ in db["who"]))
     name_list, sero, low = _collect_names(db, release, alleles)
     names = name_list.names
     results, texts, who = _reduce_all(work_dir, release, names, progress)
+    check_known_answers(names, results, texts)
     members = _members(name_list, who, alleles)
     grading, antigen_level = _grading_members(release, names, members, alleles, cwd, low, sero)
     codes = _allele_codes(alleles, results["lgx"], list(texts["lgx"]), cwd)

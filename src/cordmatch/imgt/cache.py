@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cordmatch.hla.tables import TABLES_FORMAT, NomenclatureTables
-from cordmatch.imgt.build import BUILD_REVISION, Progress, build_tables, init_pyard
+from cordmatch.imgt.build import BUILD_REVISION, Progress, build_tables
+from cordmatch.imgt.pyard_db import init_pyard
 from cordmatch.imgt.release import RELEASE, active_release
 from cordmatch.paths import data_dir
 

@@ -117,5 +117,9 @@ def lay_out_for_pyard(source: Path, target_root: Path) -> str:
         src = source / name
         if not src.exists():
             raise FileNotFoundError(f"release file missing: {src}")
-        shutil.copyfile(src, latest / rel)
+        # copied aside, then renamed: a py-ard starting at the same time in another process never reads
+        # a half-written file
+        aside = (latest / rel).with_name(f".{Path(rel).name}.{os.getpid()}")
+        shutil.copyfile(src, aside)
+        os.replace(aside, latest / rel)
     return target_root.resolve().as_uri() + "/"
