@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -221,6 +222,51 @@ def _parse_part(part: str, tables: NomenclatureTables) -> tuple[int, np.ndarray,
     return row, coded[0][row].copy(), coded[1][row].copy()
 
 
+@dataclass
+class CodedGls:
+    """HLA codes of many GL strings: ``ag``/``al`` (n, 4, 2); ``exact[i]`` when string i is not codable (then
+    its parsed typing is ``typings[i]`` and its genotype alternatives, coded, ``alternatives[i]``);
+    ``extra_hla[i]``: the string, when it types loci beyond A, B, C, DRB1 that the crossmatch reads."""
+
+    ag: I16
+    al: I16
+    exact: np.ndarray
+    typings: list[HlaTyping | None]
+    alternatives: list[tuple[np.ndarray, np.ndarray] | None]
+    extra_hla: list[str | None]
+
+
+def code_gls(
+    gls: Sequence[str], unit_ids: Sequence[str], tables: NomenclatureTables, part_cache: dict[str, Any] | None = None
+) -> CodedGls:
+    """Parse and code GL strings: each distinct locus part once, then each distinct string not codable that
+    way once. A string that does not parse is an error naming its unit (``unit_ids[i]``). ``part_cache``: codes
+    of locus parts and positions, shared between calls on the same tables."""
+    n = len(gls)
+    locus_cache: dict[str, Any] = {} if part_cache is None else part_cache
+    fast, ag, al = fast_codes(gls, tables, locus_cache)
+    out = CodedGls(ag, al, np.zeros(n, dtype=np.bool_), [None] * n, [None] * n, [None] * n)
+    cache: dict[str, tuple[HlaTyping, tuple[np.ndarray, np.ndarray] | None]] = {}
+    for i in np.flatnonzero(~fast).tolist():
+        gl = gls[i]
+        if gl not in cache:
+            try:
+                t = parse_typing(gl, tables)
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"unit {unit_ids[i]}: {exc.message}", where=exc.where) from None
+            cache[gl] = (t, code_typing(t))
+        t, coded = cache[gl]
+        if not CROSSMATCH_LOCI.isdisjoint(t.loci):
+            out.extra_hla[i] = gl
+        if coded is None:
+            out.exact[i] = True
+            out.typings[i] = t
+            out.alternatives[i] = alternative_codes(t, cache=locus_cache.setdefault(_POSITIONS, {}))
+        else:
+            out.ag[i], out.al[i] = coded
+    return out
+
+
 def columns_from_records(
     records: Sequence[UnitRecord],
     tables: NomenclatureTables,
@@ -228,35 +274,11 @@ def columns_from_records(
 ) -> tuple[UnitColumns, list[HlaTyping | None]]:
     """Index columns of records; typings that are not codable are returned for the exact side list.
     ``part_cache``: codes of locus parts and positions, shared between calls on the same tables."""
-    n = len(records)
-    exact = np.zeros(n, dtype=np.bool_)
-    typings: list[HlaTyping | None] = [None] * n
-    alternatives: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n
-    extra_hla: list[str | None] = [None] * n
-    cache: dict[str, tuple[HlaTyping, tuple[np.ndarray, np.ndarray] | None]] = {}
-    locus_cache: dict[str, Any] = {} if part_cache is None else part_cache
-    fast, ag, al = fast_codes([r.hla for r in records], tables, locus_cache)
-    for i in np.flatnonzero(~fast).tolist():
-        r = records[i]
-        if r.hla not in cache:
-            try:
-                t = parse_typing(r.hla, tables)
-            except InvalidInputError as exc:
-                raise InvalidInputError(f"unit {r.unit_id}: {exc.message}", where=exc.where) from None
-            cache[r.hla] = (t, code_typing(t))
-        t, coded = cache[r.hla]
-        if not CROSSMATCH_LOCI.isdisjoint(t.loci):
-            extra_hla[i] = r.hla
-        if coded is None:
-            exact[i] = True
-            typings[i] = t
-            alternatives[i] = alternative_codes(t, cache=locus_cache.setdefault(_POSITIONS, {}))
-        else:
-            ag[i], al[i] = coded
+    coded = code_gls([r.hla for r in records], [r.unit_id for r in records], tables, part_cache)
     cols = UnitColumns(
         unit_id=[r.unit_id for r in records],
-        ag=ag,
-        al=al,
+        ag=coded.ag,
+        al=coded.al,
         tnc=np.array([r.tnc for r in records], dtype=np.float32),
         cd34=np.array([np.nan if r.cd34 is None else r.cd34 for r in records], dtype=np.float32),
         flags=np.array(
@@ -274,11 +296,11 @@ def columns_from_records(
             dtype=np.uint16,
         ),
         collected=np.array([date_code(r.collection_date) for r in records], dtype=np.uint16),
-        exact=exact,
-        alternatives=alternatives,
-        extra_hla=extra_hla,
+        exact=coded.exact,
+        alternatives=coded.alternatives,
+        extra_hla=coded.extra_hla,
     )
-    return cols, typings
+    return cols, coded.typings
 
 
 def add_records(index: UnitIndex, records: Sequence[UnitRecord], tables: NomenclatureTables) -> np.ndarray:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, aliased
 
 from cordmatch.bank.lifecycle import UnitState
@@ -143,22 +143,3 @@ def iter_search_records(
     for start in range(0, len(keys), 500):
         q = _unit_select().where(column.in_(keys[start : start + 500])).order_by(Unit.id)
         yield [r for r in map(convert, session.connection().execute(q)) if r is not None]
-
-
-def iter_postgresql_search_rows(session: Session, *, batch: int = 20_000) -> Iterator[list[tuple[int, UnitRecord]]]:
-    """:func:`iter_search_records` (all listed units, ``light``) on PostgreSQL through a server-side cursor of
-    the driver: the same rows without SQLAlchemy's per-row result processing (about 1 CPU-s per 100,000
-    units). The collection time is read as UTC (what the store's UTC type returns), in the session's
-    transaction and snapshot."""
-    utc = func.timezone("UTC", Unit.collected_at)  # a timestamp without zone, in UTC
-    q = _unit_select(utc).where(Unit.state == UnitState.AVAILABLE.value).order_by(Unit.id)
-    sql = str(q.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}))
-    driver: Any = session.connection().connection.dbapi_connection  # psycopg: a named cursor is server-side
-    cursor = driver.cursor(name="cordmatch_index_read")
-    try:
-        cursor.itersize = batch
-        cursor.execute(sql)
-        while part := cursor.fetchmany(batch):
-            yield [r for r in map(light_row, part) if r is not None]
-    finally:
-        cursor.close()

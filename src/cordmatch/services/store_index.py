@@ -35,7 +35,7 @@ import numpy.typing as npt
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.selection.index import UnitColumns, UnitIndex
 from cordmatch.selection.model import UnitRecord
-from cordmatch.selection.records import columns_from_records, nima_antigens
+from cordmatch.services.coded_columns import code_unit_columns, raw_from_records
 from cordmatch.services.index_file import INDEX_FORMAT as INDEX_FORMAT
 from cordmatch.services.index_file import CodedUnits as CodedUnits
 from cordmatch.services.index_file import index_key as index_key
@@ -76,26 +76,7 @@ def code_records(
     """Parse and code (unit id, record) rows once (``part_cache``: locus parts already coded)."""
     if not rows:
         return _empty(key, 0)
-    records = [r for _, r in rows]
-    cols, _ = columns_from_records(records, tables, part_cache)
-    ids = np.array([i for i, _ in rows], dtype=np.int64)
-    out = CodedUnits(key, 0, ids, np.asarray([r.unit_id for r in records], dtype=np.bytes_), cols.ag, cols.al,
-                     cols.tnc, cols.cd34, cols.flags, cols.collected, cols.exact)  # fmt: skip
-    alts = cols.alternatives or [None] * len(rows)
-    for k in np.flatnonzero(cols.exact):
-        uid = int(ids[k])
-        a = alts[int(k)]
-        if a is not None:
-            out.alternatives[uid] = (a[0].astype(np.int16), a[1].astype(np.int16))
-        else:
-            out.exact_gl[uid] = records[int(k)].hla
-    cache: dict[str, frozenset[int]] = {}
-    for uid, r in rows:
-        if r.nima:
-            if r.nima not in cache:
-                cache[r.nima] = nima_antigens(r.nima, tables)
-            out.nima[uid] = cache[r.nima]
-    return out
+    return code_unit_columns(raw_from_records(rows), tables, key, part_cache)
 
 
 def merge(base: CodedUnits, drop: Iterable[int], add: CodedUnits) -> CodedUnits:
@@ -180,18 +161,16 @@ def _changed(session: Session, dialect: str, since: int) -> list[int]:
 
 
 def _read(session: Session, tables: NomenclatureTables, key: str, unit_ids: Sequence[int] | None) -> CodedUnits:
-    from sqlalchemy import text
 
-    from cordmatch.services.bank_index import iter_postgresql_search_rows, iter_search_records
+    from cordmatch.services.bank_index import iter_search_records
 
-    rows_iter = iter_search_records(session, unit_ids=unit_ids, light=True)
-    if session.get_bind().dialect.name == "postgresql" and unit_ids is None:
-        # a server-side cursor plans for the first 10% of rows by default (nested loops): plan for all of them
-        session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
-        rows_iter = iter_postgresql_search_rows(session)
     cache: dict[str, Any] = {}
-    parts = [code_records(rows, tables, key, cache) for rows in rows_iter]
-    return concat(parts, key)
+    if session.get_bind().dialect.name == "postgresql" and unit_ids is None:
+        from cordmatch.services.store_index_pg import iter_unit_columns
+
+        return concat([code_unit_columns(raw, tables, key, cache) for raw in iter_unit_columns(session)], key)
+    rows_iter = iter_search_records(session, unit_ids=unit_ids, light=True)
+    return concat([code_records(rows, tables, key, cache) for rows in rows_iter], key)
 
 
 def concat(parts: Sequence[CodedUnits], key: str) -> CodedUnits:
