@@ -35,3 +35,7 @@ class ConflictError(CordmatchError):
 
 class PermissionDeniedError(CordmatchError):
     """The user's role does not allow the action."""
+
+
+class ReferenceDataError(CordmatchError):
+    """Reference data that is missing or damaged (a nomenclature build that fails its checks)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cordmatch.errors import ReferenceDataError
 from cordmatch.imgt.build import KNOWN_ANSWERS, check_known_answers
 from cordmatch.imgt.cache import cache_dir
 from cordmatch.imgt.pyard_db import db_is_complete, init_pyard, publish_db, redux, shared_db
@@ -75,5 +76,5 @@ def test_a_build_with_a_wrong_known_answer_is_refused() -> None:
     right = {(n, lv): want for n, lv, want in KNOWN_ANSWERS}
     check_known_answers(*_coded(right))
     wrong = {**right, ("A*01:01:01:01", "S"): ""}  # the empty serology answer of a damaged database
-    with pytest.raises(RuntimeError, match=r"A\*01:01:01:01 at level S as ''"):
+    with pytest.raises(ReferenceDataError, match=r"A\*01:01:01:01 at level S as ''"):
         check_known_answers(*_coded(wrong))

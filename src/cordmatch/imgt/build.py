@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cordmatch.errors import ReferenceDataError
 from cordmatch.hla.loci import REDUCTION_LEVELS
 from cordmatch.hla.names import shape_of
 from cordmatch.hla.reduction import ordered_list
@@ -114,8 +115,9 @@ def _reduce_all(
     return results, texts, who
 
 
-#: Answers every build must give (release 3.58.0's hla_nom_g.txt and rel_dna_ser.txt, as py-ard reads
-#: them): a build that disagrees is refused rather than cached.
+#: Answers every build must give (release 3.58.0's hla_nom_g.txt and rel_dna_ser.txt as py-ard reads them;
+#: these assignments are long established and stable across releases): a build that disagrees is refused
+#: rather than cached.
 KNOWN_ANSWERS = (
     ("A*01:01:01:01", "S", "A1"),
     ("A*01:01:01:01", "G", "A*01:01:01G"),
@@ -134,10 +136,11 @@ def check_known_answers(names: list[str], results: dict[str, IntArray], texts: d
         rid = -1 if i is None else int(results[level][i])
         got = next((t for t, k in texts[level].items() if k == rid), None)
         if got != expected:
-            raise RuntimeError(
+            raise ReferenceDataError(
                 f"the nomenclature build gave {name} at level {level} as {got!r}, not {expected!r}; "
                 "nothing was cached (py-ard's database may be damaged: delete the release's nomenclature "
-                "directory under the data directory and try again)"
+                "directory under the data directory and try again)",
+                where=name,
             )
 
 

@@ -20,6 +20,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from cordmatch.errors import ReferenceDataError
 from cordmatch.imgt.release import lay_out_for_pyard, release_dir
 
 #: py-ard's file name for the database of the release it calls "Latest" (the shipped files).
@@ -115,7 +116,7 @@ def publish_db(work_dir: Path, release: str) -> Path:
         _start_pyard(url, aside)
         built = aside / PYARD_DB
         if not db_is_complete(built):
-            raise RuntimeError(f"py-ard built an incomplete database for release {release} in {aside}")
+            raise ReferenceDataError(f"py-ard built an incomplete database for release {release}", where=str(aside))
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(built, target)
     finally:
