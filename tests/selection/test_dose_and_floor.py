@@ -106,3 +106,27 @@ def test_unresolved_units_ranked_by_probable_match_not_best_case(tables):  # typ
     # the top of a short list is filled from further down when an unresolved unit drops
     top2 = search(idx, src, p, tables, today=TODAY, probability=unlikely, top=2)
     assert ids(top2) == ["U8", "U7"]
+
+
+def test_explain_states_the_rank_the_search_gives_an_unresolved_unit(tables):  # type: ignore[no-untyped-def]
+    units = [unit("U8", "8", 3.1), unit("XX", "XX", 9.0), unit("U7", "7", 9.5), unit("U6", "6", 9.0)]
+    idx, src = registry(units, tables)
+    p = patient(tables)
+
+    def unlikely(patient_typing, unit_typing):  # type: ignore[no-untyped-def]
+        return {"P(8/8)": 0.1, "P(>=7/8)": 0.3, "P(6/6)": 0.9}
+
+    listed = search(idx, src, p, tables, today=TODAY, probability=unlikely, explain="XX")
+    assert ids(listed) == ["U8", "U7", "U6", "XX"]
+    exp = listed.explanation
+    assert exp.status == "ranked" and exp.rank == 4  # its best case (8/8) would rank it 2nd
+    assert exp.lines[0].startswith("ranked 4 of 4 units")
+    assert any("ranked as 6/8, its probable match, not its best case" in line for line in exp.lines)
+    # not in a short list: the search's list is taken deeper, and the outcome's counts are the search's
+    plain = search(idx, src, p, tables, today=TODAY, probability=unlikely, top=2)
+    short = search(idx, src, p, tables, today=TODAY, probability=unlikely, top=2, explain="XX")
+    assert ids(short) == ["U8", "U7"] and short.explanation.rank == 4 and short.counts == plain.counts
+    assert search(idx, src, p, tables, today=TODAY, probability=unlikely, top=2, explain="U6").explanation.rank == 3
+    # without a match probability the unit is ranked on its best case, and the explanation says so
+    best = search(idx, src, p, tables, today=TODAY, explain="XX").explanation
+    assert best.rank == 2 and any("no match probability was computed" in line for line in best.lines)

@@ -100,7 +100,7 @@ def search(
             "when not typed; DQ/DP not assessed on units not typed there): "
             + ", ".join(dict.fromkeys(r.antibody.specificity for r in ctx.profile.extra))
         )
-    exp = explain_unit(ctx, explain, source, tables) if explain else None
+    exp = explain_unit(ctx, explain, source, tables, probability, results) if explain else None
     counts = {
         "units": len(index),
         "passing_filters": int(np.count_nonzero(ctx.mask)),
