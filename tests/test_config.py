@@ -30,6 +30,7 @@ def test_every_variable_is_parsed() -> None:
         "CORDMATCH_DB_POOL": "20",
         "CORDMATCH_SECRET": "s3cret",
         "CORDMATCH_SECURE_COOKIES": "1",
+        "CORDMATCH_THROTTLE_STORAGE": "redis://10.0.0.5:6379",
         "CORDMATCH_HLA_RELEASE": "3.57.0",
         "CORDMATCH_PYARD_FALLBACK": "true",
         "CORDMATCH_AUDIT_KEY": "  key-of-sixteen-bytes  ",
@@ -44,6 +45,7 @@ def test_every_variable_is_parsed() -> None:
     assert s.data_dir == Path("/tmp/cm-data") and s.db == "postgresql://u@h/db"
     assert s.db_busy_timeout_s == 2.5 and s.db_pool == 20 and s.secret == "s3cret"
     assert s.secure_cookies and s.pyard_fallback and s.hla_release == "3.57.0"
+    assert s.throttle_storage == "redis://10.0.0.5:6379"
     assert s.audit_key == "key-of-sixteen-bytes" and (s.user, s.token) == ("alice", "tok")
     assert (s.password, s.new_password, s.test_pg) == ("pw", "pw2", "postgresql://x@y/z")
     # to_env gives the same settings back (what `serve --workers N` hands its worker processes)

@@ -102,9 +102,11 @@ class Application:
     def bank(self) -> BankService:
         """The bank's use cases on this store."""
         from cordmatch.services.bank import BankService
+        from cordmatch.services.throttle import IN_PROCESS, Throttle
 
         with self._lock:
-            return BankService(self.store, clock=self.clock, tables=self.nomenclature)
+            throttle = Throttle(storage=self.settings.throttle_storage or IN_PROCESS)
+            return BankService(self.store, clock=self.clock, tables=self.nomenclature, throttle=throttle)
 
     @cached_property
     def search_backend(self) -> SearchBackend | None:

@@ -56,6 +56,10 @@ VARIABLES: tuple[Variable, ...] = (
              "random per process (`serve --workers N`: one random secret for all)"),
     Variable("CORDMATCH_SECURE_COOKIES", "secure_cookies",
              "`1`: Secure cookies and HSTS (served over HTTPS; `serve --secure-cookies`)", "0"),
+    Variable("CORDMATCH_THROTTLE_STORAGE", "throttle_storage",
+             "where log-in and token throttle counts live: a `limits` storage URI; `redis://HOST:6379` shares "
+             "them between server processes and machines (the `redis` extra: `pip install -e '.[redis]'`)",
+             "`memory://`: each server process counts alone"),
     Variable("CORDMATCH_HLA_RELEASE", "hla_release", "IPD-IMGT/HLA release in use (e.g. `3.58.0`)",
              "the one chosen by `hla update`/`hla use`, else the shipped 3.58.0"),
     Variable("CORDMATCH_PYARD_FALLBACK", "pyard_fallback",
@@ -120,6 +124,7 @@ class Settings:
     db_pool: int | None = None
     secret: str | None = field(default=None, repr=False)
     secure_cookies: bool = False
+    throttle_storage: str | None = None
     hla_release: str | None = None
     pyard_fallback: bool = False
     audit_key: str | None = field(default=None, repr=False)

@@ -40,6 +40,20 @@ def test_failed_logins_lock_the_client_address(store: Any) -> None:
     assert_problem(_login(api, "coord", PASSWORD), 429)
 
 
+def test_an_unreachable_throttle_storage_refuses_log_ins_with_503(store: Any) -> None:
+    import socket
+
+    from cordmatch.services.throttle import Throttle
+
+    with socket.socket() as s:  # a port nothing listens on: the shared storage is down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    api = make_api(store)
+    api.client.app.state.bank.throttle = Throttle(storage=f"redis://127.0.0.1:{port}")
+    body = assert_problem(_login(api, "tech", PASSWORD), 503)  # never let through uncounted
+    assert "throttle" in body["detail"]
+
+
 def test_token_creation_is_throttled(store: Any) -> None:
     from cordmatch.services.throttle import Throttle
 

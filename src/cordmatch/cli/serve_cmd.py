@@ -67,6 +67,11 @@ def serve_command(
     load_tables()  # the search needs the HLA tables: build them now (first run only), not in a request
     console.print(f"serving on [bold]http://{host}:{port}/[/] (API docs at /docs); Ctrl+C stops")
     if workers > 1:
+        if not built.settings.throttle_storage:
+            console.print(
+                f"note: each of the {workers} processes counts failed log-ins alone (an attacker gets up to "
+                f"{workers}x the limit); set CORDMATCH_THROTTLE_STORAGE=redis://HOST:6379 to count them together"
+            )
         store.close()
         _serve_workers(built.settings, host, port, workers)
         return

@@ -1,10 +1,11 @@
-"""Throttling of log-ins and token creation (the ``limits`` library, moving windows, in process memory).
+"""Throttling of log-ins and token creation (the ``limits`` library, moving windows).
 
 Failed log-ins count per account and per client address; when either reaches its limit inside the
 window, further attempts are refused (even with the right password) until the window has moved on: a
 lockout of at most the window. Successful log-ins clear the account's count. Token creation counts
-per user. The counts live in the process (each server worker keeps its own: with N workers an
-attacker gets at most N times the limit), which is enough to make guessing passwords impractical.
+per user. The counts live where ``$CORDMATCH_THROTTLE_STORAGE`` says: by default in the process (each
+server worker keeps its own: with N workers an attacker gets at most N times the limit); a shared storage
+(``redis://HOST:6379``) makes every process and machine count together.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits.errors import ConfigurationError
+from limits.storage import MovingWindowSupport, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from cordmatch.errors import PermissionDeniedError
+from cordmatch.errors import InvalidInputError, PermissionDeniedError
 
 # [U] project choices, configurable per app (Throttle(...)); OWASP suggests locking after a handful of failures.
 ACCOUNT_FAILURES = "5/15minutes"  # failed log-ins per account
@@ -26,6 +29,8 @@ ADDRESS_FAILURES = "30/15minutes"  # failed log-ins per client address (many acc
 TOKENS_PER_USER = "30/hour"  # API tokens one user may create
 HASH_SLOTS = 4  # argon2 hashes computed at once (each takes ~64 MiB with the default parameters)
 HASH_WAIT_S = 30.0  # how long a log-in waits for a hashing slot before answering 503
+IN_PROCESS = "memory://"
+STORAGE_VARIABLE = "CORDMATCH_THROTTLE_STORAGE"
 
 
 class ThrottledError(PermissionDeniedError):
@@ -42,21 +47,23 @@ class BusyError(PermissionDeniedError):
 
 @dataclass
 class Throttle:
-    """Counters of failed log-ins (per account, per address) and of token creation (per user)."""
+    """Counters of failed log-ins (per account, per address) and of token creation (per user); ``storage``:
+    where they live (a ``limits`` storage URI with moving windows: ``memory://``, ``redis://HOST:PORT``)."""
 
     account_failures: str = ACCOUNT_FAILURES
     address_failures: str = ADDRESS_FAILURES
     tokens_per_user: str = TOKENS_PER_USER
+    storage: str = IN_PROCESS
 
     def __post_init__(self) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter: Any = _FailClosed(MovingWindowRateLimiter(open_storage(self.storage)))
         self._account: RateLimitItem = parse(self.account_failures)
         self._address: RateLimitItem = parse(self.address_failures)
         self._tokens: RateLimitItem = parse(self.tokens_per_user)
 
     def _retry_after(self, item: RateLimitItem, *key: str) -> int:
-        stats = self._limiter.get_window_stats(item, *key)
-        return max(1, math.ceil(stats.reset_time - time.time()))
+        reset_at: float = self._limiter.get_window_stats(item, *key).reset_time
+        return max(1, math.ceil(reset_at - time.time()))
 
     def locked(self, username: str, address: str | None) -> ThrottledError | None:
         """The error to answer when the account or the address is locked out now, else None."""
@@ -87,6 +94,39 @@ class Throttle:
             wait = self._retry_after(self._tokens, "tokens", username.casefold())
             raise ThrottledError(f"too many API tokens created: try again in {wait} s", where="name",
                                  retry_after=wait)  # fmt: skip
+
+
+class _FailClosed:
+    """A limiter whose storage failures (a shared storage unreachable) answer BusyError (503): a count that
+    cannot be read or written never lets a log-in through as "not locked"."""
+
+    def __init__(self, limiter: MovingWindowRateLimiter) -> None:
+        self._limiter = limiter
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._limiter, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except Exception as exc:  # the storage's client raises its own types (redis, memcached, ...)
+                raise BusyError("the log-in throttle's storage cannot be reached: retry shortly",
+                                where="login") from exc  # fmt: skip
+
+        return call
+
+
+def open_storage(uri: str) -> Storage:
+    """The ``limits`` storage at ``uri``; InvalidInputError naming the setting when it cannot be used."""
+    try:
+        storage = storage_from_string(uri)
+    except ConfigurationError as exc:  # an unknown scheme, or its client library missing
+        raise InvalidInputError(f"${STORAGE_VARIABLE}: {exc}", where=STORAGE_VARIABLE) from None
+    if not isinstance(storage, Storage) or not isinstance(storage, MovingWindowSupport):
+        scheme = uri.split(":", 1)[0]
+        raise InvalidInputError(f"${STORAGE_VARIABLE}: {scheme} storage has no moving windows (or is asynchronous)",
+                                where=STORAGE_VARIABLE)  # fmt: skip
+    return storage
 
 
 _slots = threading.BoundedSemaphore(HASH_SLOTS)
