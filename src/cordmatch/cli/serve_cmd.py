@@ -44,6 +44,7 @@ def serve_command(
     built = application(db=db, secure_cookies=secure_cookies or None)
     store = built.store
     console.print(f"store: [bold]{store.url}[/]")
+    built.bank  # noqa: B018  (the bank services and their settings, checked before anything is served)
     if demo:
         from cordmatch.services.bank_demo import DEMO_PASSWORD, seed_demo_if_empty
 
