@@ -33,6 +33,56 @@ def test_api_report_keys_and_errors(client: Any) -> None:  # noqa: F811
     assert_problem(client.get("/api/v1/coverage", params={"patients": "many"}), 422)
 
 
+def _token(http: Any, username: str) -> dict[str, str]:
+    from cordmatch.services.bank_demo import DEMO_PASSWORD
+
+    r = http.post("/api/v1/auth/token", json={"username": username, "password": DEMO_PASSWORD})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+CANDIDATES = [
+    {"unit_id": "cand-common", "hla": "A*01:01+A*02:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01", "tnc": 4e9},
+    {"unit_id": "cand-rare", "hla": "A*80:01+A*80:01^B*82:01+B*82:01^DRB1*10:01+DRB1*10:01", "tnc": 4e9},
+]
+
+
+def test_api_ranks_recruitment_candidates(client: Any) -> None:  # noqa: F811
+    h = _token(client, "director")
+    body = {"candidates": CANDIDATES, "population": "CAU", "patients": 60, "seed": 3}
+    r = client.post("/api/v1/coverage/recruitment", json=body, headers=h)
+    assert r.status_code == 200, r.text
+    rec = r.json()["recruitment"]
+    assert rec["with_dose"] is True and rec["level"] == "5/6" and rec["patients_unserved"] > 0
+    # common CAU haplotypes (A1-B8-DR3, A2-B7-DR15) serve unserved patients; a rare typing serves none
+    assert [(c["rank"], c["unit_id"]) for c in rec["candidates"]] == [(1, "cand-common"), (2, "cand-rare")]
+    assert rec["candidates"][0]["newly_served"] > 0 == rec["candidates"][1]["newly_served"]
+    assert rec["candidates"][0]["by_population"] == {"CAU": rec["candidates"][0]["newly_served"]}
+    # the same answer as the CLI's service path for the same question
+    assert client.post("/api/v1/coverage/recruitment", json=body, headers=h).json() == r.json()
+
+
+def test_api_recruitment_names_the_bad_candidate(client: Any) -> None:  # noqa: F811
+    h = _token(client, "director")
+
+    def post(cands: list[dict[str, Any]], **extra: Any) -> Any:
+        return client.post("/api/v1/coverage/recruitment", json={"candidates": cands, "patients": 20, **extra},
+                           headers=h)  # fmt: skip
+
+    bad_hla = [CANDIDATES[0], {"unit_id": "x", "hla": "A*99:99+A*01:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01"}]
+    body = assert_problem(post(bad_hla), 422, "candidates[1]")
+    assert "hla" in body["detail"]
+    assert_problem(post([CANDIDATES[0], CANDIDATES[0]]), 422, "candidates[1]")  # repeated unit_id
+    assert_problem(post([{**CANDIDATES[0], "tnc": -5}]), 422, "candidates[0]")
+    assert_problem(post([]), 422)
+    assert_problem(post(CANDIDATES, level="3/6"), 422, "level")
+    assert_problem(post(CANDIDATES, patients=50_000), 422, "patients")
+    assert client.post("/api/v1/coverage/recruitment", json={"candidates": CANDIDATES}).status_code == 401
+    coord = _token(client, "coord")
+    assert client.post("/api/v1/coverage/recruitment", json={"candidates": CANDIDATES},
+                       headers=coord).status_code == 403  # fmt: skip
+
+
 def test_api_needs_a_bank_role(client: Any) -> None:  # noqa: F811
     assert client.get("/api/v1/coverage").status_code == 401
     login(client, "coord")

@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import Request
 
 
-def coverage_report(request: Request, q: Any, *, plot: bool = False) -> dict[str, Any]:
-    """The report for the bank's available units (shared by the API and the director's page)."""
+def coverage_report(request: Request, q: Any, *, plot: bool = False, candidates: Any = None) -> dict[str, Any]:
+    """The report for the bank's available units (shared by the API and the director's page); with
+    ``candidates`` (checked unit records) their recruitment value."""
     from cordmatch.hla.tables import NomenclatureTables
     from cordmatch.services.coverage_query import API_MAX_PATIENTS, API_MAX_SIZES, run_query, store_index
     from cordmatch.sim.coverage_patients import simulate_patients
@@ -16,7 +17,13 @@ def coverage_report(request: Request, q: Any, *, plot: bool = False) -> dict[str
     tables: NomenclatureTables = request.app.state.application.tables  # what cordmatch.bootstrap built
     index = store_index(request.app.state.store, tables)
     out = run_query(
-        index, tables, q, simulate=simulate_patients, max_patients=API_MAX_PATIENTS, max_sizes=API_MAX_SIZES
+        index,
+        tables,
+        q,
+        simulate=simulate_patients,
+        max_patients=API_MAX_PATIENTS,
+        max_sizes=API_MAX_SIZES,
+        candidates=candidates,
     )
     if plot and "sizes" in out:
         import base64

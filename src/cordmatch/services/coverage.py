@@ -13,7 +13,7 @@ import csv
 import io
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -223,27 +223,40 @@ def parse_candidates(text: str, tables: NomenclatureTables, source: str = "candi
     fields = [f.strip().lower() for f in reader.fieldnames or []]
     if "hla" not in fields or "unit_id" not in fields:
         raise InvalidInputError("the header must name unit_id and hla (tnc, cd34 optional)", where=f"{source} line 1")
+    rows = []
+    for row in reader:
+        r = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
+        rows.append({k: r.get(k, "") for k in ("unit_id", "hla", "tnc", "cd34")})
+    return candidate_records(rows, tables, [f"{source} line {n}" for n in range(2, len(rows) + 2)], source)
+
+
+def candidate_records(
+    rows: Sequence[Mapping[str, Any]], tables: NomenclatureTables, places: Sequence[str], source: str = "candidates"
+) -> list[UnitRecord]:
+    """Checked candidate units from rows of ``unit_id``, ``hla`` and optional ``tnc``/``cd34`` (cells; text or
+    numbers, empty = not given); ``places[i]`` names row i in errors (a file line, a JSON item)."""
     out: list[UnitRecord] = []
     seen: set[str] = set()
-    for n, row in enumerate(reader, start=2):
-        r = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
-        uid = r.get("unit_id", "")
+    for r, where in zip(rows, places, strict=True):
+        uid = str(r.get("unit_id") or "").strip()
         if not uid or uid in seen:
-            raise InvalidInputError(f"field unit_id: {uid!r} is empty or repeated", where=f"{source} line {n}")
+            raise InvalidInputError(f"field unit_id: {uid!r} is empty or repeated", where=where)
         seen.add(uid)
         nums: dict[str, float | None] = {}
         for name in ("tnc", "cd34"):
-            v = r.get(name, "")
-            if v and (not _is_number(v) or float(v) < 0):
-                raise InvalidInputError(f"field {name}: {v!r} is not a cell count", where=f"{source} line {n}")
-            nums[name] = float(v) if v else None
+            v = r.get(name)
+            text = "" if v is None else str(v).strip()
+            if text and (not _is_number(text) or float(text) < 0):
+                raise InvalidInputError(f"field {name}: {text!r} is not a cell count", where=where)
+            nums[name] = float(text) if text else None
+        hla = str(r.get("hla") or "").strip()
         try:
-            build_index([UnitRecord(uid, r.get("hla", ""), 1.0)], tables)
+            build_index([UnitRecord(uid, hla, 1.0)], tables)
         except InvalidInputError as exc:
-            raise InvalidInputError(f"field hla: {exc.message}", where=f"{source} line {n}") from None
-        out.append(UnitRecord(uid, r["hla"], nums["tnc"] if nums["tnc"] is not None else math.nan, nums["cd34"]))
+            raise InvalidInputError(f"field hla: {exc.message}", where=where) from None
+        out.append(UnitRecord(uid, hla, nums["tnc"] if nums["tnc"] is not None else math.nan, nums["cd34"]))
     if not out:
-        raise InvalidInputError("no candidate units in the file", where=source)
+        raise InvalidInputError("no candidate units given", where=source)
     return out
 
 
