@@ -6,7 +6,7 @@ the current HLA typing GL string and the attributes selection ranks on. Counts a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,39 +85,30 @@ def iter_available_units(store: Store, *, batch: int = 1000) -> Iterator[Availab
 
 
 # --------------------------------------------------------------------------- bulk reads for the search index
-def _unit_select(collected: Any = Unit.collected_at) -> Any:
-    """Columns search needs per unit (one row per unit: current typing, pre-cryo and post-processing counts);
-    ``collected``: the collection time column."""
+def search_select(columns: Callable[[Any, Any], Sequence[Any]]) -> Any:
+    """A select of one row per unit joined to its bank, current typing, pre-cryopreservation and
+    post-processing counts; ``columns(pre, post)``: what to read (``pre``/``post``: the two measurements)."""
     pre = aliased(Measurement)
     post = aliased(Measurement)
-    q = (
-        select(
-            Unit.id,
-            Unit.din,
-            Unit.state,
-            HlaTyping.gl,
-            pre.id,
-            pre.tnc,
-            pre.cd34,
-            pre.volume_ml,
-            post.tnc,
-            post.cd34,
-            post.volume_ml,
-            Unit.abo,
-            Unit.rh,
-            Bank.name,
-            Bank.accreditation,
-            collected,
-            Unit.red_cell_depleted,
-            Unit.segments,
-            Unit.nima_gl,
-        )
+    return (
+        select(*columns(pre, post))
         .join(Bank, Bank.id == Unit.bank_id)
         .outerjoin(HlaTyping, and_(HlaTyping.unit_id == Unit.id, HlaTyping.superseded_by.is_(None)))
         .outerjoin(pre, and_(pre.unit_id == Unit.id, pre.stage == "pre_cryo"))
         .outerjoin(post, and_(post.unit_id == Unit.id, post.stage == "post_processing"))
     )
-    return q
+
+
+def _unit_select(collected: Any = Unit.collected_at) -> Any:
+    """Columns search needs per unit (the layout of :mod:`cordmatch.services.search_rows`); ``collected``: the
+    collection time column."""
+    return search_select(
+        lambda pre, post: (
+            Unit.id, Unit.din, Unit.state, HlaTyping.gl, pre.id, pre.tnc, pre.cd34, pre.volume_ml, post.tnc,
+            post.cd34, post.volume_ml, Unit.abo, Unit.rh, Bank.name, Bank.accreditation, collected,
+            Unit.red_cell_depleted, Unit.segments, Unit.nima_gl,
+        )
+    )  # fmt: skip
 
 
 def iter_search_records(

@@ -18,14 +18,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv
-from sqlalchemy import and_, cast, func, literal, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import cast, func, literal
+from sqlalchemy.orm import Session
 from sqlalchemy.types import Date
 
 from cordmatch.bank.lifecycle import UnitState
+from cordmatch.services.bank_index import search_select
 from cordmatch.services.coded_columns import UnitColumnsRaw
 from cordmatch.services.search_rows import UNACCREDITED
-from cordmatch.store.models import Bank, HlaTyping, Measurement, Unit
+from cordmatch.store.models import Bank, HlaTyping, Unit
 
 #: (column, Arrow type) of the COPY, in order
 COLUMNS = (
@@ -52,33 +53,13 @@ BLOCK_BYTES = 8 << 20
 
 def copy_sql(session: Session) -> str:
     """The COPY of the listed units' search columns, in unit-id order (SQL of the session's dialect)."""
-    pre, post = aliased(Measurement), aliased(Measurement)
     utc_day = cast(func.timezone("UTC", Unit.collected_at), Date) - cast(literal("1970-01-01"), Date)
-    q = (
-        select(
-            Unit.id,
-            Unit.din,
-            HlaTyping.gl,
-            pre.id,
-            pre.tnc,
-            pre.cd34,
-            post.tnc,
-            post.cd34,
-            Unit.abo,
-            Unit.rh,
-            Bank.accreditation,
-            utc_day,
-            Unit.red_cell_depleted,
-            Unit.segments,
-            Unit.nima_gl,
-        )
-        .join(Bank, Bank.id == Unit.bank_id)
-        .outerjoin(HlaTyping, and_(HlaTyping.unit_id == Unit.id, HlaTyping.superseded_by.is_(None)))
-        .outerjoin(pre, and_(pre.unit_id == Unit.id, pre.stage == "pre_cryo"))
-        .outerjoin(post, and_(post.unit_id == Unit.id, post.stage == "post_processing"))
-        .where(Unit.state == UnitState.AVAILABLE.value)
-        .order_by(Unit.id)
-    )
+
+    def columns(pre: Any, post: Any) -> tuple[Any, ...]:
+        return (Unit.id, Unit.din, HlaTyping.gl, pre.id, pre.tnc, pre.cd34, post.tnc, post.cd34, Unit.abo,
+                Unit.rh, Bank.accreditation, utc_day, Unit.red_cell_depleted, Unit.segments, Unit.nima_gl)  # fmt: skip
+
+    q = search_select(columns).where(Unit.state == UnitState.AVAILABLE.value).order_by(Unit.id)
     sql = str(q.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}))
     return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
 
