@@ -155,7 +155,9 @@ def test_unit_report_and_label_files(run_cli: Any, demo_db: str, tmp_path: Path)
     subprocess.run(["pdftoppm", "-png", "-r", "300", "-singlefile", str(label), str(tmp_path / "label")], check=True)
     decoded = subprocess.run(["zbarimg", "--quiet", "--raw", str(tmp_path / "label.png")], capture_output=True,
                              text=True).stdout.split()  # fmt: skip
-    assert set(decoded) == {f"={din}{check_flag(din)}", "=<Z0001V00"}
+    dates = {b for b in decoded if b[:3] == "=*0" and len(b) == 8 and b[2:].isdigit()}  # =* + cyyjjj
+    assert len(dates) == 1  # demo unit 2 is B RhD positive (ISBT 128 Table 4: 73)
+    assert set(decoded) - dates == {f"={din}{check_flag(din)}", "=<Z0001V00", "=%7300"}
     svg = tmp_path / "label.svg"
     assert run_cli(["bank", "unit", "label", din, "--out", str(svg), "--db", demo_db, "--user", "tech"])[0] == 0
     assert b"<svg" in svg.read_bytes()

@@ -7,7 +7,16 @@ Barcodes are Code 128 with the ISBT 128 data structures:
   carry the check (ISO 7064 mod 37-2 checksum + 60) [V: JPAC Red Book Annex 2];
 - product code (data structure 003): data identifier ``=<`` + the 5-character product description code
   + 1 character type of donation + 2 characters division [V: ISBT 128 product code layout]; the type of
-  donation defaults to ``V`` (volunteer allogeneic) and the division to ``00`` [U: the bank sets them].
+  donation defaults to ``V`` (volunteer allogeneic) and the division to ``00`` [U: the bank sets them];
+- blood groups (data structure 002): ``=%`` + ``ggre``, upper right; printed only for a released unit whose
+  ABO and RhD are both known (never a default group) [V: ISBT 128 Standard Technical Specification ST-001
+  v6.2.2, section 2.4.2 and Table 4 RT005; see label_codes]; blood group labels only for units fully
+  tested and suitable for transfusion [V: JPAC Red Book chapter 23, 23.5.2];
+- collection date (data structure 006): ``=*`` + ``cyyjjj``, lower right [V: ST-001 v6.2.2 section 2.4.6;
+  see label_codes]; the date is the stored collection time's calendar date (UTC) [U].
+No expiration date bar code (data structures 004/005): a cryopreserved cord blood unit carries none here.
+Text under the blood group and date bar codes is their data content, left aligned with the first bar;
+dates are printed in ISO 8601 extended format [V: ST-001 v6.2.2 sections 7.4.2.1 and 7.4.4.2].
 The eye-readable DIN shows the flags turned 90 degrees and the check character in a box.
 """
 
@@ -25,6 +34,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from cordmatch.bank.din import check_flag, parse_din
 from cordmatch.bank.product_codes import validate_code
 from cordmatch.errors import InvalidInputError
+from cordmatch.reports import label_codes
 from cordmatch.reports.numbers import cells, millilitres
 from cordmatch.reports.pdf import fonts
 from cordmatch.services.schemas import UnitOut
@@ -68,6 +78,18 @@ class LabelData:
     def product_barcode(self) -> str:
         """``=<`` + product description code + type of donation + division."""
         return f"=<{self.product_code}{self.donation_type}{self.division}"
+
+    @property
+    def blood_group_barcode(self) -> str | None:
+        """``=%`` + ``ggre``, or None: ABO or RhD unknown, or the unit not released."""
+        if self.state not in RELEASED:
+            return None
+        return label_codes.blood_group_barcode(self.abo, self.rh)
+
+    @property
+    def collection_date_barcode(self) -> str | None:
+        """``=*`` + ``cyyjjj`` of the collection date, or None outside 2000-2099."""
+        return label_codes.collection_date_barcode(self.collected.date())
 
     @property
     def din_eye(self) -> str:
@@ -148,14 +170,7 @@ def draw_label(data: LabelData) -> Drawing:
     d.add(String(x + 14, y, data.check, fontName=bold, fontSize=11, textAnchor="middle"))
     d.add(String(pad, y - 12, f"{data.bank_name}", fontName=regular, fontSize=6.5))
     d.add(String(pad, y - 20, f"facility (FIN) {data.facility_id or data.din13[:5]}", fontName=regular, fontSize=6.5))
-    # upper right: ABO/Rh
-    d.add(String(half + pad, top - 8, "ABO / Rh(D)", fontName=regular, fontSize=6.5))
-    if data.abo and data.rh:
-        d.add(String(half + half / 2, top - 52, data.abo, fontName=bold, fontSize=40, textAnchor="middle"))
-        rh = {"pos": "Rh D POSITIVE", "neg": "Rh D NEGATIVE"}.get(data.rh, f"Rh D {data.rh.upper()}")
-        d.add(String(half + half / 2, top - 68, rh, fontName=bold, fontSize=11, textAnchor="middle"))
-    else:
-        d.add(String(half + half / 2, top - 45, "ABO/Rh NOT TESTED", fontName=bold, fontSize=11, textAnchor="middle"))
+    _draw_blood_group(d, data, half, top)
     # lower left: product
     top2 = half - pad
     d.add(String(pad, top2 - 8, "Product", fontName=regular, fontSize=6.5))
@@ -164,17 +179,7 @@ def draw_label(data: LabelData) -> Drawing:
     d.add(String(pad, y2, f"{data.product_code} {data.donation_type} {data.division}", fontName=bold, fontSize=10))
     for i, line in enumerate(_wrap(data.product_text, 38)[:3]):
         d.add(String(pad, y2 - 11 - 8 * i, line, fontName=regular, fontSize=7))
-    # lower right: dates, volume, cells
-    x3 = half + pad
-    rows = [
-        ("Collected", data.collected.strftime("%Y-%m-%d")),
-        ("Volume (before cryopreservation)", millilitres(data.volume_ml)),
-        ("TNC (before cryopreservation)", cells(data.tnc)),
-        ("Unit state", data.state),
-    ]
-    for i, (label, value) in enumerate(rows):
-        d.add(String(x3, top2 - 8 - 17 * i, label, fontName=regular, fontSize=6.5))
-        d.add(String(x3, top2 - 16 - 17 * i, value, fontName=bold, fontSize=8))
+    _draw_dates(d, data, half, top2)
     if data.warning:
         size = 9.0
         while stringWidth(data.warning, bold, size) > SIZE - 4 * pad and size > 5:
@@ -183,6 +188,62 @@ def draw_label(data: LabelData) -> Drawing:
         d.add(String(SIZE / 2, half - 4, data.warning, fontName=bold, fontSize=size, fillColor=colors.red,
                      textAnchor="middle"))  # fmt: skip
     return d
+
+
+def _bars_left(data: str) -> float:
+    """The left quiet zone of a Code 128 symbol drawn by :func:`_code128`: where its first bar starts, points."""
+    from reportlab.graphics.barcode.code128 import Code128
+
+    return float(Code128(data, barWidth=BAR_WIDTH, quiet=True).lquiet)
+
+
+def _coded(d: Drawing, code: str, x: float, y: float, content: str) -> None:
+    """A Code 128 symbol with its bottom at ``y`` and its data content under it, aligned with the first bar."""
+    regular, _ = fonts()
+    d.add(_code128(code, x, y))
+    d.add(String(x + _bars_left(code), y - 8, content, fontName=regular, fontSize=7))
+
+
+def _draw_blood_group(d: Drawing, data: LabelData, half: float, top: float) -> None:
+    """Upper right: the blood group bar code (released units with a known group only) and the group in large
+    text, or why there is no bar code."""
+    regular, bold = fonts()
+    pad = 2.5 * mm
+    centre = half + half / 2
+    d.add(String(half + pad, top - 8, "ABO / Rh(D)", fontName=regular, fontSize=6.5))
+    code = data.blood_group_barcode
+    if code:
+        _coded(d, code, half, top - 10 - BAR_HEIGHT, code[2:])
+    if not (data.abo and data.rh):
+        d.add(String(centre, top - 70, "ABO/Rh NOT TESTED", fontName=bold, fontSize=11, textAnchor="middle"))
+        return
+    d.add(String(centre, top - 84, data.abo, fontName=bold, fontSize=36, textAnchor="middle"))
+    rh = {"pos": "Rh D POSITIVE", "neg": "Rh D NEGATIVE"}.get(data.rh, f"Rh D {data.rh.upper()}")
+    d.add(String(centre, top - 98, rh, fontName=bold, fontSize=11, textAnchor="middle"))
+    if not code:
+        why = "not released" if data.state not in RELEASED else "group not coded"
+        d.add(String(centre, top - 110, f"no blood group bar code: {why}", fontName=regular, fontSize=6.5,
+                     textAnchor="middle"))  # fmt: skip
+
+
+def _draw_dates(d: Drawing, data: LabelData, half: float, top2: float) -> None:
+    """Lower right: the collection date bar code, then the collection date, volume, cells and state."""
+    regular, bold = fonts()
+    x3 = half + 2.5 * mm
+    d.add(String(x3, top2 - 8, "Collection date", fontName=regular, fontSize=6.5))
+    code = data.collection_date_barcode
+    if code:
+        _coded(d, code, half, top2 - 10 - BAR_HEIGHT, code[2:])
+    rows = [
+        ("Collected", data.collected.strftime("%Y-%m-%d")),
+        ("Volume (before cryopreservation)", millilitres(data.volume_ml)),
+        ("TNC (before cryopreservation)", cells(data.tnc)),
+        ("Unit state", data.state),
+    ]
+    y0 = top2 - 58
+    for i, (label, value) in enumerate(rows):
+        d.add(String(x3, y0 - 16 * i, label, fontName=regular, fontSize=6.5))
+        d.add(String(x3, y0 - 8 - 16 * i, value, fontName=bold, fontSize=8))
 
 
 def _wrap(text: str, width: int) -> list[str]:
