@@ -62,6 +62,23 @@ def test_banks_product_codes_criteria_and_audit(api: Api) -> None:
     assert chain["ok"] is True and chain["broken_at"] is None and chain["rows"] > 5
 
 
+def test_bank_contact_is_set_shown_and_audited(api: Api) -> None:
+    c, admin = api.client, api.as_("admin")
+    contact = "Search desk: +44 20 0000 0000, search@bank3.invalid"
+    r = c.post("/api/v1/banks", json={"code": "BANK3", "name": "Third bank", "contact": contact}, headers=admin)
+    assert r.status_code == 201 and r.json()["contact"] == contact
+    r = c.put("/api/v1/banks/BANK1/contact", json={"contact": "  desk@bank1.invalid  "}, headers=admin)
+    assert r.status_code == 200 and r.json()["contact"] == "desk@bank1.invalid"
+    banks = {b["code"]: b["contact"] for b in c.get("/api/v1/banks", headers=api.as_("coord")).json()}
+    assert banks == {"BANK1": "desk@bank1.invalid", "BANK3": contact}
+    assert c.put("/api/v1/banks/BANK1/contact", json={"contact": None}, headers=admin).json()["contact"] is None
+    assert_problem(c.put("/api/v1/banks/NOPE/contact", json={"contact": "x"}, headers=admin), 404, "bank_code")
+    assert_problem(c.put("/api/v1/banks/BANK1/contact", json={"contact": "x"}, headers=api.as_("coord")), 403)
+    assert_problem(c.put("/api/v1/banks/BANK1/contact", json={"contact": "x" * 501}, headers=admin), 422, "contact")
+    chain = c.get("/api/v1/audit/verify", headers=admin).json()
+    assert chain["ok"] is True
+
+
 def test_csv_import_is_all_or_nothing_with_a_per_line_report(api: Api) -> None:
     c, tech = api.client, api.as_("tech")
     good = [

@@ -28,7 +28,7 @@ def test_unit_report_reads_as_a_person_needs(bank: Any, tmp_path: Path) -> None:
         "maternal infectious disease markers negative", "TNC (cells) 1.26 x10^9 1.05 x10^9", "3.88 x10^6", "97 %",
         "81 %", "CFU (colonies)", "101", "74 mL", "QC release checklist: all criteria met",
         "[V] seen in a cited source",
-        "[U] unverified", "NetCord-FACT", "decision support", "contact not recorded",
+        "[U] unverified", "NetCord-FACT", "decision support", "search-desk@bank.invalid",
     ):  # fmt: skip
         assert needle in text, needle
     assert "e+0" not in text and "999999" not in text and "None" not in text
@@ -53,3 +53,11 @@ def test_qc_values_agree_with_the_service(bank: Any, n: int) -> None:
 def test_coordinator_sees_only_listed_units(bank: Any) -> None:
     with pytest.raises(NotFoundError):
         unit_report_pdf(bank, actor(bank, "coord"), demo_din(6))  # quarantine: not listed
+
+
+def test_bank_contact_as_recorded_or_said_missing(bank: Any) -> None:
+    unit = bank.catalogue.get_unit(actor(bank, "coord"), demo_din(1))
+    rows = dict(unit_facts.bank(unit, bank.catalogue.list_banks(actor(bank, "coord"))).rows)
+    assert "search-desk@bank.invalid" in rows["contact"]
+    none = dict(unit_facts.bank(unit.model_copy(update={"bank_contact": None}), []).rows)
+    assert none["contact"].startswith("not recorded")

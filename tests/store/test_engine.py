@@ -78,3 +78,31 @@ def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     assert "secret" not in str(exc.value) and exc.value.where == "--db"
     with pytest.raises(CordmatchError, match="cannot open the bank store"):
         open_store(f"sqlite:///{tmp_path}/missing-dir/x/../y.sqlite3")
+
+
+def test_upgrade_from_0003_adds_the_bank_contact_and_keeps_the_change_log(tmp_path: Path) -> None:
+    """A store made before the bank contact (revision 0003) upgrades in place: the column is added and a bank
+    update still logs its units for the search index (a batch copy of ``banks`` would drop that trigger)."""
+    from sqlalchemy import create_engine, text
+
+    from cordmatch.store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = create_engine(url)
+    upgrade(engine, "0003")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO banks (id, code, name, accreditation) VALUES (1, 'B1', 'Old bank', 'none')"))
+        conn.execute(text(
+            "INSERT INTO units (id, din, bank_id, product_code, state, version, collected_at, registered_at, "
+            "segments, exceptional_release) VALUES (1, 'X999926000001', 1, 'X0001', 'available', 1, "
+            "'2026-01-01 00:00:00', '2026-01-02 00:00:00', 0, 0)"
+        ))  # fmt: skip
+    upgrade(engine, "head")
+    assert current_revision(engine) == head_revision()
+    with engine.begin() as conn:
+        before = conn.execute(text("SELECT count(*) FROM search_changes")).scalar_one()
+        conn.execute(text("UPDATE banks SET contact = 'desk@old.invalid' WHERE id = 1"))
+        after = conn.execute(text("SELECT count(*) FROM search_changes")).scalar_one()
+        assert conn.execute(text("SELECT contact FROM banks")).scalar_one() == "desk@old.invalid"
+    assert after == before + 1  # the bank's one unit logged
+    engine.dispose()

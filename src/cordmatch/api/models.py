@@ -107,6 +107,11 @@ class BankIn(_In):
     name: Name
     accreditation: Code = "none"
     facility_id: Code | None = None
+    contact: Reason | None = Field(None, description="who a transplant centre contacts: search desk, phone, e-mail")
+
+
+class BankContactIn(_In):
+    contact: Reason | None = Field(description="who a transplant centre contacts (null or blank: none)")
 
 
 class ProductCodesIn(_In):

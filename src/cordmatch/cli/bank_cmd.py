@@ -73,6 +73,9 @@ def init_cmd(
     bank_name: Annotated[str | None, typer.Option("--bank-name")] = None,
     accreditation: Annotated[str, typer.Option("--accreditation", help="e.g. FACT-NetCord, AABB, none")] = "none",
     facility: Annotated[str | None, typer.Option("--facility", help="ISBT 128 FIN of the bank.")] = None,
+    bank_contact: Annotated[
+        str | None, typer.Option("--bank-contact", help="Who transplant centres contact (search desk, phone, e-mail).")
+    ] = None,
     product_codes: Annotated[
         Path | None, typer.Option("--product-codes", help="CSV code,description (the bank's licensed table).")
     ] = None,
@@ -86,7 +89,8 @@ def init_cmd(
     svc.users.bootstrap_admin(admin, _password(password, f"password for {admin}", confirm=True))
     actor = svc.users.authenticate(admin, _password(password, f"password for {admin}"))
     if bank:
-        svc.catalogue.add_bank(actor, bank, bank_name or bank, accreditation=accreditation, facility_id=facility)
+        svc.catalogue.add_bank(actor, bank, bank_name or bank, accreditation=accreditation, facility_id=facility,
+                               contact=bank_contact)  # fmt: skip
     if product_codes:
         n = svc.catalogue.load_product_codes(actor, ProductCodeTable.from_csv(_read(product_codes)))
         console.print(f"{n} product codes loaded")

@@ -139,13 +139,13 @@ def qc(unit: UnitOut, criteria: Sequence[Criterion]) -> ReleaseDecision:
 
 
 def bank(unit: UnitOut, banks: Sequence[BankOut]) -> Section:
-    """The bank that holds the unit. Contact details are not recorded in cordmatch: the section says so."""
+    """The bank that holds the unit, with its contact when the bank recorded one (else the section says so)."""
     found = next((b for b in banks if b.code == unit.bank_code), None)
     rows = [
         ("bank", f"{unit.bank_name} ({unit.bank_code})"),
         ("accreditation", unit.accreditation),
         ("ISBT 128 facility id (FIN)", _text(found.facility_id if found else None)),
-        ("contact", "not recorded in cordmatch: use the bank's published contact for this DIN"),
+        ("contact", unit.bank_contact or "not recorded: use the bank's published contact for this DIN"),
     ]
     return Section("Bank", tuple(rows))
 

@@ -123,31 +123,45 @@ class CatalogueServices:
         *,
         accreditation: str = "none",
         facility_id: str | None = None,
+        contact: str | None = None,
     ) -> BankOut:
-        """Register a bank (code, name, accreditation such as ``FACT-NetCord`` or ``AABB``)."""
+        """Register a bank (code, name, accreditation such as ``FACT-NetCord`` or ``AABB``; ``contact``: who
+        a transplant centre contacts about its units, e.g. search desk, phone and e-mail)."""
         self.ctx.require(actor, P.CONFIG)
         code = v.check_text(code, "bank_code", max_len=32)
         name = v.check_text(name, "name")
         accreditation = v.check_text(accreditation, "accreditation", max_len=64)
+        contact = v.check_text(contact, "contact", max_len=500, required=False) or None
         if facility_id is not None:
             facility_id = issue_din(facility_id, 0, 1).facility
         with self.ctx.tx() as s:
             if s.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none():
                 raise ConflictError(f"bank {code} already exists", where="bank_code")
-            bank = Bank(code=code, name=name, accreditation=accreditation, facility_id=facility_id)
+            bank = Bank(code=code, name=name, accreditation=accreditation, facility_id=facility_id, contact=contact)
             s.add(bank)
             s.flush()
-            out = BankOut(code=code, name=name, facility_id=facility_id, accreditation=accreditation)
+            out = _bank_out(bank)
             self.ctx.audit(s, actor, "bank.add", "bank", code, None, out.model_dump())
+            return out
+
+    def set_bank_contact(self, actor: Principal, code: str, contact: str | None) -> BankOut:
+        """Set (or clear, with None or blank) who a transplant centre contacts at bank ``code``; audited."""
+        self.ctx.require(actor, P.CONFIG)
+        contact = v.check_text(contact, "contact", max_len=500, required=False) or None
+        with self.ctx.tx() as s:
+            bank = s.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none()
+            if bank is None:
+                raise NotFoundError(f"bank {code} not found", where="bank_code")
+            before = _bank_out(bank).model_dump()
+            bank.contact = contact
+            out = _bank_out(bank)
+            self.ctx.audit(s, actor, "bank.contact", "bank", code, before, out.model_dump())
             return out
 
     def list_banks(self, actor: Principal) -> list[BankOut]:
         self.ctx.require(actor, P.UNIT_SEARCH)
         with self.ctx.read() as s:
-            return [
-                BankOut(code=b.code, name=b.name, facility_id=b.facility_id, accreditation=b.accreditation)
-                for b in s.execute(select(Bank).order_by(Bank.code)).scalars()
-            ]
+            return [_bank_out(b) for b in s.execute(select(Bank).order_by(Bank.code)).scalars()]
 
     def load_product_codes(self, actor: Principal, table: ProductCodeTable) -> int:
         """Load (add or update) the bank's licensed product description codes; returns how many."""
@@ -174,3 +188,8 @@ class CatalogueServices:
         self.ctx.require(actor, P.AUDIT)
         with self.ctx.read() as s:
             return audit.verify(s)
+
+
+def _bank_out(bank: Bank) -> BankOut:
+    return BankOut(code=bank.code, name=bank.name, facility_id=bank.facility_id, accreditation=bank.accreditation,
+                   contact=bank.contact)  # fmt: skip

@@ -37,8 +37,9 @@ def seed_demo(svc: BankService) -> DemoSeed:
                 admin, name, DEMO_PASSWORD, role, centre="Demo Transplant Centre" if name == "coord" else None
             )
     svc.catalogue.add_bank(
-        admin, DEMO_BANK, "Demo Public Cord Blood Bank", accreditation="FACT-NetCord", facility_id=DEMO_FIN
-    )
+        admin, DEMO_BANK, "Demo Public Cord Blood Bank", accreditation="FACT-NetCord", facility_id=DEMO_FIN,
+        contact="Search desk (demo, fictitious): +00 000 000 000, search-desk@bank.invalid",
+    )  # fmt: skip
     svc.catalogue.load_product_codes(
         admin, ProductCodeTable.from_rows([("Z0001", "HPC, Cord Blood (demo code, not ICCBBA)")])
     )

@@ -91,6 +91,7 @@ def unit_out(
         bank_code=unit.bank.code,
         bank_name=unit.bank.name,
         accreditation=unit.bank.accreditation,
+        bank_contact=unit.bank.contact,
         state=unit.state,
         version=unit.version,
         collected_at=unit.collected_at,

@@ -157,6 +157,7 @@ class UnitOut(BaseModel):
     bank_code: str
     bank_name: str
     accreditation: str
+    bank_contact: str | None = None  # who to contact at the bank about this unit
     state: str
     version: int
     collected_at: datetime
@@ -240,6 +241,7 @@ class BankOut(BaseModel):
     name: str
     facility_id: str | None
     accreditation: str
+    contact: str | None = None
 
 
 M = TypeVar("M", bound=BaseModel)

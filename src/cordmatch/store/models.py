@@ -46,6 +46,9 @@ class Bank(Base):
     name: Mapped[str] = mapped_column(String(200))
     facility_id: Mapped[str | None] = mapped_column(String(5))  # ISBT 128 FIN
     accreditation: Mapped[str] = mapped_column(String(64), default="none")  # e.g. "FACT-NetCord", "AABB"
+    contact: Mapped[str | None] = mapped_column(
+        String(500)
+    )  # who a transplant centre calls: search desk, phone, e-mail
 
 
 class ProductCode(Base):

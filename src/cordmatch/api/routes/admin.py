@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from cordmatch.api.deps import Actor, Bank
 from cordmatch.api.models import (
+    BankContactIn,
     BankIn,
     ChainOut,
     Links,
@@ -91,8 +92,14 @@ def banks(svc: Bank, actor: Actor) -> list[BankOut]:
 @router.post("/banks", response_model=BankOut, status_code=201, summary="Register a bank (configuration)")
 def add_bank(svc: Bank, actor: Actor, body: BankIn) -> BankOut:
     return svc.catalogue.add_bank(
-        actor, body.code, body.name, accreditation=body.accreditation, facility_id=body.facility_id
-    )
+        actor, body.code, body.name, accreditation=body.accreditation, facility_id=body.facility_id,
+        contact=body.contact,
+    )  # fmt: skip
+
+
+@router.put("/banks/{code}/contact", response_model=BankOut, summary="Set who transplant centres contact at a bank")
+def bank_contact(svc: Bank, actor: Actor, code: Annotated[str, Path(max_length=40)], body: BankContactIn) -> BankOut:
+    return svc.catalogue.set_bank_contact(actor, code, body.contact)
 
 
 @router.put("/product-codes", summary="Load the bank's licensed product codes (adds or updates)")
