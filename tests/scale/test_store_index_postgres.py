@@ -41,7 +41,7 @@ EDGES = (
     "WHERE unit_id % 17 = 12",
     "UPDATE hla_typings SET gl = 'A*01:01~B*08:01+A*02:01~B*44:02^DRB1*03:01+DRB1*04:01' WHERE unit_id % 17 = 13",
     "UPDATE banks SET accreditation = ' None ' WHERE id % 2 = 0",
-    "UPDATE banks SET name = 'Bank, \"quoted\"', accreditation = 'FACT, NetCord' WHERE id % 2 = 1",
+    "UPDATE banks SET name = 'Bank, \"quoted\"', accreditation = E'FACT,\\n\"NetCord\"' WHERE id % 2 = 1",
 )
 
 
@@ -76,10 +76,14 @@ def test_copy_read_equals_the_record_read(pg_schema_url: str, tables: Nomenclatu
                 [store_index.code_records(rows, tables, "k", cache) for rows in iter_search_records(s, light=True)], "k"
             )
             got = store_index.concat([code_unit_columns(raw, tables, "k", {}) for raw in iter_unit_columns(s)], "k")
+            # small blocks: many block boundaries, some inside a quoted field with a line break
+            small = [code_unit_columns(raw, tables, "k", {}) for raw in iter_unit_columns(s, block_bytes=2048)]
     finally:
         store.close()
     assert 250 < len(expected) < 340  # the unsearchable ones (no TNC, no typing, reserved) are left out
     _same(got, expected)
+    assert len(small) > 5
+    _same(store_index.concat(small, "k"), expected)
     assert got.nima and got.exact.any()
     days = {int(i) % 3: int(c) for i, c in zip(got.db_id, got.collected, strict=True) if int(i) % 3 != 2}
     assert days == {0: (date(2025, 3, 1) - EPOCH).days, 1: (date(2025, 3, 2) - EPOCH).days}  # the UTC dates

@@ -129,8 +129,9 @@ def _raw_of(batch: pa.RecordBatch) -> UnitColumnsRaw | None:
     )
 
 
-def iter_unit_columns(session: Session) -> Iterator[UnitColumnsRaw]:
-    """The listed, searchable units of the store, a batch of raw columns at a time, in unit-id order."""
+def iter_unit_columns(session: Session, *, block_bytes: int = BLOCK_BYTES) -> Iterator[UnitColumnsRaw]:
+    """The listed, searchable units of the store, a batch of raw columns at a time (Arrow blocks of
+    ``block_bytes``), in unit-id order."""
     driver: Any = session.connection().connection.dbapi_connection  # psycopg
     with driver.cursor() as cursor, cursor.copy(copy_sql(session)) as copy:
         chunks = iter(copy)
@@ -140,8 +141,10 @@ def iter_unit_columns(session: Session) -> Iterator[UnitColumnsRaw]:
         reader = csv.open_csv(
             io.BufferedReader(_CopyStream(itertools.chain([first], chunks)), buffer_size=1 << 20),
             read_options=csv.ReadOptions(
-                column_names=[n for n, _ in COLUMNS], block_size=BLOCK_BYTES, use_threads=True
+                column_names=[n for n, _ in COLUMNS], block_size=block_bytes, use_threads=True
             ),
+            # a quoted field may hold a line break (free text such as an accreditation)
+            parse_options=csv.ParseOptions(newlines_in_values=True),
             convert_options=csv.ConvertOptions(
                 column_types=dict(COLUMNS),
                 true_values=["t"],
