@@ -13,7 +13,8 @@ from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.hla.typing import HlaTyping, Position, parse_typing
 from cordmatch.matching.coded import CODED_LOCI, code_typing, position_code
-from cordmatch.selection.index import I16, UnitColumns, UnitIndex, date_code, pack_flags
+from cordmatch.selection.columns import fact_columns, raw_from_records
+from cordmatch.selection.index import I16, UnitColumns, UnitIndex
 from cordmatch.selection.model import UnitRecord
 
 
@@ -274,28 +275,17 @@ def columns_from_records(
 ) -> tuple[UnitColumns, list[HlaTyping | None]]:
     """Index columns of records; typings that are not codable are returned for the exact side list.
     ``part_cache``: codes of locus parts and positions, shared between calls on the same tables."""
-    coded = code_gls([r.hla for r in records], [r.unit_id for r in records], tables, part_cache)
+    raw = raw_from_records(records)
+    coded = code_gls(raw.gl, raw.din, tables, part_cache)
+    tnc, cd34, flags, collected = fact_columns(raw)
     cols = UnitColumns(
-        unit_id=[r.unit_id for r in records],
+        unit_id=raw.din,
         ag=coded.ag,
         al=coded.al,
-        tnc=np.array([r.tnc for r in records], dtype=np.float32),
-        cd34=np.array([np.nan if r.cd34 is None else r.cd34 for r in records], dtype=np.float32),
-        flags=np.array(
-            [
-                pack_flags(
-                    accredited=r.accredited,
-                    rbc_depleted=r.rbc_depleted,
-                    attached_segment=r.attached_segment,
-                    abo=r.abo,
-                    rh=r.rh,
-                    nima=r.nima is not None,
-                )
-                for r in records
-            ],
-            dtype=np.uint16,
-        ),
-        collected=np.array([date_code(r.collection_date) for r in records], dtype=np.uint16),
+        tnc=tnc,
+        cd34=cd34,
+        flags=flags,
+        collected=collected,
         exact=coded.exact,
         alternatives=coded.alternatives,
         extra_hla=coded.extra_hla,

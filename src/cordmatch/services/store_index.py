@@ -33,9 +33,10 @@ import numpy as np
 import numpy.typing as npt
 
 from cordmatch.hla.tables import NomenclatureTables
+from cordmatch.selection.columns import raw_from_records
 from cordmatch.selection.index import UnitColumns, UnitIndex
 from cordmatch.selection.model import UnitRecord
-from cordmatch.services.coded_columns import code_unit_columns, raw_from_records
+from cordmatch.services.coded_columns import code_unit_columns
 from cordmatch.services.index_file import INDEX_FORMAT as INDEX_FORMAT
 from cordmatch.services.index_file import CodedUnits as CodedUnits
 from cordmatch.services.index_file import index_key as index_key
@@ -76,7 +77,7 @@ def code_records(
     """Parse and code (unit id, record) rows once (``part_cache``: locus parts already coded)."""
     if not rows:
         return _empty(key, 0)
-    return code_unit_columns(raw_from_records(rows), tables, key, part_cache)
+    return code_unit_columns(raw_from_records([r for _, r in rows], [i for i, _ in rows]), tables, key, part_cache)
 
 
 def merge(base: CodedUnits, drop: Iterable[int], add: CodedUnits) -> CodedUnits:

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import Date
 
 from cordmatch.bank.lifecycle import UnitState
+from cordmatch.selection.columns import UnitColumnsRaw
 from cordmatch.services.bank_index import search_select
-from cordmatch.services.coded_columns import UnitColumnsRaw
 from cordmatch.services.search_rows import UNACCREDITED
 from cordmatch.store.models import Bank, HlaTyping, Unit
 

@@ -16,7 +16,8 @@ import numpy.typing as npt
 from cordmatch.errors import InvalidInputError
 from cordmatch.hla.tables import NomenclatureTables
 from cordmatch.io.parquet_registry import RegistryChunk
-from cordmatch.selection.index import EPOCH, UnitColumns, pack_flags
+from cordmatch.selection.columns import pack_flag_columns
+from cordmatch.selection.index import EPOCH, UnitColumns
 from cordmatch.sim.haplotypes import MIX_WEIGHTS, POPULATIONS, HaplotypeSet, check_population, load_haplotypes
 from cordmatch.sourced import ABO_GROUPS
 
@@ -329,14 +330,13 @@ def _chunk(rng: np.random.Generator, m: int, start: int, pp: _Populations, id_pr
     accredited = np.array([BANKS[b][1] for b in u.bank_idx.tolist()], dtype=np.bool_)
     abo = [_GROUPS[g] for g in u.abo_idx.tolist()]
     rh = ["+" if r else "-" for r in u.rh_pos.tolist()]
-    has_nima = [x is not None for x in t.nima]
-    per_unit = zip(accredited.tolist(), u.rbc.tolist(), u.segment.tolist(), abo, rh, has_nima, strict=True)
-    flags = np.array(
-        [
-            pack_flags(accredited=ac, rbc_depleted=rb, attached_segment=sg, abo=ab, rh=r, nima=ni)
-            for ac, rb, sg, ab, r, ni in per_unit
-        ],
-        dtype=np.uint16,
+    flags = pack_flag_columns(
+        accredited=accredited,
+        rbc_depleted=np.asarray(u.rbc, dtype=np.bool_),
+        attached_segment=np.asarray(u.segment, dtype=np.bool_),
+        abo=abo,
+        rh=rh,
+        nima=np.fromiter((x is not None for x in t.nima), dtype=np.bool_, count=m),
     )
     collected = np.array([(d - EPOCH).days for d in u.dates], dtype=np.uint16)
     ids = sim_dins(start, m, id_prefix)
