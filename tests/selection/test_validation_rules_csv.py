@@ -46,6 +46,8 @@ def test_rule_cases(tables):  # type: ignore[no-untyped-def]
             if expected.startswith("rank"):
                 assert uid in ranked and ranked[uid].rank == int(expected.split()[1]), (name, uid, list(ranked))
                 checks = ranked[uid].checks
+                said = search(idx, src, p, tables, top=1, today=TODAY, explain=uid).explanation
+                assert said is not None and said.rank == ranked[uid].rank, (name, uid, said)  # explain: the same rank
             else:
                 exp = search(idx, src, p, tables, top=20, today=TODAY, explain=uid).explanation
                 assert exp is not None and exp.status == expected, (name, uid, exp)
